@@ -1,0 +1,1 @@
+"""What every Liaison service shares: settings, topic names, tokens, routing, metrics helpers."""

@@ -1,0 +1,81 @@
+"""Kafka topic names (CONTRACT.md §2) and how each is created.
+
+Topic auto-creation is off on the broker, so every topic is created here, on purpose.
+Run `python -m liaison_common.topics` to create the missing ones (idempotent).
+"""
+
+import sys
+from dataclasses import dataclass, field
+
+INBOUND = "liaison.inbound.v1"
+REPORTS = "liaison.reports.v1"
+WORKGROUP_REPORTS = "liaison.workgroup-reports.v1"
+INCIDENTS = "liaison.incidents.v1"
+DLQ = "liaison.dlq.v1"
+PROBLEMS = "liaison.problems.v1"
+ALERTS = "liaison.alerts.v1"
+REGISTRY = "liaison.registry.v1"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int = 3
+    config: dict[str, str] = field(default_factory=dict)
+
+
+WEEK_MS = str(7 * 24 * 3600 * 1000)
+YEAR_MS = str(365 * 24 * 3600 * 1000)
+
+TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec(INBOUND, config={"retention.ms": WEEK_MS, "max.message.bytes": "10485760"}),
+    TopicSpec(REPORTS, config={"retention.ms": YEAR_MS}),
+    TopicSpec(WORKGROUP_REPORTS, config={"retention.ms": YEAR_MS}),
+    TopicSpec(INCIDENTS, config={"retention.ms": YEAR_MS}),
+    # Rejected input is kept long enough for someone to look at it and replay it.
+    TopicSpec(DLQ, config={"retention.ms": YEAR_MS, "max.message.bytes": "10485760"}),
+    TopicSpec(PROBLEMS, config={"retention.ms": YEAR_MS}),
+    TopicSpec(ALERTS, config={"retention.ms": YEAR_MS}),
+    # The registry is a table: compaction keeps the latest state of every entity.
+    # One partition keeps every change in one order for the consumers that rebuild it.
+    TopicSpec(REGISTRY, partitions=1, config={"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}),
+)
+
+
+def ensure_topics(bootstrap_servers: str, specs: tuple[TopicSpec, ...] = TOPICS) -> list[str]:
+    """Create the topics that do not exist yet; return the names created."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="liaison-topics")
+    try:
+        existing = set(admin.list_topics())
+        missing = [spec for spec in specs if spec.name not in existing]
+        if missing:
+            admin.create_topics(
+                [
+                    NewTopic(
+                        name=spec.name,
+                        num_partitions=spec.partitions,
+                        replication_factor=1,
+                        topic_configs=spec.config,
+                    )
+                    for spec in missing
+                ]
+            )
+        return [spec.name for spec in missing]
+    finally:
+        admin.close()
+
+
+def main() -> int:
+    from liaison_common.settings import KafkaSettings
+
+    created = ensure_topics(KafkaSettings().kafka_bootstrap_servers)
+    for name in created:
+        print(f"created topic {name}")
+    print(f"{len(TOPICS)} topics present ({len(created)} created)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

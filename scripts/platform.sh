@@ -1,0 +1,270 @@
+#!/usr/bin/env bash
+# Installs, starts, stops and reports on the local Liaison platform without Docker.
+#
+#   scripts/platform.sh install   fetch and build what is missing (idempotent, cached)
+#   scripts/platform.sh up        install, start Kafka, FerretDB, Prometheus and the services, seed
+#   scripts/platform.sh infra     install and start Kafka and FerretDB only (what tests need)
+#   scripts/platform.sh down      stop what `up` started, by pid file, and nothing else
+#   scripts/platform.sh status    what runs, where
+#
+# Everything it downloads or writes lives under .local/ (ignored by git), ~/.m2 and Go's cache.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LOCAL="$ROOT/.local"
+RUN="$LOCAL/run"
+LOGS="$LOCAL/logs"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+KAFKA_LIBS="$LOCAL/kafka/libs"
+KAFKA_DATA="$LOCAL/kafka/data"
+FERRETDB_BIN="$LOCAL/bin/ferretdb-local"
+
+KAFKA_PORT=9092
+MONGO_PORT=27017
+PROMETHEUS_PORT=9090
+# name:port:module of each Liaison service; later issues add ingest, rules and notify here.
+SERVICES=("registry:8002:services.registry.app:app")
+
+mkdir -p "$RUN" "$LOGS"
+
+say() { printf '\033[1m==>\033[0m %s\n' "$*"; }
+fail() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+pid_alive() {
+  local pidfile="$RUN/$1.pid"
+  [[ -f "$pidfile" ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+}
+
+wait_for() {  # wait_for NAME SECONDS COMMAND...
+  local name="$1" seconds="$2"; shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@"; do
+    if ((SECONDS >= deadline)); then
+      fail "$name did not become ready in ${seconds}s; see $LOGS/$name.log"
+    fi
+    if [[ -f "$RUN/$name.pid" ]] && ! pid_alive "$name"; then
+      tail -n 20 "$LOGS/$name.log" >&2 || true
+      fail "$name exited during start-up; see $LOGS/$name.log"
+    fi
+    sleep 0.5
+  done
+}
+
+start_process() {  # start_process NAME COMMAND... ; runs in the background with a pid file
+  local name="$1"; shift
+  if pid_alive "$name"; then
+    say "$name already running (pid $(cat "$RUN/$name.pid"))"
+    return 1
+  fi
+  nohup "$@" >>"$LOGS/$name.log" 2>&1 &
+  echo $! >"$RUN/$name.pid"
+  return 0
+}
+
+# ---------------------------------------------------------------- install
+
+install_python() {
+  if [[ ! -x "$PY" ]]; then
+    say "creating the virtual environment in .venv"
+    python3.11 -m venv "$VENV" 2>/dev/null || python3 -m venv "$VENV"
+  fi
+  local stamp="$VENV/.installed-$(sha1sum "$ROOT/pyproject.toml" | cut -c1-12)"
+  if [[ ! -f "$stamp" ]]; then
+    say "installing Python packages (pinned in pyproject.toml)"
+    "$PY" -m pip install -q --upgrade pip
+    "$PY" -m pip install -q -e "$ROOT[dev]"
+    touch "$stamp"
+  fi
+}
+
+install_kafka() {
+  if ! compgen -G "$KAFKA_LIBS/kafka_2.13-*.jar" >/dev/null; then
+    say "fetching Apache Kafka jars from Maven Central (infra/kafka/pom.xml)"
+    mvn -q -B -f "$ROOT/infra/kafka/pom.xml" dependency:copy-dependencies \
+      -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS"
+  fi
+}
+
+install_ferretdb() {
+  if [[ ! -x "$FERRETDB_BIN" || "$ROOT/infra/ferretdb/go.mod" -nt "$FERRETDB_BIN" ]]; then
+    say "building FerretDB v1.24.2 from the Go module proxy (infra/ferretdb)"
+    (cd "$ROOT/infra/ferretdb" && go build -o "$FERRETDB_BIN" .)
+  fi
+}
+
+install_prometheus() {
+  if ! command -v prometheus >/dev/null; then
+    say "installing Prometheus from Debian's packages"
+    if [[ $(id -u) -eq 0 ]]; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
+    else
+      sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
+    fi
+  fi
+}
+
+check_tools() {
+  local missing=()
+  for tool in java mvn go python3; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+  ((${#missing[@]} == 0)) || fail "missing prerequisites: ${missing[*]} (Java 17, Maven, Go and Python 3.11 are needed; or use Docker: docker compose -f infra/compose.yaml up)"
+}
+
+install_all() {
+  check_tools
+  install_python
+  install_kafka
+  install_ferretdb
+  install_prometheus
+}
+
+# ---------------------------------------------------------------- start
+
+start_kafka() {
+  if port_open $KAFKA_PORT && ! pid_alive kafka; then
+    say "a Kafka broker already listens on $KAFKA_PORT (not ours): using it"
+    return
+  fi
+  local props="$LOCAL/kafka/server.properties"
+  sed "s#@DATA_DIR@#$KAFKA_DATA#" "$ROOT/infra/kafka/server.properties" >"$props"
+  local java_opts=(-Xms256m -Xmx1g -Dlog4j.configuration="file:$ROOT/infra/kafka/log4j.properties")
+  if [[ ! -f "$KAFKA_DATA/meta.properties" ]]; then
+    say "formatting Kafka's KRaft storage in .local/kafka/data"
+    local cluster_id
+    cluster_id="$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode()[:22])')"
+    java "${java_opts[@]}" -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format -t "$cluster_id" \
+      -c "$props" >>"$LOGS/kafka.log" 2>&1 || fail "Kafka storage format failed; see $LOGS/kafka.log"
+  fi
+  if start_process kafka java "${java_opts[@]}" -cp "$KAFKA_LIBS/*" kafka.Kafka "$props"; then
+    say "starting Kafka on 127.0.0.1:$KAFKA_PORT"
+  fi
+  wait_for kafka 90 port_open $KAFKA_PORT
+}
+
+start_ferretdb() {
+  if port_open $MONGO_PORT && ! pid_alive ferretdb; then
+    say "a MongoDB-wire database already listens on $MONGO_PORT (not ours): using it"
+    return
+  fi
+  if start_process ferretdb "$FERRETDB_BIN" --listen-addr "127.0.0.1:$MONGO_PORT" --data-dir "$LOCAL/ferretdb"; then
+    say "starting FerretDB on 127.0.0.1:$MONGO_PORT"
+  fi
+  wait_for ferretdb 30 port_open $MONGO_PORT
+}
+
+start_prometheus() {
+  if port_open $PROMETHEUS_PORT && ! pid_alive prometheus; then
+    say "something already listens on $PROMETHEUS_PORT (not ours): not starting Prometheus"
+    return
+  fi
+  if start_process prometheus prometheus --config.file="$ROOT/infra/prometheus/prometheus.yml" \
+      --storage.tsdb.path="$LOCAL/prometheus" --web.listen-address="127.0.0.1:$PROMETHEUS_PORT"; then
+    say "starting Prometheus on 127.0.0.1:$PROMETHEUS_PORT"
+  fi
+  wait_for prometheus 30 port_open $PROMETHEUS_PORT
+}
+
+http_ok() { "$PY" - "$1" <<'EOF'
+import sys, urllib.request
+try:
+    sys.exit(0 if urllib.request.urlopen(sys.argv[1], timeout=2).status == 200 else 1)
+except Exception:
+    sys.exit(1)
+EOF
+}
+
+start_services() {
+  local entry name port module
+  for entry in "${SERVICES[@]}"; do
+    IFS=: read -r name port module attr <<<"$entry"
+    if start_process "$name" "$VENV/bin/uvicorn" "$module:$attr" --host 127.0.0.1 --port "$port" --no-access-log; then
+      say "starting $name on 127.0.0.1:$port"
+    fi
+    wait_for "$name" 60 http_ok "http://127.0.0.1:$port/healthz"
+  done
+}
+
+create_topics() {
+  say "creating Kafka topics (idempotent)"
+  "$PY" -m liaison_common.topics
+}
+
+seed_registry() {
+  say "loading the organisation into the registry (idempotent)"
+  "$PY" -m services.registry.seed
+}
+
+# ---------------------------------------------------------------- stop and report
+
+stop_process() {
+  local name="$1" pidfile="$RUN/$1.pid"
+  [[ -f "$pidfile" ]] || return 0
+  local pid; pid="$(cat "$pidfile")"
+  if kill -0 "$pid" 2>/dev/null; then
+    say "stopping $name (pid $pid)"
+    kill "$pid"
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    if kill -0 "$pid" 2>/dev/null; then
+      say "$name did not stop in 30 s; sending SIGKILL"
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+  fi
+  rm -f "$pidfile"
+}
+
+status() {
+  local name port
+  printf '%-12s %-8s %-24s %s\n' COMPONENT PID ADDRESS STATE
+  for spec in kafka:$KAFKA_PORT ferretdb:$MONGO_PORT prometheus:$PROMETHEUS_PORT "${SERVICES[@]}"; do
+    IFS=: read -r name port _ <<<"$spec"
+    local pid="-" state="stopped"
+    if pid_alive "$name"; then pid="$(cat "$RUN/$name.pid")"; state="running"; fi
+    if [[ $state == stopped ]] && port_open "$port"; then state="port in use (not started by us)"; fi
+    printf '%-12s %-8s %-24s %s\n' "$name" "$pid" "127.0.0.1:$port" "$state"
+  done
+}
+
+print_where() {
+  cat <<EOF
+
+Liaison is running:
+  registry    http://127.0.0.1:8002/docs   (token: \$LIAISON_ADMIN_TOKEN, default "$LIAISON_ADMIN_TOKEN" locally)
+  Prometheus  http://127.0.0.1:9090/targets
+  Kafka       127.0.0.1:9092   MongoDB wire (FerretDB)  127.0.0.1:27017
+  logs        .local/logs/     pids .local/run/     stop with: make down
+EOF
+}
+
+export LIAISON_ADMIN_TOKEN="${LIAISON_ADMIN_TOKEN:-liaison-dev-admin-token}"
+cd "$ROOT"
+
+case "${1:-}" in
+  install) install_all ;;
+  infra)
+    install_all
+    start_kafka
+    start_ferretdb
+    create_topics
+    ;;
+  up)
+    install_all
+    start_kafka
+    start_ferretdb
+    create_topics
+    seed_registry
+    start_services
+    start_prometheus
+    status
+    print_where
+    ;;
+  down)
+    for entry in "${SERVICES[@]}"; do stop_process "${entry%%:*}"; done
+    stop_process prometheus
+    stop_process ferretdb
+    stop_process kafka
+    ;;
+  status) status ;;
+  *) echo "usage: $0 install|infra|up|down|status" >&2; exit 2 ;;
+esac
