@@ -14,15 +14,11 @@ class KafkaSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
-    kafka_bootstrap_servers: str = Field(
-        default="localhost:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
-    )
+    kafka_bootstrap_servers: str = Field(default="localhost:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
 
 
 class CommonSettings(KafkaSettings):
-    mongodb_uri: str = Field(
-        default="mongodb://localhost:27017/liaison", validation_alias="MONGODB_URI"
-    )
+    mongodb_uri: str = Field(default="mongodb://localhost:27017/liaison", validation_alias="MONGODB_URI")
     admin_token: SecretStr = Field(validation_alias="LIAISON_ADMIN_TOKEN", min_length=16)
     # Request bodies above this many bytes are refused with 413 before they are parsed.
     max_body_bytes: int = 1_048_576

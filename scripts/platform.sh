@@ -24,7 +24,7 @@ KAFKA_PORT=9092
 MONGO_PORT=27017
 PROMETHEUS_PORT=9090
 # name:port:module of each Liaison service; later issues add ingest, rules and notify here.
-SERVICES=("registry:8002:services.registry.app:app")
+SERVICES=("registry:8002:services.registry.app:create_app")
 
 mkdir -p "$RUN" "$LOGS"
 
@@ -179,7 +179,7 @@ start_services() {
   local entry name port module
   for entry in "${SERVICES[@]}"; do
     IFS=: read -r name port module attr <<<"$entry"
-    if start_process "$name" "$VENV/bin/uvicorn" "$module:$attr" --host 127.0.0.1 --port "$port" --no-access-log; then
+    if start_process "$name" "$VENV/bin/uvicorn" --factory "$module:$attr" --host 127.0.0.1 --port "$port" --no-access-log; then
       say "starting $name on 127.0.0.1:$port"
     fi
     wait_for "$name" 60 http_ok "http://127.0.0.1:$port/healthz"

@@ -1,0 +1,49 @@
+# Liaison — `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+export LIAISON_ADMIN_TOKEN ?= liaison-dev-admin-token
+
+.PHONY: help install up down status test test-unit test-integration lint lint-infra fmt clean-data logs
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+install: ## Install what is missing: Python venv, Kafka jars, FerretDB, Prometheus (cached)
+	@scripts/platform.sh install
+
+up: ## Install, start Kafka, FerretDB, Prometheus and the services, seed the registry
+	@scripts/platform.sh up
+
+down: ## Stop everything `make up` started (by pid file, nothing else)
+	@scripts/platform.sh down
+
+status: ## Show what runs where
+	@scripts/platform.sh status
+
+test: ## Run the whole suite against the real local services (starts them when needed)
+	@scripts/platform.sh up
+	@$(PY) -m pytest
+
+test-unit: ## Pure-logic tests only (no services needed)
+	@$(PY) -m pytest -m "not integration"
+
+lint: ## ruff and mypy
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/mypy
+
+lint-infra: ## promtool checks of the Prometheus config
+	@promtool check config infra/prometheus/prometheus.yml
+
+fmt: ## Format the code with ruff
+	@$(VENV)/bin/ruff format .
+	@$(VENV)/bin/ruff check --fix .
+
+logs: ## Follow the logs of everything `make up` started
+	@tail -n 20 -F .local/logs/*.log
+
+clean-data: down ## Stop and delete local data (Kafka log, FerretDB files, Prometheus TSDB)
+	@rm -rf .local/kafka/data .local/ferretdb .local/prometheus
+	@echo "local data deleted; the next make up starts empty"

@@ -1,0 +1,110 @@
+"""Who receives an alert: the routes of CONTRACT.md §3, as pure functions.
+
+The registry's resolve endpoint and the rules service share this code, so a route test
+and a real alert can never disagree.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+PROBLEM_TYPES = (
+    "stockpile",
+    "funding_gap",
+    "transport_backlog",
+    "power_shortage",
+    "energy_overuse",
+    "growth_shortfall",
+    "production_halt",
+    "workforce_cut",
+    "report_overdue",
+    "major_incident",
+)
+
+
+@dataclass(frozen=True)
+class RouteRule:
+    """Default recipients of one problem type."""
+
+    problem_type: str
+    primary: str
+    cc: tuple[str, ...] = ()
+    # Extra cc recipients when the enterprise is a small or medium enterprise.
+    cc_when_sme: tuple[str, ...] = ()
+    description: str = ""
+
+
+# CONTRACT.md §3, "Problem types and their default routes".
+DEFAULT_ROUTE_RULES: Mapping[str, RouteRule] = {
+    rule.problem_type: rule
+    for rule in (
+        RouteRule(
+            "stockpile", "industry-matching", ("operations",), description="产品积压：库存过高或产销率偏低"
+        ),
+        RouteRule(
+            "funding_gap",
+            "finance",
+            ("wg-credit",),
+            ("sme",),
+            description="资金缺口：流动资金需求超过现金与可用授信",
+        ),
+        RouteRule("transport_backlog", "operations", ("wg-rail",), description="运输积压：铁路运力不足"),
+        RouteRule(
+            "power_shortage", "operations", ("wg-power",), description="电力短缺：供电不足或电煤库存偏低"
+        ),
+        RouteRule(
+            "energy_overuse", "tech-renovation", description="能耗超标：单位电耗或粉尘排放超过附件3限值"
+        ),
+        RouteRule("growth_shortfall", "operations", ("comprehensive",), description="增速低于附件1目标"),
+        RouteRule("production_halt", "operations", ("enterprise-management",), description="停产减产"),
+        RouteRule("workforce_cut", "enterprise-management", description="减员或拖欠工资"),
+        RouteRule("report_overdue", "comprehensive", ("wg-liaison",), description="逾期未报"),
+        RouteRule("major_incident", "comprehensive", ("operations",), description="重大事项、突发事件"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What an alert is about: an enterprise (with its links) or a work group."""
+
+    id: str
+    kind: str = "enterprise"  # or "work_group"
+    is_sme: bool = False
+    work_group_ids: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Route:
+    group_id: str
+    role: str  # "primary" or "cc"
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"group_id": self.group_id, "role": self.role, "reason": self.reason}
+
+
+def resolve_routes(rule: RouteRule, subject: Subject) -> list[Route]:
+    """The primary group first, then each cc once, in the contract's order.
+
+    A group already named keeps its first role: a work group that is both the rule's cc
+    and linked to the enterprise is listed once, with the rule as the reason.
+    """
+    routes: list[Route] = [Route(rule.primary, "primary", f"{rule.problem_type} 的牵头组")]
+    candidates: list[tuple[str, str]] = [(g, f"{rule.problem_type} 的抄送组") for g in rule.cc]
+    if subject.kind == "enterprise" and subject.is_sme:
+        candidates += [(g, "中小企业的资金问题抄送中小企业组") for g in rule.cc_when_sme]
+    if subject.kind == "enterprise":
+        candidates += [(g, f"{subject.id} 的联点工作组") for g in subject.work_group_ids]
+    elif subject.kind == "work_group":
+        candidates.append((subject.id, "本工作组的事项"))
+    seen = {rule.primary}
+    for group_id, reason in candidates:
+        if group_id not in seen:
+            seen.add(group_id)
+            routes.append(Route(group_id, "cc", reason))
+    return routes
+
+
+def unknown_groups(routes: Iterable[Route], known_group_ids: set[str]) -> list[str]:
+    """Group ids a route names that the registry does not hold (for clear errors)."""
+    return [route.group_id for route in routes if route.group_id not in known_group_ids]

@@ -1,0 +1,80 @@
+"""API tokens: issued by the registry, accepted by every service.
+
+A token is 32 random bytes shown once; only its SHA-256 is stored. SHA-256 (not a slow
+password hash) is right here because the secret has 256 bits of entropy: nothing to
+brute-force, and every request can check it cheaply.
+"""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import mongoengine as me
+
+TOKEN_PREFIX = "lsn_"  # noqa: S105  (a marker that makes leaked tokens easy to grep for)
+SUBJECT_TYPES = ("enterprise", "work_group", "group", "admin")
+
+
+class ApiToken(me.Document):
+    meta = {"collection": "api_tokens", "indexes": [{"fields": ["token_hash"], "unique": True}]}
+
+    token_id = me.StringField(primary_key=True)
+    token_hash = me.StringField(required=True)
+    subject_type = me.StringField(required=True, choices=SUBJECT_TYPES)
+    subject_id = me.StringField(required=True)
+    created_at = me.DateTimeField(required=True)
+    expires_at = me.DateTimeField()
+    revoked_at = me.DateTimeField()
+    description = me.StringField()
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject_type: str
+    subject_id: str
+    token_id: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.subject_type == "admin"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def issue_token(
+    *, subject_type: str, subject_id: str, expires_at: datetime | None = None, description: str = ""
+) -> tuple[str, ApiToken]:
+    """Store a new token's hash; return the token (shown once) and its record."""
+    token = new_token()
+    record = ApiToken(
+        token_id=secrets.token_hex(8),
+        token_hash=hash_token(token),
+        subject_type=subject_type,
+        subject_id=subject_id,
+        created_at=datetime.now(UTC),
+        expires_at=expires_at,
+        description=description,
+    )
+    record.save(force_insert=True)
+    return token, record
+
+
+def authenticate(token: str, *, admin_token: str) -> Principal | None:
+    """The principal a bearer token stands for, or None when it is unknown, revoked or expired."""
+    if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
+        return Principal("admin", "admin")
+    # The lookup is by hash, so timing reveals nothing about the stored secret.
+    record = ApiToken.objects(token_hash=hash_token(token)).first()
+    if record is None or record.revoked_at is not None:
+        return None
+    if record.expires_at is not None and record.expires_at.replace(tzinfo=UTC) <= datetime.now(UTC):
+        return None
+    return Principal(record.subject_type, record.subject_id, record.token_id)

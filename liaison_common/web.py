@@ -1,0 +1,139 @@
+"""FastAPI glue every service shares: auth, errors, body limits, metrics, health."""
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from liaison_common import tokens
+from liaison_common.metrics import HTTP_LATENCY, HTTP_REQUESTS, exposition
+
+log = logging.getLogger(__name__)
+
+
+def field_error(loc: list[str | int], msg: str, error_type: str = "value_error") -> dict[str, Any]:
+    """One error in FastAPI's own shape, so clients parse every 422 the same way."""
+    return {"loc": loc, "msg": msg, "type": error_type}
+
+
+class UnprocessableError(HTTPException):
+    """422 naming the fields at fault."""
+
+    def __init__(self, errors: list[dict[str, Any]]):
+        super().__init__(status_code=422, detail=errors)
+
+
+class BodySizeLimit:
+    """Refuses bodies over the limit with 413, before anything reads them into memory."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._too_large(send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await self._too_large(send)
+
+    async def _too_large(self, send: Send) -> None:
+        response = JSONResponse(
+            {"detail": [field_error(["body"], f"request body larger than {self.max_bytes} bytes")]},
+            status_code=413,
+        )
+        await response({"type": "http"}, _empty_receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _empty_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def install_common(app: FastAPI, *, service: str, max_body_bytes: int) -> None:
+    """Metrics, /metrics, body limits and the error answers every service gives."""
+
+    @app.middleware("http")
+    async def record_metrics(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            route = request.scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            HTTP_REQUESTS.labels(service, request.method, template, str(status)).inc()
+            HTTP_LATENCY.labels(service, request.method, template).observe(time.perf_counter() - started)
+
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+
+    @app.exception_handler(ServerSelectionTimeoutError)
+    @app.exception_handler(ConnectionFailure)
+    async def database_down(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s", exc)
+        return JSONResponse(
+            {"detail": "the database is unavailable; retry shortly"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        body, content_type = exposition()
+        return Response(body, media_type=content_type)
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(
+            status_code=401,
+            detail="missing bearer token: send 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return token.strip()
+
+
+def authenticate_request(request: Request, *, admin_token: str) -> tokens.Principal:
+    principal = tokens.authenticate(bearer_token(request), admin_token=admin_token)
+    if principal is None:
+        raise HTTPException(
+            status_code=401,
+            detail="unknown, revoked or expired token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return principal
+
+
+def require_admin(principal: tokens.Principal) -> None:
+    if not principal.is_admin:
+        raise HTTPException(status_code=403, detail="this call needs the admin token")

@@ -1,0 +1,1 @@
+"""Liaison services: ingest, rules, notify and registry. None imports another."""

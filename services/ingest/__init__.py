@@ -1,0 +1,1 @@
+"""The ingest service (built in its own issue; see the README's roadmap)."""

@@ -1,0 +1,1 @@
+"""The registry: the organisation of the seed, tokens and routing rules, published to Kafka."""

@@ -1,0 +1,56 @@
+"""The registry's FastAPI app and its wiring.
+
+Run: uvicorn --factory services.registry.app:create_app --port 8002
+"""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from liaison_common import db
+from liaison_common.web import install_common
+from services.registry.config import Settings
+from services.registry.exceptions import RegistryError
+from services.registry.outbox import OutboxPublisher
+from services.registry.routes import install_routes
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()  # type: ignore[call-arg]  # read from the environment
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db.connect(settings.mongodb_uri)
+        publisher = OutboxPublisher(settings) if settings.publish_enabled else None
+        app.state.publisher = publisher
+        if publisher is not None:
+            publisher.start()
+        try:
+            yield
+        finally:
+            if publisher is not None:
+                publisher.stop()
+            db.disconnect()
+
+    app = FastAPI(
+        title="Liaison registry",
+        version="1",
+        description="The organisation of 附件2 (coordination groups, work groups, key enterprises), "
+        "routing rules and API tokens. Every change is published to liaison.registry.v1.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.publisher = None
+    install_common(app, service="registry", max_body_bytes=settings.max_body_bytes)
+
+    @app.exception_handler(RegistryError)
+    async def registry_error(request: Request, exc: RegistryError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+    install_routes(app)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)  # kafka-python is chatty at INFO
+    return app

@@ -1,0 +1,17 @@
+from pydantic_settings import SettingsConfigDict
+
+from liaison_common import topics
+from liaison_common.settings import CommonSettings
+
+
+class Settings(CommonSettings):
+    """Registry settings: the shared ones plus REGISTRY_* variables."""
+
+    model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore", populate_by_name=True)
+
+    topic: str = topics.REGISTRY
+    # How often the outbox looks for unpublished changes when no write wakes it.
+    outbox_poll_seconds: float = 1.0
+    outbox_batch_size: int = 500
+    # Off only in tests that exercise the HTTP API without a broker.
+    publish_enabled: bool = True

@@ -1,0 +1,76 @@
+"""The organisation transcribed from the seed (data/organisation.json), checked without I/O."""
+
+import json
+from importlib import resources
+from typing import Any
+
+from liaison_common.routing import DEFAULT_ROUTE_RULES
+
+EXPECTED_COUNTS = {"coordination_groups": 8, "work_groups": 20, "key_enterprises": 14}
+
+
+def load_organisation() -> dict[str, Any]:
+    text = resources.files("services.registry").joinpath("data/organisation.json").read_text(encoding="utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def routing_rules() -> list[dict[str, Any]]:
+    """The default routing rules of CONTRACT.md §3, as registry entities."""
+    return [
+        {
+            "id": rule.problem_type,
+            "primary": rule.primary,
+            "cc": list(rule.cc),
+            "cc_when_sme": list(rule.cc_when_sme),
+            "description": rule.description,
+        }
+        for rule in DEFAULT_ROUTE_RULES.values()
+    ]
+
+
+def problems(data: dict[str, Any]) -> list[str]:
+    """Everything wrong with the organisation file: dangling links, duplicate ids, wrong counts."""
+    found: list[str] = []
+    units = {u["id"] for u in data["units"]}
+    groups = {g["id"] for g in data["coordination_groups"]}
+    work_groups = {w["id"] for w in data["work_groups"]}
+    enterprises = {e["id"] for e in data["enterprises"]}
+    all_ids = [
+        item["id"]
+        for section in ("units", "coordination_groups", "work_groups", "enterprises")
+        for item in data[section]
+    ]
+    duplicates = sorted({i for i in all_ids if all_ids.count(i) > 1})
+    if duplicates:
+        found.append(f"ids used twice: {duplicates}")
+    for unit in data["units"]:
+        if unit.get("parent_id") and unit["parent_id"] not in units:
+            found.append(f"unit {unit['id']}: unknown parent {unit['parent_id']}")
+        if unit.get("enterprise_id") and unit["enterprise_id"] not in enterprises:
+            found.append(f"unit {unit['id']}: unknown enterprise {unit['enterprise_id']}")
+    for group in data["coordination_groups"]:
+        for unit_id in [group["lead_unit_id"], *group["member_unit_ids"]]:
+            if unit_id not in units:
+                found.append(f"group {group['id']}: unknown unit {unit_id}")
+    for wg in data["work_groups"]:
+        for unit_id in [*wg["lead_unit_ids"], *wg["participant_unit_ids"]]:
+            if unit_id not in units:
+                found.append(f"work group {wg['id']}: unknown unit {unit_id}")
+    for enterprise in data["enterprises"]:
+        for wg_id in enterprise["work_group_ids"]:
+            if wg_id not in work_groups:
+                found.append(f"enterprise {enterprise['id']}: unknown work group {wg_id}")
+    for rule in routing_rules():
+        for group_id in [rule["primary"], *rule["cc"], *rule["cc_when_sme"]]:
+            if group_id not in groups | work_groups:
+                found.append(f"routing rule {rule['id']}: unknown group {group_id}")
+    counts = {
+        "coordination_groups": len(groups),
+        "work_groups": len(work_groups),
+        "key_enterprises": sum(1 for e in data["enterprises"] if e["is_key"]),
+    }
+    for name, expected in EXPECTED_COUNTS.items():
+        if counts[name] != expected:
+            found.append(f"{name}: {counts[name]} in the file, the seed has {expected}")
+    return found

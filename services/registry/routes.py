@@ -1,0 +1,222 @@
+"""HTTP routes of the registry: parse, call service, answer. CONTRACT.md §4."""
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from liaison_common.routing import PROBLEM_TYPES
+from liaison_common.tokens import ApiToken, Principal
+from liaison_common.web import UnprocessableError, authenticate_request, field_error, require_admin
+from services.registry import schemas, service
+from services.registry.kinds import KINDS, Kind
+from services.registry.outbox import OutboxPublisher
+
+
+def principal(request: Request) -> Principal:
+    return authenticate_request(
+        request, admin_token=request.app.state.settings.admin_token.get_secret_value()
+    )
+
+
+def admin(request: Request) -> Principal:
+    who = principal(request)
+    require_admin(who)
+    return who
+
+
+def _published(request: Request) -> None:
+    publisher: OutboxPublisher | None = request.app.state.publisher
+    if publisher is not None:
+        publisher.wake()
+
+
+# Filters that lists take besides limit and offset: query parameter -> document field.
+LIST_FILTERS: dict[str, dict[str, str]] = {
+    "enterprise": {
+        "work_group_id": "work_group_ids",
+        "is_key": "is_key",
+        "is_sme": "is_sme",
+        "region": "region",
+    },
+    "contact": {"enterprise_id": "enterprise_id"},
+    "subscription": {"group_id": "group_id", "channel": "channel"},
+    "unit": {"kind": "kind"},
+}
+
+
+def _filters(kind: Kind, request: Request) -> dict[str, Any]:
+    allowed = LIST_FILTERS.get(kind.name, {})
+    filters: dict[str, Any] = {}
+    errors = []
+    for name, value in request.query_params.items():
+        if name in ("limit", "offset"):
+            continue
+        if name not in allowed:
+            errors.append(
+                field_error(["query", name], f"unknown filter; {kind.path} take: {sorted(allowed) or 'none'}")
+            )
+            continue
+        if name.startswith("is_"):
+            if value not in ("true", "false"):
+                errors.append(field_error(["query", name], "must be true or false"))
+                continue
+            filters[allowed[name]] = value == "true"
+        else:
+            filters[allowed[name]] = value
+    if errors:
+        raise UnprocessableError(errors)
+    return filters
+
+
+def add_entity_routes(router: APIRouter, kind: Kind) -> None:
+    create_model, update_model, read_model = kind.create, kind.update, kind.read
+    label = kind.name.replace("_", " ")
+
+    @router.get(
+        f"/v1/{kind.path}",
+        response_model=list[read_model],  # type: ignore[valid-type]
+        summary=f"List {label}s",
+        tags=[kind.path],
+    )
+    def list_entities(
+        request: Request,
+        limit: int = Query(100, ge=1, le=1000),
+        offset: int = Query(0, ge=0, le=1_000_000),
+        _: Principal = Depends(principal),
+    ) -> list[dict[str, Any]]:
+        docs = service.list_entities(kind, limit=limit, offset=offset, filters=_filters(kind, request))
+        return [service.read(kind, doc) for doc in docs]
+
+    @router.get(
+        f"/v1/{kind.path}/{{entity_id}}", response_model=read_model, summary=f"One {label}", tags=[kind.path]
+    )
+    def get_entity(entity_id: str, _: Principal = Depends(principal)) -> dict[str, Any]:
+        return service.read(kind, service.get(kind, entity_id))
+
+    @router.post(
+        f"/v1/{kind.path}",
+        response_model=read_model,
+        status_code=201,
+        summary=f"Create a {label} (admin)",
+        tags=[kind.path],
+    )
+    def create_entity(
+        body: create_model,  # type: ignore[valid-type]
+        request: Request,
+        _: Principal = Depends(admin),
+    ) -> dict[str, Any]:
+        doc = service.create(kind, body.model_dump())  # type: ignore[attr-defined]
+        _published(request)
+        return service.read(kind, doc)
+
+    @router.patch(
+        f"/v1/{kind.path}/{{entity_id}}",
+        response_model=read_model,
+        summary=f"Change a {label} (admin)",
+        tags=[kind.path],
+    )
+    def update_entity(
+        entity_id: str,
+        body: update_model,  # type: ignore[valid-type]
+        request: Request,
+        _: Principal = Depends(admin),
+    ) -> dict[str, Any]:
+        doc = service.update(kind, entity_id, body.model_dump(exclude_unset=True))  # type: ignore[attr-defined]
+        _published(request)
+        return service.read(kind, doc)
+
+    @router.delete(
+        f"/v1/{kind.path}/{{entity_id}}",
+        status_code=204,
+        summary=f"Delete a {label} (admin)",
+        tags=[kind.path],
+    )
+    def delete_entity(entity_id: str, request: Request, _: Principal = Depends(admin)) -> Response:
+        service.delete(kind, entity_id)
+        _published(request)
+        return Response(status_code=204)
+
+
+def build_router() -> APIRouter:
+    router = APIRouter()
+    for kind in KINDS:
+        add_entity_routes(router, kind)
+
+    @router.get("/v1/routes/resolve", response_model=schemas.ResolveRead, tags=["routing"])
+    def resolve_routes(
+        type: str = Query(..., description="problem type, CONTRACT.md §3"),
+        enterprise_id: str | None = Query(None),
+        work_group_id: str | None = Query(None),
+        _: Principal = Depends(principal),
+    ) -> dict[str, Any]:
+        errors = []
+        if type not in PROBLEM_TYPES:
+            errors.append(
+                field_error(["query", "type"], f"unknown problem type; one of {', '.join(PROBLEM_TYPES)}")
+            )
+        if (enterprise_id is None) == (work_group_id is None):
+            errors.append(
+                field_error(["query", "enterprise_id"], "give exactly one of enterprise_id or work_group_id")
+            )
+        if errors:
+            raise UnprocessableError(errors)
+        routes = service.resolve(problem_type=type, enterprise_id=enterprise_id, work_group_id=work_group_id)
+        return {
+            "type": type,
+            "enterprise_id": enterprise_id,
+            "work_group_id": work_group_id,
+            "routes": [route.as_dict() for route in routes],
+        }
+
+    @router.post("/v1/tokens", response_model=schemas.TokenIssued, status_code=201, tags=["tokens"])
+    def issue_token(body: schemas.TokenCreate, _: Principal = Depends(admin)) -> dict[str, Any]:
+        token, record = service.issue_token(
+            subject_type=body.subject_type,
+            subject_id=body.subject_id,
+            expires_in_days=body.expires_in_days,
+            description=body.description,
+        )
+        return {**_token_read(record), "token": token}
+
+    @router.get("/v1/tokens", response_model=list[schemas.TokenRead], tags=["tokens"])
+    def list_tokens(
+        limit: int = Query(100, ge=1, le=1000),
+        offset: int = Query(0, ge=0, le=1_000_000),
+        _: Principal = Depends(admin),
+    ) -> list[dict[str, Any]]:
+        return [_token_read(r) for r in ApiToken.objects.order_by("created_at").skip(offset).limit(limit)]
+
+    @router.delete("/v1/tokens/{token_id}", response_model=schemas.TokenRead, tags=["tokens"])
+    def revoke_token(token_id: str, _: Principal = Depends(admin)) -> dict[str, Any]:
+        return _token_read(service.revoke_token(token_id))
+
+    return router
+
+
+def _token_read(record: ApiToken) -> dict[str, Any]:
+    return {
+        "token_id": record.token_id,
+        "subject_type": record.subject_type,
+        "subject_id": record.subject_id,
+        "created_at": record.created_at,
+        "expires_at": record.expires_at,
+        "revoked_at": record.revoked_at,
+        "description": record.description or "",
+    }
+
+
+def install_routes(app: FastAPI) -> None:
+    app.include_router(build_router())
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz(request: Request) -> JSONResponse:
+        publisher: OutboxPublisher | None = request.app.state.publisher
+        body: dict[str, Any] = {"status": "ok", "service": "registry"}
+        try:
+            body["entities"] = service.count_entities()
+        except Exception as exc:
+            return JSONResponse({"status": "unavailable", "database": str(exc)}, status_code=503)
+        if publisher is not None:
+            body["outbox"] = {"last_error": publisher.last_error}
+        return JSONResponse(body)

@@ -1,0 +1,177 @@
+"""HTTP request and response shapes: XCreate (POST), XUpdate (PATCH), XRead (answers)."""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+
+from liaison_common.routing import PROBLEM_TYPES
+from liaison_common.tokens import SUBJECT_TYPES
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, min_length=1, max_length=80)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(max_length=5000)]
+ProblemType = Literal[PROBLEM_TYPES]  # type: ignore[valid-type]
+
+
+class StrictModel(BaseModel):
+    # Unknown fields are errors, so a typo never silently drops data.
+    model_config = ConfigDict(extra="forbid")
+
+
+class UnitCreate(StrictModel):
+    id: Slug
+    name: Name
+    kind: Literal["department", "division", "association", "enterprise", "collective"] | None = None
+    parent_id: Slug | None = None
+    enterprise_id: Slug | None = None
+
+
+class GroupCreate(StrictModel):
+    id: Slug
+    name: Name
+    number: int | None = Field(default=None, ge=1, le=1000)
+    name_en: Name | None = None
+    leader: Name | None = None
+    lead_unit_id: Slug | None = None
+    member_unit_ids: list[Slug] = Field(default_factory=list, max_length=200)
+    duties: Text | None = None
+
+
+class WorkGroupCreate(StrictModel):
+    id: Slug
+    name: Name
+    number: int | None = Field(default=None, ge=1, le=1000)
+    short_name: Name | None = None
+    name_en: Name | None = None
+    lead_unit_ids: list[Slug] = Field(default_factory=list, max_length=50)
+    participant_unit_ids: list[Slug] = Field(default_factory=list, max_length=200)
+    duties: Text | None = None
+
+
+class EnterpriseCreate(StrictModel):
+    id: Slug
+    name: Name
+    aliases: list[Name] = Field(default_factory=list, max_length=50)
+    is_key: bool = False
+    work_group_ids: list[Slug] = Field(default_factory=list, max_length=50)
+    industry: Name | None = None
+    main_product: Name | None = None
+    region: Name | None = None
+    is_sme: bool = False
+    sources: list[Name] = Field(default_factory=list, max_length=50)
+
+
+class ContactCreate(StrictModel):
+    id: Slug
+    enterprise_id: Slug
+    name: Name
+    title: Name | None = None
+    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+    email: Annotated[str, StringConstraints(max_length=200, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+
+
+class RoutingRuleCreate(StrictModel):
+    id: ProblemType  # the problem type this rule routes
+    primary: Slug
+    cc: list[Slug] = Field(default_factory=list, max_length=50)
+    cc_when_sme: list[Slug] = Field(default_factory=list, max_length=50)
+    description: Text | None = None
+
+
+class SubscriptionCreate(StrictModel):
+    id: Slug
+    group_id: Slug
+    channel: Literal["webhook", "email", "inbox"]
+    target: Annotated[str, StringConstraints(max_length=500)] | None = None
+    enabled: bool = True
+
+
+def _update_model(create: type[StrictModel]) -> type[StrictModel]:
+    """The PATCH shape: every field of the create shape but the id, all optional."""
+    fields: dict[str, Any] = {}
+    for name, info in create.model_fields.items():
+        annotation: Any = info.annotation
+        if name != "id":
+            fields[name] = (annotation | None, None)
+    return create_model(create.__name__.replace("Create", "Update"), __base__=StrictModel, **fields)
+
+
+UnitUpdate = _update_model(UnitCreate)
+GroupUpdate = _update_model(GroupCreate)
+WorkGroupUpdate = _update_model(WorkGroupCreate)
+EnterpriseUpdate = _update_model(EnterpriseCreate)
+ContactUpdate = _update_model(ContactCreate)
+RoutingRuleUpdate = _update_model(RoutingRuleCreate)
+SubscriptionUpdate = _update_model(SubscriptionCreate)
+
+
+class Versioned(BaseModel):
+    version: int
+    updated_at: datetime | None = None
+
+
+class UnitRead(UnitCreate, Versioned):
+    pass
+
+
+class GroupRead(GroupCreate, Versioned):
+    lead_unit: str | None = None
+    member_units: list[str] = Field(default_factory=list)
+
+
+class WorkGroupRead(WorkGroupCreate, Versioned):
+    lead_units: list[str] = Field(default_factory=list)
+    participant_units: list[str] = Field(default_factory=list)
+    enterprise_ids: list[str] = Field(default_factory=list)
+
+
+class EnterpriseRead(EnterpriseCreate, Versioned):
+    pass
+
+
+class ContactRead(ContactCreate, Versioned):
+    pass
+
+
+class RoutingRuleRead(RoutingRuleCreate, Versioned):
+    pass
+
+
+class SubscriptionRead(SubscriptionCreate, Versioned):
+    pass
+
+
+class RouteRead(BaseModel):
+    group_id: str
+    role: Literal["primary", "cc"]
+    reason: str
+
+
+class ResolveRead(BaseModel):
+    type: str
+    enterprise_id: str | None = None
+    work_group_id: str | None = None
+    routes: list[RouteRead]
+
+
+class TokenCreate(StrictModel):
+    subject_type: Literal[SUBJECT_TYPES]  # type: ignore[valid-type]
+    subject_id: Slug
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+    description: Annotated[str, StringConstraints(max_length=200)] = ""
+
+
+class TokenRead(BaseModel):
+    token_id: str
+    subject_type: str
+    subject_id: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    description: str = ""
+
+
+class TokenIssued(TokenRead):
+    token: str = Field(description="The secret; shown once, stored only as a hash.")

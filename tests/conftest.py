@@ -1,0 +1,60 @@
+"""Fixtures shared by the suite. Integration tests use the real local Kafka and FerretDB
+(`make up` or `make test` starts them); each test gets its own database and topics."""
+
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SEED = REPO.parent / "shared" / "seed" / "000_41750fd7ee36e10e.txt"
+KAFKA = "127.0.0.1:9092"
+MONGO = "mongodb://127.0.0.1:27017"
+ADMIN_TOKEN = "test-admin-token-0123456789"
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="session")
+def seed_text() -> str:
+    assert SEED.exists(), f"the seed document is expected at {SEED} (../shared/seed beside the repo)"
+    return SEED.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    if not _listening(9092):
+        pytest.fail("Kafka is not running on 127.0.0.1:9092: run `make up` (or `make test`, which starts it)")
+    return KAFKA
+
+
+@pytest.fixture(scope="session")
+def mongo_base_uri() -> str:
+    if not _listening(27017):
+        pytest.fail(
+            "FerretDB is not running on 127.0.0.1:27017: run `make up` (or `make test`, which starts it)"
+        )
+    return MONGO
+
+
+@pytest.fixture
+def unique_name() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def mongodb_uri(mongo_base_uri: str, unique_name: str) -> Iterator[str]:
+    """A database of its own for one test, dropped afterwards."""
+    import pymongo
+
+    name = f"liaison_test_{unique_name}"
+    yield f"{mongo_base_uri}/{name}"
+    client: pymongo.MongoClient = pymongo.MongoClient(mongo_base_uri, serverSelectionTimeoutMS=3000)
+    client.drop_database(name)
+    client.close()

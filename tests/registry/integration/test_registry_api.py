@@ -1,0 +1,221 @@
+"""The registry over HTTP, against the real FerretDB and Kafka."""
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from services.registry import seed
+from services.registry.app import create_app
+from services.registry.config import Settings
+from tests.conftest import ADMIN_TOKEN
+from tests.kafka_helpers import make_topic, wait_for_events
+
+pytestmark = pytest.mark.integration
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@pytest.fixture
+def registry_topic(kafka_bootstrap: str, unique_name: str) -> str:
+    return make_topic(kafka_bootstrap, f"test.registry.{unique_name}", compact=True)
+
+
+@pytest.fixture
+def client(kafka_bootstrap: str, mongodb_uri: str, registry_topic: str) -> Iterator[TestClient]:
+    settings = Settings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        mongodb_uri=mongodb_uri,
+        admin_token=ADMIN_TOKEN,
+        topic=registry_topic,
+        outbox_poll_seconds=0.2,
+    )
+    with TestClient(create_app(settings)) as test_client:
+        seed.load()
+        yield test_client
+
+
+def token_for(client: TestClient, subject_type: str, subject_id: str) -> dict[str, str]:
+    answer = client.post(
+        "/v1/tokens", json={"subject_type": subject_type, "subject_id": subject_id}, headers=ADMIN
+    )
+    assert answer.status_code == 201, answer.text
+    return {"Authorization": f"Bearer {answer.json()['token']}"}
+
+
+def test_the_seeded_organisation_is_served(client):
+    groups = client.get("/v1/groups", headers=ADMIN).json()
+    assert [g["id"] for g in groups][:2] == ["comprehensive", "operations"] and len(groups) == 8
+    finance = client.get("/v1/groups/finance", headers=ADMIN).json()
+    assert (finance["leader"], finance["lead_unit"]) == ("鸟成云", "省金融办")
+    assert "人行西宁中心支行" in finance["member_units"]
+    assert len(client.get("/v1/work-groups", headers=ADMIN).json()) == 20
+    aluminium = client.get("/v1/work-groups/wg-aluminium", headers=ADMIN).json()
+    assert {"chalco-qinghai", "qiaotou-aluminium-power", "yellow-river-recycled-aluminium"} <= set(
+        aluminium["enterprise_ids"]
+    )
+    keys = client.get("/v1/enterprises", params={"is_key": "true"}, headers=ADMIN).json()
+    assert len(keys) == 14
+
+
+def test_lists_page_with_limit_and_offset(client):
+    first = client.get("/v1/enterprises", params={"limit": 10}, headers=ADMIN).json()
+    second = client.get("/v1/enterprises", params={"limit": 10, "offset": 10}, headers=ADMIN).json()
+    assert len(first) == len(second) == 10
+    assert not {e["id"] for e in first} & {e["id"] for e in second}
+    assert client.get("/v1/enterprises", params={"limit": 1001}, headers=ADMIN).status_code == 422
+
+
+def test_a_second_seed_load_changes_nothing(client):
+    before = client.get("/v1/enterprises/chalco-qinghai", headers=ADMIN).json()["version"]
+    outcome = seed.load()
+    assert outcome["created"] == outcome["updated"] == 0
+    assert client.get("/v1/enterprises/chalco-qinghai", headers=ADMIN).json()["version"] == before
+
+
+def test_reads_need_a_token_and_writes_need_the_admin(client):
+    assert client.get("/v1/groups").status_code == 401
+    assert client.get("/v1/groups", headers={"Authorization": "Bearer nope"}).status_code == 401
+    enterprise = token_for(client, "enterprise", "chalco-qinghai")
+    assert client.get("/v1/groups", headers=enterprise).status_code == 200
+    created = client.post("/v1/enterprises", json={"id": "x-co", "name": "X"}, headers=enterprise)
+    assert created.status_code == 403
+    assert (
+        client.post(
+            "/v1/tokens", json={"subject_type": "admin", "subject_id": "a"}, headers=enterprise
+        ).status_code
+        == 403
+    )
+
+
+def test_a_revoked_token_stops_working(client):
+    answer = client.post(
+        "/v1/tokens", json={"subject_type": "group", "subject_id": "finance"}, headers=ADMIN
+    ).json()
+    headers = {"Authorization": f"Bearer {answer['token']}"}
+    assert client.get("/v1/groups", headers=headers).status_code == 200
+    assert client.delete(f"/v1/tokens/{answer['token_id']}", headers=ADMIN).status_code == 200
+    assert client.get("/v1/groups", headers=headers).status_code == 401
+    listed = client.get("/v1/tokens", headers=ADMIN).json()
+    assert all("token" not in t and "token_hash" not in t for t in listed)
+
+
+def test_create_update_delete_an_enterprise(client):
+    body = {"id": "qinghai-new-co", "name": "新公司", "work_group_ids": ["wg-chemical"], "is_sme": True}
+    created = client.post("/v1/enterprises", json=body, headers=ADMIN)
+    assert created.status_code == 201 and created.json()["version"] == 1
+    changed = client.patch("/v1/enterprises/qinghai-new-co", json={"region": "海西"}, headers=ADMIN).json()
+    assert (changed["region"], changed["version"], changed["work_group_ids"]) == ("海西", 2, ["wg-chemical"])
+    assert (
+        "qinghai-new-co" in client.get("/v1/work-groups/wg-chemical", headers=ADMIN).json()["enterprise_ids"]
+    )
+    assert client.delete("/v1/enterprises/qinghai-new-co", headers=ADMIN).status_code == 204
+    assert client.get("/v1/enterprises/qinghai-new-co", headers=ADMIN).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"id": "a-co", "name": "A", "work_group_ids": ["wg-nowhere"]}, "work_group_ids"),
+        ({"id": "a-co", "name": "A", "colour": "red"}, "colour"),
+        ({"id": "Not A Slug", "name": "A"}, "id"),
+        ({"id": "a-co"}, "name"),
+        ({"id": "a-co", "name": {"$ne": None}}, "name"),
+        ({"id": "a-co", "name": "A", "is_key": "maybe"}, "is_key"),
+    ],
+)
+def test_bad_input_is_422_naming_the_field(client, body, field):
+    answer = client.post("/v1/enterprises", json=body, headers=ADMIN)
+    assert answer.status_code == 422, answer.text
+    assert any(field in error["loc"] for error in answer.json()["detail"]), answer.json()
+
+
+def test_errors_for_ids(client):
+    assert client.get("/v1/enterprises/no-such-co", headers=ADMIN).status_code == 404
+    duplicate = client.post("/v1/enterprises", json={"id": "chalco-qinghai", "name": "again"}, headers=ADMIN)
+    assert duplicate.status_code == 409 and "chalco-qinghai" in duplicate.json()["detail"]
+    # A work group that enterprises still link to cannot be deleted from under them.
+    assert client.delete("/v1/work-groups/wg-aluminium", headers=ADMIN).status_code == 409
+    unknown_subject = client.post(
+        "/v1/tokens", json={"subject_type": "enterprise", "subject_id": "no-such-co"}, headers=ADMIN
+    )
+    assert unknown_subject.status_code == 422 and unknown_subject.json()["detail"][0]["loc"] == [
+        "body",
+        "subject_id",
+    ]
+
+
+def test_malformed_json_and_oversized_bodies_are_refused_without_a_500(client):
+    bad_json = client.post(
+        "/v1/enterprises", content=b"{not json", headers={**ADMIN, "Content-Type": "application/json"}
+    )
+    assert bad_json.status_code == 422
+    huge = client.post(
+        "/v1/enterprises", content=b"x" * 2_000_000, headers={**ADMIN, "Content-Type": "application/json"}
+    )
+    assert huge.status_code == 413
+
+
+def test_resolve_gives_the_contract_routes(client):
+    answer = client.get(
+        "/v1/routes/resolve",
+        params={"enterprise_id": "chalco-qinghai", "type": "transport_backlog"},
+        headers=ADMIN,
+    )
+    assert answer.status_code == 200
+    routes = [(r["group_id"], r["role"]) for r in answer.json()["routes"]]
+    assert routes == [
+        ("operations", "primary"),
+        ("wg-rail", "cc"),
+        ("wg-liaison", "cc"),
+        ("wg-aluminium", "cc"),
+    ]
+    sme = client.get(
+        "/v1/routes/resolve",
+        params={"enterprise_id": "qinghai-tailin-garment", "type": "funding_gap"},
+        headers=ADMIN,
+    ).json()
+    assert ("sme", "cc") in [(r["group_id"], r["role"]) for r in sme["routes"]]
+    bad = client.get(
+        "/v1/routes/resolve", params={"enterprise_id": "chalco-qinghai", "type": "boredom"}, headers=ADMIN
+    )
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "type"]
+    unknown = client.get(
+        "/v1/routes/resolve", params={"enterprise_id": "nobody", "type": "stockpile"}, headers=ADMIN
+    )
+    assert unknown.status_code == 404
+
+
+def test_a_routing_rule_change_takes_effect_in_resolve(client):
+    client.patch("/v1/routing-rules/stockpile", json={"cc": ["operations", "wg-export"]}, headers=ADMIN)
+    answer = client.get(
+        "/v1/routes/resolve", params={"enterprise_id": "citic-guoan", "type": "stockpile"}, headers=ADMIN
+    ).json()
+    assert ("wg-export", "cc") in [(r["group_id"], r["role"]) for r in answer["routes"]]
+
+
+def test_the_topic_holds_a_snapshot_and_then_each_change(client, kafka_bootstrap, registry_topic):
+    wait_for_events(kafka_bootstrap, registry_topic, lambda events: len({e["key"] for e in events}) >= 183)
+    client.patch("/v1/enterprises/citic-guoan", json={"region": "海西"}, headers=ADMIN)
+    client.delete("/v1/enterprises/yuntianhua", headers=ADMIN)
+
+    def changed(events):
+        keyed = [e for e in events if e["key"] in ("citic-guoan", "yuntianhua")]
+        return any(
+            e["version"] == 2 and e["data"]["region"] == "海西" for e in keyed if e["key"] == "citic-guoan"
+        ) and any(e["deleted"] for e in keyed if e["key"] == "yuntianhua")
+
+    events = wait_for_events(kafka_bootstrap, registry_topic, changed)
+    citic = [e for e in events if e["key"] == "citic-guoan"][-1]
+    assert citic["entity_type"] == "enterprise" and citic["data"]["work_group_ids"] == ["wg-chemical"]
+
+
+def test_health_and_metrics(client):
+    health = client.get("/healthz").json()
+    assert health["status"] == "ok" and health["entities"]["work_group"] == 20
+    client.get("/v1/groups", headers=ADMIN)
+    metrics = client.get("/metrics").text
+    assert (
+        'liaison_http_requests_total{method="GET",route="/v1/groups",service="registry",status="200"}'
+        in metrics
+    )
+    assert "liaison_registry_outbox_pending" in metrics

@@ -1,0 +1,167 @@
+"""The organisation file against the seed it was transcribed from (附件2 to 附件7)."""
+
+import re
+
+import pytest
+
+from services.registry import organisation
+from services.registry.kinds import BY_NAME, SEED_SECTIONS
+
+DATA = organisation.load_organisation()
+ENTERPRISES = {e["id"]: e for e in DATA["enterprises"]}
+WORK_GROUPS = {w["id"]: w for w in DATA["work_groups"]}
+GROUPS = {g["id"]: g for g in DATA["coordination_groups"]}
+
+CONTRACT_GROUPS = {
+    "comprehensive": ("综合组", "吴海昆", "省经委（综合处）"),
+    "operations": ("运行组", "陈志忠", "省经委（经济运行局）"),
+    "tech-renovation": ("技改组", "崔文德", "省经委（投资处）"),
+    "finance": ("金融组", "鸟成云", "省金融办"),
+    "sme": ("中小企业组", "张春楠", "省经委（中小企业局）"),
+    "mergers": ("兼并重组组", "李学军", "省国资委（企业改制改组处）"),
+    "industry-matching": ("产业对接组", "吕桂新", "省经委（建材办）"),
+    "enterprise-management": ("企业管理组", "孙立明", "省国资委"),
+}
+CONTRACT_WORK_GROUPS = [
+    "wg-chemical", "wg-aluminium", "wg-ferroalloy", "wg-equipment", "wg-tourism-products",
+    "wg-small-processing", "wg-light-textile", "wg-biomedicine", "wg-farm-machinery", "wg-export",
+    "wg-agri-processing", "wg-private-industry", "wg-producer-services", "wg-tech-innovation", "wg-power",
+    "wg-rail", "wg-credit", "wg-provincial-soe", "wg-statistics", "wg-liaison",
+]  # fmt: skip
+CONTRACT_KEY_ENTERPRISES = {
+    "petrochina-qinghai-oilfield": "中石油青海油田分公司",
+    "qinghai-electric-power": "青海省电力公司",
+    "chalco-qinghai": "中国铝业股份有限公司青海分公司",
+    "yellow-river-hydropower": "黄河上游水电开发有限责任公司",
+    "qinghai-salt-lake": "青海盐湖工业集团公司",
+    "western-mining": "西部矿业集团公司",
+    "xining-special-steel": "西宁特殊钢集团有限责任公司",
+    "qinghua-coal-chemical": "青海庆华矿冶煤化集团有限公司",
+    "huading-industrial": "青海华鼎实业股份有限公司",
+    "qiaotou-aluminium-power": "青海桥头铝电有限公司",
+    "yellow-river-recycled-aluminium": "青海黄河再生铝业有限公司",
+    "qinghai-energy-development": "青海能源发展（集团）有限责任公司",
+    "zangyang-carpet": "青海藏羊地毯（集团）有限公司",
+    "qinghai-investment-group": "青海省投资集团有限公司",
+}
+
+
+def test_the_file_is_consistent():
+    assert organisation.problems(DATA) == []
+
+
+def test_every_name_in_the_file_occurs_verbatim_in_the_seed(seed_text):
+    names = [u["name"] for u in DATA["units"]]
+    names += [g["name"] for g in DATA["coordination_groups"]] + [
+        g["leader"] for g in DATA["coordination_groups"]
+    ]
+    names += [w["name"] for w in DATA["work_groups"]] + [w["short_name"] for w in DATA["work_groups"]]
+    for enterprise in DATA["enterprises"]:
+        names += [enterprise["name"], *enterprise["aliases"]]
+    missing = [name for name in names if name not in seed_text]
+    assert missing == []
+
+
+def test_duties_are_the_seed_text(seed_text):
+    for item in DATA["coordination_groups"] + DATA["work_groups"]:
+        assert item["duties"] and item["duties"] in seed_text, item["id"]
+
+
+def test_the_coordination_groups_are_those_of_the_contract():
+    assert list(GROUPS) == list(CONTRACT_GROUPS)
+    units = {u["id"]: u["name"] for u in DATA["units"]}
+    for group_id, (name, leader, lead_unit) in CONTRACT_GROUPS.items():
+        group = GROUPS[group_id]
+        assert (group["name"], group["leader"], units[group["lead_unit_id"]]) == (name, leader, lead_unit)
+
+
+def test_every_member_unit_of_each_coordination_group_is_transcribed(seed_text):
+    units = {u["id"]: u["name"] for u in DATA["units"]}
+    for group in DATA["coordination_groups"]:
+        # The seed's own list, e.g. "成员单位：省发改委、省国资委、…" after the group's heading.
+        heading = seed_text.index(f"{group['number']}．{group['name']}：")
+        line = re.search(r"成员单位：([^\n]+)", seed_text[heading:]).group(1)
+        assert [units[u] for u in group["member_unit_ids"]] == line.strip().split("、"), group["id"]
+
+
+def test_the_work_groups_are_those_of_the_contract_in_the_seed_order():
+    assert list(WORK_GROUPS) == CONTRACT_WORK_GROUPS
+    assert [w["number"] for w in DATA["work_groups"]] == list(range(1, 21))
+
+
+def test_every_work_group_names_its_lead_and_participants(seed_text):
+    units = {u["id"]: u["name"] for u in DATA["units"]}
+    for wg in DATA["work_groups"]:
+        heading = seed_text.index(f"{wg['number']}．{wg['name']}：")
+        block = seed_text[heading : heading + 400]
+        lead = re.search(r"牵头单位：([^\n]+)", block).group(1).strip()
+        assert "、".join(units[u] for u in wg["lead_unit_ids"]) == lead, wg["id"]
+        for unit_id in wg["participant_unit_ids"]:
+            name = units[unit_id]
+            # 装备制造's participants are written "省经委（经济运行局、投资处、行业处）" in the seed.
+            short = re.sub(r"^省经委（(.+)）$", r"\1", name)
+            assert name in block or short in block, (wg["id"], name)
+
+
+def test_the_key_enterprises_are_the_fourteen_of_the_contract_and_link_to_the_liaison_group():
+    keys = {e["id"]: e["name"] for e in DATA["enterprises"] if e["is_key"]}
+    assert keys == CONTRACT_KEY_ENTERPRISES
+    assert all("wg-liaison" in ENTERPRISES[i]["work_group_ids"] for i in keys)
+
+
+@pytest.mark.parametrize(
+    ("enterprise_id", "work_group_id"),
+    [
+        ("chalco-qinghai", "wg-aluminium"),
+        ("qiaotou-aluminium-power", "wg-aluminium"),
+        ("yellow-river-recycled-aluminium", "wg-aluminium"),
+        ("huading-industrial", "wg-equipment"),
+        ("qinghai-electric-power", "wg-power"),
+        ("yellow-river-hydropower", "wg-power"),
+    ],
+)
+def test_the_links_the_contract_names(enterprise_id, work_group_id):
+    assert work_group_id in ENTERPRISES[enterprise_id]["work_group_ids"]
+
+
+def test_every_main_liaison_point_of_each_work_group_is_an_enterprise_linked_to_it():
+    for wg in DATA["work_groups"]:
+        match = re.search(r"主要联点([^。]+?)(?:等企业|等)?[。，]", wg["duties"])
+        if match is None:
+            continue  # 外向型企业, 电力生产, 铁路运输 … name no enterprise
+        for name in match.group(1).split("、"):
+            linked = [
+                e
+                for e in DATA["enterprises"]
+                if wg["id"] in e["work_group_ids"] and name in [e["name"], *e["aliases"]]
+            ]
+            assert linked, f"{wg['id']}: {name} is not an enterprise linked to it"
+
+
+def test_energy_ceiling_products_are_recorded_for_the_annex_3_enterprises():
+    products = {e["id"]: e["main_product"] for e in DATA["enterprises"]}
+    assert products["wutong-group"] == "硅铁"
+    assert products["tianyi-metallurgy"] == "铬铁"
+    assert products["jinguang-nickel-chromium"] == "镍铬"
+    assert products["danfeng-abrasives"] == "碳化硅"
+    assert products["chalco-qinghai"] == "电解铝"
+
+
+def test_enterprises_of_the_sme_work_groups_are_smes_and_key_enterprises_are_not():
+    assert ENTERPRISES["qinghai-tailin-garment"]["is_sme"] is True
+    assert ENTERPRISES["qinghai-zhenggong-machinery"]["is_sme"] is True
+    assert not any(e["is_sme"] for e in DATA["enterprises"] if e["is_key"])
+
+
+def test_every_entity_passes_the_api_create_shape():
+    for section, kind_name in SEED_SECTIONS.items():
+        for item in DATA[section]:
+            BY_NAME[kind_name].create.model_validate(item)
+    for rule in organisation.routing_rules():
+        BY_NAME["routing_rule"].create.model_validate(rule)
+
+
+def test_the_file_holds_every_enterprise_the_annexes_name():
+    # 附件3 to 附件7 name 67 further firms beside the 14 key enterprises and the 主要联点 of the work groups.
+    assert len(DATA["enterprises"]) == 101
+    assert len({e["id"] for e in DATA["enterprises"]}) == 101
