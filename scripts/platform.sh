@@ -230,7 +230,7 @@ print_where() {
   cat <<EOF
 
 Liaison is running:
-  registry    http://127.0.0.1:8002/docs   (token: \$LIAISON_ADMIN_TOKEN, default "$LIAISON_ADMIN_TOKEN" locally)
+  registry    http://127.0.0.1:8002/docs   (admin token: \$LIAISON_ADMIN_TOKEN; make sets liaison-dev-admin-token when unset)
   Prometheus  http://127.0.0.1:9090/targets
   Kafka       127.0.0.1:9092   MongoDB wire (FerretDB)  127.0.0.1:27017
   logs        .local/logs/     pids .local/run/     stop with: make down
