@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export LIAISON_ADMIN_TOKEN ?= liaison-dev-admin-token
 
-.PHONY: help install up down status test test-unit test-integration lint lint-infra fmt clean-data logs
+.PHONY: help install up down restart status schemas test test-unit test-integration lint lint-infra fmt clean-data logs
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -19,6 +19,9 @@ up: ## Install, start Kafka, FerretDB, Prometheus and the services, seed the reg
 down: ## Stop everything `make up` started (by pid file, nothing else)
 	@scripts/platform.sh down
 
+restart: ## Restart the Liaison services (after a code change); infrastructure keeps running
+	@scripts/platform.sh restart
+
 status: ## Show what runs where
 	@scripts/platform.sh status
 
@@ -28,6 +31,9 @@ test: ## Run the whole suite against the real local services (starts them when n
 
 test-unit: ## Pure-logic tests only (no services needed)
 	@$(PY) -m pytest -m "not integration"
+
+schemas: ## Regenerate the JSON Schemas in schemas/ from the event models
+	@$(PY) -m liaison_common.events schemas
 
 lint: ## ruff and mypy
 	@$(VENV)/bin/ruff check .

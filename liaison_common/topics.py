@@ -79,3 +79,17 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def partitions_of(bootstrap_servers: str, topic: str) -> list[int]:
+    """The partition numbers of a topic; an error naming the topic if it does not exist."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, client_id="liaison-metadata")
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+    finally:
+        consumer.close()
+    if not partitions:
+        raise RuntimeError(f"topic {topic} does not exist; create it with `python -m liaison_common.topics`")
+    return sorted(partitions)

@@ -4,6 +4,7 @@
 #   scripts/platform.sh install   fetch and build what is missing (idempotent, cached)
 #   scripts/platform.sh up        install, start Kafka, FerretDB, Prometheus and the services, seed
 #   scripts/platform.sh infra     install and start Kafka and FerretDB only (what tests need)
+#   scripts/platform.sh restart   restart the Liaison services after a code change
 #   scripts/platform.sh down      stop what `up` started, by pid file, and nothing else
 #   scripts/platform.sh status    what runs, where
 #
@@ -24,7 +25,7 @@ KAFKA_PORT=9092
 MONGO_PORT=27017
 PROMETHEUS_PORT=9090
 # name:port:module of each Liaison service; later issues add ingest, rules and notify here.
-SERVICES=("registry:8002:services.registry.app:create_app")
+SERVICES=("registry:8002:services.registry.app:create_app" "ingest:8001:services.ingest.app:create_app")
 
 mkdir -p "$RUN" "$LOGS"
 
@@ -159,6 +160,9 @@ start_prometheus() {
     say "something already listens on $PROMETHEUS_PORT (not ours): not starting Prometheus"
     return
   fi
+  if pid_alive prometheus; then
+    kill -HUP "$(cat "$RUN/prometheus.pid")"  # reload the config: the scrape targets may have changed
+  fi
   if start_process prometheus prometheus --config.file="$ROOT/infra/prometheus/prometheus.yml" \
       --storage.tsdb.path="$LOCAL/prometheus" --web.listen-address="127.0.0.1:$PROMETHEUS_PORT"; then
     say "starting Prometheus on 127.0.0.1:$PROMETHEUS_PORT"
@@ -230,6 +234,7 @@ print_where() {
   cat <<EOF
 
 Liaison is running:
+  ingest      http://127.0.0.1:8001/docs   POST /v1/reports, /v1/incidents, /v1/workgroup-reports
   registry    http://127.0.0.1:8002/docs   (admin token: \$LIAISON_ADMIN_TOKEN; make sets liaison-dev-admin-token when unset)
   Prometheus  http://127.0.0.1:9090/targets
   Kafka       127.0.0.1:9092   MongoDB wire (FerretDB)  127.0.0.1:27017
@@ -259,6 +264,12 @@ case "${1:-}" in
     status
     print_where
     ;;
+  restart)
+    for entry in "${SERVICES[@]}"; do stop_process "${entry%%:*}"; done
+    start_services
+    start_prometheus
+    status
+    ;;
   down)
     for entry in "${SERVICES[@]}"; do stop_process "${entry%%:*}"; done
     stop_process prometheus
@@ -266,5 +277,5 @@ case "${1:-}" in
     stop_process kafka
     ;;
   status) status ;;
-  *) echo "usage: $0 install|infra|up|down|status" >&2; exit 2 ;;
+  *) echo "usage: $0 install|infra|up|restart|down|status" >&2; exit 2 ;;
 esac

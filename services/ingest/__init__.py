@@ -1,1 +1,1 @@
-"""The ingest service (built in its own issue; see the README's roadmap)."""
+"""Ingest: the HTTP and Kafka entry points of enterprise and work-group submissions."""

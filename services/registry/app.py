@@ -3,7 +3,6 @@
 Run: uvicorn --factory services.registry.app:create_app --port 8002
 """
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from liaison_common import db
+from liaison_common.logs import configure_logging
 from liaison_common.web import install_common
 from services.registry.config import Settings
 from services.registry.exceptions import RegistryError
@@ -19,7 +19,7 @@ from services.registry.routes import install_routes
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()  # type: ignore[call-arg]  # read from the environment
+    settings = settings or Settings()  # read from the environment
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,6 +51,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
     install_routes(app)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)  # kafka-python is chatty at INFO
+    configure_logging()
     return app

@@ -32,7 +32,7 @@ def load(data: dict | None = None) -> Counter[str]:
 
 
 def main() -> int:
-    settings = Settings()  # type: ignore[call-arg]
+    settings = Settings()
     db.connect(settings.mongodb_uri)
     try:
         outcome = load()

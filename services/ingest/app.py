@@ -1,0 +1,97 @@
+"""Ingest's FastAPI app and its wiring: HTTP routes, the Kafka producer, the registry
+follower and the liaison.inbound.v1 consumer, all in one process.
+
+Run: uvicorn --factory services.ingest.app:create_app --port 8001
+"""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from liaison_common import db
+from liaison_common.logs import configure_logging
+from liaison_common.events import SUBMISSION_KINDS
+from liaison_common.registry_view import RegistryView
+from liaison_common.web import install_common
+from services.ingest.config import Settings
+from services.ingest.exceptions import BrokerUnavailable, RegistryNotReady
+from services.ingest.kafka import Producer, consume_inbound, follow_registry
+from services.ingest.routes import install_routes
+from services.ingest.service import Pipeline
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()  # read from the environment
+    producer = Producer(settings)
+    pipeline = Pipeline(
+        settings=settings, producer=producer, registry=RegistryView(), registry_ready=asyncio.Event()
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db.connect(settings.mongodb_uri)
+        # Events created outside the running loop must belong to it.
+        pipeline.registry_ready = asyncio.Event()
+        tasks = [asyncio.create_task(follow_registry(settings, pipeline.registry, pipeline.registry_ready))]
+        if settings.inbound_enabled:
+            tasks.append(asyncio.create_task(consume_inbound(settings, pipeline, producer)))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await producer.stop()
+            db.disconnect()
+
+    app = FastAPI(
+        title="Liaison ingest",
+        version="1",
+        description="Enterprise reports, major incidents and work-group reports, validated and written "
+        "to Kafka. 202 means Kafka has the event.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.pipeline = pipeline
+    install_common(app, service="ingest", max_body_bytes=settings.max_body_bytes)
+
+    @app.exception_handler(BrokerUnavailable)
+    async def broker_unavailable(request: Request, exc: BrokerUnavailable) -> JSONResponse:
+        return JSONResponse(
+            {"detail": f"Kafka is unavailable, nothing was accepted; retry: {exc}"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(RegistryNotReady)
+    async def registry_not_ready(request: Request, exc: RegistryNotReady) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "2"})
+
+    install_routes(app)
+    _add_event_schemas_to_openapi(app)
+    configure_logging()
+    return app
+
+
+def _add_event_schemas_to_openapi(app: FastAPI) -> None:
+    original = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = original()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for kind in SUBMISSION_KINDS.values():
+                model_schema = kind.model.model_json_schema(ref_template="#/components/schemas/{model}")
+                for name, definition in model_schema.pop("$defs", {}).items():
+                    components.setdefault(name, definition)
+                components[kind.model.__name__] = model_schema
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,190 @@
+"""Ingest's Kafka connections: the producer, the registry follower, the inbound consumer."""
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+from anyio import to_thread
+
+from liaison_common import jsonbytes
+from liaison_common.registry_view import RegistryView
+from liaison_common.tokens import Principal
+from liaison_common.topics import partitions_of
+from services.ingest.config import Settings
+from services.ingest.exceptions import BrokerUnavailable
+from services.ingest.metrics import DLQ_EVENTS, INBOUND_LAG, REGISTRY_ENTITIES, REJECTIONS
+from services.ingest.service import InboundMessage, Outcome, Pipeline, dlq_record, parse_inbound
+
+log = logging.getLogger(__name__)
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # the dead-letter copy of a 10 MB value, base64-encoded, fits
+
+
+class Producer:
+    """aiokafka with acks=all; started on first use so that ingest runs (and answers 503) without a broker."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    async def _started(self) -> AIOKafkaProducer:
+        async with self._lock:
+            if self._producer is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                    client_id="liaison-ingest",
+                    acks="all",
+                    enable_idempotence=True,
+                    linger_ms=2,
+                    max_request_size=MAX_MESSAGE_BYTES,
+                    request_timeout_ms=int(self.settings.publish_timeout_seconds * 1000),
+                )
+                try:
+                    await asyncio.wait_for(producer.start(), timeout=self.settings.publish_timeout_seconds)
+                except (KafkaError, TimeoutError, OSError) as error:
+                    await _quietly_stop(producer)
+                    raise BrokerUnavailable(f"Kafka is unreachable: {error!r}") from error
+                self._producer = producer
+            return self._producer
+
+    async def publish(
+        self, topic: str, *, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]] = ()
+    ) -> tuple[int, int]:
+        """Send and wait for the acknowledgement; (partition, offset), or BrokerUnavailable."""
+        producer = await self._started()
+        try:
+            metadata = await asyncio.wait_for(
+                producer.send_and_wait(topic, value=value, key=key, headers=list(headers)),
+                timeout=self.settings.publish_timeout_seconds,
+            )
+        except (KafkaError, TimeoutError) as error:
+            raise BrokerUnavailable(f"Kafka did not acknowledge: {error!r}") from error
+        return metadata.partition, metadata.offset
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await _quietly_stop(self._producer)
+            self._producer = None
+
+
+async def _quietly_stop(client: AIOKafkaProducer | AIOKafkaConsumer) -> None:
+    try:
+        await client.stop()
+    except Exception as error:  # stopping a half-started client may fail; nothing to save
+        log.debug("stopping a Kafka client: %r", error)
+
+
+async def follow_registry(settings: Settings, view: RegistryView, ready: asyncio.Event) -> None:
+    """Read liaison.registry.v1 from the start, forever; set `ready` once caught up."""
+    while True:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            client_id="liaison-ingest-registry",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        try:
+            await consumer.start()
+            partitions = await to_thread.run_sync(
+                partitions_of, settings.kafka_bootstrap_servers, settings.registry_topic
+            )
+            assigned = [TopicPartition(settings.registry_topic, p) for p in partitions]
+            consumer.assign(assigned)
+            await consumer.seek_to_beginning(*assigned)
+            targets = await consumer.end_offsets(assigned)
+            while True:
+                if not ready.is_set() and await _caught_up(consumer, targets):
+                    ready.set()
+                    log.info("registry loaded: %d enterprises, %d work groups",
+                             view.count("enterprise"), view.count("work_group"))  # fmt: skip
+                batches = await consumer.getmany(timeout_ms=500)
+                for messages in batches.values():
+                    for message in messages:
+                        try:
+                            view.apply(json.loads(message.value))
+                        except (ValueError, KeyError, TypeError) as error:
+                            log.warning("registry event at offset %d unreadable: %r", message.offset, error)
+                for entity_type in ("enterprise", "work_group", "group"):
+                    REGISTRY_ENTITIES.labels(entity_type).set(view.count(entity_type))
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.warning("registry follower: %r; reconnecting in 2 s", error)
+            await asyncio.sleep(2)
+        finally:
+            await _quietly_stop(consumer)
+
+
+async def _caught_up(consumer: AIOKafkaConsumer, targets: dict[TopicPartition, int]) -> bool:
+    for tp, end in targets.items():
+        if await consumer.position(tp) < end:
+            return False
+    return True
+
+
+async def consume_inbound(settings: Settings, pipeline: Pipeline, producer: Producer) -> None:
+    """liaison.inbound.v1 → validated topics or the dead-letter topic; commit only what is acknowledged."""
+    system = Principal("admin", "kafka-inbound")  # whoever may write to the topic may submit for anyone
+    await pipeline.registry_ready.wait()  # ids are checked against the registry
+    while True:
+        consumer = AIOKafkaConsumer(
+            settings.inbound_topic,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=settings.inbound_group,
+            client_id="liaison-ingest-inbound",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
+            fetch_max_bytes=MAX_MESSAGE_BYTES * 2,
+        )
+        try:
+            await consumer.start()
+            while True:
+                batches = await consumer.getmany(timeout_ms=500, max_records=200)
+                for tp, messages in batches.items():
+                    for message in messages:
+                        raw = InboundMessage(
+                            tp.topic, tp.partition, message.offset, message.key, message.value
+                        )
+                        await handle_inbound(
+                            raw, settings=settings, pipeline=pipeline, producer=producer, system=system
+                        )
+                    # Everything up to here is on its output topic, acknowledged: safe to commit.
+                    await consumer.commit({tp: messages[-1].offset + 1})
+                    highwater = consumer.highwater(tp)
+                    if highwater is not None:
+                        INBOUND_LAG.set(max(highwater - messages[-1].offset - 1, 0))
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            # Uncommitted messages are read again after the restart: at least once, never lost.
+            log.warning("inbound consumer: %r; restarting in 2 s", error)
+            await asyncio.sleep(2)
+        finally:
+            await _quietly_stop(consumer)
+
+
+async def handle_inbound(
+    raw: InboundMessage, *, settings: Settings, pipeline: Pipeline, producer: Producer, system: Principal
+) -> Outcome:
+    parsed = parse_inbound(raw)
+    if isinstance(parsed, Outcome):
+        outcome = parsed
+        REJECTIONS.labels("kafka", outcome.reason or "invalid").inc()
+    else:
+        kind, item = parsed
+        outcome = await pipeline.submit(kind, item, system, source="kafka")
+    if outcome.status == "rejected":
+        record = dlq_record(raw, outcome, now=datetime.now(UTC))
+        await producer.publish(
+            settings.dlq_topic,
+            key=raw.key,
+            value=jsonbytes.dumps(record),
+            headers=[("liaison-reason", (outcome.reason or "invalid").encode())],
+        )
+        DLQ_EVENTS.labels(outcome.reason or "invalid").inc()
+    return outcome

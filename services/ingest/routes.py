@@ -1,0 +1,122 @@
+"""HTTP routes of ingest (CONTRACT.md §4): one object, or a JSON array for a batch."""
+
+import asyncio
+import json
+from collections import defaultdict
+from typing import Any
+
+from anyio import to_thread
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from liaison_common.events import SUBMISSION_KINDS, SubmissionKind
+from liaison_common.tokens import Principal
+from liaison_common.web import authenticate_request, field_error
+from services.ingest.service import Outcome, Pipeline
+
+PATHS = {
+    "enterprise_report": "/v1/reports",
+    "incident": "/v1/incidents",
+    "workgroup_report": "/v1/workgroup-reports",
+}
+
+
+def _request_body_doc(kind: SubmissionKind) -> dict[str, Any]:
+    """OpenAPI for a body that is one event or an array of them (parsed by hand, item by item)."""
+    ref = {"$ref": f"#/components/schemas/{kind.model.__name__}"}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"anyOf": [ref, {"type": "array", "items": ref}]}}},
+        }
+    }
+
+
+def add_submission_route(router: APIRouter, kind: SubmissionKind) -> None:
+    async def submit(request: Request) -> JSONResponse:
+        settings = request.app.state.settings
+        pipeline: Pipeline = request.app.state.pipeline
+        principal = await _principal(request)
+        body = await _json_body(request)
+        if isinstance(body, list):
+            return await _submit_batch(pipeline, kind, body, principal, settings.max_batch_items)
+        outcome = await pipeline.submit(kind, body, principal, source="http")
+        if outcome.status == "rejected":
+            return JSONResponse({"detail": outcome.detail}, status_code=outcome.http_status)
+        return JSONResponse(outcome.answer(), status_code=outcome.http_status)
+
+    router.add_api_route(
+        PATHS[kind.kind],
+        submit,
+        methods=["POST"],
+        status_code=202,
+        summary=f"Submit {kind.kind.replace('_', ' ')}s: one object, or an array of up to 1,000",
+        tags=["submissions"],
+        openapi_extra=_request_body_doc(kind),
+        responses={
+            200: {"description": "a duplicate: this id was accepted before"},
+            207: {"description": "a batch with duplicates or rejections: one answer per item, in order"},
+            401: {"description": "no valid token"},
+            403: {"description": "the token may not submit for this enterprise or work group"},
+            409: {"description": "the same id is being accepted by another request"},
+            413: {"description": "body too large"},
+            422: {"description": "invalid: each field at fault is named in detail"},
+            503: {"description": "Kafka or the registry is not available; retry after Retry-After"},
+        },
+    )
+
+
+async def _principal(request: Request) -> Principal:
+    admin_token = request.app.state.settings.admin_token.get_secret_value()
+    return await to_thread.run_sync(lambda: authenticate_request(request, admin_token=admin_token))
+
+
+async def _json_body(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        detail = [field_error(["body"], f"the body is not valid JSON: {error}", "json_invalid")]
+        raise HTTPException(422, detail=detail) from None
+
+
+async def _submit_batch(
+    pipeline: Pipeline, kind: SubmissionKind, items: list[Any], principal: Principal, max_items: int
+) -> JSONResponse:
+    if not items:
+        raise HTTPException(422, detail=[field_error(["body"], "the batch is empty")])
+    if len(items) > max_items:
+        raise HTTPException(422, detail=[field_error(["body"], f"at most {max_items} items per batch")])
+    # Items of one enterprise (or work group) go in order; different subjects go concurrently.
+    by_subject: dict[Any, list[int]] = defaultdict(list)
+    for index, item in enumerate(items):
+        subject = item.get(kind.subject_field) if isinstance(item, dict) else None
+        by_subject[subject if isinstance(subject, str) else f"#{index}"].append(index)
+    outcomes: list[Outcome | None] = [None] * len(items)
+
+    async def run(indices: list[int]) -> None:
+        for index in indices:
+            outcomes[index] = await pipeline.submit(kind, items[index], principal, source="http")
+
+    await asyncio.gather(*(run(indices) for indices in by_subject.values()))
+    answers = [{"index": i, **outcome.answer()} for i, outcome in enumerate(outcomes) if outcome is not None]
+    all_accepted = all(outcome is not None and outcome.status == "accepted" for outcome in outcomes)
+    return JSONResponse(answers, status_code=202 if all_accepted else 207)
+
+
+def install_routes(app: FastAPI) -> None:
+    router = APIRouter()
+    for kind in SUBMISSION_KINDS.values():
+        add_submission_route(router, kind)
+    app.include_router(router)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz(request: Request) -> JSONResponse:
+        ready: asyncio.Event = request.app.state.pipeline.registry_ready
+        body = {
+            "status": "ok" if ready.is_set() else "starting",
+            "service": "ingest",
+            "registry_loaded": ready.is_set(),
+            "enterprises_known": request.app.state.pipeline.registry.count("enterprise"),
+        }
+        return JSONResponse(body, status_code=200 if ready.is_set() else 503)

@@ -1,0 +1,252 @@
+"""Ingest over HTTP and over liaison.inbound.v1, against the real Kafka and FerretDB."""
+
+import base64
+import copy
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+from fastapi.testclient import TestClient
+from kafka import KafkaProducer
+
+from liaison_common import jsonbytes, tokens
+from services.ingest.app import create_app
+from services.ingest.config import Settings
+from services.registry.kinds import SEED_SECTIONS
+from services.registry.organisation import load_organisation
+from tests.conftest import ADMIN_TOKEN
+from tests.ingest.unit.test_validation import INCIDENT, REPORT, WG_REPORT
+from tests.kafka_helpers import make_topic, wait_for_events
+
+pytestmark = pytest.mark.integration
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def registry_topic(kafka_bootstrap: str) -> str:
+    """A registry topic of this module's own, holding the seed's organisation as the registry publishes it."""
+    topic = make_topic(kafka_bootstrap, f"test.ingest-registry.{time.time_ns()}", compact=True)
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    data = load_organisation()
+    for section, entity_type in SEED_SECTIONS.items():
+        for item in data[section]:
+            event = {
+                "entity_type": entity_type,
+                "id": item["id"],
+                "version": 1,
+                "deleted": False,
+                "data": item,
+            }
+            producer.send(topic, key=item["id"].encode(), value=jsonbytes.dumps(event))
+    producer.flush()
+    producer.close()
+    return topic
+
+
+@pytest.fixture
+def topics(kafka_bootstrap: str, unique_name: str) -> dict[str, str]:
+    names = {
+        "inbound_topic": f"test.inbound.{unique_name}",
+        "reports_topic": f"test.reports.{unique_name}",
+        "incidents_topic": f"test.incidents.{unique_name}",
+        "workgroup_reports_topic": f"test.wg-reports.{unique_name}",
+        "dlq_topic": f"test.dlq.{unique_name}",
+    }
+    for name in names.values():
+        make_topic(kafka_bootstrap, name)
+    return names
+
+
+@pytest.fixture
+def ingest(
+    kafka_bootstrap: str, mongodb_uri: str, registry_topic: str, topics: dict[str, str], unique_name: str
+) -> Callable[..., object]:
+    @contextmanager
+    def start(**overrides: object) -> Iterator[TestClient]:
+        options = {
+            "kafka_bootstrap_servers": kafka_bootstrap,
+            "mongodb_uri": mongodb_uri,
+            "admin_token": ADMIN_TOKEN,
+            "registry_topic": registry_topic,
+            "inbound_group": f"test-ingest-{unique_name}",
+            "inbound_enabled": False,
+            **topics,
+            **overrides,
+        }
+        with TestClient(create_app(Settings(**options))) as client:
+            wait_until_ready(client)
+            yield client
+
+    return start
+
+
+def wait_until_ready(client: TestClient, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while client.get("/healthz").status_code != 200:
+        assert time.monotonic() < deadline, "ingest did not load the registry"
+        time.sleep(0.1)
+
+
+def report(report_id: str, **changes: object) -> dict:
+    return {**copy.deepcopy(REPORT), "report_id": report_id, **changes}
+
+
+def token(subject_type: str, subject_id: str) -> dict[str, str]:
+    secret, _ = tokens.issue_token(subject_type=subject_type, subject_id=subject_id)
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def test_an_accepted_report_is_on_the_reports_topic_keyed_by_enterprise(ingest, kafka_bootstrap, topics):
+    with ingest() as client:
+        answer = client.post("/v1/reports", json=report("r-1"), headers=ADMIN)
+        assert (answer.status_code, answer.json()) == (202, {"id": "r-1", "status": "accepted"})
+    events = wait_for_events(kafka_bootstrap, topics["reports_topic"], lambda e: len(e) >= 1)
+    assert events[0]["key"] == "chalco-qinghai"
+    assert events[0]["report_id"] == "r-1" and events[0]["indicators"]["inventory_t"] == 31000
+    assert events[0]["problems"] == [{"category": "transport", "text": "钾肥待运积压"}]
+
+
+def test_incidents_and_work_group_reports_go_to_their_topics(ingest, kafka_bootstrap, topics):
+    with ingest() as client:
+        assert client.post("/v1/incidents", json=INCIDENT, headers=ADMIN).status_code == 202
+        assert client.post("/v1/workgroup-reports", json=WG_REPORT, headers=ADMIN).status_code == 202
+    incident = wait_for_events(kafka_bootstrap, topics["incidents_topic"], lambda e: len(e) >= 1)[0]
+    assert (incident["key"], incident["severity"]) == ("qinghai-salt-lake", "critical")
+    wg = wait_for_events(kafka_bootstrap, topics["workgroup_reports_topic"], lambda e: len(e) >= 1)[0]
+    assert (wg["key"], wg["open_problems"][0]["enterprise_id"]) == ("wg-rail", "qinghai-salt-lake")
+
+
+def test_the_same_report_id_is_accepted_once_also_after_a_restart(ingest, kafka_bootstrap, topics):
+    with ingest() as client:
+        assert client.post("/v1/reports", json=report("dup-1"), headers=ADMIN).status_code == 202
+        again = client.post("/v1/reports", json=report("dup-1"), headers=ADMIN)
+        assert (again.status_code, again.json()) == (200, {"id": "dup-1", "status": "duplicate"})
+    with ingest() as restarted:
+        after = restarted.post("/v1/reports", json=report("dup-1"), headers=ADMIN)
+        assert (after.status_code, after.json()["status"]) == (200, "duplicate")
+        assert restarted.post("/v1/reports", json=report("dup-2"), headers=ADMIN).status_code == 202
+    events = wait_for_events(kafka_bootstrap, topics["reports_topic"], lambda e: len(e) >= 2)
+    assert [e["report_id"] for e in events] == ["dup-1", "dup-2"]
+
+
+def test_tokens_decide_who_may_submit_for_whom(ingest):
+    with ingest() as client:
+        assert client.post("/v1/reports", json=report("a-1")).status_code == 401
+        chalco = token("enterprise", "chalco-qinghai")
+        assert client.post("/v1/reports", json=report("a-2"), headers=chalco).status_code == 202
+        other = client.post("/v1/reports", json=report("a-3", enterprise_id="western-mining"), headers=chalco)
+        assert other.status_code == 403 and "enterprise_id" in other.json()["detail"]
+        rail = token("work_group", "wg-rail")
+        assert client.post("/v1/workgroup-reports", json=WG_REPORT, headers=rail).status_code == 202
+        assert client.post("/v1/reports", json=report("a-4"), headers=rail).status_code == 403
+
+
+def test_invalid_reports_are_422_naming_the_field_and_never_published(ingest, kafka_bootstrap, topics):
+    with ingest() as client:
+        unknown = client.post("/v1/reports", json=report("u-1", enterprise_id="no-such-co"), headers=ADMIN)
+        assert unknown.status_code == 422 and unknown.json()["detail"][0]["loc"] == ["body", "enterprise_id"]
+        negative = client.post("/v1/reports", json=report("u-2", indicators={"sales_t": -5}), headers=ADMIN)
+        assert negative.json()["detail"][0]["loc"] == ["body", "indicators", "sales_t"]
+        not_json = client.post(
+            "/v1/reports", content=b"{oops", headers={**ADMIN, "Content-Type": "application/json"}
+        )
+        assert not_json.status_code == 422 and not_json.json()["detail"][0]["loc"] == ["body"]
+        assert client.post("/v1/reports", json=report("u-3"), headers=ADMIN).status_code == 202
+    events = wait_for_events(kafka_bootstrap, topics["reports_topic"], lambda e: len(e) >= 1)
+    assert [e["report_id"] for e in events] == ["u-3"]
+
+
+def test_a_batch_answers_each_item_in_order_and_a_bad_item_never_sinks_the_good(
+    ingest, kafka_bootstrap, topics
+):
+    with ingest(max_batch_items=5) as client:
+        good = client.post("/v1/reports", json=[report("b-1"), report("b-2")], headers=ADMIN)
+        assert good.status_code == 202 and [a["status"] for a in good.json()] == ["accepted", "accepted"]
+        mixed = [report("b-3"), report("b-4", indicators={"inventory_t": -1}), report("b-1"), "not an object"]
+        answer = client.post("/v1/reports", json=mixed, headers=ADMIN)
+        assert answer.status_code == 207
+        assert [(a["index"], a["status"]) for a in answer.json()] == [
+            (0, "accepted"), (1, "rejected"), (2, "duplicate"), (3, "rejected"),
+        ]  # fmt: skip
+        assert answer.json()[1]["detail"][0]["loc"] == ["body", "indicators", "inventory_t"]
+        too_many = client.post("/v1/reports", json=[report(f"t-{i}") for i in range(6)], headers=ADMIN)
+        assert too_many.status_code == 422
+    events = wait_for_events(kafka_bootstrap, topics["reports_topic"], lambda e: len(e) >= 3)
+    assert sorted(e["report_id"] for e in events) == ["b-1", "b-2", "b-3"]
+
+
+def test_with_the_broker_down_the_answer_is_503_and_nothing_is_half_written(ingest, kafka_bootstrap, topics):
+    with ingest() as healthy:
+        registry, ready = healthy.app.state.pipeline.registry, healthy.app.state.pipeline.registry_ready
+        assert ready.is_set()
+    # A broker that does not answer: the registry is known (from before), Kafka is not.
+    app = create_app(
+        Settings(
+            kafka_bootstrap_servers="127.0.0.1:1",
+            mongodb_uri=healthy.app.state.settings.mongodb_uri,
+            admin_token=ADMIN_TOKEN,
+            inbound_enabled=False,
+            publish_timeout_seconds=1.0,
+            **topics,
+        )
+    )
+    with TestClient(app) as down:
+        down.app.state.pipeline.registry = registry
+        down.app.state.pipeline.registry_ready.set()
+        answer = down.post("/v1/reports", json=report("down-1"), headers=ADMIN)
+        assert answer.status_code == 503 and answer.headers["Retry-After"]
+    with ingest() as back:
+        # Not 'duplicate': the failed attempt left no claim behind.
+        assert back.post("/v1/reports", json=report("down-1"), headers=ADMIN).status_code == 202
+    events = wait_for_events(kafka_bootstrap, topics["reports_topic"], lambda e: len(e) >= 1)
+    assert [e["report_id"] for e in events] == ["down-1"]
+
+
+def test_oversized_bodies_get_413(ingest):
+    with ingest(max_body_bytes=10_000) as client:
+        big = report("big-1", notes="x" * 4000)
+        answer = client.post("/v1/reports", json=[big, big, big], headers=ADMIN)
+        assert answer.status_code == 413
+
+
+def test_the_inbound_topic_forwards_good_events_and_dead_letters_the_rest(ingest, kafka_bootstrap, topics):
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", max_request_size=11_000_000)
+    huge = b'{"kind": "enterprise_report", "notes": "' + b"x" * 3_000_000 + b'"}'
+    sent = [
+        (b"chalco-qinghai", jsonbytes.dumps(report("in-1"))),
+        (b"x", b"\xff\xfe not utf-8"),
+        (b"x", b"{definitely not json"),
+        (b"chalco-qinghai", jsonbytes.dumps(report("in-2", indicators={"inventory_t": -3}))),
+        (b"nobody", jsonbytes.dumps(report("in-3", enterprise_id="no-such-co"))),
+        (b"x", huge),
+        (b"chalco-qinghai", jsonbytes.dumps(report("in-1"))),  # a redelivery: not forwarded twice
+        (b"qinghai-salt-lake", jsonbytes.dumps(INCIDENT)),
+    ]
+    for key, value in sent:
+        producer.send(topics["inbound_topic"], key=key, value=value)
+    producer.flush()
+    producer.close()
+    with ingest(inbound_enabled=True):
+        dlq = wait_for_events(kafka_bootstrap, topics["dlq_topic"], lambda e: len(e) >= 5, timeout=60)
+        incidents = wait_for_events(kafka_bootstrap, topics["incidents_topic"], lambda e: len(e) >= 1)
+    reasons = [d["reason"] for d in dlq]
+    assert reasons == ["encoding", "not_json", "invalid", "unknown_reference", "invalid"]
+    assert base64.b64decode(dlq[1]["original_value_base64"]) == b"{definitely not json"
+    assert dlq[2]["detail"][0]["loc"] == ["body", "indicators", "inventory_t"]
+    assert dlq[4]["original_size"] == len(huge)
+    assert all(d["source"]["topic"] == topics["inbound_topic"] for d in dlq)
+    reports = wait_for_events(kafka_bootstrap, topics["reports_topic"], lambda e: len(e) >= 1)
+    assert [r["report_id"] for r in reports] == ["in-1"]
+    assert incidents[0]["incident_id"] == INCIDENT["incident_id"]
+
+
+def test_metrics_count_submissions_by_outcome(ingest):
+    with ingest() as client:
+        client.post("/v1/reports", json=report("m-1"), headers=ADMIN)
+        client.post("/v1/reports", json=report("m-1"), headers=ADMIN)
+        text = client.get("/metrics").text
+    assert (
+        'liaison_ingest_submissions_total{kind="enterprise_report",outcome="duplicate",source="http"}' in text
+    )
+    assert "liaison_http_request_duration_seconds_bucket" in text
