@@ -13,8 +13,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from liaison_common import db
-from liaison_common.logs import configure_logging
 from liaison_common.events import SUBMISSION_KINDS
+from liaison_common.logs import configure_logging
 from liaison_common.registry_view import RegistryView
 from liaison_common.web import install_common
 from services.ingest.config import Settings
