@@ -8,6 +8,7 @@ brute-force, and every request can check it cheaply.
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -67,12 +68,37 @@ def issue_token(
     return token, record
 
 
+# Recent answers per token hash, so that a busy client does not cost a database read per
+# request. A revocation therefore takes effect within CACHE_SECONDS on every service.
+CACHE_SECONDS = 10.0
+_cache: dict[str, tuple[float, "Principal | None"]] = {}
+
+
 def authenticate(token: str, *, admin_token: str) -> Principal | None:
     """The principal a bearer token stands for, or None when it is unknown, revoked or expired."""
     if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
         return Principal("admin", "admin")
-    # The lookup is by hash, so timing reveals nothing about the stored secret.
-    record = ApiToken.objects(token_hash=hash_token(token)).first()
+    token_hash = hash_token(token)  # looked up by hash: timing reveals nothing of the secret
+    cached = _cache.get(token_hash)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    principal = _lookup(token_hash)
+    if len(_cache) > 10_000:
+        _cache.clear()
+    _cache[token_hash] = (time.monotonic() + CACHE_SECONDS, principal)
+    return principal
+
+
+def forget(token_hash: str | None = None) -> None:
+    """Drop cached answers (all, or one token's): the registry calls it when it revokes."""
+    if token_hash is None:
+        _cache.clear()
+    else:
+        _cache.pop(token_hash, None)
+
+
+def _lookup(token_hash: str) -> Principal | None:
+    record = ApiToken.objects(token_hash=token_hash).first()
     if record is None or record.revoked_at is not None:
         return None
     if record.expires_at is not None and record.expires_at.replace(tzinfo=UTC) <= datetime.now(UTC):

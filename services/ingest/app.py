@@ -9,6 +9,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db.connect(settings.mongodb_uri)
+        await to_thread.run_sync(pipeline.store.load)
         # Events created outside the running loop must belong to it.
         pipeline.registry_ready = asyncio.Event()
         tasks = [asyncio.create_task(follow_registry(settings, pipeline.registry, pipeline.registry_ready))]

@@ -14,8 +14,6 @@ class Settings(CommonSettings):
     max_batch_items: int = 1000
     # How long a submission waits for Kafka's acknowledgement before the answer is 503.
     publish_timeout_seconds: float = 5.0
-    # A pending claim older than this is taken to be left by a crash, and is retried.
-    stale_claim_seconds: float = 30.0
     inbound_group: str = "liaison-ingest-inbound"
     inbound_enabled: bool = True
 

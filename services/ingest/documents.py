@@ -1,20 +1,22 @@
-"""Which submissions ingest has already taken, so that a resubmission is answered 'duplicate'."""
+"""Which submissions ingest has accepted, so that a resubmission is answered 'duplicate'."""
 
 import mongoengine as me
 
 
-class SubmissionRecord(me.Document):
-    """One per submission id and kind. `pending` while Kafka has not acknowledged it."""
+class AcceptedSubmission(me.Document):
+    """Written once Kafka has acknowledged the event; never updated.
 
-    meta = {"collection": "ingest_submissions", "indexes": ["status"]}
+    Insert-only on purpose: FerretDB's SQLite backend answers an insert against the unique
+    _id index in well under a millisecond but scans the table for a lookup or an update.
+    """
+
+    meta = {"collection": "ingest_accepted"}
 
     key = me.StringField(primary_key=True)  # "<kind>:<report_id or incident_id>"
     kind = me.StringField(required=True)
     subject_id = me.StringField(required=True)
-    status = me.StringField(required=True, choices=("pending", "accepted"))
     source = me.StringField()  # http or kafka
-    claimed_at = me.DateTimeField(required=True)
-    accepted_at = me.DateTimeField()
+    accepted_at = me.DateTimeField(required=True)
     topic = me.StringField()
     partition = me.IntField()
     offset = me.IntField()

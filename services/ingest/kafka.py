@@ -54,16 +54,33 @@ class Producer:
     async def publish(
         self, topic: str, *, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]] = ()
     ) -> tuple[int, int]:
-        """Send and wait for the acknowledgement; (partition, offset), or BrokerUnavailable."""
+        """Send one and wait for the acknowledgement; (partition, offset), or BrokerUnavailable."""
+        result = (await self.publish_many(topic, [(key, value)], headers=headers))[0]
+        if isinstance(result, BaseException):
+            raise BrokerUnavailable(f"Kafka did not acknowledge: {result!r}")
+        return result
+
+    async def publish_many(
+        self,
+        topic: str,
+        messages: Sequence[tuple[bytes | None, bytes]],
+        *,
+        headers: Sequence[tuple[str, bytes]] = (),
+    ) -> list[tuple[int, int] | BaseException]:
+        """Send all, in order, then wait: (partition, offset) or the error, for each message."""
         producer = await self._started()
         try:
-            metadata = await asyncio.wait_for(
-                producer.send_and_wait(topic, value=value, key=key, headers=list(headers)),
+            futures = [
+                await producer.send(topic, value=value, key=key, headers=list(headers))
+                for key, value in messages
+            ]
+            results = await asyncio.wait_for(
+                asyncio.gather(*futures, return_exceptions=True),
                 timeout=self.settings.publish_timeout_seconds,
             )
         except (KafkaError, TimeoutError) as error:
             raise BrokerUnavailable(f"Kafka did not acknowledge: {error!r}") from error
-        return metadata.partition, metadata.offset
+        return [r if isinstance(r, BaseException) else (r.partition, r.offset) for r in results]
 
     async def stop(self) -> None:
         if self._producer is not None:

@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-from collections import defaultdict
 from typing import Any
 
 from anyio import to_thread
@@ -12,7 +11,7 @@ from fastapi.responses import JSONResponse
 from liaison_common.events import SUBMISSION_KINDS, SubmissionKind
 from liaison_common.tokens import Principal
 from liaison_common.web import authenticate_request, field_error
-from services.ingest.service import Outcome, Pipeline
+from services.ingest.service import Pipeline
 
 PATHS = {
     "enterprise_report": "/v1/reports",
@@ -58,7 +57,6 @@ def add_submission_route(router: APIRouter, kind: SubmissionKind) -> None:
             207: {"description": "a batch with duplicates or rejections: one answer per item, in order"},
             401: {"description": "no valid token"},
             403: {"description": "the token may not submit for this enterprise or work group"},
-            409: {"description": "the same id is being accepted by another request"},
             413: {"description": "body too large"},
             422: {"description": "invalid: each field at fault is named in detail"},
             503: {"description": "Kafka or the registry is not available; retry after Retry-After"},
@@ -87,20 +85,9 @@ async def _submit_batch(
         raise HTTPException(422, detail=[field_error(["body"], "the batch is empty")])
     if len(items) > max_items:
         raise HTTPException(422, detail=[field_error(["body"], f"at most {max_items} items per batch")])
-    # Items of one enterprise (or work group) go in order; different subjects go concurrently.
-    by_subject: dict[Any, list[int]] = defaultdict(list)
-    for index, item in enumerate(items):
-        subject = item.get(kind.subject_field) if isinstance(item, dict) else None
-        by_subject[subject if isinstance(subject, str) else f"#{index}"].append(index)
-    outcomes: list[Outcome | None] = [None] * len(items)
-
-    async def run(indices: list[int]) -> None:
-        for index in indices:
-            outcomes[index] = await pipeline.submit(kind, items[index], principal, source="http")
-
-    await asyncio.gather(*(run(indices) for indices in by_subject.values()))
-    answers = [{"index": i, **outcome.answer()} for i, outcome in enumerate(outcomes) if outcome is not None]
-    all_accepted = all(outcome is not None and outcome.status == "accepted" for outcome in outcomes)
+    outcomes = await pipeline.submit_many(kind, items, principal, source="http")
+    answers = [{"index": i, **outcome.answer()} for i, outcome in enumerate(outcomes)]
+    all_accepted = all(outcome.status == "accepted" for outcome in outcomes)
     return JSONResponse(answers, status_code=202 if all_accepted else 207)
 
 

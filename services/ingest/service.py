@@ -1,9 +1,9 @@
 """What ingest does with a submission, whichever way it came (HTTP or liaison.inbound.v1).
 
 The pure steps (validate, authorise, check against the registry, describe a rejection)
-have no I/O. `Pipeline` adds the two side effects: the duplicate check in MongoDB and the
-write to Kafka, in the order that loses nothing: claim the id, publish, wait for the
-acknowledgement, then mark it accepted; a failed publish releases the claim.
+have no I/O. `Pipeline` adds the two side effects in the order that loses nothing: check
+the id against those already accepted, publish and wait for Kafka's acknowledgement, and
+only then record the id (see DuplicateStore).
 """
 
 import asyncio
@@ -12,19 +12,19 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from anyio import to_thread
-from mongoengine.errors import NotUniqueError
 from pydantic import ValidationError
+from pymongo.errors import BulkWriteError
 
 from liaison_common import jsonbytes
 from liaison_common.events import SUBMISSION_KINDS, Contract, SubmissionKind
 from liaison_common.registry_view import RegistryView
 from liaison_common.tokens import Principal
 from services.ingest.config import Settings
-from services.ingest.documents import SubmissionRecord
+from services.ingest.documents import AcceptedSubmission
 from services.ingest.exceptions import BrokerUnavailable, RegistryNotReady
 from services.ingest.metrics import BROKER_ERRORS, REJECTIONS, SUBMISSIONS
 
@@ -182,68 +182,96 @@ def dlq_record(message: InboundMessage, outcome: Outcome, *, now: datetime) -> d
 
 
 class DuplicateStore:
-    """Claims submission ids in MongoDB (a unique _id), so each is accepted once, across restarts."""
+    """The ids ingest has accepted: a set in memory, backed by an insert-only collection.
 
-    def __init__(self, stale_after: float):
-        self.stale_after = timedelta(seconds=stale_after)
+    A submission is checked against the set, published, and only then recorded. Nothing is
+    written before Kafka has the event, so a broker failure leaves nothing behind. Two
+    instances (or two concurrent requests) that both miss the set both publish; the unique
+    _id lets one record win and the other answers 'duplicate'. The extra copy on the topic
+    is harmless: downstream processing is idempotent by report id.
+    """
 
-    def claim(self, key: str, kind: str, subject_id: str, source: str) -> str:
-        """'new' (go ahead), 'duplicate' (already accepted) or 'in_flight' (being published)."""
-        now = datetime.now(UTC)
-        record = SubmissionRecord(
-            key=key, kind=kind, subject_id=subject_id, status="pending", source=source, claimed_at=now
-        )
+    def __init__(self) -> None:
+        self._accepted: set[str] = set()
+
+    def load(self) -> int:
+        self._accepted = {doc.key for doc in AcceptedSubmission.objects.only("key")}
+        return len(self._accepted)
+
+    def seen(self, key: str) -> bool:
+        return key in self._accepted
+
+    def record(self, accepted: list[dict[str, Any]]) -> set[str]:
+        """Record acknowledged submissions in one insert; return the keys someone recorded first."""
+        if not accepted:
+            return set()
+        self._accepted.update(doc["_id"] for doc in accepted)
         try:
-            record.save(force_insert=True)
-            return "new"
-        except NotUniqueError:
-            pass
-        existing = SubmissionRecord.objects(key=key).first()
-        if existing is None:  # released in between: try once more
-            return self.claim(key, kind, subject_id, source)
-        if existing.status == "accepted":
-            return "duplicate"
-        # A pending claim older than the publish timeout was left by a crash: take it over.
-        stale_before = now - self.stale_after
-        taken = SubmissionRecord.objects(key=key, status="pending", claimed_at__lt=stale_before).update(
-            set__claimed_at=now, set__source=source
-        )
-        return "new" if taken else "in_flight"
+            AcceptedSubmission._get_collection().insert_many(accepted, ordered=False)
+        except BulkWriteError as error:
+            duplicates = {
+                accepted[e["index"]]["_id"] for e in error.details["writeErrors"] if e["code"] == 11000
+            }
+            if len(duplicates) < len(error.details["writeErrors"]):
+                raise
+            return duplicates
+        return set()
 
-    def confirm(self, key: str, topic: str, partition: int, offset: int) -> None:
-        SubmissionRecord.objects(key=key).update(
-            set__status="accepted",
-            set__accepted_at=datetime.now(UTC),
-            set__topic=topic,
-            set__partition=partition,
-            set__offset=offset,
-        )
 
-    def release(self, key: str) -> None:
-        SubmissionRecord.objects(key=key, status="pending").delete()
+@dataclass(frozen=True)
+class Prepared:
+    """A submission that passed every check and is ready for Kafka."""
+
+    index: int
+    key: str
+    id: str
+    subject_id: str
+    value: bytes
 
 
 @dataclass
 class Pipeline:
-    """Validate → authorise → registry → claim → publish → confirm, for HTTP and Kafka alike."""
+    """Validate → authorise → registry → duplicate? → publish → record, for HTTP and Kafka alike."""
 
     settings: Settings
     producer: Any  # services.ingest.kafka.Producer
     registry: RegistryView
     registry_ready: asyncio.Event
-    store: DuplicateStore = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.store = DuplicateStore(self.settings.stale_claim_seconds)
+    store: DuplicateStore = field(default_factory=DuplicateStore)
 
     async def submit(self, kind: SubmissionKind, item: Any, principal: Principal, *, source: str) -> Outcome:
-        outcome = await self._submit(kind, item, principal, source=source)
-        SUBMISSIONS.labels(kind.kind, source, outcome.status).inc()
-        if outcome.status == "rejected":
-            REJECTIONS.labels(source, outcome.reason or "invalid").inc()
-        return outcome
+        return (await self.submit_many(kind, [item], principal, source=source))[0]
 
-    async def _submit(self, kind: SubmissionKind, item: Any, principal: Principal, *, source: str) -> Outcome:
+    async def submit_many(
+        self, kind: SubmissionKind, items: list[Any], principal: Principal, *, source: str
+    ) -> list[Outcome]:
+        """Check every item, publish the good ones together (in order), record what Kafka acknowledged."""
+        outcomes: list[Outcome | None] = [None] * len(items)
+        ready: list[Prepared] = []
+        keys_in_batch: set[str] = set()
+        for index, item in enumerate(items):
+            checked = self._check(kind, item, principal)
+            if isinstance(checked, Outcome):
+                outcomes[index] = checked
+                continue
+            submission_id = getattr(checked, kind.id_field)
+            key = f"{kind.kind}:{submission_id}"
+            if self.store.seen(key) or key in keys_in_batch:
+                outcomes[index] = Outcome("duplicate", id=submission_id, http_status=200)
+                continue
+            keys_in_batch.add(key)
+            value = jsonbytes.dumps(checked.model_dump(mode="json"))
+            ready.append(Prepared(index, key, submission_id, getattr(checked, kind.subject_field), value))
+        if ready:
+            await self._publish_and_record(kind, ready, outcomes, source=source)
+        final = [outcome for outcome in outcomes if outcome is not None]
+        for outcome in final:
+            SUBMISSIONS.labels(kind.kind, source, outcome.status).inc()
+            if outcome.status == "rejected":
+                REJECTIONS.labels(source, outcome.reason or "invalid").inc()
+        return final
+
+    def _check(self, kind: SubmissionKind, item: Any, principal: Principal) -> Contract | Outcome:
         event = validate(kind, item)
         if isinstance(event, Outcome):
             return event
@@ -253,28 +281,32 @@ class Pipeline:
         if not self.registry_ready.is_set():
             raise RegistryNotReady("the registry has not been loaded from Kafka yet")
         unknown = check_registry(self.registry, kind, event)
-        if unknown is not None:
-            return unknown
-        submission_id = getattr(event, kind.id_field)
-        subject_id = getattr(event, kind.subject_field)
-        key = f"{kind.kind}:{submission_id}"
-        claim = await to_thread.run_sync(self.store.claim, key, kind.kind, subject_id, source)
-        if claim == "duplicate":
-            return Outcome("duplicate", id=submission_id, http_status=200)
-        if claim == "in_flight":
-            detail = f"{kind.id_field} '{submission_id}' is being accepted by another request; retry shortly"
-            return rejected("in_flight", detail, http_status=409, id=submission_id)
+        return unknown if unknown is not None else event
+
+    async def _publish_and_record(
+        self, kind: SubmissionKind, ready: list[Prepared], outcomes: list[Outcome | None], *, source: str
+    ) -> None:
         topic = self.settings.topic_for(kind.kind)
-        try:
-            partition, offset = await self.producer.publish(
-                topic,
-                key=subject_id.encode(),
-                value=jsonbytes.dumps(event.model_dump(mode="json")),
-                headers=[("liaison-source", source.encode()), ("liaison-kind", kind.kind.encode())],
-            )
-        except BrokerUnavailable:
-            BROKER_ERRORS.inc()
-            await to_thread.run_sync(self.store.release, key)
-            raise
-        await to_thread.run_sync(self.store.confirm, key, topic, partition, offset)
-        return Outcome("accepted", id=submission_id, http_status=202)
+        headers = [("liaison-source", source.encode()), ("liaison-kind", kind.kind.encode())]
+        results = await self.producer.publish_many(
+            topic, [(item.subject_id.encode(), item.value) for item in ready], headers=headers
+        )
+        acknowledged = []
+        for item, result in zip(ready, results, strict=True):
+            if isinstance(result, BaseException):
+                BROKER_ERRORS.inc()
+                detail = f"Kafka did not acknowledge this item; nothing was accepted, retry it: {result!r}"
+                outcomes[item.index] = rejected("broker_unavailable", detail, http_status=503, id=item.id)
+                continue
+            partition, offset = result
+            acknowledged.append(
+                {"_id": item.key, "kind": kind.kind, "subject_id": item.subject_id, "source": source,
+                 "accepted_at": datetime.now(UTC), "topic": topic, "partition": partition, "offset": offset}
+            )  # fmt: skip
+            outcomes[item.index] = Outcome("accepted", id=item.id, http_status=202)
+        if not acknowledged:
+            raise BrokerUnavailable("Kafka acknowledged none of the submissions")
+        recorded_first_elsewhere = await to_thread.run_sync(self.store.record, acknowledged)
+        for item in ready:
+            if item.key in recorded_first_elsewhere:
+                outcomes[item.index] = Outcome("duplicate", id=item.id, http_status=200)

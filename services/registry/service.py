@@ -218,4 +218,5 @@ def revoke_token(token_id: str) -> token_store.ApiToken:
     if record.revoked_at is None:
         record.revoked_at = _now()
         record.save()
+    token_store.forget(record.token_hash)
     return record

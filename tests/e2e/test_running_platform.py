@@ -9,6 +9,7 @@ import pytest
 
 pytestmark = pytest.mark.integration
 REGISTRY = "http://127.0.0.1:8002"
+INGEST = "http://127.0.0.1:8001"
 PROMETHEUS = "http://127.0.0.1:9090"
 
 
@@ -39,17 +40,43 @@ def test_registry_refuses_a_caller_without_a_token():
     assert status == 401 and "detail" in json.loads(body)
 
 
-def test_prometheus_scrapes_the_registry():
+def test_ingest_knows_the_registry_and_takes_a_report(admin_token):
+    status, body = get(f"{INGEST}/healthz")
+    assert status == 200 and json.loads(body)["enterprises_known"] >= 101
+    report = {
+        "report_id": f"e2e-{time.time_ns()}",
+        "enterprise_id": "qinghai-salt-lake",
+        "period_start": "2011-12-12",
+        "period_end": "2011-12-18",
+        "submitted_at": "2011-12-19T09:30:00+08:00",
+        "indicators": {"inventory_t": 420000, "sales_t": 60000},
+    }
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    first = httpx.post(f"{INGEST}/v1/reports", json=report, headers=headers, timeout=10)
+    assert (first.status_code, first.json()["status"]) == (202, "accepted")
+    again = httpx.post(f"{INGEST}/v1/reports", json=report, headers=headers, timeout=10)
+    assert (again.status_code, again.json()["status"]) == (200, "duplicate")
+
+
+@pytest.mark.parametrize("job", ["liaison-registry", "liaison-ingest"])
+def test_prometheus_scrapes_every_service(job):
     deadline = time.monotonic() + 30
     while True:
         status, body = get(f"{PROMETHEUS}/api/v1/targets")
         assert status == 200
-        targets = json.loads(body)["data"]["activeTargets"]
-        registry = [t for t in targets if t["labels"].get("job") == "liaison-registry"]
-        if registry and registry[0]["health"] == "up":
+        targets = [t for t in json.loads(body)["data"]["activeTargets"] if t["labels"].get("job") == job]
+        if targets and targets[0]["health"] == "up":
             break
-        assert time.monotonic() < deadline, f"registry target not up in Prometheus: {registry}"
+        assert time.monotonic() < deadline, f"{job} target not up in Prometheus: {targets}"
         time.sleep(1)
-    status, body = get(f"{PROMETHEUS}/api/v1/query?query=liaison_registry_entities")
-    series = json.loads(body)["data"]["result"]
-    assert {s["metric"]["entity_type"] for s in series} >= {"group", "work_group", "enterprise"}
+
+
+def test_prometheus_holds_the_registry_metrics():
+    deadline = time.monotonic() + 30
+    while True:
+        _, body = get(f"{PROMETHEUS}/api/v1/query?query=liaison_registry_entities")
+        series = json.loads(body)["data"]["result"]
+        if {s["metric"]["entity_type"] for s in series} >= {"group", "work_group", "enterprise"}:
+            break
+        assert time.monotonic() < deadline, f"liaison_registry_entities not in Prometheus: {series}"
+        time.sleep(1)

@@ -170,10 +170,12 @@ def test_a_batch_answers_each_item_in_order_and_a_bad_item_never_sinks_the_good(
             (0, "accepted"), (1, "rejected"), (2, "duplicate"), (3, "rejected"),
         ]  # fmt: skip
         assert answer.json()[1]["detail"][0]["loc"] == ["body", "indicators", "inventory_t"]
+        twice = client.post("/v1/reports", json=[report("b-5"), report("b-5")], headers=ADMIN)
+        assert [a["status"] for a in twice.json()] == ["accepted", "duplicate"]
         too_many = client.post("/v1/reports", json=[report(f"t-{i}") for i in range(6)], headers=ADMIN)
         assert too_many.status_code == 422
-    events = wait_for_events(kafka_bootstrap, topics["reports_topic"], lambda e: len(e) >= 3)
-    assert sorted(e["report_id"] for e in events) == ["b-1", "b-2", "b-3"]
+    events = wait_for_events(kafka_bootstrap, topics["reports_topic"], lambda e: len(e) >= 4)
+    assert sorted(e["report_id"] for e in events) == ["b-1", "b-2", "b-3", "b-5"]
 
 
 def test_with_the_broker_down_the_answer_is_503_and_nothing_is_half_written(ingest, kafka_bootstrap, topics):

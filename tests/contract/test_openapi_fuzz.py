@@ -1,0 +1,50 @@
+"""A bounded schemathesis run over each running service's OpenAPI: no input gets a 5xx.
+
+Positive and negative cases (wrong types, missing fields, junk) are generated from the
+published OpenAPI and sent, with the admin token, to the services `make up` left running.
+The schemas are loaded when this module is collected, so the services must be up
+(`make test` starts them; `make test-unit` leaves this folder out).
+"""
+
+import os
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+pytestmark = pytest.mark.integration
+ADMIN = {"Authorization": f"Bearer {os.environ.get('LIAISON_ADMIN_TOKEN', 'liaison-dev-admin-token')}"}
+BOUND = settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+
+
+def _schema(port: int) -> schemathesis.BaseSchema:
+    try:
+        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=3)
+    except httpx.TransportError:
+        pytest.fail(f"nothing answers on 127.0.0.1:{port}; run `make up` first", pytrace=False)
+    return schemathesis.openapi.from_url(f"http://127.0.0.1:{port}/openapi.json")
+
+
+ingest_api = _schema(8001)
+# Reads only: fuzzed writes would scatter junk entities over the running registry.
+registry_api = _schema(8002).include(method="GET")
+
+
+def _no_server_error(case) -> None:
+    response = case.call(headers=ADMIN, timeout=30)
+    assert response.status_code < 500, (
+        f"{case.method} {case.formatted_path} → {response.status_code}: {response.text[:300]}"
+    )
+
+
+@ingest_api.parametrize()
+@BOUND
+def test_ingest_answers_no_5xx(case):
+    _no_server_error(case)
+
+
+@registry_api.parametrize()
+@BOUND
+def test_registry_answers_no_5xx(case):
+    _no_server_error(case)
