@@ -16,11 +16,13 @@ from fastapi.responses import JSONResponse
 from liaison_common import db
 from liaison_common.events import SUBMISSION_KINDS
 from liaison_common.logs import configure_logging
+from liaison_common.registry_follower import follow_registry
 from liaison_common.registry_view import RegistryView
 from liaison_common.web import install_common
 from services.ingest.config import Settings
 from services.ingest.exceptions import BrokerUnavailable, RegistryNotReady
-from services.ingest.kafka import Producer, consume_inbound, follow_registry
+from services.ingest.kafka import Producer, consume_inbound
+from services.ingest.metrics import REGISTRY_ENTITIES
 from services.ingest.routes import install_routes
 from services.ingest.service import Pipeline
 
@@ -38,7 +40,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await to_thread.run_sync(pipeline.store.load)
         # Events created outside the running loop must belong to it.
         pipeline.registry_ready = asyncio.Event()
-        tasks = [asyncio.create_task(follow_registry(settings, pipeline.registry, pipeline.registry_ready))]
+        follower = follow_registry(
+            settings.kafka_bootstrap_servers,
+            settings.registry_topic,
+            pipeline.registry,
+            pipeline.registry_ready,
+            client_id="liaison-ingest-registry",
+            on_batch=_count_registry,
+        )
+        tasks = [asyncio.create_task(follower)]
         if settings.inbound_enabled:
             tasks.append(asyncio.create_task(consume_inbound(settings, pipeline, producer)))
         try:
@@ -79,6 +89,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _add_event_schemas_to_openapi(app)
     configure_logging()
     return app
+
+
+def _count_registry(view: RegistryView) -> None:
+    for entity_type in ("enterprise", "work_group", "group"):
+        REGISTRY_ENTITIES.labels(entity_type).set(view.count(entity_type))
 
 
 def _add_event_schemas_to_openapi(app: FastAPI) -> None:

@@ -1,23 +1,20 @@
 """Ingest's Kafka connections: the producer, the registry follower, the inbound consumer."""
 
 import asyncio
-import json
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from anyio import to_thread
 
 from liaison_common import jsonbytes
-from liaison_common.registry_view import RegistryView
+from liaison_common.deadletter import RawMessage, dead_letter
 from liaison_common.tokens import Principal
-from liaison_common.topics import partitions_of
 from services.ingest.config import Settings
 from services.ingest.exceptions import BrokerUnavailable
-from services.ingest.metrics import DLQ_EVENTS, INBOUND_LAG, REGISTRY_ENTITIES, REJECTIONS
-from services.ingest.service import InboundMessage, Outcome, Pipeline, dlq_record, parse_inbound
+from services.ingest.metrics import DLQ_EVENTS, INBOUND_LAG, REJECTIONS
+from services.ingest.service import Outcome, Pipeline, parse_inbound
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # the dead-letter copy of a 10 MB value, base64-encoded, fits
@@ -95,54 +92,6 @@ async def _quietly_stop(client: AIOKafkaProducer | AIOKafkaConsumer) -> None:
         log.debug("stopping a Kafka client: %r", error)
 
 
-async def follow_registry(settings: Settings, view: RegistryView, ready: asyncio.Event) -> None:
-    """Read liaison.registry.v1 from the start, forever; set `ready` once caught up."""
-    while True:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            client_id="liaison-ingest-registry",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        )
-        try:
-            await consumer.start()
-            partitions = await to_thread.run_sync(
-                partitions_of, settings.kafka_bootstrap_servers, settings.registry_topic
-            )
-            assigned = [TopicPartition(settings.registry_topic, p) for p in partitions]
-            consumer.assign(assigned)
-            await consumer.seek_to_beginning(*assigned)
-            targets = await consumer.end_offsets(assigned)
-            while True:
-                if not ready.is_set() and await _caught_up(consumer, targets):
-                    ready.set()
-                    log.info("registry loaded: %d enterprises, %d work groups",
-                             view.count("enterprise"), view.count("work_group"))  # fmt: skip
-                batches = await consumer.getmany(timeout_ms=500)
-                for messages in batches.values():
-                    for message in messages:
-                        try:
-                            view.apply(json.loads(message.value))
-                        except (ValueError, KeyError, TypeError) as error:
-                            log.warning("registry event at offset %d unreadable: %r", message.offset, error)
-                for entity_type in ("enterprise", "work_group", "group"):
-                    REGISTRY_ENTITIES.labels(entity_type).set(view.count(entity_type))
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            log.warning("registry follower: %r; reconnecting in 2 s", error)
-            await asyncio.sleep(2)
-        finally:
-            await _quietly_stop(consumer)
-
-
-async def _caught_up(consumer: AIOKafkaConsumer, targets: dict[TopicPartition, int]) -> bool:
-    for tp, end in targets.items():
-        if await consumer.position(tp) < end:
-            return False
-    return True
-
-
 async def consume_inbound(settings: Settings, pipeline: Pipeline, producer: Producer) -> None:
     """liaison.inbound.v1 → validated topics or the dead-letter topic; commit only what is acknowledged."""
     system = Principal("admin", "kafka-inbound")  # whoever may write to the topic may submit for anyone
@@ -164,9 +113,7 @@ async def consume_inbound(settings: Settings, pipeline: Pipeline, producer: Prod
                 batches = await consumer.getmany(timeout_ms=500, max_records=200)
                 for tp, messages in batches.items():
                     for message in messages:
-                        raw = InboundMessage(
-                            tp.topic, tp.partition, message.offset, message.key, message.value
-                        )
+                        raw = RawMessage(tp.topic, tp.partition, message.offset, message.key, message.value)
                         await handle_inbound(
                             raw, settings=settings, pipeline=pipeline, producer=producer, system=system
                         )
@@ -186,7 +133,7 @@ async def consume_inbound(settings: Settings, pipeline: Pipeline, producer: Prod
 
 
 async def handle_inbound(
-    raw: InboundMessage, *, settings: Settings, pipeline: Pipeline, producer: Producer, system: Principal
+    raw: RawMessage, *, settings: Settings, pipeline: Pipeline, producer: Producer, system: Principal
 ) -> Outcome:
     parsed = parse_inbound(raw)
     if isinstance(parsed, Outcome):
@@ -196,7 +143,13 @@ async def handle_inbound(
         kind, item = parsed
         outcome = await pipeline.submit(kind, item, system, source="kafka")
     if outcome.status == "rejected":
-        record = dlq_record(raw, outcome, now=datetime.now(UTC))
+        record = dead_letter(
+            raw,
+            reason=outcome.reason or "invalid",
+            detail=outcome.detail,
+            rejected_by="ingest",
+            now=datetime.now(UTC),
+        )
         await producer.publish(
             settings.dlq_topic,
             key=raw.key,

@@ -7,8 +7,6 @@ only then record the id (see DuplicateStore).
 """
 
 import asyncio
-import base64
-import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -20,6 +18,7 @@ from pydantic import ValidationError
 from pymongo.errors import BulkWriteError
 
 from liaison_common import jsonbytes
+from liaison_common.deadletter import RawMessage
 from liaison_common.events import SUBMISSION_KINDS, Contract, SubmissionKind
 from liaison_common.registry_view import RegistryView
 from liaison_common.tokens import Principal
@@ -128,16 +127,7 @@ def _unknown(loc: list[Any], subject_type: str, subject_id: str) -> dict[str, An
     }
 
 
-@dataclass(frozen=True)
-class InboundMessage:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-
-
-def parse_inbound(message: InboundMessage) -> tuple[SubmissionKind, Any] | Outcome:
+def parse_inbound(message: RawMessage) -> tuple[SubmissionKind, Any] | Outcome:
     """Decode a raw message from liaison.inbound.v1 down to (kind, object), or say why not."""
     if message.value is None:
         return rejected("empty", "the message has no value", http_status=422)
@@ -159,23 +149,6 @@ def parse_inbound(message: InboundMessage) -> tuple[SubmissionKind, Any] | Outco
         ]
         return rejected("unknown_kind", detail, http_status=422)
     return SUBMISSION_KINDS[kind_name], item
-
-
-def dlq_record(message: InboundMessage, outcome: Outcome, *, now: datetime) -> dict[str, Any]:
-    """What the dead-letter topic keeps: the original bytes whole, where they came from, and why."""
-    value = message.value or b""
-    record: dict[str, Any] = {
-        "reason": outcome.reason,
-        "detail": outcome.detail,
-        "source": {"topic": message.topic, "partition": message.partition, "offset": message.offset},
-        "original_key": message.key.decode("utf-8", "replace") if message.key is not None else None,
-        "original_value_base64": base64.b64encode(value).decode("ascii"),
-        "original_size": len(value),
-        "original_sha256": hashlib.sha256(value).hexdigest(),
-        "rejected_at": now.isoformat(),
-        "rejected_by": "ingest",
-    }
-    return record
 
 
 # ------------------------------------------------------------------ the pipeline with I/O

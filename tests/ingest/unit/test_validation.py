@@ -4,11 +4,11 @@ import copy
 
 import pytest
 
+from liaison_common.deadletter import RawMessage
 from liaison_common.events import SUBMISSION_KINDS
 from liaison_common.registry_view import RegistryView
 from liaison_common.tokens import Principal
 from services.ingest.service import (
-    InboundMessage,
     Outcome,
     authorise,
     check_registry,
@@ -172,5 +172,5 @@ def test_a_deleted_enterprise_is_unknown_and_an_old_event_does_not_revive_it():
     ],
 )
 def test_unusable_inbound_messages_say_why(value, reason):
-    outcome = parse_inbound(InboundMessage("liaison.inbound.v1", 0, 7, b"k", value))
+    outcome = parse_inbound(RawMessage("liaison.inbound.v1", 0, 7, b"k", value))
     assert isinstance(outcome, Outcome) and outcome.reason == reason

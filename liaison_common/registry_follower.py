@@ -1,0 +1,72 @@
+"""Following liaison.registry.v1 into a RegistryView, for services that need the registry
+on every event (ingest's id checks, rules' routing) without an HTTP call per event."""
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from anyio import to_thread
+
+from liaison_common.registry_view import RegistryView
+from liaison_common.topics import partitions_of
+
+log = logging.getLogger(__name__)
+
+
+async def follow_registry(
+    bootstrap_servers: str,
+    topic: str,
+    view: RegistryView,
+    ready: asyncio.Event,
+    *,
+    client_id: str,
+    on_batch: Callable[[RegistryView], None] | None = None,
+) -> None:
+    """Read the topic from the start, forever; set `ready` once caught up with its end."""
+    while True:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            client_id=client_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        try:
+            await consumer.start()
+            partitions = await to_thread.run_sync(partitions_of, bootstrap_servers, topic)
+            assigned = [TopicPartition(topic, p) for p in partitions]
+            consumer.assign(assigned)
+            await consumer.seek_to_beginning(*assigned)
+            targets = await consumer.end_offsets(assigned)
+            while True:
+                if not ready.is_set() and await _caught_up(consumer, targets):
+                    ready.set()
+                    log.info("registry loaded: %d enterprises, %d work groups",
+                             view.count("enterprise"), view.count("work_group"))  # fmt: skip
+                batches = await consumer.getmany(timeout_ms=500)
+                for messages in batches.values():
+                    for message in messages:
+                        try:
+                            view.apply(json.loads(message.value))
+                        except (ValueError, KeyError, TypeError) as error:
+                            log.warning("registry event at offset %d unreadable: %r", message.offset, error)
+                if on_batch is not None:
+                    on_batch(view)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.warning("registry follower: %r; reconnecting in 2 s", error)
+            await asyncio.sleep(2)
+        finally:
+            try:
+                await consumer.stop()
+            except Exception as error:  # a half-started consumer may fail to stop; nothing to save
+                log.debug("stopping the registry follower: %r", error)
+
+
+async def _caught_up(consumer: AIOKafkaConsumer, targets: dict[TopicPartition, int]) -> bool:
+    for tp, end in targets.items():
+        if await consumer.position(tp) < end:
+            return False
+    return True
