@@ -6,4 +6,5 @@ COPY pyproject.toml README.md ./
 COPY liaison_common ./liaison_common
 COPY services ./services
 RUN pip install --no-cache-dir .
+RUN mkdir -p /data/rules && chown nobody /data/rules
 USER nobody

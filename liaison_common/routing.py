@@ -18,6 +18,9 @@ PROBLEM_TYPES = (
     "workforce_cut",
     "report_overdue",
     "major_incident",
+    # Not in CONTRACT.md §3: a problem a report states under `policy` or `other`, which no
+    # type there matches. It goes to the comprehensive group, which collects such information.
+    "stated_problem",
 )
 
 
@@ -59,6 +62,7 @@ DEFAULT_ROUTE_RULES: Mapping[str, RouteRule] = {
         RouteRule("workforce_cut", "enterprise-management", description="减员或拖欠工资"),
         RouteRule("report_overdue", "comprehensive", ("wg-liaison",), description="逾期未报"),
         RouteRule("major_incident", "comprehensive", ("operations",), description="重大事项、突发事件"),
+        RouteRule("stated_problem", "comprehensive", description="企业报告的政策或其他问题"),
     )
 }
 

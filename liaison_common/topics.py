@@ -15,6 +15,10 @@ DLQ = "liaison.dlq.v1"
 PROBLEMS = "liaison.problems.v1"
 ALERTS = "liaison.alerts.v1"
 REGISTRY = "liaison.registry.v1"
+# Not in CONTRACT.md: weekly reporting completeness and timeliness (rules → notify, dashboards).
+REPORTING = "liaison.reporting.v1"
+# Internal to rules: every report's period, on one partition, for the event-time watermark.
+RULES_PERIODS = "liaison.rules-periods.v1"
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,9 @@ TOPICS: tuple[TopicSpec, ...] = (
     # The registry is a table: compaction keeps the latest state of every entity.
     # One partition keeps every change in one order for the consumers that rebuild it.
     TopicSpec(REGISTRY, partitions=1, config={"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}),
+    # One record per week (key: 2011-W50), the latest wins.
+    TopicSpec(REPORTING, partitions=1, config={"cleanup.policy": "compact"}),
+    TopicSpec(RULES_PERIODS, partitions=1, config={"retention.ms": YEAR_MS}),
 )
 
 

@@ -25,7 +25,12 @@ KAFKA_PORT=9092
 MONGO_PORT=27017
 PROMETHEUS_PORT=9090
 # name:port:module of each Liaison service; later issues add ingest, rules and notify here.
-SERVICES=("registry:8002:services.registry.app:create_app" "ingest:8001:services.ingest.app:create_app")
+# A "faust" entry is a Faust worker (python -m MODULE worker) whose web server has /healthz.
+SERVICES=(
+  "registry:8002:services.registry.app:create_app"
+  "ingest:8001:services.ingest.app:create_app"
+  "rules:8004:services.rules:faust"
+)
 
 mkdir -p "$RUN" "$LOGS"
 
@@ -183,10 +188,15 @@ start_services() {
   local entry name port module
   for entry in "${SERVICES[@]}"; do
     IFS=: read -r name port module attr <<<"$entry"
-    if start_process "$name" "$VENV/bin/uvicorn" --factory "$module:$attr" --host 127.0.0.1 --port "$port" --no-access-log; then
+    if [[ $attr == faust ]]; then
+      mkdir -p "$LOCAL/$name"
+      if RULES_DATADIR="$LOCAL/$name" start_process "$name" "$PY" -m "$module" worker -l info --web-port "$port"; then
+        say "starting $name (Faust worker) with /healthz on 127.0.0.1:$port"
+      fi
+    elif start_process "$name" "$VENV/bin/uvicorn" --factory "$module:$attr" --host 127.0.0.1 --port "$port" --no-access-log; then
       say "starting $name on 127.0.0.1:$port"
     fi
-    wait_for "$name" 60 http_ok "http://127.0.0.1:$port/healthz"
+    wait_for "$name" 120 http_ok "http://127.0.0.1:$port/healthz"
   done
 }
 
@@ -235,6 +245,7 @@ print_where() {
 
 Liaison is running:
   ingest      http://127.0.0.1:8001/docs   POST /v1/reports, /v1/incidents, /v1/workgroup-reports
+  rules       http://127.0.0.1:8004/healthz   alerts on Kafka liaison.alerts.v1
   registry    http://127.0.0.1:8002/docs   (admin token: \$LIAISON_ADMIN_TOKEN; make sets liaison-dev-admin-token when unset)
   Prometheus  http://127.0.0.1:9090/targets
   Kafka       127.0.0.1:9092   MongoDB wire (FerretDB)  127.0.0.1:27017

@@ -44,3 +44,29 @@ def wait_for_events(
         raise AssertionError(f"timed out after {timeout}s on {topic}; saw {len(events)} events")
     finally:
         consumer.close()
+
+
+def registry_topic_with_the_seed(bootstrap: str, name: str) -> str:
+    """A compacted topic holding the seed's organisation as the registry publishes it."""
+    from kafka import KafkaProducer
+
+    from liaison_common import jsonbytes
+    from services.registry.kinds import SEED_SECTIONS
+    from services.registry.organisation import load_organisation
+
+    topic = make_topic(bootstrap, name, compact=True)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    data = load_organisation()
+    for section, entity_type in SEED_SECTIONS.items():
+        for item in data[section]:
+            event = {
+                "entity_type": entity_type,
+                "id": item["id"],
+                "version": 1,
+                "deleted": False,
+                "data": item,
+            }
+            producer.send(topic, key=item["id"].encode(), value=jsonbytes.dumps(event))
+    producer.flush()
+    producer.close()
+    return topic

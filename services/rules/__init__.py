@@ -1,1 +1,1 @@
-"""The rules service (built in its own issue; see the README's roadmap)."""
+"""Rules: Faust stream processors that detect problems and route them to the groups responsible."""

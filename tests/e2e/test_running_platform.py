@@ -7,6 +7,8 @@ import time
 import httpx
 import pytest
 
+from tests.kafka_helpers import wait_for_events
+
 pytestmark = pytest.mark.integration
 REGISTRY = "http://127.0.0.1:8002"
 INGEST = "http://127.0.0.1:8001"
@@ -56,9 +58,17 @@ def test_ingest_knows_the_registry_and_takes_a_report(admin_token):
     assert (first.status_code, first.json()["status"]) == (202, "accepted")
     again = httpx.post(f"{INGEST}/v1/reports", json=report, headers=headers, timeout=10)
     assert (again.status_code, again.json()["status"]) == (200, "duplicate")
+    # Rules turns it into an alert: 420,000 t in stock is 7 weeks of sales (stockpile ≥ 4).
+    alerts = wait_for_events(
+        "127.0.0.1:9092", "liaison.alerts.v1",
+        lambda events: any(report["report_id"] in e.get("source_ids", []) for e in events), timeout=120,
+    )  # fmt: skip
+    alert = next(e for e in alerts if report["report_id"] in e.get("source_ids", []))
+    assert alert["alert_id"] == "stockpile.qinghai-salt-lake.2011-12-18"
+    assert alert["routes"][0] == {"group_id": "industry-matching", "role": "primary"}
 
 
-@pytest.mark.parametrize("job", ["liaison-registry", "liaison-ingest"])
+@pytest.mark.parametrize("job", ["liaison-registry", "liaison-ingest", "liaison-rules"])
 def test_prometheus_scrapes_every_service(job):
     deadline = time.monotonic() + 30
     while True:

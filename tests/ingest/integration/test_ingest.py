@@ -13,11 +13,9 @@ from kafka import KafkaProducer
 from liaison_common import jsonbytes, tokens
 from services.ingest.app import create_app
 from services.ingest.config import Settings
-from services.registry.kinds import SEED_SECTIONS
-from services.registry.organisation import load_organisation
 from tests.conftest import ADMIN_TOKEN
 from tests.ingest.unit.test_validation import INCIDENT, REPORT, WG_REPORT
-from tests.kafka_helpers import make_topic, wait_for_events
+from tests.kafka_helpers import make_topic, registry_topic_with_the_seed, wait_for_events
 
 pytestmark = pytest.mark.integration
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -25,23 +23,7 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 @pytest.fixture(scope="module")
 def registry_topic(kafka_bootstrap: str) -> str:
-    """A registry topic of this module's own, holding the seed's organisation as the registry publishes it."""
-    topic = make_topic(kafka_bootstrap, f"test.ingest-registry.{time.time_ns()}", compact=True)
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    data = load_organisation()
-    for section, entity_type in SEED_SECTIONS.items():
-        for item in data[section]:
-            event = {
-                "entity_type": entity_type,
-                "id": item["id"],
-                "version": 1,
-                "deleted": False,
-                "data": item,
-            }
-            producer.send(topic, key=item["id"].encode(), value=jsonbytes.dumps(event))
-    producer.flush()
-    producer.close()
-    return topic
+    return registry_topic_with_the_seed(kafka_bootstrap, f"test.ingest-registry.{time.time_ns()}")
 
 
 @pytest.fixture

@@ -1,0 +1,343 @@
+"""The rules service: a Faust app whose agents detect problems and route them as alerts.
+
+  reports ─┐                       ┌─► problems ──► routing agent ──► alerts
+  incidents┼─► detection agents ───┤
+  wg-reports┘                      └─► rules-periods (1 partition) ──► reporting agent
+                                                 │                      ├─► problems (report_overdue)
+            registry ──► RegistryView (every worker, in memory)         └─► reporting (completeness)
+
+Run: python -m services.rules worker -l info   (RULES_* variables configure it, see config.py)
+
+Inputs are read as raw bytes and validated here again, so that anything unusable goes to
+the dead-letter topic with its reason instead of stopping an agent. Outputs are sent before
+the input's offset is committed (faust-streaming flushes its producer before committing),
+so a worker killed mid-stream loses nothing; alert ids are deterministic, so what it
+repeats after a restart replaces itself downstream.
+"""
+
+import asyncio
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError
+
+from liaison_common import jsonbytes
+from liaison_common.deadletter import RawMessage, dead_letter
+from liaison_common.events import EnterpriseReport, Incident, WorkgroupReport
+from liaison_common.logs import configure_logging
+from liaison_common.registry_follower import follow_registry
+from liaison_common.registry_view import RegistryView
+from services.rules import reporting
+from services.rules.alerts import build_alert
+from services.rules.config import Settings
+from services.rules.detectors import (
+    CATEGORY_TYPES,
+    EnterpriseFacts,
+    Problem,
+    Snapshot,
+    detect,
+    incident_problem,
+    remember,
+)
+from services.rules.metrics import (
+    ALERTS,
+    CONSUMER_LAG,
+    EVENTS,
+    PROBLEMS,
+    PROCESSING_SECONDS,
+    REGISTRY_ENTITIES,
+    SUBMISSION_TO_ALERT_SECONDS,
+    TABLE_KEYS,
+)
+from services.rules.thresholds import Thresholds
+
+configure_logging()
+settings = Settings()
+thresholds = Thresholds.load()
+registry = RegistryView()
+registry_ready = asyncio.Event()
+
+app = faust.App(
+    settings.app_id,
+    broker=f"kafka://{settings.kafka_bootstrap_servers}",
+    store=settings.store,
+    datadir=settings.datadir,
+    web_host=settings.web_host,
+    web_port=settings.web_port,
+    topic_partitions=3,
+    topic_replication_factor=1,
+    table_standby_replicas=0,
+    consumer_auto_offset_reset="earliest",
+    producer_acks=-1,
+    broker_commit_every=200,
+    broker_commit_interval=1.0,
+)
+
+RAW: dict[str, Any] = {
+    "key_type": bytes,
+    "value_type": bytes,
+    "key_serializer": "raw",
+    "value_serializer": "raw",
+}
+reports_topic = app.topic(settings.reports_topic, **RAW)
+incidents_topic = app.topic(settings.incidents_topic, **RAW)
+workgroup_reports_topic = app.topic(settings.workgroup_reports_topic, **RAW)
+problems_topic = app.topic(settings.problems_topic, **RAW)
+alerts_topic = app.topic(settings.alerts_topic, **RAW)
+dlq_topic = app.topic(settings.dlq_topic, **RAW)
+reporting_topic = app.topic(settings.reporting_topic, **RAW)
+periods_topic = app.topic(settings.periods_topic, partitions=1, **RAW)
+
+# Per enterprise: its last reports (Snapshot.as_dict), newest `history_size` by period.
+history = app.Table("enterprise-history", default=list, partitions=3, key_type=str)
+# One key, "state": the reporting state of services.rules.reporting (one partition, one owner).
+reporting_state = app.Table("reporting-state", default=dict, partitions=1, key_type=str)
+
+last_offsets: dict[tuple[str, int], int] = {}
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def raw_message(event: Any) -> RawMessage:
+    message = event.message
+    return RawMessage(message.topic, message.partition, message.offset, message.key, message.value)
+
+
+async def reject(raw: RawMessage, reason: str, detail: Any) -> None:
+    record = dead_letter(raw, reason=reason, detail=detail, rejected_by="rules", now=datetime.now(UTC))
+    await dlq_topic.send(
+        key=raw.key, value=jsonbytes.dumps(record), headers={"liaison-reason": reason.encode()}
+    )
+    EVENTS.labels(raw.topic, "dead_lettered").inc()
+
+
+async def parse(raw: RawMessage, model: Any) -> Any | None:
+    """The event as its contract model, or None after sending it to the dead-letter topic."""
+    try:
+        return model.model_validate_json(raw.value or b"")
+    except ValidationError as error:
+        errors = error.errors(include_url=False, include_input=False, include_context=False)
+        detail = [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in errors]
+        reason = "not_json" if any(e["type"] == "json_invalid" for e in detail) else "invalid"
+        await reject(raw, reason, detail)
+        return None
+
+
+def facts_of(enterprise_id: str) -> EnterpriseFacts | None:
+    data = registry.get("enterprise", enterprise_id)
+    if data is None:
+        return None
+    return EnterpriseFacts(
+        enterprise_id, data.get("name") or enterprise_id, data.get("main_product"), data.get("region")
+    )
+
+
+async def emit_problem(problem: Problem, *, submitted_at: str | None = None) -> None:
+    value = problem.as_dict()
+    if submitted_at is not None:
+        value["submitted_at"] = submitted_at
+    await problems_topic.send(key=problem.subject_id.encode(), value=jsonbytes.dumps(value))
+    PROBLEMS.labels(problem.type).inc()
+
+
+async def emit_period(kind: str, subject_id: str, report_id: str, period_end: str, submitted_at: str) -> None:
+    seen = {"reporter": reporting.reporter_key(kind, subject_id), "report_id": report_id,
+            "period_end": period_end, "submitted_at": submitted_at}  # fmt: skip
+    await periods_topic.send(key=b"periods", value=jsonbytes.dumps(seen))
+
+
+def done(raw: RawMessage, started: float) -> None:
+    EVENTS.labels(raw.topic, "ok").inc()
+    PROCESSING_SECONDS.labels(raw.topic).observe(time.perf_counter() - started)
+    last_offsets[(raw.topic, raw.partition)] = raw.offset
+
+
+# ------------------------------------------------------------------ detection agents
+
+
+@app.agent(reports_topic)
+async def detect_in_reports(stream: Any) -> None:
+    await registry_ready.wait()
+    async for event in stream.events():
+        started, raw = time.perf_counter(), raw_message(event)
+        report = await parse(raw, EnterpriseReport)
+        if report is None:
+            continue
+        facts = facts_of(report.enterprise_id)
+        if facts is None:
+            await reject(raw, "unknown_reference", f"unknown enterprise '{report.enterprise_id}'")
+            continue
+        known = [Snapshot.of(item) for item in history[report.enterprise_id]]
+        submitted_at = report.submitted_at.isoformat()
+        for problem in detect(facts, report, known, thresholds):
+            await emit_problem(problem, submitted_at=submitted_at)
+        history[report.enterprise_id] = [s.as_dict() for s in remember(known, report, settings.history_size)]
+        await emit_period(
+            "enterprise", report.enterprise_id, report.report_id, report.period_end.isoformat(), submitted_at
+        )
+        done(raw, started)
+
+
+@app.agent(incidents_topic)
+async def detect_in_incidents(stream: Any) -> None:
+    await registry_ready.wait()
+    async for event in stream.events():
+        started, raw = time.perf_counter(), raw_message(event)
+        incident = await parse(raw, Incident)
+        if incident is None:
+            continue
+        facts = facts_of(incident.enterprise_id) or EnterpriseFacts(
+            incident.enterprise_id, incident.enterprise_id
+        )
+        await emit_problem(incident_problem(facts, incident), submitted_at=incident.occurred_at.isoformat())
+        done(raw, started)
+
+
+@app.agent(workgroup_reports_topic)
+async def detect_in_workgroup_reports(stream: Any) -> None:
+    await registry_ready.wait()
+    async for event in stream.events():
+        started, raw = time.perf_counter(), raw_message(event)
+        report = await parse(raw, WorkgroupReport)
+        if report is None:
+            continue
+        submitted_at, period_end = report.submitted_at.isoformat(), report.period_end.isoformat()
+        for open_problem in report.open_problems:
+            facts = facts_of(open_problem.enterprise_id)
+            name = facts.name if facts else open_problem.enterprise_id
+            problem = Problem(
+                CATEGORY_TYPES[open_problem.category], open_problem.enterprise_id, period_end, "low",
+                f"{name}：{open_problem.text}（{report.work_group_id}报告）",
+                {"stated": [open_problem.text], "category": open_problem.category,
+                 "reported_by": report.work_group_id, "rule": "a problem a work-group report states",
+                 "source": "CONTRACT.md §3"},
+                [report.report_id],
+            )  # fmt: skip
+            await emit_problem(problem, submitted_at=submitted_at)
+        await emit_period("work_group", report.work_group_id, report.report_id, period_end, submitted_at)
+        done(raw, started)
+
+
+# ------------------------------------------------------------------ routing
+
+
+@app.agent(problems_topic)
+async def route_problems(stream: Any) -> None:
+    await registry_ready.wait()
+    async for event in stream.events():
+        started, raw = time.perf_counter(), raw_message(event)
+        try:
+            problem = json.loads(raw.value or b"")
+            alert = build_alert(problem, registry, detected_at=datetime.now(UTC).isoformat())
+        except (ValueError, KeyError, TypeError) as error:
+            await reject(raw, "invalid", f"not a problem: {error!r}")
+            continue
+        await alerts_topic.send(key=alert["alert_id"].encode(), value=jsonbytes.dumps(alert))
+        for route in alert["routes"]:
+            ALERTS.labels(route["group_id"], route["role"]).inc()
+        if problem.get("submitted_at"):
+            submitted = datetime.fromisoformat(problem["submitted_at"])
+            SUBMISSION_TO_ALERT_SECONDS.observe(max((datetime.now(UTC) - submitted).total_seconds(), 0))
+        done(raw, started)
+
+
+# ------------------------------------------------------------------ reporting: overdue and completeness
+
+
+@app.agent(periods_topic)
+async def track_reporting(stream: Any) -> None:
+    await registry_ready.wait()
+    days_after = thresholds.get("report_overdue", "days_after_period_end")
+    on_time_days = thresholds.get("report_overdue", "on_time_days_after_period_end").value
+    async for event in stream.events():
+        started, raw = time.perf_counter(), raw_message(event)
+        try:
+            seen = json.loads(raw.value or b"")
+        except ValueError as error:
+            await reject(raw, "not_json", str(error))
+            continue
+        state = dict(reporting_state["state"]) or reporting.new_state()
+        expected = reporting.expected_reporters(registry)
+        if not seen.get("tick"):
+            week = reporting.observe(state, seen, on_time_days=on_time_days)
+            record = reporting.completeness(state, week, expected)
+            record["computed_at"] = datetime.now(UTC).isoformat()
+            await reporting_topic.send(key=week.encode(), value=jsonbytes.dumps(record))
+        names = {key: _name(key) for key in expected}
+        for reporter, period_end in reporting.overdue(state, expected, days_after=days_after.value):
+            problem = reporting.overdue_problem(
+                reporter, period_end, names, state, days_after=days_after.value, source=days_after.source
+            )
+            await emit_problem(problem)
+        reporting_state["state"] = state
+        done(raw, started)
+
+
+def _name(reporter: str) -> str:
+    kind, subject_id = reporter.split(":", 1)
+    data = registry.get(kind, subject_id) or {}
+    return str(data.get("name") or subject_id)
+
+
+@app.timer(interval=settings.overdue_check_seconds, on_leader=True)
+async def ask_for_overdue_check() -> None:
+    """Registry changes (a new key enterprise) can make someone overdue without a new report."""
+    if registry_ready.is_set():
+        await periods_topic.send(key=b"periods", value=b'{"tick": true}')
+
+
+# ------------------------------------------------------------------ registry, metrics, health
+
+
+@app.task
+async def keep_registry() -> None:
+    await follow_registry(
+        settings.kafka_bootstrap_servers,
+        settings.registry_topic,
+        registry,
+        registry_ready,
+        client_id=f"{settings.app_id}-registry",
+        on_batch=_count_registry,
+    )
+
+
+def _count_registry(view: RegistryView) -> None:
+    for entity_type in ("enterprise", "work_group", "group", "routing_rule"):
+        REGISTRY_ENTITIES.labels(entity_type).set(view.count(entity_type))
+
+
+@app.timer(interval=5.0)
+async def measure() -> None:
+    TABLE_KEYS.labels("enterprise-history").set(len(history))
+    TABLE_KEYS.labels("reporting-state").set(len(reporting_state))
+    inputs = {settings.reports_topic, settings.incidents_topic, settings.workgroup_reports_topic,
+              settings.problems_topic, settings.periods_topic}  # fmt: skip
+    for tp in app.consumer.assignment():
+        highwater = app.consumer.highwater(tp)
+        if tp.topic not in inputs or highwater is None:
+            continue
+        processed = last_offsets.get((tp.topic, tp.partition), -1)
+        CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(highwater - processed - 1, 0))
+
+
+@app.page("/metrics")
+async def metrics_page(web: Any, request: Any) -> Any:
+    # aiohttp takes the charset separately from the content type.
+    return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0] + "; version=0.0.4")
+
+
+@app.page("/healthz")
+async def health_page(web: Any, request: Any) -> Any:
+    body = {
+        "status": "ok" if registry_ready.is_set() else "starting",
+        "service": "rules",
+        "registry_loaded": registry_ready.is_set(),
+        "enterprises_known": registry.count("enterprise"),
+        "assigned_partitions": len(app.consumer.assignment()),
+    }
+    return web.json(body, status=200 if registry_ready.is_set() else 503)

@@ -1,0 +1,32 @@
+from pydantic_settings import SettingsConfigDict
+
+from liaison_common import topics
+from liaison_common.settings import KafkaSettings
+
+
+class Settings(KafkaSettings):
+    """Rules settings: the broker address plus RULES_* variables (rules needs no database)."""
+
+    model_config = SettingsConfigDict(env_prefix="RULES_", extra="ignore", populate_by_name=True)
+
+    # The Faust app id is the consumer group: workers with the same id share the partitions.
+    app_id: str = "liaison-rules"
+    web_host: str = "127.0.0.1"
+    web_port: int = 8004
+    # rocksdb:// (through the rocksdict package) keeps tables on disk, recovered from the
+    # changelog topics if lost; memory:// rebuilds them from the changelogs at every start.
+    store: str = "rocksdb://"
+    datadir: str = ".local/rules"
+    history_size: int = 8
+    # How often the leader asks for the overdue check to run again (it runs on every report too).
+    overdue_check_seconds: float = 30.0
+
+    reports_topic: str = topics.REPORTS
+    incidents_topic: str = topics.INCIDENTS
+    workgroup_reports_topic: str = topics.WORKGROUP_REPORTS
+    registry_topic: str = topics.REGISTRY
+    problems_topic: str = topics.PROBLEMS
+    alerts_topic: str = topics.ALERTS
+    dlq_topic: str = topics.DLQ
+    reporting_topic: str = topics.REPORTING
+    periods_topic: str = topics.RULES_PERIODS

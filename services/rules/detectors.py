@@ -1,0 +1,419 @@
+"""The detectors of CONTRACT.md §3: pure functions of (history, report, thresholds) → problems.
+
+No I/O here. The Faust agents keep the history in a table and call `detect`.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from statistics import fmean
+from typing import Any
+
+from liaison_common.events import EnterpriseReport, Incident
+from services.rules.thresholds import Thresholds
+
+SEVERITIES = ("low", "medium", "high", "critical")
+
+# A problem a report states in `problems` raises an alert of the matching type.
+CATEGORY_TYPES = {
+    "market": "stockpile",
+    "funding": "funding_gap",
+    "transport": "transport_backlog",
+    "power": "power_shortage",
+    "energy": "energy_overuse",
+    "workforce": "workforce_cut",
+    "production": "production_halt",
+    # No type of §3 matches these: they go to the comprehensive group as stated problems.
+    "policy": "stated_problem",
+    "other": "stated_problem",
+}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the detectors keep of an earlier report."""
+
+    report_id: str
+    period_end: str
+    indicators: dict[str, float]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"report_id": self.report_id, "period_end": self.period_end, "indicators": self.indicators}
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> "Snapshot":
+        return cls(data["report_id"], data["period_end"], dict(data["indicators"]))
+
+
+@dataclass(frozen=True)
+class EnterpriseFacts:
+    """What the registry says about the enterprise (names, product, region)."""
+
+    id: str
+    name: str
+    main_product: str | None = None
+    region: str | None = None
+
+
+@dataclass
+class Problem:
+    type: str
+    subject_id: str
+    period_end: str
+    severity: str
+    summary: str
+    evidence: dict[str, Any]
+    source_ids: list[str]
+    subject_kind: str = "enterprise"  # or "work_group"
+    stated: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        subject_field = "enterprise_id" if self.subject_kind == "enterprise" else "work_group_id"
+        return {
+            "type": self.type,
+            subject_field: self.subject_id,
+            "period_end": self.period_end,
+            "severity": self.severity,
+            "summary": self.summary,
+            "evidence": self.evidence,
+            "source_ids": self.source_ids,
+        }
+
+
+def grade(excess: float, t: Thresholds) -> str:
+    """Severity from how far past its threshold a value is (excess as a fraction)."""
+    low, medium, high = t.get("severity", "bands").value
+    if excess < low:
+        return "low"
+    if excess < medium:
+        return "medium"
+    if excess < high:
+        return "high"
+    return "critical"
+
+
+def worst(*severities: str) -> str:
+    return max(severities, key=SEVERITIES.index)
+
+
+def history_before(history: list[Snapshot], report: EnterpriseReport) -> list[Snapshot]:
+    """Earlier reports only, oldest first, without this one (a redelivery sees the same past)."""
+    end = report.period_end.isoformat()
+    return sorted(
+        (s for s in history if s.period_end < end and s.report_id != report.report_id),
+        key=lambda s: s.period_end,
+    )
+
+
+def _values(snapshots: list[Snapshot], name: str) -> list[float]:
+    return [s.indicators[name] for s in snapshots if s.indicators.get(name) is not None]
+
+
+def _evidence(values: dict[str, Any], threshold: Any, rule: str, source: str) -> dict[str, Any]:
+    return {"values": values, "threshold": threshold, "rule": rule, "source": source}
+
+
+Detector = Callable[[EnterpriseFacts, EnterpriseReport, list[Snapshot], Thresholds], Problem | None]
+
+
+def _problem(kind: str, facts: EnterpriseFacts, report: EnterpriseReport, severity: str, summary: str,
+             evidence: dict[str, Any]) -> Problem:  # fmt: skip
+    return Problem(
+        kind, facts.id, report.period_end.isoformat(), severity, summary, evidence, [report.report_id]
+    )
+
+
+def stockpile(
+    facts: EnterpriseFacts, report: EnterpriseReport, past: list[Snapshot], t: Thresholds
+) -> Problem | None:
+    ind = report.indicators
+    weeks = t.get("stockpile", "inventory_weeks_of_sales")
+    window = t.get("stockpile", "sales_window_reports").value
+    recent_sales = (_values(past, "sales_t") + ([ind.sales_t] if ind.sales_t is not None else []))[-window:]
+    if ind.inventory_t is not None and recent_sales and fmean(recent_sales) > 0:
+        mean_sales = fmean(recent_sales)
+        limit = weeks.value * mean_sales
+        if ind.inventory_t >= limit:
+            ratio = ind.inventory_t / mean_sales
+            return _problem(
+                "stockpile", facts, report, grade(ind.inventory_t / limit - 1, t),
+                f"{facts.name}库存{ind.inventory_t:g}吨，是近{len(recent_sales)}期周均销量的{ratio:.1f}倍，产品积压。",
+                _evidence({"inventory_t": ind.inventory_t, "mean_weekly_sales_t": round(mean_sales, 3)},
+                          {"inventory_weeks_of_sales": weeks.value}, "inventory ≥ weeks × mean weekly sales",
+                          weeks.source),
+            )  # fmt: skip
+    minimum = t.get("stockpile", "sales_to_production_min")
+    running = t.get("stockpile", "consecutive_reports").value
+    ratios = [
+        _ratio(s.indicators.get("sales_t"), s.indicators.get("production_t")) for s in past[-(running - 1) :]
+    ]
+    ratios.append(_ratio(ind.sales_t, ind.production_t))
+    if len(ratios) >= running and all(r is not None and r < minimum.value for r in ratios):
+        current = ratios[-1]
+        assert current is not None
+        return _problem(
+            "stockpile", facts, report, grade((minimum.value - current) / minimum.value, t),
+            f"{facts.name}产销率连续{running}期低于{minimum.value:.0%}（本期{current:.0%}），产品积压。",
+            _evidence({"sales_to_production": [round(r, 4) for r in ratios if r is not None]},
+                      {"sales_to_production_min": minimum.value}, f"sales/production below the minimum {running} reports running",
+                      minimum.source),
+        )  # fmt: skip
+    return None
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or denominator is None or denominator <= 0:
+        return None
+    return numerator / denominator
+
+
+def funding_gap(
+    facts: EnterpriseFacts, report: EnterpriseReport, past: list[Snapshot], t: Thresholds
+) -> Problem | None:
+    ind = report.indicators
+    if ind.working_capital_need is None:
+        return None
+    gap = ind.working_capital_need - (ind.cash_on_hand or 0) - (ind.credit_available or 0)
+    threshold = t.get("funding_gap", "gap_min")
+    if gap <= threshold.value:
+        return None
+    return _problem(
+        "funding_gap", facts, report, grade(gap / ind.working_capital_need * 2, t),
+        f"{facts.name}未来30天流动资金需求{ind.working_capital_need:g}万元，现金与可用授信合计"
+        f"{(ind.cash_on_hand or 0) + (ind.credit_available or 0):g}万元，缺口{gap:g}万元。",
+        _evidence({"working_capital_need": ind.working_capital_need, "cash_on_hand": ind.cash_on_hand,
+                   "credit_available": ind.credit_available, "gap": gap},
+                  {"gap_min": threshold.value}, "need − cash − credit > gap_min", threshold.source),
+    )  # fmt: skip
+
+
+def transport_backlog(facts: EnterpriseFacts, report: EnterpriseReport, past: list[Snapshot], t: Thresholds
+                      ) -> Problem | None:  # fmt: skip
+    ind = report.indicators
+    minimum = t.get("transport_backlog", "shipped_to_requested_min")
+    ratio = _ratio(ind.rail_shipped_t, ind.rail_requested_t)
+    if ratio is not None and ratio < minimum.value:
+        return _problem(
+            "transport_backlog", facts, report, grade((minimum.value - ratio) / minimum.value, t),
+            f"{facts.name}铁路请车{ind.rail_requested_t:g}吨、实发{ind.rail_shipped_t:g}吨，兑现率{ratio:.0%}，运力不足。",
+            _evidence({"rail_requested_t": ind.rail_requested_t, "rail_shipped_t": ind.rail_shipped_t,
+                       "shipped_to_requested": round(ratio, 4)},
+                      {"shipped_to_requested_min": minimum.value}, "shipped/requested below the minimum",
+                      minimum.source),
+        )  # fmt: skip
+    maximum = t.get("transport_backlog", "awaiting_to_shipped_max")
+    if ind.awaiting_shipment_t is not None and ind.rail_shipped_t is not None:
+        limit = maximum.value * ind.rail_shipped_t
+        if ind.awaiting_shipment_t > limit:
+            excess = ind.awaiting_shipment_t / limit - 1 if limit > 0 else 1.0
+            return _problem(
+                "transport_backlog", facts, report, grade(excess, t),
+                f"{facts.name}待运{ind.awaiting_shipment_t:g}吨，超过本期铁路发运量{ind.rail_shipped_t:g}吨的"
+                f"{maximum.value:g}倍，产品积压待运。",
+                _evidence({"awaiting_shipment_t": ind.awaiting_shipment_t, "rail_shipped_t": ind.rail_shipped_t},
+                          {"awaiting_to_shipped_max": maximum.value}, "awaiting > max × shipped", maximum.source),
+            )  # fmt: skip
+    return None
+
+
+def power_shortage(facts: EnterpriseFacts, report: EnterpriseReport, past: list[Snapshot], t: Thresholds
+                   ) -> Problem | None:  # fmt: skip
+    ind = report.indicators
+    minimum = t.get("power_shortage", "supplied_to_demand_min")
+    ratio = _ratio(ind.power_supplied_mwh, ind.power_demand_mwh)
+    found: list[tuple[str, str, dict[str, Any]]] = []
+    if ratio is not None and ratio < minimum.value:
+        found.append((
+            grade((minimum.value - ratio) / minimum.value * 4, t),
+            f"用电需求{ind.power_demand_mwh:g}兆瓦时、实际供电{ind.power_supplied_mwh:g}兆瓦时，保障率{ratio:.0%}",
+            _evidence({"power_demand_mwh": ind.power_demand_mwh, "power_supplied_mwh": ind.power_supplied_mwh,
+                       "supplied_to_demand": round(ratio, 4)},
+                      {"supplied_to_demand_min": minimum.value}, "supplied/demand below the minimum", minimum.source),
+        ))  # fmt: skip
+    coal = t.get("power_shortage", "coal_stock_days_min")
+    if ind.coal_stock_days is not None and ind.coal_stock_days < coal.value:
+        found.append((
+            grade((coal.value - ind.coal_stock_days) / coal.value, t),
+            f"电煤库存仅{ind.coal_stock_days:g}天（低于{coal.value:g}天）",
+            _evidence({"coal_stock_days": ind.coal_stock_days}, {"coal_stock_days_min": coal.value},
+                      "coal stock below the minimum days", coal.source),
+        ))  # fmt: skip
+    if not found:
+        return None
+    severity = worst(*(f[0] for f in found))
+    evidence = found[0][2] if len(found) == 1 else {"findings": [f[2] for f in found]}
+    return _problem("power_shortage", facts, report, severity,
+                    f"{facts.name}" + "，".join(f[1] for f in found) + "，电力保障不足。", evidence)  # fmt: skip
+
+
+def energy_overuse(facts: EnterpriseFacts, report: EnterpriseReport, past: list[Snapshot], t: Thresholds
+                   ) -> Problem | None:  # fmt: skip
+    ind = report.indicators
+    found: list[tuple[str, str, dict[str, Any]]] = []
+    ceiling = t.maybe("energy_overuse", "kwh_per_t_ceiling", facts.main_product or "")
+    if ceiling is not None and ind.energy_kwh_per_t is not None and ind.energy_kwh_per_t > ceiling.value:
+        found.append((
+            grade(ind.energy_kwh_per_t / ceiling.value - 1, t),
+            f"{facts.main_product}单位电耗{ind.energy_kwh_per_t:g}千瓦时/吨，超过附件3限值{ceiling.value:g}",
+            _evidence({"energy_kwh_per_t": ind.energy_kwh_per_t, "main_product": facts.main_product},
+                      {"kwh_per_t_ceiling": ceiling.value}, "energy per tonne above the product's ceiling",
+                      ceiling.source),
+        ))  # fmt: skip
+    dust = t.maybe("energy_overuse", "dust_mg_m3_max", facts.main_product or "") or t.get(
+        "energy_overuse", "dust_mg_m3_max", "default"
+    )
+    if ind.dust_mg_m3 is not None and ind.dust_mg_m3 > dust.value:
+        found.append((
+            grade(ind.dust_mg_m3 / dust.value - 1, t),
+            f"粉尘排放浓度{ind.dust_mg_m3:g}毫克/立方米，超过限值{dust.value:g}",
+            _evidence({"dust_mg_m3": ind.dust_mg_m3}, {"dust_mg_m3_max": dust.value},
+                      "dust above the ceiling", dust.source),
+        ))  # fmt: skip
+    if not found:
+        return None
+    evidence = found[0][2] if len(found) == 1 else {"findings": [f[2] for f in found]}
+    return _problem("energy_overuse", facts, report, worst(*(f[0] for f in found)),
+                    f"{facts.name}" + "；".join(f[1] for f in found) + "。", evidence)  # fmt: skip
+
+
+def growth_shortfall(facts: EnterpriseFacts, report: EnterpriseReport, past: list[Snapshot], t: Thresholds
+                     ) -> Problem | None:  # fmt: skip
+    target = t.maybe("growth_shortfall", "target_pct", facts.region or "") or t.get(
+        "growth_shortfall", "target_pct", "province"
+    )
+    running = t.get("growth_shortfall", "consecutive_reports").value
+    values = [s.indicators.get("output_value_yoy_pct") for s in past[-(running - 1) :]]
+    values.append(report.indicators.output_value_yoy_pct)
+    if len(values) < running or any(v is None or v >= target.value for v in values):
+        return None
+    current = values[-1]
+    assert current is not None
+    where = facts.region or "全省"
+    return _problem(
+        "growth_shortfall", facts, report, grade((target.value - current) / max(target.value, 1), t),
+        f"{facts.name}工业产值同比增长{current:g}%，连续{running}期低于{where}目标{target.value:g}%。",
+        _evidence({"output_value_yoy_pct": values, "region": facts.region}, {"target_pct": target.value},
+                  f"growth below the region's target {running} reports running", target.source),
+    )  # fmt: skip
+
+
+def production_halt(facts: EnterpriseFacts, report: EnterpriseReport, past: list[Snapshot], t: Thresholds
+                    ) -> Problem | None:  # fmt: skip
+    ind = report.indicators
+    if ind.lines_halted is not None and ind.lines_halted > 0:
+        return _problem(
+            "production_halt", facts, report, "high" if ind.lines_halted < 3 else "critical",
+            f"{facts.name}期末停产生产线{ind.lines_halted:g}条。",
+            _evidence({"lines_halted": ind.lines_halted}, {"lines_halted_max": 0}, "lines halted > 0",
+                      "default (CONTRACT.md §3): lines_halted > 0"),
+        )  # fmt: skip
+    minimum = t.get("production_halt", "production_to_mean_min")
+    window = t.get("production_halt", "window_reports").value
+    previous = _values(past, "production_t")[-window:]
+    if ind.production_t is None or len(previous) < window or fmean(previous) <= 0:
+        return None
+    mean = fmean(previous)
+    if ind.production_t >= minimum.value * mean:
+        return None
+    drop = 1 - ind.production_t / mean
+    return _problem(
+        "production_halt", facts, report, grade(drop / (1 - minimum.value) - 1 + 0.1, t),
+        f"{facts.name}本期产量{ind.production_t:g}吨，仅为前{window}期均值{mean:.0f}吨的{ind.production_t / mean:.0%}，减产明显。",
+        _evidence({"production_t": ind.production_t, "mean_production_t": round(mean, 3)},
+                  {"production_to_mean_min": minimum.value}, "production below the share of the recent mean",
+                  minimum.source),
+    )  # fmt: skip
+
+
+def workforce_cut(facts: EnterpriseFacts, report: EnterpriseReport, past: list[Snapshot], t: Thresholds
+                  ) -> Problem | None:  # fmt: skip
+    ind = report.indicators
+    found: list[tuple[str, str, dict[str, Any]]] = []
+    minimum = t.get("workforce_cut", "employees_to_mean_min")
+    window = t.get("workforce_cut", "window_reports").value
+    previous = _values(past, "employees")[-window:]
+    if ind.employees is not None and len(previous) >= window and fmean(previous) > 0:
+        mean = fmean(previous)
+        if ind.employees < minimum.value * mean:
+            found.append((
+                grade((1 - ind.employees / mean) * 2, t),
+                f"在岗职工{ind.employees:g}人，比前{window}期均值{mean:.0f}人减少{1 - ind.employees / mean:.0%}",
+                _evidence({"employees": ind.employees, "mean_employees": round(mean, 3)},
+                          {"employees_to_mean_min": minimum.value}, "headcount below the share of the recent mean",
+                          minimum.source),
+            ))  # fmt: skip
+    if ind.wage_arrears is not None and ind.wage_arrears > 0:
+        found.append((
+            "high",
+            f"拖欠工资{ind.wage_arrears:g}万元",
+            _evidence({"wage_arrears": ind.wage_arrears}, {"wage_arrears_max": 0}, "wage arrears > 0",
+                      "default (CONTRACT.md §3): wage_arrears > 0"),
+        ))  # fmt: skip
+    if not found:
+        return None
+    evidence = found[0][2] if len(found) == 1 else {"findings": [f[2] for f in found]}
+    return _problem("workforce_cut", facts, report, worst(*(f[0] for f in found)),
+                    f"{facts.name}" + "，".join(f[1] for f in found) + "。", evidence)  # fmt: skip
+
+
+DETECTORS: tuple[Detector, ...] = (
+    stockpile, funding_gap, transport_backlog, power_shortage, energy_overuse,
+    growth_shortfall, production_halt, workforce_cut,
+)  # fmt: skip
+
+
+def detect(
+    facts: EnterpriseFacts, report: EnterpriseReport, history: list[Snapshot], t: Thresholds
+) -> list[Problem]:
+    """Every problem the report shows, the ones it states included, one per type."""
+    past = history_before(history, report)
+    problems = {p.type: p for p in (d(facts, report, past, t) for d in DETECTORS) if p is not None}
+    for stated in report.problems:
+        kind = CATEGORY_TYPES[stated.category]
+        if kind in problems:
+            problems[kind].stated.append(stated.text)
+            problems[kind].evidence = {**problems[kind].evidence, "stated": problems[kind].stated}
+        else:
+            problems[kind] = Problem(
+                kind, facts.id, report.period_end.isoformat(), "low",
+                f"{facts.name}报告：{stated.text}", {"stated": [stated.text], "category": stated.category,
+                                                 "rule": "a problem the report states", "source": "CONTRACT.md §3"},
+                [report.report_id], stated=[stated.text],
+            )  # fmt: skip
+    return [problems[kind] for kind in sorted(problems)]
+
+
+def incident_problem(facts: EnterpriseFacts, incident: Incident) -> Problem:
+    """Every incident is a major_incident at once; the incident's own severity decides how severe."""
+    labels = {
+        "safety": "安全",
+        "environment": "环境",
+        "supply": "供应",
+        "production": "生产",
+        "other": "其他",
+    }
+    return Problem(
+        "major_incident", facts.id, incident.occurred_at.date().isoformat(),
+        "critical" if incident.severity == "critical" else "high",
+        f"{facts.name}发生{labels[incident.category]}类重大事项：{incident.summary}",
+        {"incident_id": incident.incident_id, "category": incident.category, "severity": incident.severity,
+         "occurred_at": incident.occurred_at.isoformat(), "rule": "any incident", "source": "附件1 八：重大事项、突发事件实行限时报送制度"},
+        [incident.incident_id],
+    )  # fmt: skip
+
+
+def snapshot(report: EnterpriseReport) -> Snapshot:
+    indicators = {k: v for k, v in report.indicators.model_dump().items() if v is not None}
+    return Snapshot(report.report_id, report.period_end.isoformat(), indicators)
+
+
+def remember(history: list[Snapshot], report: EnterpriseReport, keep: int) -> list[Snapshot]:
+    """The history with this report in it (replacing a redelivery), newest `keep` by period."""
+    kept = [s for s in history if s.report_id != report.report_id]
+    kept.append(snapshot(report))
+    return sorted(kept, key=lambda s: (s.period_end, s.report_id))[-keep:]
+
+
+def iso_week(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"

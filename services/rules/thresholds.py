@@ -1,0 +1,50 @@
+"""The rules file (data/thresholds.json): every threshold with its source."""
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Threshold:
+    value: Any
+    source: str
+
+
+class Thresholds:
+    """Read access to the rules file: `t.get("stockpile", "sales_to_production_min").value`."""
+
+    def __init__(self, data: dict[str, Any]):
+        self._data = data
+
+    @classmethod
+    def load(cls) -> "Thresholds":
+        text = resources.files("services.rules").joinpath("data/thresholds.json").read_text(encoding="utf-8")
+        return cls(json.loads(text))
+
+    def get(self, *path: str) -> Threshold:
+        node: Any = self._data
+        for key in path:
+            node = node[key]
+        return Threshold(node["value"], node["source"])
+
+    def maybe(self, *path: str) -> Threshold | None:
+        try:
+            return self.get(*path)
+        except KeyError:
+            return None
+
+    def sources(self) -> list[str]:
+        """Every source text in the file (a test checks the quoted ones against the seed)."""
+        found: list[str] = []
+
+        def walk(node: Any) -> None:
+            if isinstance(node, dict):
+                if "source" in node:
+                    found.append(node["source"])
+                for value in node.values():
+                    walk(value)
+
+        walk(self._data)
+        return found

@@ -1,0 +1,233 @@
+"""Reports in, alerts out, through real Kafka and real Faust workers."""
+
+import json
+import time
+from datetime import date, timedelta
+
+import pytest
+from kafka import KafkaProducer
+
+from liaison_common import jsonbytes
+from tests.kafka_helpers import wait_for_events
+
+pytestmark = pytest.mark.integration
+WEEK0 = date(2011, 12, 5)
+
+
+def report(enterprise_id: str, week: int, report_id: str | None = None, **indicators: float) -> dict:
+    start = WEEK0 + timedelta(weeks=week)
+    end = start + timedelta(days=6)
+    return {
+        "kind": "enterprise_report",
+        "report_id": report_id or f"{enterprise_id}-W{week}",
+        "enterprise_id": enterprise_id,
+        "period_start": start.isoformat(),
+        "period_end": end.isoformat(),
+        "submitted_at": f"{(end + timedelta(days=1)).isoformat()}T09:00:00+08:00",
+        "indicators": indicators,
+    }
+
+
+def publish(bootstrap: str, topic: str, items: list[tuple[bytes, bytes]]) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    for key, value in items:
+        producer.send(topic, key=key, value=value)
+    producer.flush()
+    producer.close()
+
+
+def publish_reports(bootstrap: str, topic: str, reports: list[dict]) -> None:
+    publish(bootstrap, topic, [(r["enterprise_id"].encode(), jsonbytes.dumps(r)) for r in reports])
+
+
+def alerts_by_id(bootstrap, topic, until, timeout=90.0) -> dict[str, dict]:
+    events = wait_for_events(
+        bootstrap, topic, lambda e: until({a["alert_id"]: a for a in e}), timeout=timeout
+    )
+    return {a["alert_id"]: a for a in events}
+
+
+def routes(alert: dict) -> list[tuple[str, str]]:
+    return [(r["group_id"], r["role"]) for r in alert["routes"]]
+
+
+def test_reports_become_alerts_with_the_contract_routes(kafka_bootstrap, rules_topics, spawn_worker):
+    worker = spawn_worker()
+    gap = report("chalco-qinghai", 1, working_capital_need=30000, cash_on_hand=12000, credit_available=8000)
+    calm = report("western-mining", 1, sales_t=100, production_t=100)
+    backlog = report("qinghai-salt-lake", 1, rail_requested_t=100000, rail_shipped_t=52000)
+    publish_reports(kafka_bootstrap, rules_topics["reports_topic"], [gap, calm, backlog])
+    incident = {
+        "kind": "incident", "incident_id": "salt-1", "enterprise_id": "qinghai-salt-lake",
+        "occurred_at": "2011-12-20T14:05:00+08:00", "category": "safety", "severity": "critical", "summary": "塌方",
+    }  # fmt: skip
+    publish(
+        kafka_bootstrap, rules_topics["incidents_topic"], [(b"qinghai-salt-lake", jsonbytes.dumps(incident))]
+    )
+    worker.wait_ready()
+
+    alerts = alerts_by_id(kafka_bootstrap, rules_topics["alerts_topic"], lambda a: len(a) >= 3)
+    funding = alerts["funding_gap.chalco-qinghai.2011-12-18"]
+    assert routes(funding) == [
+        ("finance", "primary"),
+        ("wg-credit", "cc"),
+        ("wg-liaison", "cc"),
+        ("wg-aluminium", "cc"),
+    ]
+    assert (
+        funding["severity"] in ("medium", "high", "critical")
+        and funding["evidence"]["values"]["gap"] == 10000
+    )
+    assert funding["source_ids"] == ["chalco-qinghai-W1"] and "缺口" in funding["summary"]
+    transport = alerts["transport_backlog.qinghai-salt-lake.2011-12-18"]
+    assert routes(transport)[:2] == [("operations", "primary"), ("wg-rail", "cc")]
+    assert ("wg-chemical", "cc") in routes(transport)
+    major = alerts["major_incident.qinghai-salt-lake.2011-12-20.salt-1"]
+    assert (major["severity"], routes(major)[0]) == ("critical", ("comprehensive", "primary"))
+    assert not [a for a in alerts.values() if a.get("enterprise_id") == "western-mining"]
+
+
+def test_history_makes_a_stockpile_and_a_stated_problem_makes_an_alert(
+    kafka_bootstrap, rules_topics, spawn_worker
+):
+    worker = spawn_worker()
+    weeks = [report("qiaotou-aluminium-power", w, sales_t=100, inventory_t=150) for w in range(3)]
+    weeks.append(report("qiaotou-aluminium-power", 3, sales_t=100, inventory_t=450))
+    stated = report("huading-industrial", 0)
+    stated["problems"] = [{"category": "market", "text": "订单不足"}]
+    publish_reports(kafka_bootstrap, rules_topics["reports_topic"], [*weeks, stated])
+    worker.wait_ready()
+    alerts = alerts_by_id(kafka_bootstrap, rules_topics["alerts_topic"],
+                          lambda a: "stockpile.huading-industrial.2011-12-11" in a and "stockpile.qiaotou-aluminium-power.2012-01-01" in a)  # fmt: skip
+    assert alerts["stockpile.huading-industrial.2011-12-11"]["severity"] == "low"
+    assert routes(alerts["stockpile.huading-industrial.2011-12-11"])[:2] == [
+        ("industry-matching", "primary"),
+        ("operations", "cc"),
+    ]
+    stockpiles = [i for i in alerts if i.startswith("stockpile.qiaotou")]
+    assert stockpiles == ["stockpile.qiaotou-aluminium-power.2012-01-01"]
+
+
+def test_malformed_events_go_to_the_dead_letter_topic_and_the_worker_keeps_going(
+    kafka_bootstrap, rules_topics, spawn_worker
+):
+    worker = spawn_worker()
+    publish(
+        kafka_bootstrap,
+        rules_topics["reports_topic"],
+        [
+            (b"x", b"\xff\xfe not json"),
+            (b"x", b'{"kind": "enterprise_report", "report_id": "r"}'),
+            (b"nobody", jsonbytes.dumps(report("no-such-co", 0))),
+            (b"chalco-qinghai", jsonbytes.dumps(report("chalco-qinghai", 0, lines_halted=2))),
+        ],
+    )
+    publish(kafka_bootstrap, rules_topics["problems_topic"], [(b"x", b"[]")])
+    worker.wait_ready()
+    dead = wait_for_events(kafka_bootstrap, rules_topics["dlq_topic"], lambda e: len(e) >= 4, timeout=90)
+    assert sorted(d["reason"] for d in dead) == ["invalid", "invalid", "not_json", "unknown_reference"]
+    assert all(d["rejected_by"] == "rules" for d in dead)
+    alerts = alerts_by_id(kafka_bootstrap, rules_topics["alerts_topic"], lambda a: len(a) >= 1)
+    assert "production_halt.chalco-qinghai.2011-12-11" in alerts
+
+
+def test_overdue_reporters_are_alerted_in_event_time(kafka_bootstrap, rules_topics, spawn_worker):
+    worker = spawn_worker()
+    # Chalco, western-mining and wg-rail report week 0; only chalco reports weeks 1 and 2
+    # (submitted the day after each period): western-mining and wg-rail missed week 1.
+    first = [report(e, 0) for e in ("chalco-qinghai", "western-mining")]
+    later = [report("chalco-qinghai", w) for w in (1, 2)]
+    wg = {
+        "kind": "workgroup_report", "report_id": "rail-W0", "work_group_id": "wg-rail", "period_start": "2011-12-05",
+        "period_end": "2011-12-11", "submitted_at": "2011-12-12T09:00:00+08:00",
+    }  # fmt: skip
+    publish(kafka_bootstrap, rules_topics["workgroup_reports_topic"], [(b"wg-rail", jsonbytes.dumps(wg))])
+    publish_reports(kafka_bootstrap, rules_topics["reports_topic"], first + later)
+    worker.wait_ready()
+    alerts = alerts_by_id(
+        kafka_bootstrap, rules_topics["alerts_topic"],
+        lambda a: "report_overdue.western-mining.2011-12-18" in a and "report_overdue.wg-rail.2011-12-18" in a,
+    )  # fmt: skip
+    rail = alerts["report_overdue.wg-rail.2011-12-18"]
+    assert rail["work_group_id"] == "wg-rail"
+    assert routes(rail) == [("comprehensive", "primary"), ("wg-liaison", "cc"), ("wg-rail", "cc")]
+    assert not [a for a in alerts if a.startswith("report_overdue.chalco-qinghai")]
+    reporting = wait_for_events(kafka_bootstrap, rules_topics["reporting_topic"], lambda e: len(e) >= 4)
+    week0 = [r for r in reporting if r["week"] == "2011-W49"][-1]
+    assert week0["expected"] == 34 and week0["received"] == 3 and week0["on_time"] == 3
+
+
+def test_replaying_the_same_input_gives_the_same_alert_ids_and_no_more(
+    kafka_bootstrap, rules_topics, spawn_worker
+):
+    worker = spawn_worker()
+    batch = [report("chalco-qinghai", w, working_capital_need=100, cash_on_hand=1) for w in range(5)]
+    publish_reports(kafka_bootstrap, rules_topics["reports_topic"], batch)
+    worker.wait_ready()
+
+    def funding(events):
+        return [e for e in events if e["type"] == "funding_gap"]
+
+    first = settled(kafka_bootstrap, rules_topics["alerts_topic"], lambda e: len(funding(e)) >= 5)
+    publish_reports(kafka_bootstrap, rules_topics["reports_topic"], batch)  # the same input again
+    again = settled(kafka_bootstrap, rules_topics["alerts_topic"], lambda e: len(funding(e)) >= 10)
+    assert len({e["alert_id"] for e in funding(first)}) == 5
+    assert {e["alert_id"] for e in again} == {e["alert_id"] for e in first}
+
+
+def settled(bootstrap, topic, until, quiet: float = 3.0):
+    """The topic's events once `until` holds and nothing new has come for `quiet` seconds."""
+    events = wait_for_events(bootstrap, topic, until, timeout=90)
+    while True:
+        time.sleep(quiet)
+        seen = len(events)
+        later = wait_for_events(bootstrap, topic, lambda e, seen=seen: len(e) >= seen)
+        if len(later) == len(events):
+            return later
+        events = later
+
+
+def test_a_worker_killed_mid_stream_loses_nothing(kafka_bootstrap, rules_topics, spawn_worker):
+    enterprises = [
+        "chalco-qinghai",
+        "qinghai-salt-lake",
+        "western-mining",
+        "huading-industrial",
+        "qinghai-electric-power",
+    ]
+    batch = [report(e, w, wage_arrears=1) for w in range(60) for e in enterprises]
+    expected = {f"workforce_cut.{r['enterprise_id']}.{r['period_end']}" for r in batch}
+    publish_reports(kafka_bootstrap, rules_topics["reports_topic"], batch)
+    worker = spawn_worker()
+    worker.wait_ready()
+    wait_for_events(kafka_bootstrap, rules_topics["alerts_topic"], lambda e: len(e) >= 30, timeout=90)
+    worker.kill()
+    spawn_worker().wait_ready()
+    events = wait_for_events(
+        kafka_bootstrap, rules_topics["alerts_topic"],
+        lambda e: {a["alert_id"] for a in e if a["type"] == "workforce_cut"} >= expected, timeout=120,
+    )  # fmt: skip
+    assert {a["alert_id"] for a in events if a["type"] == "workforce_cut"} == expected
+
+
+def test_two_workers_share_the_partitions_and_produce_each_alert(kafka_bootstrap, rules_topics, spawn_worker):
+    one, two = spawn_worker("-one"), spawn_worker("-two")
+    one.wait_ready()
+    two.wait_ready()
+    enterprises = [
+        "chalco-qinghai",
+        "qinghai-salt-lake",
+        "western-mining",
+        "huading-industrial",
+        "zangyang-carpet",
+    ]
+    batch = [report(e, w, lines_halted=1) for w in range(10) for e in enterprises]
+    expected = {f"production_halt.{r['enterprise_id']}.{r['period_end']}" for r in batch}
+    publish_reports(kafka_bootstrap, rules_topics["reports_topic"], batch)
+    events = wait_for_events(
+        kafka_bootstrap, rules_topics["alerts_topic"],
+        lambda e: {a["alert_id"] for a in e} >= expected, timeout=120,
+    )  # fmt: skip
+    assert {a["alert_id"] for a in events if a["type"] == "production_halt"} == expected
+    assert one.health()["assigned_partitions"] > 0 and two.health()["assigned_partitions"] > 0
+    assert json.dumps(events[0], ensure_ascii=False)

@@ -1,0 +1,50 @@
+from liaison_common.registry_view import RegistryView
+from services.rules.alerts import alert_id, build_alert
+from services.rules.thresholds import Thresholds
+
+
+def test_every_quoted_source_is_the_seed_text(seed_text):
+    quoted = [s for s in Thresholds.load().sources() if not s.startswith("default")]
+    assert len(quoted) >= 12
+    assert [s for s in quoted if s not in seed_text] == []
+
+
+def view_with_chalco() -> RegistryView:
+    view = RegistryView()
+    view.apply({"entity_type": "enterprise", "id": "chalco-qinghai", "version": 1,
+                "data": {"is_sme": False, "work_group_ids": ["wg-liaison", "wg-aluminium"]}})  # fmt: skip
+    return view
+
+
+PROBLEM = {
+    "type": "funding_gap", "enterprise_id": "chalco-qinghai", "period_end": "2011-12-18", "severity": "high",
+    "summary": "缺口", "evidence": {"values": {"gap": 1}}, "source_ids": ["r1"],
+}  # fmt: skip
+
+
+def test_alert_ids_are_deterministic_and_distinguish_type_subject_and_period():
+    assert alert_id(PROBLEM) == alert_id(dict(PROBLEM, severity="low", source_ids=["r2"]))
+    assert alert_id(PROBLEM) != alert_id(dict(PROBLEM, period_end="2011-12-25"))
+    assert alert_id(PROBLEM) != alert_id(dict(PROBLEM, type="stockpile"))
+    incident = dict(PROBLEM, type="major_incident", source_ids=["i-1"])
+    assert alert_id(incident) != alert_id(dict(incident, source_ids=["i-2"]))
+
+
+def test_an_alert_carries_the_contract_routes_and_fields():
+    alert = build_alert(PROBLEM, view_with_chalco(), detected_at="2011-12-19T10:00:00+08:00")
+    assert alert["routes"] == [
+        {"group_id": "finance", "role": "primary"},
+        {"group_id": "wg-credit", "role": "cc"},
+        {"group_id": "wg-liaison", "role": "cc"},
+        {"group_id": "wg-aluminium", "role": "cc"},
+    ]
+    assert {"alert_id", "type", "severity", "enterprise_id", "period_end", "detected_at", "summary", "evidence",
+            "routes", "source_ids"} <= set(alert)  # fmt: skip
+
+
+def test_a_routing_rule_from_the_registry_overrides_the_default():
+    view = view_with_chalco()
+    view.apply({"entity_type": "routing_rule", "id": "funding_gap", "version": 2,
+                "data": {"primary": "sme", "cc": [], "cc_when_sme": []}})  # fmt: skip
+    alert = build_alert(PROBLEM, view, detected_at="x")
+    assert alert["routes"][0] == {"group_id": "sme", "role": "primary"}
