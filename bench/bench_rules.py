@@ -1,0 +1,237 @@
+"""Rules throughput and latency on this machine, beside a bare aiokafka consume-and-produce loop.
+
+  make bench-rules            (N=5000 by default; N=20000 make bench-rules for more)
+
+Needs the platform's Kafka and registry topic (`make up`). Uses topics and a consumer
+group of its own, so the running platform is not disturbed:
+  1. backlog: N weekly reports (every detector on, about a third of them raising a problem)
+     are on the topic before one rules worker starts; events/s from its first to its last
+     output;
+  2. live: reports sent one every few milliseconds with a funding gap each, so each makes an
+     alert; latency from send to the alert on the alerts topic, p50/p99;
+  3. bare: an aiokafka loop that consumes the same N reports, parses, changes and produces
+     them, the ceiling a Python consumer reaches on this broker.
+"""
+
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from kafka import KafkaConsumer, KafkaProducer
+
+from liaison_common.topics import REGISTRY, TopicSpec, ensure_topics
+
+REPO = Path(__file__).resolve().parents[1]
+ENTERPRISES = [
+    "chalco-qinghai", "qinghai-salt-lake", "qiaotou-aluminium-power", "xining-special-steel", "huading-industrial",
+    "western-mining", "qinghai-electric-power", "yellow-river-hydropower", "qinghua-coal-chemical", "zangyang-carpet",
+]  # fmt: skip
+
+
+def report(i: int, run: str, *, gap: bool = False) -> dict:
+    enterprise = ENTERPRISES[i % len(ENTERPRISES)]
+    week = i // len(ENTERPRISES)
+    start = date(2011, 12, 5) + timedelta(weeks=week % 500)
+    indicators = {
+        "production_t": 1000 + (i * 37) % 400,
+        "sales_t": 900 + (i * 53) % 300,
+        "inventory_t": 2000 + (i * 97) % 3000,
+        "rail_requested_t": 1000,
+        "rail_shipped_t": 700 + (i * 11) % 400,
+        "power_demand_mwh": 100,
+        "power_supplied_mwh": 90 + i % 15,
+        "energy_kwh_per_t": 13500 + (i * 7) % 1000,
+        "employees": 1000 - i % 80,
+        "output_value_yoy_pct": 10 + i % 20,
+    }
+    if gap:
+        indicators.update({"working_capital_need": 1000, "cash_on_hand": 1, "credit_available": 1})
+    return {
+        "kind": "enterprise_report",
+        "report_id": f"bench-{run}-{i}",
+        "enterprise_id": enterprise,
+        "period_start": start.isoformat(),
+        "period_end": (start + timedelta(days=6)).isoformat(),
+        "submitted_at": f"{(start + timedelta(days=7)).isoformat()}T09:00:00+08:00",
+        "indicators": indicators,
+    }
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def count_messages(bootstrap: str, topic: str) -> int:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        from kafka.structs import TopicPartition
+
+        ends = consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
+        return sum(ends.values())
+    finally:
+        consumer.close()
+
+
+def start_worker(
+    bootstrap: str, topics: dict[str, str], run: str, port: int, datadir: str
+) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RULES_")}
+    env.update({f"RULES_{name.upper()}_TOPIC": topic for name, topic in topics.items()})
+    env.update(
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "RULES_REGISTRY_TOPIC": REGISTRY,
+            "RULES_APP_ID": f"bench-rules-{run}",
+            "RULES_DATADIR": datadir,
+            "RULES_WEB_PORT": str(port),
+        }
+    )
+    log = open(Path(datadir) / "worker.log", "wb")  # noqa: SIM115  (closed with the process)
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.rules", "worker", "-l", "warning", "--web-port", str(port)],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+def wait_healthy(port: int, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit("the rules worker exited; see its log")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit("the rules worker did not become ready")
+
+
+def fill(bootstrap: str, topic: str, n: int, run: str) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    for i in range(n):
+        item = report(i, run)
+        producer.send(topic, key=item["enterprise_id"].encode(), value=json.dumps(item).encode())
+    producer.flush()
+    producer.close()
+
+
+def drain_rate(bootstrap: str, topics: dict[str, str], n: int) -> float:
+    """Reports per second from the worker's first output to its N-th (one period event per report)."""
+    first = None
+    while True:
+        done = count_messages(bootstrap, topics["periods"])
+        if done and first is None:
+            first = (time.perf_counter(), done)
+        if done >= n:
+            break
+        time.sleep(0.2)
+    assert first is not None
+    elapsed = time.perf_counter() - first[0]
+    return (n - first[1]) / elapsed if elapsed > 0 else float("nan")
+
+
+def live_latency(bootstrap: str, topics: dict[str, str], run: str, count: int = 300) -> list[float]:
+    consumer = KafkaConsumer(topics["alerts"], bootstrap_servers=bootstrap, auto_offset_reset="latest")
+    consumer.poll(timeout_ms=1000)  # join before sending
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+    sent: dict[str, float] = {}
+    for i in range(count):
+        item = report(10_000_000 + i, run + "-live", gap=True)
+        sent[item["report_id"]] = time.perf_counter()
+        producer.send(topics["reports"], key=item["enterprise_id"].encode(), value=json.dumps(item).encode())
+        producer.flush()
+        time.sleep(0.005)
+    latencies: list[float] = []
+    deadline = time.monotonic() + 60
+    while len(latencies) < count and time.monotonic() < deadline:
+        for records in consumer.poll(timeout_ms=500).values():
+            for record in records:
+                alert = json.loads(record.value)
+                for source in alert.get("source_ids", []):
+                    if source in sent and alert["type"] == "funding_gap":
+                        latencies.append(time.perf_counter() - sent.pop(source))
+    consumer.close()
+    producer.close()
+    return latencies
+
+
+async def bare_loop(bootstrap: str, source: str, n: int) -> float:
+    sink = f"bench.bare-sink.{uuid.uuid4().hex[:8]}"
+    ensure_topics(bootstrap, (TopicSpec(sink, 3),))
+    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=f"bench-bare-{uuid.uuid4().hex[:6]}",
+                                auto_offset_reset="earliest", enable_auto_commit=False)  # fmt: skip
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await consumer.start()
+    await producer.start()
+    seen, started = 0, None
+    try:
+        while seen < n:
+            batches = await consumer.getmany(timeout_ms=500, max_records=500)
+            for tp, messages in batches.items():
+                if started is None:
+                    started = time.perf_counter()
+                for message in messages:
+                    event = json.loads(message.value)
+                    event["seen"] = True
+                    await producer.send(sink, key=message.key, value=json.dumps(event).encode())
+                    seen += 1
+                await producer.flush()
+                await consumer.commit({tp: messages[-1].offset + 1})
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    assert started is not None
+    return n / (time.perf_counter() - started)
+
+
+def main() -> None:
+    n = int(os.environ.get("N", "5000"))
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    run = uuid.uuid4().hex[:8]
+    topics = {name: f"bench.rules.{name}.{run}" for name in ("reports", "incidents", "workgroup_reports",
+                                                              "problems", "alerts", "dlq", "reporting")}  # fmt: skip
+    topics["periods"] = f"bench.rules.periods.{run}"
+    ensure_topics(bootstrap, tuple(TopicSpec(t, 1 if name == "periods" else 3) for name, t in topics.items()))
+    with open("/proc/cpuinfo") as cpuinfo:
+        cpu = next((ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")), "?")
+    print(
+        f"machine: {os.cpu_count()} cores, {cpu}; Python {platform.python_version()}; N={n}; one rules worker\n"
+    )
+    port = 18000 + int(run[:3], 16) % 1000
+    fill(bootstrap, topics["reports"], n, run)
+    with tempfile.TemporaryDirectory() as datadir:
+        process = start_worker(bootstrap, topics, run, port, datadir)
+        try:
+            wait_healthy(port, process)
+            rate = drain_rate(bootstrap, topics, n)
+            problems = count_messages(bootstrap, topics["problems"])
+            print(
+                f"{'rules, backlog of N reports':<36} {rate:>8.0f} reports/s   ({problems} problems, every detector on)"
+            )
+            latencies = live_latency(bootstrap, topics, run)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    if latencies:
+        print(f"{'rules, live: report sent → alert':<36} p50 {percentile(latencies, 50) * 1000:7.1f} ms   "
+              f"p99 {percentile(latencies, 99) * 1000:7.1f} ms   ({len(latencies)} alerts)")  # fmt: skip
+    bare = asyncio.run(bare_loop(bootstrap, topics["reports"], n))
+    print(f"{'bare aiokafka consume→produce':<36} {bare:>8.0f} events/s")
+    print(f"\nratio rules/bare: {rate / bare:.2f}")
+
+
+if __name__ == "__main__":
+    main()
