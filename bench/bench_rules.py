@@ -2,7 +2,8 @@
 
   make bench-rules            (N=5000 by default; N=20000 make bench-rules for more)
 
-Needs the platform's Kafka and registry topic (`make up`). Uses topics and a consumer
+Needs the platform's Kafka and registry topic (`make up`). PROFILE=1 runs the worker under
+py-spy and leaves collapsed stacks in .local/profile-rules.txt. Uses topics and a consumer
 group of its own, so the running platform is not disturbed:
   1. backlog: N weekly reports (every detector on, about a third of them raising a problem)
      are on the topic before one rules worker starts; events/s from its first to its last
@@ -20,6 +21,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from datetime import date, timedelta
@@ -32,6 +34,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from liaison_common.topics import REGISTRY, TopicSpec, ensure_topics
 
 REPO = Path(__file__).resolve().parents[1]
+LOG = REPO / ".local" / "logs" / "bench-rules-worker.log"
 ENTERPRISES = [
     "chalco-qinghai", "qinghai-salt-lake", "qiaotou-aluminium-power", "xining-special-steel", "huading-industrial",
     "western-mining", "qinghai-electric-power", "yellow-river-hydropower", "qinghua-coal-chemical", "zangyang-carpet",
@@ -98,9 +101,11 @@ def start_worker(
             "RULES_WEB_PORT": str(port),
         }
     )
-    log = open(Path(datadir) / "worker.log", "wb")  # noqa: SIM115  (closed with the process)
+    LOG.parent.mkdir(parents=True, exist_ok=True)
+    log = LOG.open("wb")
+    command = [sys.executable, "-m", "services.rules", "worker", "-l", "warn", "--web-port", str(port)]
     return subprocess.Popen(
-        [sys.executable, "-m", "services.rules", "worker", "-l", "warning", "--web-port", str(port)],
+        command,
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
 
@@ -109,7 +114,7 @@ def wait_healthy(port: int, process: subprocess.Popen, timeout: float = 120) -> 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit("the rules worker exited; see its log")
+            raise SystemExit(f"the rules worker exited:\n{LOG.read_text()[-2000:]}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
                 return
@@ -144,28 +149,39 @@ def drain_rate(bootstrap: str, topics: dict[str, str], n: int) -> float:
 
 
 def live_latency(bootstrap: str, topics: dict[str, str], run: str, count: int = 300) -> list[float]:
+    """Send reports at a steady pace; a thread reads the alerts as they come."""
     consumer = KafkaConsumer(topics["alerts"], bootstrap_servers=bootstrap, auto_offset_reset="latest")
     consumer.poll(timeout_ms=1000)  # join before sending
+    received: dict[str, float] = {}
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            for records in consumer.poll(timeout_ms=100).values():
+                for record in records:
+                    alert = json.loads(record.value)
+                    if alert["type"] == "funding_gap":
+                        for source in alert.get("source_ids", []):
+                            received.setdefault(source, time.perf_counter())
+
+    reader = threading.Thread(target=read)
+    reader.start()
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
     sent: dict[str, float] = {}
     for i in range(count):
         item = report(10_000_000 + i, run + "-live", gap=True)
         sent[item["report_id"]] = time.perf_counter()
         producer.send(topics["reports"], key=item["enterprise_id"].encode(), value=json.dumps(item).encode())
-        producer.flush()
-        time.sleep(0.005)
-    latencies: list[float] = []
+        time.sleep(0.01)
+    producer.flush()
     deadline = time.monotonic() + 60
-    while len(latencies) < count and time.monotonic() < deadline:
-        for records in consumer.poll(timeout_ms=500).values():
-            for record in records:
-                alert = json.loads(record.value)
-                for source in alert.get("source_ids", []):
-                    if source in sent and alert["type"] == "funding_gap":
-                        latencies.append(time.perf_counter() - sent.pop(source))
+    while len([r for r in sent if r in received]) < count and time.monotonic() < deadline:
+        time.sleep(0.2)
+    stop.set()
+    reader.join()
     consumer.close()
     producer.close()
-    return latencies
+    return [received[r] - sent[r] for r in sent if r in received]
 
 
 async def bare_loop(bootstrap: str, source: str, n: int) -> float:
@@ -216,7 +232,17 @@ def main() -> None:
         process = start_worker(bootstrap, topics, run, port, datadir)
         try:
             wait_healthy(port, process)
+            profiler = None
+            if os.environ.get("PROFILE"):
+                # py-spy samples the worker for 10 s of the drain: collapsed stacks in .local/profile-rules.txt
+                profiler = subprocess.Popen(
+                    ["py-spy", "record", "--pid", str(process.pid), "--duration", "10", "--format", "raw",
+                     "-o", str(REPO / ".local" / "profile-rules.txt")],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                )  # fmt: skip
             rate = drain_rate(bootstrap, topics, n)
+            if profiler is not None:
+                profiler.wait(timeout=60)
             problems = count_messages(bootstrap, topics["problems"])
             print(
                 f"{'rules, backlog of N reports':<36} {rate:>8.0f} reports/s   ({problems} problems, every detector on)"

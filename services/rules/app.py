@@ -1,9 +1,9 @@
 """The rules service: a Faust app whose agents detect problems and route them as alerts.
 
-  reports ─┐                       ┌─► problems ──► routing agent ──► alerts
-  incidents┼─► detection agents ───┤
-  wg-reports┘                      └─► rules-periods (1 partition) ──► reporting agent
-                                                 │                      ├─► problems (report_overdue)
+  reports ──┐                       ┌─► problems (each detected problem, before routing)
+  incidents ├─► detection agents ───┼─► alerts   (the same problem, routed)
+  wg-reports┘                       └─► rules-periods (1 partition) ──► reporting agent
+                                                                        ├─► problems + alerts (report_overdue)
             registry ──► RegistryView (every worker, in memory)         └─► reporting (completeness)
 
 Run: python -m services.rules worker -l info   (RULES_* variables configure it, see config.py)
@@ -138,11 +138,24 @@ def facts_of(enterprise_id: str) -> EnterpriseFacts | None:
 
 
 async def emit_problem(problem: Problem, *, submitted_at: str | None = None) -> None:
+    """Publish the problem, and its routed alert, from the same event.
+
+    Routing is done here rather than by a second agent reading liaison.problems.v1: Faust's
+    cost is per event consumed, and a second hop doubled it (docs/benchmarks.md). The problems
+    topic still holds every detected problem, before routing, as the contract has it.
+    """
     value = problem.as_dict()
     if submitted_at is not None:
         value["submitted_at"] = submitted_at
     await problems_topic.send(key=problem.subject_id.encode(), value=jsonbytes.dumps(value))
     PROBLEMS.labels(problem.type).inc()
+    alert = build_alert(value, registry, detected_at=datetime.now(UTC).isoformat())
+    await alerts_topic.send(key=alert["alert_id"].encode(), value=jsonbytes.dumps(alert))
+    for route in alert["routes"]:
+        ALERTS.labels(route["group_id"], route["role"]).inc()
+    if submitted_at is not None:
+        age = datetime.now(UTC) - datetime.fromisoformat(submitted_at)
+        SUBMISSION_TO_ALERT_SECONDS.observe(max(age.total_seconds(), 0))
 
 
 async def emit_period(kind: str, subject_id: str, report_id: str, period_end: str, submitted_at: str) -> None:
@@ -223,48 +236,32 @@ async def detect_in_workgroup_reports(stream: Any) -> None:
         done(raw, started)
 
 
-# ------------------------------------------------------------------ routing
-
-
-@app.agent(problems_topic)
-async def route_problems(stream: Any) -> None:
-    await registry_ready.wait()
-    async for event in stream.events():
-        started, raw = time.perf_counter(), raw_message(event)
-        try:
-            problem = json.loads(raw.value or b"")
-            alert = build_alert(problem, registry, detected_at=datetime.now(UTC).isoformat())
-        except (ValueError, KeyError, TypeError) as error:
-            await reject(raw, "invalid", f"not a problem: {error!r}")
-            continue
-        await alerts_topic.send(key=alert["alert_id"].encode(), value=jsonbytes.dumps(alert))
-        for route in alert["routes"]:
-            ALERTS.labels(route["group_id"], route["role"]).inc()
-        if problem.get("submitted_at"):
-            submitted = datetime.fromisoformat(problem["submitted_at"])
-            SUBMISSION_TO_ALERT_SECONDS.observe(max((datetime.now(UTC) - submitted).total_seconds(), 0))
-        done(raw, started)
-
-
 # ------------------------------------------------------------------ reporting: overdue and completeness
 
 
 @app.agent(periods_topic)
 async def track_reporting(stream: Any) -> None:
+    """One partition, so one owner; events are taken in batches and the state written once per batch."""
     await registry_ready.wait()
     days_after = thresholds.get("report_overdue", "days_after_period_end")
     on_time_days = thresholds.get("report_overdue", "on_time_days_after_period_end").value
-    async for event in stream.events():
-        started, raw = time.perf_counter(), raw_message(event)
-        try:
-            seen = json.loads(raw.value or b"")
-        except ValueError as error:
-            await reject(raw, "not_json", str(error))
-            continue
-        state = dict(reporting_state["state"]) or reporting.new_state()
+    async for events in stream.take_events(500, within=0.2):
+        started = time.perf_counter()
+        state = reporting_state["state"] or reporting.new_state()
         expected = reporting.expected_reporters(registry)
-        if not seen.get("tick"):
-            week = reporting.observe(state, seen, on_time_days=on_time_days)
+        weeks: set[str] = set()
+        for event in events:
+            raw = raw_message(event)
+            try:
+                seen = json.loads(raw.value or b"")
+                if not seen.get("tick"):
+                    weeks.add(reporting.observe(state, seen, on_time_days=on_time_days))
+            except (ValueError, KeyError, TypeError, AttributeError) as error:
+                await reject(raw, "invalid", f"not a period event: {error!r}")
+                continue
+            EVENTS.labels(raw.topic, "ok").inc()
+            last_offsets[(raw.topic, raw.partition)] = raw.offset
+        for week in sorted(weeks):
             record = reporting.completeness(state, week, expected)
             record["computed_at"] = datetime.now(UTC).isoformat()
             await reporting_topic.send(key=week.encode(), value=jsonbytes.dumps(record))
@@ -274,8 +271,9 @@ async def track_reporting(stream: Any) -> None:
                 reporter, period_end, names, state, days_after=days_after.value, source=days_after.source
             )
             await emit_problem(problem)
+        reporting.forget_old_weeks(state)
         reporting_state["state"] = state
-        done(raw, started)
+        PROCESSING_SECONDS.labels(settings.periods_topic).observe(time.perf_counter() - started)
 
 
 def _name(reporter: str) -> str:
@@ -316,7 +314,7 @@ async def measure() -> None:
     TABLE_KEYS.labels("enterprise-history").set(len(history))
     TABLE_KEYS.labels("reporting-state").set(len(reporting_state))
     inputs = {settings.reports_topic, settings.incidents_topic, settings.workgroup_reports_topic,
-              settings.problems_topic, settings.periods_topic}  # fmt: skip
+              settings.periods_topic}  # fmt: skip
     for tp in app.consumer.assignment():
         highwater = app.consumer.highwater(tp)
         if tp.topic not in inputs or highwater is None:

@@ -108,6 +108,12 @@ def overdue_problem(reporter: str, period_end: str, names: dict[str, str], state
     )  # fmt: skip
 
 
+def forget_old_weeks(state: dict[str, Any], keep: int = 60) -> None:
+    """Keep the newest `keep` weeks of counts (more than a year): the state must not grow forever."""
+    for week in sorted(state["weeks"])[:-keep]:
+        del state["weeks"][week]
+
+
 def completeness(state: dict[str, Any], week: str, expected: dict[str, list[str]]) -> dict[str, Any]:
     """The week's reporting rate and timeliness, the way DHIS2 counts them, overall and per work group."""
     bucket = state["weeks"].get(week, {"period_end": None, "received": {}})

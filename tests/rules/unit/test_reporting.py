@@ -75,3 +75,12 @@ def test_a_wrong_clock_moves_event_time_no_further_than_two_weeks_past_the_perio
     state = reporting.new_state()
     reporting.observe(state, seen("enterprise:a", "2011-12-11", "2030-01-01"), on_time_days=1)
     assert state["watermark"] == "2011-12-25"
+
+
+def test_old_weeks_are_forgotten_so_the_state_stays_small():
+    state = reporting.new_state()
+    for week in range(80):
+        day = f"2012-{1 + week // 28:02d}-{1 + week % 28:02d}"
+        reporting.observe(state, seen("enterprise:a", day, day), on_time_days=1)
+    reporting.forget_old_weeks(state, keep=10)
+    assert len(state["weeks"]) == 10
