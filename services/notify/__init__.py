@@ -1,1 +1,1 @@
-"""The notify service (built in its own issue; see the README's roadmap)."""
+"""Notify: store, deliver, acknowledge, escalate and summarise alerts for the coordination groups."""

@@ -1,0 +1,123 @@
+"""Notify's FastAPI app and its wiring: the HTTP API, the alerts consumer, the registry
+follower, and the dispatcher that delivers notifications and escalates.
+
+Run: uvicorn --factory services.notify.app:create_app --port 8003
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from anyio import to_thread
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from liaison_common import db
+from liaison_common.logs import configure_logging
+from liaison_common.registry_follower import follow_registry
+from liaison_common.registry_view import RegistryView
+from liaison_common.web import install_common
+from services.notify import service
+from services.notify.config import Settings
+from services.notify.delivery import dispatch_due
+from services.notify.documents import Alert
+from services.notify.events import Broadcaster
+from services.notify.exceptions import NotifyError
+from services.notify.kafka import consume
+from services.notify.metrics import ESCALATIONS, OPEN_ALERTS
+from services.notify.routes import install_routes
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()  # read from the environment
+    view = RegistryView()
+    broadcaster = Broadcaster()
+
+    def on_alert(alert: Alert, outcome: str) -> None:
+        broadcaster.publish(
+            {"event": "new" if outcome == "new" else "changed", "alert": service.alert_dict(alert)}
+        )
+
+    async def run_dispatcher() -> None:
+        """Deliver what is due and escalate what is overdue, forever."""
+        last_gauge = 0.0
+        async with httpx.AsyncClient() as client:
+            while True:
+                try:
+                    await dispatch_due(client, settings)
+                    escalated = await to_thread.run_sync(
+                        lambda: service.escalate_due(view=view, settings=settings)
+                    )
+                    for alert in escalated:
+                        ESCALATIONS.inc()
+                        broadcaster.publish({"event": "changed", "alert": service.alert_dict(alert)})
+                    if asyncio.get_running_loop().time() - last_gauge > 15:
+                        await to_thread.run_sync(_count_open_alerts)
+                        last_gauge = asyncio.get_running_loop().time()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:  # the database or a receiver may be away: try again shortly
+                    log.warning("dispatcher: %r", error)
+                await asyncio.sleep(settings.poll_seconds)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db.connect(settings.mongodb_uri)
+        app.state.registry_ready = asyncio.Event()
+        follower = follow_registry(
+            settings.kafka_bootstrap_servers,
+            settings.registry_topic,
+            view,
+            app.state.registry_ready,
+            client_id="liaison-notify-registry",
+        )
+        tasks = [
+            asyncio.create_task(follower),
+            asyncio.create_task(consume(settings, view, app.state.registry_ready, on_alert)),
+            asyncio.create_task(run_dispatcher()),
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            db.disconnect()
+
+    app = FastAPI(
+        title="Liaison notify",
+        version="1",
+        description="Alerts for the coordination and work groups: the inbox, acknowledgement, escalation, "
+        "delivery by webhook and email, and weekly digests.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.broadcaster = broadcaster
+    app.state.registry_ready = asyncio.Event()
+    install_common(app, service="notify", max_body_bytes=settings.max_body_bytes)
+
+    @app.exception_handler(NotifyError)
+    async def notify_error(request: Request, exc: NotifyError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+    install_routes(app)
+    configure_logging()
+    return app
+
+
+def _count_open_alerts() -> None:
+    counts: Counter[tuple[str, str]] = Counter()
+    for alert in Alert.objects(status="open").only("group_ids", "severity"):
+        for group_id in alert.group_ids:
+            counts[(group_id, alert.severity)] += 1
+    OPEN_ALERTS.clear()
+    for (group_id, severity), count in counts.items():
+        OPEN_ALERTS.labels(group_id, severity).set(count)

@@ -1,0 +1,39 @@
+from pydantic import SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from liaison_common import topics
+from liaison_common.settings import CommonSettings
+
+
+class Settings(CommonSettings):
+    """Notify settings: the shared ones plus NOTIFY_* variables."""
+
+    model_config = SettingsConfigDict(env_prefix="NOTIFY_", extra="ignore", populate_by_name=True)
+
+    alerts_topic: str = topics.ALERTS
+    reporting_topic: str = topics.REPORTING
+    registry_topic: str = topics.REGISTRY
+    dlq_topic: str = topics.DLQ
+    consumer_group: str = "liaison-notify"
+
+    # Webhook payloads are signed with HMAC-SHA256 under this key (X-Liaison-Signature).
+    webhook_secret: SecretStr = SecretStr("liaison-dev-webhook-secret")
+    webhook_timeout_seconds: float = 5.0
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    smtp_from: str = "liaison@localhost"
+
+    # Alerts for the same group and type within this window go out as one notification.
+    group_wait_seconds: float = 5.0
+    # Delivery retries: exponential backoff with jitter, from `retry_initial` up to `retry_max`,
+    # until delivered or `delivery_expiry` after the notification was created.
+    retry_initial_seconds: float = 1.0
+    retry_max_seconds: float = 300.0
+    delivery_expiry_seconds: float = 24 * 3600.0
+    # High and critical alerts, and every major incident, not acknowledged within this delay
+    # are escalated to the comprehensive group, and reminded every `escalation_repeat`.
+    escalation_delay_seconds: float = 2 * 3600.0
+    escalation_repeat_seconds: float = 3600.0
+    escalation_group: str = "comprehensive"
+    # How often the dispatcher looks for due notifications and escalations.
+    poll_seconds: float = 0.5

@@ -1,0 +1,73 @@
+"""mongoengine documents of notify: alerts with their history, and the delivery outbox."""
+
+import mongoengine as me
+
+
+class HistoryEntry(me.EmbeddedDocument):
+    at = me.DateTimeField(required=True)
+    event = me.StringField(required=True)  # received, updated, sent, acknowledged, escalated, resolved …
+    by = me.StringField()  # who: a group, a channel target, "rules", "notify"
+    detail = me.StringField()
+
+
+class Alert(me.Document):
+    """An alert as rules published it, plus its lifecycle. One document per alert_id."""
+
+    meta = {"collection": "alerts", "strict": False}
+
+    alert_id = me.StringField(primary_key=True)
+    type = me.StringField(required=True)
+    severity = me.StringField(required=True)
+    enterprise_id = me.StringField()
+    work_group_id = me.StringField()
+    period_end = me.StringField()
+    detected_at = me.StringField()
+    submitted_at = me.StringField()
+    summary = me.StringField()
+    evidence = me.DictField()
+    routes = me.ListField(me.DictField())
+    source_ids = me.ListField(me.StringField())
+    # Every group that may see it: the routes, and the comprehensive group once escalated.
+    group_ids = me.ListField(me.StringField())
+    status = me.StringField(default="open", choices=("open", "acknowledged", "resolved"))
+    received_at = me.DateTimeField(required=True)
+    updated_at = me.DateTimeField()
+    first_delivered_at = me.DateTimeField()
+    escalation_level = me.IntField(default=0)
+    next_escalation_at = me.DateTimeField()
+    history = me.EmbeddedDocumentListField(HistoryEntry)
+
+
+class Notification(me.Document):
+    """One message to one receiver: the outbox row the dispatcher delivers, retries and records.
+
+    Its id is the idempotency key (receiver, grouping key, step), sent as Idempotency-Key, so
+    a receiver can tell a repeat; a lease lets only one notify instance send it at a time.
+    """
+
+    meta = {"collection": "notifications", "strict": False}
+
+    key = me.StringField(primary_key=True)
+    subscription_id = me.StringField(required=True)
+    group_id = me.StringField(required=True)
+    channel = me.StringField(required=True, choices=("webhook", "email", "inbox"))
+    target = me.StringField()
+    kind = me.StringField(default="alerts")  # alerts or escalation
+    grouping = me.StringField()  # subscription|kind|type: alerts with the same grouping share a window
+    alert_ids = me.ListField(me.StringField())
+    status = me.StringField(default="collecting", choices=("collecting", "pending", "delivered", "expired"))
+    created_at = me.DateTimeField(required=True)
+    send_at = me.DateTimeField(required=True)  # the end of the grouping window, then the next retry
+    attempts = me.IntField(default=0)
+    last_error = me.StringField()
+    lease_until = me.DateTimeField()
+    delivered_at = me.DateTimeField()
+
+
+class ReportingWeek(me.Document):
+    """The week's reporting completeness from rules (liaison.reporting.v1), the latest record."""
+
+    meta = {"collection": "reporting_weeks", "strict": False}
+
+    week = me.StringField(primary_key=True)
+    record = me.DictField()

@@ -1,0 +1,108 @@
+"""Notify's Kafka side: the alerts and reporting consumer, committing only what is stored."""
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from anyio import to_thread
+
+from liaison_common import jsonbytes
+from liaison_common.deadletter import RawMessage, dead_letter
+from liaison_common.registry_view import RegistryView
+from services.notify import service
+from services.notify.config import Settings
+from services.notify.metrics import ALERTS_RECEIVED
+
+log = logging.getLogger(__name__)
+REQUIRED = ("alert_id", "type", "severity", "routes")
+
+
+def usable_alert(value: bytes | None) -> tuple[dict[str, Any] | None, str]:
+    """The alert, or (None, why not)."""
+    try:
+        alert = json.loads(value or b"")
+    except ValueError as error:
+        return None, f"not JSON: {error}"
+    if not isinstance(alert, dict):
+        return None, "not a JSON object"
+    missing = [field for field in REQUIRED if not alert.get(field)]
+    if missing:
+        return None, f"missing {', '.join(missing)}"
+    if alert["severity"] not in service.SEVERITIES:
+        return None, f"unknown severity {alert['severity']!r}"
+    if not all(isinstance(r, dict) and r.get("group_id") for r in alert["routes"]):
+        return None, "routes must be objects with a group_id"
+    return alert, ""
+
+
+async def consume(
+    settings: Settings,
+    view: RegistryView,
+    ready: asyncio.Event,
+    on_alert: Callable[[service.Alert, str], None],
+) -> None:
+    await ready.wait()  # subscriptions come from the registry
+    while True:
+        consumer = AIOKafkaConsumer(
+            settings.alerts_topic,
+            settings.reporting_topic,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=settings.consumer_group,
+            client_id="liaison-notify",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+        try:
+            await consumer.start()
+            await producer.start()
+            while True:
+                batches = await consumer.getmany(timeout_ms=500, max_records=200)
+                for tp, messages in batches.items():
+                    for message in messages:
+                        await _handle(message, tp.topic, settings, view, producer, on_alert)
+                    await consumer.commit({tp: messages[-1].offset + 1})
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.warning("notify consumer: %r; restarting in 2 s", error)
+            await asyncio.sleep(2)
+        finally:
+            for client in (consumer, producer):
+                try:
+                    await client.stop()
+                except Exception as error:  # stopping a half-started client may fail; nothing to save
+                    log.debug("stopping a Kafka client: %r", error)
+
+
+async def _handle(
+    message: Any,
+    topic: str,
+    settings: Settings,
+    view: RegistryView,
+    producer: AIOKafkaProducer,
+    on_alert: Callable[[service.Alert, str], None],
+) -> None:
+    if topic == settings.reporting_topic:
+        try:
+            record = json.loads(message.value)
+            await to_thread.run_sync(service.store_reporting, record)
+        except (ValueError, KeyError, TypeError) as error:
+            log.warning("reporting record at offset %d unreadable: %r", message.offset, error)
+        return
+    alert, why = usable_alert(message.value)
+    if alert is None:
+        raw = RawMessage(topic, message.partition, message.offset, message.key, message.value)
+        record = dead_letter(raw, reason="invalid", detail=why, rejected_by="notify", now=datetime.now(UTC))
+        await producer.send_and_wait(settings.dlq_topic, key=message.key, value=jsonbytes.dumps(record))
+        return
+    stored, outcome = await to_thread.run_sync(
+        lambda: service.store_alert(alert, view=view, settings=settings)
+    )
+    ALERTS_RECEIVED.labels(outcome).inc()
+    if outcome != "repeat":
+        on_alert(stored, outcome)

@@ -1,0 +1,196 @@
+"""HTTP routes of notify (CONTRACT.md §4): the inbox, acknowledgement, the SSE stream, digests."""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import date
+from typing import Any, Literal
+
+from anyio import to_thread
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from liaison_common.routing import PROBLEM_TYPES
+from liaison_common.tokens import Principal
+from liaison_common.web import authenticate_request
+from services.notify import service
+from services.notify.documents import Alert, ReportingWeek
+from services.notify.events import Broadcaster
+from services.notify.exceptions import Forbidden
+
+Status = Literal["open", "acknowledged", "resolved"]
+ProblemType = Literal[PROBLEM_TYPES]  # type: ignore[valid-type]
+WEEK_PATTERN = r"^\d{4}-W\d{2}$"
+
+
+class ActionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    comment: str = Field(default="", max_length=2000)
+
+
+async def principal_of(request: Request) -> Principal:
+    admin_token = request.app.state.settings.admin_token.get_secret_value()
+    return await to_thread.run_sync(lambda: authenticate_request(request, admin_token=admin_token))
+
+
+def _alert_filters(principal: Principal, group_id: str | None, enterprise_id: str | None) -> dict[str, Any]:
+    filters: dict[str, Any] = {}
+    if principal.subject_type in service.GROUP_SUBJECTS:
+        if group_id is not None and group_id != principal.subject_id:
+            raise Forbidden(
+                f"a token of {principal.subject_type} '{principal.subject_id}' lists only its own alerts"
+            )
+        filters["group_ids"] = principal.subject_id
+    elif principal.subject_type == "enterprise":
+        if enterprise_id is not None and enterprise_id != principal.subject_id:
+            raise Forbidden(f"a token of enterprise '{principal.subject_id}' lists only its own alerts")
+        filters["enterprise_id"] = principal.subject_id
+    if group_id is not None:
+        filters["group_ids"] = group_id
+    if enterprise_id is not None:
+        filters["enterprise_id"] = enterprise_id
+    return filters
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(tags=["alerts"])
+
+    @router.get("/v1/alerts")
+    async def list_alerts(
+        request: Request,
+        group_id: str | None = Query(None, max_length=80),
+        enterprise_id: str | None = Query(None, max_length=80),
+        type: ProblemType | None = Query(None),
+        status: Status | None = Query(None),
+        limit: int = Query(100, ge=1, le=1000),
+        offset: int = Query(0, ge=0, le=1_000_000),
+    ) -> list[dict[str, Any]]:
+        """The inbox: alerts the caller may see, newest first, with their status and history."""
+        principal = await principal_of(request)
+        filters = _alert_filters(principal, group_id, enterprise_id)
+        if type is not None:
+            filters["type"] = type
+        if status is not None:
+            filters["status"] = status
+
+        def query() -> list[dict[str, Any]]:
+            found = Alert.objects(**filters).order_by("-received_at").skip(offset).limit(limit)
+            return [service.alert_dict(a) for a in found]
+
+        return await to_thread.run_sync(query)
+
+    @router.get("/v1/alerts/stream")
+    async def stream_alerts(request: Request) -> StreamingResponse:
+        """Server-sent events: every new or changed alert the caller may see, as it happens."""
+        principal = await principal_of(request)
+        broadcaster: Broadcaster = request.app.state.broadcaster
+        queue = broadcaster.subscribe()
+
+        async def events() -> AsyncIterator[bytes]:
+            try:
+                yield b": connected\n\n"
+                while True:
+                    try:
+                        event = await asyncio.wait_for(queue.get(), timeout=15)
+                    except TimeoutError:
+                        yield b": keep-alive\n\n"
+                        continue
+                    if principal.is_admin or _visible(principal, event):
+                        data = json.dumps(event["alert"], ensure_ascii=False)
+                        yield f"event: {event['event']}\ndata: {data}\n\n".encode()
+            finally:
+                broadcaster.unsubscribe(queue)
+
+        return StreamingResponse(
+            events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
+
+    @router.get("/v1/alerts/{alert_id}")
+    async def get_alert(alert_id: str, request: Request) -> dict[str, Any]:
+        principal = await principal_of(request)
+        return service.alert_dict(await to_thread.run_sync(service.get_visible, alert_id, principal))
+
+    for action in ("ack", "resolve"):
+        router.add_api_route(
+            f"/v1/alerts/{{alert_id}}/{action}",
+            _action_endpoint(action),
+            methods=["POST"],
+            summary=f"{'Acknowledge' if action == 'ack' else 'Resolve'} an alert (a group it is routed to)",
+        )
+
+    @router.get("/v1/digests/{group_id}", tags=["digests"])
+    async def digest(
+        group_id: str,
+        request: Request,
+        week: str = Query(..., pattern=WEEK_PATTERN, description="ISO week, e.g. 2011-W50"),
+        format: Literal["json", "markdown", "html"] = Query("json"),
+    ) -> Response:
+        """The group's weekly summary: alerts by status, enterprise and type, and reporting rates."""
+        principal = await principal_of(request)
+        if not principal.is_admin and not (
+            principal.subject_type in service.GROUP_SUBJECTS and principal.subject_id == group_id
+        ):
+            raise Forbidden(f"the digest of '{group_id}' is for that group (or the admin)")
+        _check_week(week)
+
+        def build() -> dict[str, Any]:
+            alerts = [service.alert_dict(a) for a in Alert.objects(group_ids=group_id)]
+            reporting = ReportingWeek.objects(week=week).first()
+            return service.build_digest(group_id, week, alerts, reporting.record if reporting else None)
+
+        result = await to_thread.run_sync(build)
+        if format == "markdown":
+            return PlainTextResponse(
+                service.digest_markdown(result), media_type="text/markdown; charset=utf-8"
+            )
+        if format == "html":
+            return HTMLResponse(service.digest_html(result))
+        return JSONResponse(result)
+
+    return router
+
+
+def _check_week(week: str) -> None:
+    from liaison_common.web import UnprocessableError, field_error
+
+    year, number = week.split("-W")
+    try:
+        date.fromisocalendar(int(year), int(number), 1)
+    except ValueError:
+        raise UnprocessableError([field_error(["query", "week"], f"{week} is not an ISO week")]) from None
+
+
+def _visible(principal: Principal, event: dict[str, Any]) -> bool:
+    alert = event["alert"]
+    if principal.subject_type in service.GROUP_SUBJECTS:
+        return principal.subject_id in alert.get("group_ids", [])
+    return principal.subject_type == "enterprise" and principal.subject_id == alert.get("enterprise_id")
+
+
+def _action_endpoint(action: str) -> Any:
+    async def endpoint(alert_id: str, request: Request, body: ActionCreate | None = None) -> dict[str, Any]:
+        principal = await principal_of(request)
+        comment = body.comment if body is not None else ""
+        alert = await to_thread.run_sync(
+            lambda: service.act(alert_id, principal, action=action, comment=comment)
+        )
+        data = service.alert_dict(alert)
+        request.app.state.broadcaster.publish({"event": "changed", "alert": data})
+        return data
+
+    return endpoint
+
+
+def install_routes(app: FastAPI) -> None:
+    app.include_router(build_router())
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz(request: Request) -> JSONResponse:
+        ready = request.app.state.registry_ready.is_set()
+        try:
+            await to_thread.run_sync(lambda: Alert.objects.limit(1).count())
+        except Exception as error:
+            return JSONResponse({"status": "unavailable", "database": str(error)}, status_code=503)
+        body = {"status": "ok" if ready else "starting", "service": "notify", "registry_loaded": ready}
+        return JSONResponse(body, status_code=200 if ready else 503)

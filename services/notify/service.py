@@ -1,0 +1,455 @@
+"""What notify does: pure rules first (merging, visibility, backoff, payloads, digests), then
+the functions that store alerts, plan notifications, escalate and record actions."""
+
+import hashlib
+import hmac
+import random
+from collections import Counter, defaultdict
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from liaison_common.registry_view import RegistryView
+from liaison_common.tokens import Principal
+from services.notify.config import Settings
+from services.notify.documents import Alert, HistoryEntry, Notification, ReportingWeek
+from services.notify.exceptions import Conflict, Forbidden, NotFound
+
+SEVERITIES = ("low", "medium", "high", "critical")
+GROUP_SUBJECTS = ("group", "work_group")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def aware(moment: datetime | None) -> datetime | None:
+    """mongoengine may hand back naive UTC datetimes; make them comparable."""
+    if moment is None:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+# ------------------------------------------------------------------ pure rules
+
+
+def merge(existing: dict[str, Any], incoming: dict[str, Any]) -> dict[str, Any]:
+    """The same alert again (a redelivery, or another report of the same problem and period).
+
+    The worse severity wins, with its summary and evidence; sources and routes are united;
+    the status is never reset.
+    """
+    merged = dict(existing)
+    if SEVERITIES.index(incoming["severity"]) > SEVERITIES.index(existing["severity"]):
+        merged.update(
+            severity=incoming["severity"], summary=incoming.get("summary"), evidence=incoming.get("evidence")
+        )
+    merged["source_ids"] = list(
+        dict.fromkeys([*existing.get("source_ids", []), *incoming.get("source_ids", [])])
+    )
+    known = {route["group_id"] for route in existing.get("routes", [])}
+    merged["routes"] = [
+        *existing.get("routes", []),
+        *[r for r in incoming.get("routes", []) if r["group_id"] not in known],
+    ]
+    merged["group_ids"] = list(
+        dict.fromkeys([*existing.get("group_ids", []), *[r["group_id"] for r in merged["routes"]]])
+    )
+    return merged
+
+
+def escalates(alert: dict[str, Any]) -> bool:
+    """High and critical alerts, and every major incident, are escalated when nobody acknowledges."""
+    return alert["severity"] in ("high", "critical") or alert["type"] == "major_incident"
+
+
+def visible_to(principal: Principal, alert: Alert) -> bool:
+    if principal.is_admin:
+        return True
+    if principal.subject_type in GROUP_SUBJECTS:
+        return principal.subject_id in alert.group_ids
+    return principal.subject_type == "enterprise" and principal.subject_id == alert.enterprise_id
+
+
+def may_act(principal: Principal, alert: Alert) -> bool:
+    """A group the alert is routed (or escalated) to may acknowledge and resolve it; so may the admin."""
+    return principal.is_admin or (
+        principal.subject_type in GROUP_SUBJECTS and principal.subject_id in alert.group_ids
+    )
+
+
+def backoff(attempts: int, settings: Settings, rng: random.Random | None = None) -> float:
+    """Exponential backoff with equal jitter: half the step fixed, half random."""
+    step = min(settings.retry_max_seconds, settings.retry_initial_seconds * 2 ** max(attempts - 1, 0))
+    return step / 2 + (rng or random).uniform(0, step / 2)
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """HMAC-SHA256 over '<timestamp>.<body>', as X-Liaison-Signature: sha256=<hex>."""
+    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def alert_dict(alert: Alert) -> dict[str, Any]:
+    data = alert.to_mongo().to_dict()
+    data["alert_id"] = data.pop("_id")
+    for moment in ("received_at", "updated_at", "first_delivered_at", "next_escalation_at"):
+        if data.get(moment) is not None:
+            data[moment] = aware(data[moment]).isoformat()  # type: ignore[union-attr]
+    data["history"] = [
+        {**entry, "at": aware(entry["at"]).isoformat()}  # type: ignore[union-attr]
+        for entry in data.get("history", [])
+    ]
+    return data
+
+
+def webhook_payload(notification: Notification, alerts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Alertmanager's webhook format (version 4), so existing receivers can take it, plus ours."""
+    first = alerts[0] if alerts else {}
+    return {
+        "version": "4",
+        "groupKey": notification.key,
+        "truncatedAlerts": 0,
+        "status": "firing" if any(a["status"] != "resolved" for a in alerts) else "resolved",
+        "receiver": notification.subscription_id,
+        "groupLabels": {"group_id": notification.group_id, "type": first.get("type", "")},
+        "commonLabels": {"group_id": notification.group_id, "type": first.get("type", "")},
+        "commonAnnotations": {},
+        "externalURL": "",
+        "alerts": [
+            {
+                "status": "resolved" if a["status"] == "resolved" else "firing",
+                "labels": {
+                    "alertname": a["type"],
+                    "alert_id": a["alert_id"],
+                    "severity": a["severity"],
+                    "enterprise_id": a.get("enterprise_id") or "",
+                    "work_group_id": a.get("work_group_id") or "",
+                    "group_id": notification.group_id,
+                },
+                "annotations": {"summary": a.get("summary") or ""},
+                "startsAt": a.get("detected_at") or "",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "",
+                "fingerprint": hashlib.sha256(a["alert_id"].encode()).hexdigest()[:16],
+            }
+            for a in alerts
+        ],
+        "liaison": {
+            "notification_id": notification.key,
+            "kind": notification.kind,
+            "group_id": notification.group_id,
+            "alerts": [{k: v for k, v in a.items() if k != "history"} for a in alerts],
+        },
+    }
+
+
+def email_text(notification: Notification, alerts: list[dict[str, Any]]) -> tuple[str, str]:
+    """(subject, body) in Chinese for people."""
+    verb = "升级提醒" if notification.kind == "escalation" else "预警"
+    subject = (
+        f"[Liaison {verb}] {notification.group_id}：{len(alerts)}条 {alerts[0]['type'] if alerts else ''}"
+    )
+    lines = [f"{notification.group_id}：", ""]
+    for a in alerts:
+        lines.append(f"- [{a['severity']}] {a.get('summary')}（{a['alert_id']}，状态 {a['status']}）")
+    lines += ["", "请在 Liaison 中确认（POST /v1/alerts/{id}/ack）或办结（/resolve）。"]
+    return subject, "\n".join(lines)
+
+
+def iso_week_bounds(week: str) -> tuple[date, date]:
+    """'2011-W50' → (Monday, Sunday)."""
+    year, number = week.split("-W")
+    monday = date.fromisocalendar(int(year), int(number), 1)
+    return monday, monday + timedelta(days=6)
+
+
+def build_digest(
+    group_id: str, week: str, alerts: list[dict[str, Any]], reporting: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The week's summary for one group: its alerts by status, enterprise and type, and reporting."""
+    monday, sunday = iso_week_bounds(week)
+    mine = [a for a in alerts if monday.isoformat() <= (a.get("period_end") or "") <= sunday.isoformat()]
+    by_status = Counter(a["status"] for a in mine)
+    by_enterprise: dict[str, Counter[str]] = defaultdict(Counter)
+    for a in mine:
+        by_enterprise[a.get("enterprise_id") or a.get("work_group_id") or "?"][a["type"]] += 1
+    group_rates = (reporting or {}).get("by_work_group", {}).get(group_id)
+    return {
+        "group_id": group_id,
+        "week": week,
+        "period": {"from": monday.isoformat(), "to": sunday.isoformat()},
+        "alerts": {
+            "total": len(mine),
+            "new": len(mine),
+            "open": by_status.get("open", 0),
+            "acknowledged": by_status.get("acknowledged", 0),
+            "resolved": by_status.get("resolved", 0),
+        },
+        "by_enterprise": {subject: dict(types) for subject, types in sorted(by_enterprise.items())},
+        "items": [
+            {
+                k: a.get(k)
+                for k in (
+                    "alert_id",
+                    "type",
+                    "severity",
+                    "status",
+                    "enterprise_id",
+                    "work_group_id",
+                    "summary",
+                )
+            }
+            for a in sorted(mine, key=lambda a: (SEVERITIES.index(a["severity"]) * -1, a["alert_id"]))
+        ],
+        "reporting": None
+        if reporting is None
+        else {
+            "expected": reporting.get("expected"),
+            "received": reporting.get("received"),
+            "on_time": reporting.get("on_time"),
+            "reporting_rate": reporting.get("reporting_rate"),
+            "timeliness_rate": reporting.get("timeliness_rate"),
+            "missing": reporting.get("missing", []),
+            "this_group": group_rates,
+        },
+    }
+
+
+def digest_markdown(digest: dict[str, Any]) -> str:
+    a = digest["alerts"]
+    lines = [
+        f"# {digest['group_id']} 周报摘要 {digest['week']}（{digest['period']['from']} 至 {digest['period']['to']}）",
+        "",
+        f"预警 {a['total']} 条：未确认 {a['open']}，已确认 {a['acknowledged']}，已办结 {a['resolved']}。",
+        "",
+        "| 企业/工作组 | 类型 | 条数 |",
+        "|---|---|---|",
+    ]
+    for subject, types in digest["by_enterprise"].items():
+        for kind, count in sorted(types.items()):
+            lines.append(f"| {subject} | {kind} | {count} |")
+    reporting = digest["reporting"]
+    if reporting:
+        lines += [
+            "",
+            f"报送情况：应报 {reporting['expected']}，已报 {reporting['received']}，按时 {reporting['on_time']}"
+            f"（报送率 {reporting['reporting_rate']:.0%}，及时率 {reporting['timeliness_rate']:.0%}）。",
+        ]
+        if reporting["missing"]:
+            lines.append("未报：" + "、".join(reporting["missing"]))
+    return "\n".join(lines) + "\n"
+
+
+def digest_html(digest: dict[str, Any]) -> str:
+    from html import escape
+
+    rows = "".join(
+        f"<tr><td>{escape(subject)}</td><td>{escape(kind)}</td><td>{count}</td></tr>"
+        for subject, types in digest["by_enterprise"].items()
+        for kind, count in sorted(types.items())
+    )
+    a = digest["alerts"]
+    reporting = digest["reporting"]
+    reporting_html = (
+        ""
+        if not reporting
+        else f"<p>报送情况：应报 {reporting['expected']}，已报 {reporting['received']}，按时 {reporting['on_time']}</p>"
+    )
+    return (
+        f'<!doctype html><html lang="zh"><meta charset="utf-8"><title>{escape(digest["group_id"])} {digest["week"]}</title>'
+        f"<h1>{escape(digest['group_id'])} 周报摘要 {digest['week']}</h1>"
+        f"<p>预警 {a['total']} 条：未确认 {a['open']}，已确认 {a['acknowledged']}，已办结 {a['resolved']}。</p>"
+        f"<table><tr><th>企业/工作组</th><th>类型</th><th>条数</th></tr>{rows}</table>{reporting_html}</html>"
+    )
+
+
+# ------------------------------------------------------------------ storing alerts and planning notifications
+
+
+def store_alert(incoming: dict[str, Any], *, view: RegistryView, settings: Settings) -> tuple[Alert, str]:
+    """Insert or merge one alert; plan its notifications when it is new. Returns (alert, outcome)."""
+    moment = now()
+    existing = Alert.objects(alert_id=incoming["alert_id"]).first()
+    if existing is None:
+        fields = {
+            k: incoming.get(k)
+            for k in (
+                "type",
+                "severity",
+                "enterprise_id",
+                "work_group_id",
+                "period_end",
+                "detected_at",
+                "submitted_at",
+                "summary",
+            )
+        }
+        group_ids = list(dict.fromkeys(r["group_id"] for r in incoming.get("routes", [])))
+        alert = Alert(
+            alert_id=incoming["alert_id"],
+            **fields,
+            evidence=incoming.get("evidence") or {},
+            routes=incoming.get("routes") or [],
+            source_ids=incoming.get("source_ids") or [],
+            group_ids=group_ids,
+            status="open",
+            received_at=moment,
+            updated_at=moment,
+            next_escalation_at=moment + timedelta(seconds=settings.escalation_delay_seconds)
+            if escalates(incoming)
+            else None,
+            history=[HistoryEntry(at=moment, event="received", by="rules", detail=", ".join(group_ids))],
+        )
+        alert.save(force_insert=True)
+        plan_notifications(alert, alert.group_ids, view=view, settings=settings, kind="alerts")
+        return alert, "new"
+    current = alert_dict(existing)
+    merged = merge(current, incoming)
+    changed = {
+        k: merged[k]
+        for k in ("severity", "summary", "evidence", "source_ids", "routes", "group_ids")
+        if merged[k] != current.get(k)
+    }
+    if not changed:
+        return existing, "repeat"
+    for key, value in changed.items():
+        setattr(existing, key, value)
+    existing.updated_at = moment
+    existing.history.append(
+        HistoryEntry(at=moment, event="updated", by="rules", detail=", ".join(sorted(changed)))
+    )
+    if existing.next_escalation_at is None and existing.status == "open" and escalates(merged):
+        existing.next_escalation_at = moment + timedelta(seconds=settings.escalation_delay_seconds)
+    existing.save()
+    new_groups = [g for g in merged["group_ids"] if g not in current.get("group_ids", [])]
+    if new_groups:
+        plan_notifications(existing, new_groups, view=view, settings=settings, kind="alerts")
+    return existing, "updated"
+
+
+def subscriptions_of(view: RegistryView, group_id: str) -> list[dict[str, Any]]:
+    """The group's enabled push channels (the inbox needs no delivery: it is the API)."""
+    found = []
+    for subscription_id in view.ids("subscription"):
+        data = view.get("subscription", subscription_id) or {}
+        if (
+            data.get("group_id") == group_id
+            and data.get("enabled", True)
+            and data.get("channel") in ("webhook", "email")
+        ):
+            found.append({**data, "id": subscription_id})
+    return found
+
+
+def plan_notifications(
+    alert: Alert, group_ids: list[str], *, view: RegistryView, settings: Settings, kind: str
+) -> list[str]:
+    """Put the alert into a notification per subscription: joining one still collecting within
+    the grouping window (same subscription, type and kind), or starting one."""
+    moment = now()
+    keys = []
+    for group_id in group_ids:
+        for subscription in subscriptions_of(view, group_id):
+            grouping = f"{subscription['id']}|{kind}|{alert.type}"
+            if kind == "alerts":
+                joined = Notification.objects(
+                    grouping=grouping, status="collecting", send_at__gt=moment
+                ).modify(add_to_set__alert_ids=alert.alert_id, new=True)
+                if joined is not None:
+                    keys.append(joined.key)
+                    continue
+                key, send_at = (
+                    f"{grouping}|{alert.alert_id}",
+                    moment + timedelta(seconds=settings.group_wait_seconds),
+                )
+            else:
+                key, send_at = f"{grouping}|{alert.alert_id}|{alert.escalation_level}", moment
+            Notification(
+                key=key,
+                subscription_id=subscription["id"],
+                group_id=group_id,
+                channel=subscription["channel"],
+                target=subscription.get("target"),
+                kind=kind,
+                grouping=grouping,
+                alert_ids=[alert.alert_id],
+                status="collecting" if kind == "alerts" else "pending",
+                created_at=moment,
+                send_at=send_at,
+                lease_until=EPOCH,
+            ).save()  # save, not insert: planning the same step twice overwrites it
+            keys.append(key)
+    return keys
+
+
+# ------------------------------------------------------------------ actions and escalation
+
+
+def get_visible(alert_id: str, principal: Principal) -> Alert:
+    alert = Alert.objects(alert_id=alert_id).first()
+    if alert is None:
+        raise NotFound(f"no alert with id '{alert_id}'")
+    if not visible_to(principal, alert):
+        raise Forbidden(
+            f"alert '{alert_id}' is not routed to {principal.subject_type} '{principal.subject_id}'"
+        )
+    return alert
+
+
+def act(alert_id: str, principal: Principal, *, action: str, comment: str) -> Alert:
+    """Acknowledge or resolve, by a group the alert is routed to; both end its escalation."""
+    alert = get_visible(alert_id, principal)
+    if not may_act(principal, alert):
+        raise Forbidden(f"only a group alert '{alert_id}' is routed to may {action} it")
+    target = {"ack": "acknowledged", "resolve": "resolved"}[action]
+    if alert.status == "resolved" and action == "ack":
+        raise Conflict(f"alert '{alert_id}' is already resolved")
+    if alert.status == target:
+        return alert
+    moment = now()
+    alert.status = target
+    alert.next_escalation_at = None
+    alert.updated_at = moment
+    who = f"{principal.subject_type}:{principal.subject_id}"
+    alert.history.append(HistoryEntry(at=moment, event=target, by=who, detail=comment))
+    alert.save()
+    return alert
+
+
+def escalate_due(*, view: RegistryView, settings: Settings) -> list[Alert]:
+    """Escalate (or remind about) every open alert whose escalation time has come."""
+    moment = now()
+    escalated = []
+    for candidate in Alert.objects(status="open", next_escalation_at__lte=moment).only(
+        "alert_id", "next_escalation_at"
+    ):
+        # Claim it: only the instance that moves next_escalation_at escalates.
+        alert = Alert.objects(
+            alert_id=candidate.alert_id, status="open", next_escalation_at=candidate.next_escalation_at
+        ).modify(
+            set__next_escalation_at=moment + timedelta(seconds=settings.escalation_repeat_seconds),
+            inc__escalation_level=1,
+            add_to_set__group_ids=settings.escalation_group,
+            set__updated_at=moment,
+            new=True,
+        )
+        if alert is None:
+            continue
+        event = "escalated" if alert.escalation_level == 1 else "reminded"
+        Alert.objects(alert_id=alert.alert_id).update_one(
+            push__history=HistoryEntry(
+                at=moment,
+                event=event,
+                by="notify",
+                detail=f"to {settings.escalation_group}, level {alert.escalation_level}",
+            )
+        )
+        plan_notifications(
+            alert, [settings.escalation_group], view=view, settings=settings, kind="escalation"
+        )
+        escalated.append(Alert.objects(alert_id=alert.alert_id).first())
+    return escalated
+
+
+def store_reporting(record: dict[str, Any]) -> None:
+    ReportingWeek.objects(week=record["week"]).update_one(set__record=record, upsert=True)
