@@ -58,6 +58,6 @@ fmt: ## Format the code with ruff
 logs: ## Follow the logs of everything `make up` started
 	@tail -n 20 -F .local/logs/*.log
 
-clean-data: down ## Stop and delete local data (Kafka log, FerretDB files, Prometheus TSDB)
-	@rm -rf .local/kafka/data .local/ferretdb .local/prometheus
+clean-data: down ## Stop and delete local data (Kafka log, FerretDB files, Prometheus TSDB, rules tables)
+	@rm -rf .local/kafka/data .local/ferretdb .local/prometheus .local/rules
 	@echo "local data deleted; the next make up starts empty"

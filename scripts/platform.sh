@@ -30,6 +30,7 @@ SERVICES=(
   "registry:8002:services.registry.app:create_app"
   "ingest:8001:services.ingest.app:create_app"
   "rules:8004:services.rules:faust"
+  "notify:8003:services.notify.app:create_app"
 )
 
 mkdir -p "$RUN" "$LOGS"
@@ -246,6 +247,7 @@ print_where() {
 Liaison is running:
   ingest      http://127.0.0.1:8001/docs   POST /v1/reports, /v1/incidents, /v1/workgroup-reports
   rules       http://127.0.0.1:8004/healthz   alerts on Kafka liaison.alerts.v1
+  notify      http://127.0.0.1:8003/docs   GET /v1/alerts (the inbox), ack, resolve, digests
   registry    http://127.0.0.1:8002/docs   (admin token: \$LIAISON_ADMIN_TOKEN; make sets liaison-dev-admin-token when unset)
   Prometheus  http://127.0.0.1:9090/targets
   Kafka       127.0.0.1:9092   MongoDB wire (FerretDB)  127.0.0.1:27017

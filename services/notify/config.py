@@ -35,5 +35,6 @@ class Settings(CommonSettings):
     escalation_delay_seconds: float = 2 * 3600.0
     escalation_repeat_seconds: float = 3600.0
     escalation_group: str = "comprehensive"
-    # How often the dispatcher looks for due notifications and escalations.
+    # How often the dispatcher looks for due notifications, and for due escalations.
     poll_seconds: float = 0.5
+    escalation_check_seconds: float = 5.0

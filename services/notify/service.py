@@ -8,6 +8,8 @@ from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from mongoengine.errors import NotUniqueError
+
 from liaison_common.registry_view import RegistryView
 from liaison_common.tokens import Principal
 from services.notify.config import Settings
@@ -17,6 +19,7 @@ from services.notify.exceptions import Conflict, Forbidden, NotFound
 SEVERITIES = ("low", "medium", "high", "critical")
 GROUP_SUBJECTS = ("group", "work_group")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_SOURCES = 20
 
 
 def now() -> datetime:
@@ -269,40 +272,46 @@ def digest_html(digest: dict[str, Any]) -> str:
 def store_alert(incoming: dict[str, Any], *, view: RegistryView, settings: Settings) -> tuple[Alert, str]:
     """Insert or merge one alert; plan its notifications when it is new. Returns (alert, outcome)."""
     moment = now()
-    existing = Alert.objects(alert_id=incoming["alert_id"]).first()
-    if existing is None:
-        fields = {
-            k: incoming.get(k)
-            for k in (
-                "type",
-                "severity",
-                "enterprise_id",
-                "work_group_id",
-                "period_end",
-                "detected_at",
-                "submitted_at",
-                "summary",
-            )
-        }
-        group_ids = list(dict.fromkeys(r["group_id"] for r in incoming.get("routes", [])))
-        alert = Alert(
-            alert_id=incoming["alert_id"],
-            **fields,
-            evidence=incoming.get("evidence") or {},
-            routes=incoming.get("routes") or [],
-            source_ids=incoming.get("source_ids") or [],
-            group_ids=group_ids,
-            status="open",
-            received_at=moment,
-            updated_at=moment,
-            next_escalation_at=moment + timedelta(seconds=settings.escalation_delay_seconds)
-            if escalates(incoming)
-            else None,
-            history=[HistoryEntry(at=moment, event="received", by="rules", detail=", ".join(group_ids))],
+    # Insert first: FerretDB checks a unique _id against its index quickly but scans the
+    # table for a lookup, and most alerts are new. Only a repeat pays for the lookup.
+    fields = {
+        k: incoming.get(k)
+        for k in (
+            "type",
+            "severity",
+            "enterprise_id",
+            "work_group_id",
+            "period_end",
+            "detected_at",
+            "submitted_at",
+            "summary",
         )
+    }
+    group_ids = list(dict.fromkeys(r["group_id"] for r in incoming.get("routes", [])))
+    alert = Alert(
+        alert_id=incoming["alert_id"],
+        **fields,
+        evidence=incoming.get("evidence") or {},
+        routes=incoming.get("routes") or [],
+        source_ids=incoming.get("source_ids") or [],
+        group_ids=group_ids,
+        status="open",
+        received_at=moment,
+        updated_at=moment,
+        next_escalation_at=moment + timedelta(seconds=settings.escalation_delay_seconds)
+        if escalates(incoming)
+        else None,
+        history=[HistoryEntry(at=moment, event="received", by="rules", detail=", ".join(group_ids))],
+    )
+    try:
         alert.save(force_insert=True)
+    except NotUniqueError:
+        pass
+    else:
         plan_notifications(alert, alert.group_ids, view=view, settings=settings, kind="alerts")
         return alert, "new"
+    existing = Alert.objects(alert_id=incoming["alert_id"]).first()
+    assert existing is not None
     current = alert_dict(existing)
     merged = merge(current, incoming)
     changed = {

@@ -272,6 +272,9 @@ async def track_reporting(stream: Any) -> None:
             )
             await emit_problem(problem)
         reporting.forget_old_weeks(state)
+        # A table write goes to the changelog partition of the current event; in a batch
+        # Faust sets none, so name the last one (all are on the topic's one partition).
+        stream._set_current_event(events[-1])
         reporting_state["state"] = state
         PROCESSING_SECONDS.labels(settings.periods_topic).observe(time.perf_counter() - started)
 
@@ -337,5 +340,6 @@ async def health_page(web: Any, request: Any) -> Any:
         "registry_loaded": registry_ready.is_set(),
         "enterprises_known": registry.count("enterprise"),
         "assigned_partitions": len(app.consumer.assignment()),
+        "table_keys": {"enterprise-history": len(history), "reporting-state": len(reporting_state)},
     }
     return web.json(body, status=200 if registry_ready.is_set() else 503)

@@ -12,6 +12,7 @@ from tests.kafka_helpers import wait_for_events
 pytestmark = pytest.mark.integration
 REGISTRY = "http://127.0.0.1:8002"
 INGEST = "http://127.0.0.1:8001"
+NOTIFY = "http://127.0.0.1:8003"
 PROMETHEUS = "http://127.0.0.1:9090"
 
 
@@ -66,9 +67,22 @@ def test_ingest_knows_the_registry_and_takes_a_report(admin_token):
     alert = next(e for e in alerts if report["report_id"] in e.get("source_ids", []))
     assert alert["alert_id"] == "stockpile.qinghai-salt-lake.2011-12-18"
     assert alert["routes"][0] == {"group_id": "industry-matching", "role": "primary"}
+    # Notify stores it: the industry-matching group sees it in its inbox.
+    group = httpx.post(
+        f"{REGISTRY}/v1/tokens",
+        json={"subject_type": "group", "subject_id": "industry-matching"},
+        headers=headers,
+    ).json()["token"]
+    deadline = time.monotonic() + 60
+    while True:
+        status, body = get(f"{NOTIFY}/v1/alerts/stockpile.qinghai-salt-lake.2011-12-18", group)
+        if status == 200 and report["report_id"] in json.loads(body)["source_ids"]:
+            break
+        assert time.monotonic() < deadline, f"the alert did not reach notify: {status} {body[:200]!r}"
+        time.sleep(0.5)
 
 
-@pytest.mark.parametrize("job", ["liaison-registry", "liaison-ingest", "liaison-rules"])
+@pytest.mark.parametrize("job", ["liaison-registry", "liaison-ingest", "liaison-rules", "liaison-notify"])
 def test_prometheus_scrapes_every_service(job):
     deadline = time.monotonic() + 30
     while True:

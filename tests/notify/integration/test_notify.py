@@ -1,0 +1,366 @@
+"""Notify against the real Kafka and FerretDB, a real webhook receiver and a real SMTP server."""
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+from fastapi.testclient import TestClient
+from kafka import KafkaProducer
+
+from liaison_common import jsonbytes, tokens
+from services.notify.app import create_app
+from services.notify.config import Settings
+from tests.conftest import ADMIN_TOKEN
+from tests.kafka_helpers import make_topic, registry_topic_with_the_seed
+from tests.notify.receivers import SmtpServer, WebhookReceiver
+
+pytestmark = pytest.mark.integration
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+SECRET = "test-webhook-secret-0123456789"
+
+
+@pytest.fixture
+def receivers() -> Iterator[tuple[WebhookReceiver, WebhookReceiver, SmtpServer]]:
+    finance, comprehensive, smtp = WebhookReceiver(), WebhookReceiver(), SmtpServer()
+    yield finance, comprehensive, smtp
+    finance.close()
+    comprehensive.close()
+    smtp.close()
+
+
+@pytest.fixture
+def topics(kafka_bootstrap: str, unique_name: str, receivers) -> dict[str, str]:
+    finance, comprehensive, _ = receivers
+    registry = registry_topic_with_the_seed(kafka_bootstrap, f"test.notify-registry.{unique_name}")
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    subscriptions = [
+        {"id": "finance-hook", "group_id": "finance", "channel": "webhook", "target": finance.url, "enabled": True},
+        {"id": "finance-mail", "group_id": "finance", "channel": "email", "target": "finance@example.org", "enabled": True},
+        {"id": "comprehensive-hook", "group_id": "comprehensive", "channel": "webhook", "target": comprehensive.url,
+         "enabled": True},
+    ]  # fmt: skip
+    for item in subscriptions:
+        event = {
+            "entity_type": "subscription",
+            "id": item["id"],
+            "version": 1,
+            "deleted": False,
+            "data": item,
+        }
+        producer.send(registry, key=item["id"].encode(), value=jsonbytes.dumps(event))
+    producer.flush()
+    producer.close()
+    return {
+        "registry_topic": registry,
+        "alerts_topic": make_topic(kafka_bootstrap, f"test.notify-alerts.{unique_name}", partitions=3),
+        "reporting_topic": make_topic(kafka_bootstrap, f"test.notify-reporting.{unique_name}"),
+        "dlq_topic": make_topic(kafka_bootstrap, f"test.notify-dlq.{unique_name}"),
+    }
+
+
+@pytest.fixture
+def notify(kafka_bootstrap, mongodb_uri, topics, receivers, unique_name) -> Callable[..., object]:
+    _, _, smtp = receivers
+
+    @contextmanager
+    def start(**overrides: object) -> Iterator[TestClient]:
+        options = {
+            "kafka_bootstrap_servers": kafka_bootstrap,
+            "mongodb_uri": mongodb_uri,
+            "admin_token": ADMIN_TOKEN,
+            "consumer_group": f"test-notify-{unique_name}",
+            "webhook_secret": SECRET,
+            "smtp_port": smtp.port,
+            "group_wait_seconds": 0.5,
+            "poll_seconds": 0.1,
+            "escalation_check_seconds": 0.2,
+            "retry_initial_seconds": 0.2,
+            "retry_max_seconds": 1.0,
+            **topics,
+            **overrides,
+        }
+        with TestClient(create_app(Settings(**options))) as client:
+            deadline = time.monotonic() + 30
+            while client.get("/healthz").status_code != 200:
+                assert time.monotonic() < deadline, "notify did not load the registry"
+                time.sleep(0.1)
+            yield client
+
+    return start
+
+
+def alert(alert_id: str = "funding_gap.chalco-qinghai.2011-12-18", **changes: object) -> dict:
+    return {
+        "alert_id": alert_id,
+        "type": "funding_gap",
+        "severity": "medium",
+        "enterprise_id": "chalco-qinghai",
+        "period_end": "2011-12-18",
+        "detected_at": "2011-12-19T09:31:00+08:00",
+        "submitted_at": "2011-12-19T09:30:00+08:00",
+        "summary": "中国铝业股份有限公司青海分公司资金缺口10000万元。",
+        "evidence": {"values": {"gap": 10000}},
+        "routes": [
+            {"group_id": "finance", "role": "primary"},
+            {"group_id": "wg-credit", "role": "cc"},
+            {"group_id": "wg-aluminium", "role": "cc"},
+        ],
+        "source_ids": ["chalco-qinghai-2011-W50"],
+        **changes,
+    }
+
+
+def publish(bootstrap: str, topic: str, *items: dict) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    for item in items:
+        producer.send(
+            topic, key=str(item.get("alert_id", item.get("week"))).encode(), value=jsonbytes.dumps(item)
+        )
+    producer.flush()
+    producer.close()
+
+
+def eventually(check: Callable[[], object], timeout: float = 30.0) -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.1)
+
+
+def token(subject_type: str, subject_id: str) -> dict[str, str]:
+    secret, _ = tokens.issue_token(subject_type=subject_type, subject_id=subject_id)
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def test_an_alert_is_stored_and_delivered_on_every_channel(notify, kafka_bootstrap, topics, receivers):
+    finance_hook, _, smtp = receivers
+    with notify() as client:
+        publish(kafka_bootstrap, topics["alerts_topic"], alert())
+        eventually(lambda: finance_hook.accepted() and smtp.messages)
+        request = finance_hook.accepted()[0]
+        headers = {k.lower(): v for k, v in request["headers"].items()}
+        expected = hmac.new(
+            SECRET.encode(), headers["x-liaison-timestamp"].encode() + b"." + request["body"], hashlib.sha256
+        )
+        assert headers["x-liaison-signature"] == "sha256=" + expected.hexdigest()
+        payload = json.loads(request["body"])
+        assert payload["version"] == "4" and payload["alerts"][0]["labels"]["alertname"] == "funding_gap"
+        assert payload["liaison"]["alerts"][0]["alert_id"] == "funding_gap.chalco-qinghai.2011-12-18"
+        mail = smtp.messages[0]
+        assert mail.rcpt_tos == ["finance@example.org"] and "funding_gap" in mail.content.decode(
+            "utf-8", "replace"
+        )
+
+        finance = token("group", "finance")
+        inbox = client.get("/v1/alerts", params={"group_id": "finance"}, headers=finance).json()
+        assert [a["alert_id"] for a in inbox] == ["funding_gap.chalco-qinghai.2011-12-18"]
+        assert inbox[0]["status"] == "open"
+        events = [h["event"] for h in eventually(lambda: _history_with_sent(client))]
+        assert events[0] == "received" and events.count("sent") == 2
+
+
+def _history_with_sent(client: TestClient) -> list[dict] | None:
+    history = client.get("/v1/alerts/funding_gap.chalco-qinghai.2011-12-18", headers=ADMIN).json()["history"]
+    return history if [h["event"] for h in history].count("sent") >= 2 else None
+
+
+def test_the_same_alert_twice_is_stored_and_sent_once_and_the_worse_severity_wins(
+    notify, kafka_bootstrap, topics, receivers
+):
+    finance_hook, _, _ = receivers
+    with notify() as client:
+        publish(kafka_bootstrap, topics["alerts_topic"], alert(), alert(), alert(severity="high"))
+        eventually(
+            lambda: (
+                client.get("/v1/alerts/funding_gap.chalco-qinghai.2011-12-18", headers=ADMIN)
+                .json()
+                .get("severity")
+                == "high"
+            )
+        )
+        time.sleep(1.5)
+        assert len(client.get("/v1/alerts", headers=ADMIN).json()) == 1
+        assert len(finance_hook.accepted()) == 1
+
+
+def test_alerts_of_one_group_and_type_within_the_window_go_out_together(
+    notify, kafka_bootstrap, topics, receivers
+):
+    finance_hook, _, _ = receivers
+    with notify(group_wait_seconds=2.0):
+        publish(kafka_bootstrap, topics["alerts_topic"], alert("a.1"), alert("a.2"), alert("a.3"))
+        eventually(lambda: finance_hook.accepted())
+        time.sleep(1)
+        payloads = finance_hook.payloads()
+        assert len(payloads) == 1 and sorted(a["labels"]["alert_id"] for a in payloads[0]["alerts"]) == [
+            "a.1",
+            "a.2",
+            "a.3",
+        ]
+
+
+def test_a_receiver_down_then_up_gets_the_notification_once(notify, kafka_bootstrap, topics, receivers):
+    finance_hook, _, _ = receivers
+    finance_hook.down = True
+    with notify():
+        publish(kafka_bootstrap, topics["alerts_topic"], alert())
+        eventually(lambda: len(finance_hook.requests) >= 3)
+        finance_hook.down = False
+        eventually(lambda: finance_hook.accepted())
+        time.sleep(2)
+    keys = [r["headers"]["Idempotency-Key"] for r in finance_hook.requests]
+    assert len(set(keys)) == 1 and len(finance_hook.accepted()) == 1
+
+
+def test_notify_killed_mid_retry_and_restarted_still_delivers_once(
+    notify, kafka_bootstrap, topics, receivers
+):
+    finance_hook, _, _ = receivers
+    finance_hook.down = True
+    with notify():
+        publish(kafka_bootstrap, topics["alerts_topic"], alert())
+        eventually(lambda: len(finance_hook.requests) >= 2)
+    finance_hook.down = False
+    with notify():
+        eventually(lambda: finance_hook.accepted())
+        time.sleep(2)
+    assert len(finance_hook.accepted()) == 1
+
+
+def test_only_a_group_the_alert_is_routed_to_may_acknowledge_and_resolve(notify, kafka_bootstrap, topics):
+    with notify() as client:
+        publish(kafka_bootstrap, topics["alerts_topic"], alert())
+        alert_id = "funding_gap.chalco-qinghai.2011-12-18"
+        eventually(lambda: client.get(f"/v1/alerts/{alert_id}", headers=ADMIN).status_code == 200)
+        outsider = token("group", "enterprise-management")
+        assert client.get(f"/v1/alerts/{alert_id}", headers=outsider).status_code == 403
+        assert client.post(f"/v1/alerts/{alert_id}/ack", headers=outsider).status_code == 403
+        assert client.get("/v1/alerts", params={"group_id": "finance"}, headers=outsider).status_code == 403
+        assert client.get("/v1/alerts", headers=outsider).json() == []
+        credit = token("work_group", "wg-credit")
+        acked = client.post(f"/v1/alerts/{alert_id}/ack", json={"comment": "已联系银行"}, headers=credit)
+        assert acked.status_code == 200 and acked.json()["status"] == "acknowledged"
+        assert acked.json()["history"][-1]["detail"] == "已联系银行"
+        assert (
+            client.get("/v1/alerts", params={"status": "acknowledged"}, headers=credit).json()[0]["alert_id"]
+            == alert_id
+        )
+        resolved = client.post(f"/v1/alerts/{alert_id}/resolve", headers=token("group", "finance"))
+        assert resolved.json()["status"] == "resolved"
+        assert client.post(f"/v1/alerts/{alert_id}/ack", headers=credit).status_code == 409
+        assert client.post("/v1/alerts/no-such-alert/ack", headers=ADMIN).status_code == 404
+        assert client.get("/v1/alerts", params={"status": "closed"}, headers=ADMIN).status_code == 422
+        assert client.get("/v1/alerts").status_code == 401
+
+
+def test_an_unacknowledged_high_alert_is_escalated_and_reminded(notify, kafka_bootstrap, topics, receivers):
+    _, comprehensive_hook, _ = receivers
+    with notify(escalation_delay_seconds=1.0, escalation_repeat_seconds=1.5) as client:
+        publish(
+            kafka_bootstrap, topics["alerts_topic"], alert(severity="high"), alert("low.one", severity="low")
+        )
+        eventually(lambda: len(comprehensive_hook.accepted()) >= 2, timeout=20)
+        payloads = comprehensive_hook.payloads()
+        assert all(p["liaison"]["kind"] == "escalation" for p in payloads)
+        assert {a["labels"]["alert_id"] for p in payloads for a in p["alerts"]} == {
+            "funding_gap.chalco-qinghai.2011-12-18"
+        }
+        escalated = client.get("/v1/alerts/funding_gap.chalco-qinghai.2011-12-18", headers=ADMIN).json()
+        assert "comprehensive" in escalated["group_ids"] and escalated["escalation_level"] >= 2
+        assert [h["event"] for h in escalated["history"]].count("escalated") == 1
+        client.post(
+            "/v1/alerts/funding_gap.chalco-qinghai.2011-12-18/ack", headers=token("group", "comprehensive")
+        )
+        sent = len(comprehensive_hook.accepted())
+        time.sleep(2.5)
+        assert len(comprehensive_hook.accepted()) == sent  # acknowledged: no more reminders
+
+
+def test_escalation_survives_a_restart(notify, kafka_bootstrap, topics, receivers):
+    _, comprehensive_hook, _ = receivers
+    with notify(escalation_delay_seconds=3.0) as client:
+        publish(
+            kafka_bootstrap,
+            topics["alerts_topic"],
+            alert(type="major_incident", alert_id="major_incident.x.2011-12-20.i1"),
+        )
+        eventually(
+            lambda: client.get("/v1/alerts/major_incident.x.2011-12-20.i1", headers=ADMIN).status_code == 200
+        )
+    assert comprehensive_hook.accepted() == []
+    with notify(escalation_delay_seconds=3.0):
+        eventually(lambda: comprehensive_hook.accepted(), timeout=20)
+
+
+def test_the_weekly_digest(notify, kafka_bootstrap, topics):
+    with notify() as client:
+        reporting = {"week": "2011-W50", "period_end": "2011-12-18", "expected": 34, "received": 30, "on_time": 28,
+                     "reporting_rate": 0.88, "timeliness_rate": 0.82, "missing": ["enterprise:western-mining"],
+                     "by_work_group": {}}  # fmt: skip
+        publish(kafka_bootstrap, topics["reporting_topic"], reporting)
+        publish(
+            kafka_bootstrap, topics["alerts_topic"],
+            alert(), alert("stockpile.chalco-qinghai.2011-12-18", type="stockpile"),
+            alert("funding_gap.chalco-qinghai.2011-12-25", period_end="2011-12-25"),
+        )  # fmt: skip
+        eventually(lambda: len(client.get("/v1/alerts", headers=ADMIN).json()) == 3)
+        client.post("/v1/alerts/funding_gap.chalco-qinghai.2011-12-18/ack", headers=ADMIN)
+        finance = token("group", "finance")
+        digest = eventually(lambda: _digest_with_reporting(client, finance))
+        assert digest["alerts"] == {"total": 2, "new": 2, "open": 1, "acknowledged": 1, "resolved": 0}
+        assert digest["by_enterprise"] == {"chalco-qinghai": {"funding_gap": 1, "stockpile": 1}}
+        assert digest["reporting"]["missing"] == ["enterprise:western-mining"]
+        markdown = client.get(
+            "/v1/digests/finance", params={"week": "2011-W50", "format": "markdown"}, headers=finance
+        )
+        assert "| chalco-qinghai | stockpile | 1 |" in markdown.text and "报送率 88%" in markdown.text
+        html = client.get(
+            "/v1/digests/finance", params={"week": "2011-W50", "format": "html"}, headers=finance
+        )
+        assert html.headers["content-type"].startswith("text/html") and "<table>" in html.text
+        assert client.get("/v1/digests/sme", params={"week": "2011-W50"}, headers=finance).status_code == 403
+        assert (
+            client.get("/v1/digests/finance", params={"week": "2011-W99"}, headers=finance).status_code == 422
+        )
+
+
+def _digest_with_reporting(client: TestClient, headers: dict) -> dict | None:
+    digest = client.get("/v1/digests/finance", params={"week": "2011-W50"}, headers=headers).json()
+    return digest if digest.get("reporting") else None
+
+
+def test_a_stream_client_sees_a_new_alert(notify, kafka_bootstrap, topics):
+    with notify() as client:
+        finance = token("group", "finance")
+        seen: list[str] = []
+
+        def listen() -> None:
+            with client.stream("GET", "/v1/alerts/stream", headers=finance) as response:
+                for line in response.iter_lines():
+                    if line.startswith("data:"):
+                        seen.append(json.loads(line[5:])["alert_id"])
+                        return
+
+        listener = threading.Thread(target=listen, daemon=True)
+        listener.start()
+        time.sleep(0.5)
+        publish(kafka_bootstrap, topics["alerts_topic"], alert())
+        listener.join(timeout=30)
+        assert seen == ["funding_gap.chalco-qinghai.2011-12-18"]
+
+
+def test_an_unusable_alert_goes_to_the_dead_letter_topic(notify, kafka_bootstrap, topics):
+    from tests.kafka_helpers import wait_for_events
+
+    with notify():
+        publish(kafka_bootstrap, topics["alerts_topic"], {"alert_id": "x"}, alert())
+        dead = wait_for_events(kafka_bootstrap, topics["dlq_topic"], lambda e: len(e) >= 1)
+    assert dead[0]["rejected_by"] == "notify" and "missing" in dead[0]["detail"]

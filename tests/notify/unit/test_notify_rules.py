@@ -1,0 +1,98 @@
+"""Notify's pure rules: merging repeats, who sees and acts, backoff, signatures, payloads, digests."""
+
+import hashlib
+import hmac
+import random
+from datetime import UTC, datetime
+
+from liaison_common.tokens import Principal
+from services.notify import service
+from services.notify.config import Settings
+from services.notify.documents import Alert, Notification
+
+SETTINGS = Settings(admin_token="x" * 16, retry_initial_seconds=1, retry_max_seconds=60)
+BASE = {
+    "alert_id": "funding_gap.a.2011-12-18", "type": "funding_gap", "severity": "medium", "summary": "s1",
+    "evidence": {"v": 1}, "routes": [{"group_id": "finance", "role": "primary"}], "source_ids": ["r1"],
+    "group_ids": ["finance"], "status": "acknowledged",
+}  # fmt: skip
+
+
+def test_a_repeat_keeps_the_worse_severity_unites_sources_and_routes_and_keeps_the_status():
+    worse = {**BASE, "severity": "high", "summary": "s2", "source_ids": ["r2"],
+             "routes": [{"group_id": "finance", "role": "primary"}, {"group_id": "wg-credit", "role": "cc"}]}  # fmt: skip
+    merged = service.merge(BASE, worse)
+    assert (merged["severity"], merged["summary"], merged["status"]) == ("high", "s2", "acknowledged")
+    assert merged["source_ids"] == ["r1", "r2"] and merged["group_ids"] == ["finance", "wg-credit"]
+    milder = service.merge(merged, {**BASE, "severity": "low", "summary": "s3"})
+    assert (milder["severity"], milder["summary"]) == ("high", "s2")
+
+
+def test_what_escalates():
+    assert service.escalates({"severity": "high", "type": "stockpile"})
+    assert service.escalates({"severity": "low", "type": "major_incident"})
+    assert not service.escalates({"severity": "medium", "type": "stockpile"})
+
+
+def test_who_sees_and_who_acts():
+    alert = Alert(
+        alert_id="x",
+        type="t",
+        severity="low",
+        enterprise_id="chalco-qinghai",
+        group_ids=["finance", "wg-credit"],
+    )
+    assert service.visible_to(Principal("group", "finance"), alert)
+    assert service.visible_to(Principal("work_group", "wg-credit"), alert)
+    assert not service.visible_to(Principal("group", "sme"), alert)
+    assert service.visible_to(Principal("enterprise", "chalco-qinghai"), alert)
+    assert not service.may_act(Principal("enterprise", "chalco-qinghai"), alert)
+    assert service.may_act(Principal("admin", "admin"), alert)
+
+
+def test_backoff_grows_exponentially_with_jitter_up_to_the_cap():
+    rng = random.Random(7)
+    steps = [service.backoff(n, SETTINGS, rng) for n in range(1, 10)]
+    assert 0.5 <= steps[0] <= 1 and 2 <= steps[2] <= 4
+    assert all(30 <= s <= 60 for s in steps[6:])
+
+
+def test_the_signature_is_hmac_sha256_over_timestamp_and_body():
+    expected = hmac.new(b"k" * 16, b"1700000000.{}", hashlib.sha256).hexdigest()
+    assert service.signature("k" * 16, "1700000000", b"{}") == f"sha256={expected}"
+
+
+def test_the_webhook_payload_is_alertmanager_v4_plus_ours():
+    notification = Notification(
+        key="k", subscription_id="s", group_id="finance", channel="webhook", kind="alerts"
+    )
+    payload = service.webhook_payload(
+        notification, [{**BASE, "status": "open", "detected_at": "2011-12-19T00:00:00Z"}]
+    )
+    assert payload["version"] == "4" and payload["status"] == "firing" and payload["groupKey"] == "k"
+    assert payload["alerts"][0]["labels"]["alertname"] == "funding_gap"
+    assert payload["liaison"]["alerts"][0]["alert_id"] == BASE["alert_id"]
+
+
+def test_the_digest_counts_the_week_by_status_enterprise_and_type():
+    alerts = [
+        {**BASE, "alert_id": "1", "status": "open", "enterprise_id": "a", "period_end": "2011-12-18"},
+        {
+            **BASE,
+            "alert_id": "2",
+            "status": "resolved",
+            "enterprise_id": "a",
+            "type": "stockpile",
+            "period_end": "2011-12-12",
+        },
+        {**BASE, "alert_id": "3", "status": "open", "enterprise_id": "b", "period_end": "2011-12-19"},
+    ]
+    digest = service.build_digest("finance", "2011-W50", alerts, None)
+    assert digest["period"] == {"from": "2011-12-12", "to": "2011-12-18"}
+    assert digest["alerts"]["total"] == 2 and digest["alerts"]["resolved"] == 1
+    assert digest["by_enterprise"] == {"a": {"funding_gap": 1, "stockpile": 1}}
+    assert "| a | stockpile | 1 |" in service.digest_markdown(digest)
+
+
+def test_aware_makes_naive_database_times_utc():
+    assert service.aware(datetime(2011, 12, 19)).tzinfo == UTC
