@@ -70,6 +70,17 @@ def send_email(notification: Notification, subject: str, text: str, settings: Se
 
 
 async def deliver(client: httpx.AsyncClient, notification: Notification, settings: Settings) -> None:
+    if notification.kind == "digest":
+        if notification.channel == "webhook":
+            body = jsonbytes.dumps(
+                {"kind": "digest", "notification_id": notification.key, "digest": notification.digest}
+            )
+            await send_webhook(client, notification, body, settings)
+        elif notification.channel == "email":
+            await to_thread.run_sync(
+                send_email, notification, notification.subject or "", notification.body or "", settings
+            )
+        return
     alerts = [service.alert_dict(a) for a in Alert.objects(alert_id__in=notification.alert_ids)]
     alerts.sort(key=lambda a: notification.alert_ids.index(a["alert_id"]))
     if notification.channel == "webhook":

@@ -52,7 +52,11 @@ class Notification(me.Document):
     group_id = me.StringField(required=True)
     channel = me.StringField(required=True, choices=("webhook", "email", "inbox"))
     target = me.StringField()
-    kind = me.StringField(default="alerts")  # alerts or escalation
+    kind = me.StringField(default="alerts")  # alerts, escalation or digest
+    # A digest carries its own content; alert notifications are built from their alerts at send time.
+    subject = me.StringField()
+    body = me.StringField()
+    digest = me.DictField()
     grouping = me.StringField()  # subscription|kind|type: alerts with the same grouping share a window
     alert_ids = me.ListField(me.StringField())
     status = me.StringField(default="collecting", choices=("collecting", "pending", "delivered", "expired"))

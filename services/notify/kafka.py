@@ -90,7 +90,9 @@ async def _handle(
     if topic == settings.reporting_topic:
         try:
             record = json.loads(message.value)
-            await to_thread.run_sync(service.store_reporting, record)
+            planned = await to_thread.run_sync(lambda: service.store_reporting(record, view=view))
+            if planned:
+                log.info("weekly digests planned: %s", ", ".join(planned))
         except (ValueError, KeyError, TypeError) as error:
             log.warning("reporting record at offset %d unreadable: %r", message.offset, error)
         return

@@ -15,7 +15,7 @@ from liaison_common.routing import PROBLEM_TYPES
 from liaison_common.tokens import Principal
 from liaison_common.web import authenticate_request
 from services.notify import service
-from services.notify.documents import Alert, ReportingWeek
+from services.notify.documents import Alert
 from services.notify.events import Broadcaster
 from services.notify.exceptions import Forbidden
 
@@ -134,12 +134,7 @@ def build_router() -> APIRouter:
             raise Forbidden(f"the digest of '{group_id}' is for that group (or the admin)")
         _check_week(week)
 
-        def build() -> dict[str, Any]:
-            alerts = [service.alert_dict(a) for a in Alert.objects(group_ids=group_id)]
-            reporting = ReportingWeek.objects(week=week).first()
-            return service.build_digest(group_id, week, alerts, reporting.record if reporting else None)
-
-        result = await to_thread.run_sync(build)
+        result = await to_thread.run_sync(service.digest_for, group_id, week)
         if format == "markdown":
             return PlainTextResponse(
                 service.digest_markdown(result), media_type="text/markdown; charset=utf-8"

@@ -460,5 +460,50 @@ def escalate_due(*, view: RegistryView, settings: Settings) -> list[Alert]:
     return escalated
 
 
-def store_reporting(record: dict[str, Any]) -> None:
+def store_reporting(record: dict[str, Any], *, view: RegistryView) -> list[str]:
+    """Keep the week's reporting record. The first record of a week means the week before is
+    over (in event time): each group with a subscription gets that week's digest, once."""
     ReportingWeek.objects(week=record["week"]).update_one(set__record=record, upsert=True)
+    monday, _ = iso_week_bounds(record["week"])
+    year, number, _ = (monday - timedelta(days=7)).isocalendar()
+    return plan_digests(f"{year}-W{number:02d}", view=view)
+
+
+def digest_for(group_id: str, week: str) -> dict[str, Any]:
+    alerts = [alert_dict(a) for a in Alert.objects(group_ids=group_id)]
+    reporting = ReportingWeek.objects(week=week).first()
+    return build_digest(group_id, week, alerts, reporting.record if reporting else None)
+
+
+def plan_digests(week: str, *, view: RegistryView) -> list[str]:
+    """One digest notification per subscription for the week; planning it again changes nothing."""
+    planned = []
+    moment = now()
+    for subscription_id in view.ids("subscription"):
+        data = view.get("subscription", subscription_id) or {}
+        if not data.get("enabled", True) or data.get("channel") not in ("webhook", "email"):
+            continue
+        key = f"{subscription_id}|digest|{week}"
+        digest = digest_for(data["group_id"], week)
+        try:
+            Notification(
+                key=key,
+                subscription_id=subscription_id,
+                group_id=data["group_id"],
+                channel=data["channel"],
+                target=data.get("target"),
+                kind="digest",
+                grouping=key,
+                alert_ids=[],
+                status="pending",
+                created_at=moment,
+                send_at=moment,
+                lease_until=EPOCH,
+                subject=f"[Liaison 周报] {data['group_id']} {week}",
+                body=digest_markdown(digest),
+                digest=digest,
+            ).save(force_insert=True)
+        except NotUniqueError:
+            continue
+        planned.append(key)
+    return planned

@@ -364,3 +364,30 @@ def test_an_unusable_alert_goes_to_the_dead_letter_topic(notify, kafka_bootstrap
         publish(kafka_bootstrap, topics["alerts_topic"], {"alert_id": "x"}, alert())
         dead = wait_for_events(kafka_bootstrap, topics["dlq_topic"], lambda e: len(e) >= 1)
     assert dead[0]["rejected_by"] == "notify" and "missing" in dead[0]["detail"]
+
+
+def test_a_new_week_sends_the_week_before_as_a_digest_by_email_and_webhook(
+    notify, kafka_bootstrap, topics, receivers
+):
+    finance_hook, _, smtp = receivers
+    with notify():
+        publish(kafka_bootstrap, topics["alerts_topic"], alert())
+        week50 = {"week": "2011-W50", "period_end": "2011-12-18", "expected": 34, "received": 30, "on_time": 28,
+                  "reporting_rate": 0.88, "timeliness_rate": 0.82, "missing": [], "by_work_group": {}}  # fmt: skip
+        publish(kafka_bootstrap, topics["reporting_topic"], week50)
+        time.sleep(1.5)
+        publish(
+            kafka_bootstrap,
+            topics["reporting_topic"],
+            {**week50, "week": "2011-W51", "period_end": "2011-12-25"},
+        )
+        publish(kafka_bootstrap, topics["reporting_topic"], {**week50, "week": "2011-W51", "received": 31})
+        eventually(lambda: [p for p in finance_hook.payloads() if p.get("kind") == "digest"])
+        eventually(lambda: [m for m in smtp.messages if "周报" in m.content.decode("utf-8", "replace")] or
+                   [m for m in smtp.messages if b"=?utf-8?" in m.content])  # fmt: skip
+        time.sleep(1)
+    digests = [p for p in finance_hook.payloads() if p.get("kind") == "digest"]
+    weeks = sorted(d["digest"]["week"] for d in digests)
+    assert weeks == ["2011-W49", "2011-W50"]  # once each, although W51 came twice
+    w50 = next(d["digest"] for d in digests if d["digest"]["week"] == "2011-W50")
+    assert w50["alerts"]["total"] == 1 and w50["reporting"]["received"] == 30
