@@ -220,7 +220,7 @@ def test_a_receiver_down_then_up_gets_the_notification_once(notify, kafka_bootst
     assert len(set(keys)) == 1 and len(finance_hook.accepted()) == 1
 
 
-def test_notify_killed_mid_retry_and_restarted_still_delivers_once(
+def test_notify_stopped_mid_retry_and_restarted_still_delivers_once(
     notify, kafka_bootstrap, topics, receivers
 ):
     finance_hook, _, _ = receivers
