@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export LIAISON_ADMIN_TOKEN ?= liaison-dev-admin-token
 
-.PHONY: help install up down restart status schemas bench bench-ingest bench-rules test test-unit test-integration lint lint-infra fmt clean-data logs
+.PHONY: help install up demo down restart status schemas bench bench-ingest bench-rules test test-unit test-integration lint lint-infra fmt clean-data logs
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -13,8 +13,11 @@ help: ## List the targets
 install: ## Install what is missing: Python venv, Kafka jars, FerretDB, Prometheus (cached)
 	@scripts/platform.sh install
 
-up: ## Install, start Kafka, FerretDB, Prometheus and the services, seed the registry
+up: ## Install, start Kafka, FerretDB, Prometheus and the services, seed; on an empty installation play the demo (DEMO=0 skips)
 	@scripts/platform.sh up
+
+demo: ## Play the winter of 2011-12 through the running platform (again)
+	@scripts/platform.sh demo
 
 down: ## Stop everything `make up` started (by pid file, nothing else)
 	@scripts/platform.sh down
@@ -26,7 +29,7 @@ status: ## Show what runs where
 	@scripts/platform.sh status
 
 test: ## Run the whole suite against the real local services (starts them when needed)
-	@scripts/platform.sh up
+	@DEMO=0 scripts/platform.sh up
 	@$(PY) -m pytest
 
 test-unit: ## Pure-logic tests only (no services needed)

@@ -3,6 +3,7 @@
 #
 #   scripts/platform.sh install   fetch and build what is missing (idempotent, cached)
 #   scripts/platform.sh up        install, start Kafka, FerretDB, Prometheus and the services, seed
+#   scripts/platform.sh demo      play the winter of 2011–12 through the running platform
 #   scripts/platform.sh infra     install and start Kafka and FerretDB only (what tests need)
 #   scripts/platform.sh restart   restart the Liaison services after a code change
 #   scripts/platform.sh down      stop what `up` started, by pid file, and nothing else
@@ -206,6 +207,17 @@ create_topics() {
   "$PY" -m liaison_common.topics
 }
 
+run_demo_on_empty() {
+  # The main job on a fresh installation: play the winter of 2011–12 through the pipeline.
+  [[ "${DEMO:-1}" == 0 ]] && return
+  local alerts
+  alerts="$("$PY" -c 'import os, httpx; print(len(httpx.get("http://127.0.0.1:8003/v1/alerts", params={"limit": 1}, headers={"Authorization": "Bearer " + os.environ["LIAISON_ADMIN_TOKEN"]}, timeout=10).json()))')"
+  if [[ "$alerts" == 0 ]]; then
+    say "an empty installation: playing the winter of 2011–12 through the pipeline (DEMO=0 skips this)"
+    "$PY" -m liaison_sim || say "the demo did not complete; the platform is still running"
+  fi
+}
+
 seed_registry() {
   say "loading the organisation into the registry (idempotent)"
   "$PY" -m services.registry.seed
@@ -274,8 +286,12 @@ case "${1:-}" in
     seed_registry
     start_services
     start_prometheus
+    run_demo_on_empty
     status
     print_where
+    ;;
+  demo)
+    "$PY" -m liaison_sim
     ;;
   restart)
     for entry in "${SERVICES[@]}"; do stop_process "${entry%%:*}"; done
@@ -290,5 +306,5 @@ case "${1:-}" in
     stop_process kafka
     ;;
   status) status ;;
-  *) echo "usage: $0 install|infra|up|restart|down|status" >&2; exit 2 ;;
+  *) echo "usage: $0 install|infra|up|demo|restart|down|status" >&2; exit 2 ;;
 esac

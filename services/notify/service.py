@@ -15,6 +15,7 @@ from liaison_common.tokens import Principal
 from services.notify.config import Settings
 from services.notify.documents import Alert, HistoryEntry, Notification, ReportingWeek
 from services.notify.exceptions import Conflict, Forbidden, NotFound
+from services.notify.metrics import ACTIONS
 
 SEVERITIES = ("low", "medium", "high", "critical")
 GROUP_SUBJECTS = ("group", "work_group")
@@ -422,6 +423,7 @@ def act(alert_id: str, principal: Principal, *, action: str, comment: str) -> Al
     who = f"{principal.subject_type}:{principal.subject_id}"
     alert.history.append(HistoryEntry(at=moment, event=target, by=who, detail=comment))
     alert.save()
+    ACTIONS.labels(action).inc()
     return alert
 
 

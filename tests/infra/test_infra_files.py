@@ -41,3 +41,13 @@ def test_compose_kafka_matches_the_local_broker_settings():
     assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
     assert env["KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS"] == 0
     assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == 1
+
+
+def test_prometheus_rules_pass_promtool():
+    promtool = shutil.which("promtool")
+    assert promtool
+    result = subprocess.run(
+        [promtool, "check", "rules", str(INFRA / "prometheus" / "rules.yml")], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 10 rules found" in result.stdout

@@ -1,0 +1,1 @@
+"""The winter-2011 simulation: the platform's main job on a fresh machine (make demo)."""

@@ -1,0 +1,89 @@
+"""python -m liaison_sim — play the winter of 2011–12 through the running platform.
+
+Submits every week's reports through ingest (the real pipeline: ingest → Kafka → rules →
+notify), with a progress bar, then waits for the alerts to reach the groups' inboxes and
+prints what arrived where.
+"""
+
+import argparse
+import os
+import sys
+import time
+from collections import Counter
+
+import httpx
+from tqdm import tqdm
+
+from liaison_client.client import LiaisonClient
+from liaison_sim.scenarios import winter
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m liaison_sim", description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=2011, help="the same seed gives the same winter")
+    parser.add_argument("--ingest", default="http://127.0.0.1:8001")
+    parser.add_argument("--notify", default="http://127.0.0.1:8003")
+    parser.add_argument(
+        "--token", default=os.environ.get("LIAISON_ADMIN_TOKEN"), help="default: $LIAISON_ADMIN_TOKEN"
+    )
+    parser.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the alerts to arrive")
+    args = parser.parse_args(argv)
+    if not args.token:
+        parser.error("no token: pass --token or set LIAISON_ADMIN_TOKEN")
+    weeks = winter(args.seed)
+    total = sum(len(items) for week in weeks for items in week.values())
+    client = LiaisonClient(args.ingest, args.token)
+    outcome: Counter[str] = Counter()
+    try:
+        with tqdm(total=total, unit="report", desc="winter 2011–12", file=sys.stderr) as bar:
+            for week in weeks:
+                for kind, items in week.items():
+                    if items:
+                        summary = client.submit(kind, items, progress=bar.update)
+                        outcome.update(
+                            accepted=summary.accepted, duplicate=summary.duplicate, rejected=summary.rejected
+                        )
+                        for row, item_id, reason in summary.rejections[:3]:
+                            print(f"rejected {kind} row {row} ({item_id}): {reason}", file=sys.stderr)
+    finally:
+        client.close()
+    print(
+        f"submitted {total}: {outcome['accepted']} accepted, {outcome['duplicate']} duplicate, {outcome['rejected']} rejected"
+    )
+    return 0 if outcome["rejected"] == 0 and show_inboxes(args.notify, args.token, args.wait) else 1
+
+
+def show_inboxes(notify: str, token: str, wait: float) -> bool:
+    """Wait until the alerts stop arriving, then print them by type and by group."""
+    headers = {"Authorization": f"Bearer {token}"}
+    deadline, last, steady = time.monotonic() + wait, -1, 0
+    alerts: list[dict] = []
+    while time.monotonic() < deadline:
+        alerts = httpx.get(f"{notify}/v1/alerts", params={"limit": 1000}, headers=headers, timeout=30).json()
+        steady = steady + 1 if len(alerts) == last and alerts else 0
+        if steady >= 3:
+            break
+        last = len(alerts)
+        time.sleep(2)
+    if not alerts:
+        print("no alerts arrived in the inboxes; see .local/logs/", file=sys.stderr)
+        return False
+    by_type = Counter(a["type"] for a in alerts)
+    by_group = Counter(g for a in alerts for g in a["group_ids"])
+    print(f"\n{len(alerts)} alerts in the inboxes:")
+    print("  by type:  " + ", ".join(f"{t} {n}" for t, n in by_type.most_common()))
+    print("  by group: " + ", ".join(f"{g} {n}" for g, n in by_group.most_common(12)))
+    worst = sorted(
+        alerts, key=lambda a: ("low", "medium", "high", "critical").index(a["severity"]), reverse=True
+    )[:5]
+    print("  the most severe:")
+    for a in worst:
+        print(f"    [{a['severity']}] {a['summary']}")
+    print(
+        f'\nthe finance group\'s inbox:  curl -s -H "Authorization: Bearer $LIAISON_ADMIN_TOKEN" "{notify}/v1/alerts?group_id=finance"'
+    )
+    return True
+
+
+if __name__ == "__main__":
+    sys.exit(main())
