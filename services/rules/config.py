@@ -20,6 +20,8 @@ class Settings(KafkaSettings):
     history_size: int = 8
     # How often the leader asks for the overdue check to run again (it runs on every report too).
     overdue_check_seconds: float = 30.0
+    # A report partition silent this long (processing time) stops holding event time back.
+    idle_source_seconds: float = 120.0
 
     reports_topic: str = topics.REPORTS
     incidents_topic: str = topics.INCIDENTS

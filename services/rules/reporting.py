@@ -1,13 +1,20 @@
 """Who has reported, who is overdue, and how complete each week is: pure functions over one state.
 
-Event time throughout: the watermark is the newest submission date seen in any report (but
-never more than two weeks past that report's period), so a replay of 2011's reports gives
-the same overdue alerts as the live run did. The state is a
+Event time throughout. Each source (a topic partition) has its own clock: the newest
+submission date it has carried (never more than two weeks past that report's period). The
+watermark is the slowest clock among the sources still active, as in Flink: enterprise
+reports and work-group reports travel on different topics and partitions and are read at
+different speeds, so a work group is never late just because its partition is read after the
+enterprises' next week. A source that has carried nothing for IDLE_SECONDS of processing
+time (a partition whose reporters all stopped) no longer holds time back. A replay of 2011's
+reports gives the same overdue alerts as the live run did. Time may run some days behind the
+slowest source (the rules file's allowed lateness), because the producers in between may
+reorder a little. The state is a
 plain JSON-able dict, kept by one Faust agent on a one-partition topic:
 
   {"watermark": "2011-12-19", "first_period_end": "2011-12-11",
    "last_end": {"enterprise:chalco-qinghai": "2011-12-18", ...},
-   "flagged": {"enterprise:chalco-qinghai": "2011-12-11", ...},
+   "flagged": {"enterprise:chalco-qinghai": ["2011-12-11"], ...},
    "weeks": {"2011-W50": {"period_end": "2011-12-18", "received": {"enterprise:chalco-qinghai": true}}}}
 """
 
@@ -18,8 +25,9 @@ from liaison_common.registry_view import RegistryView
 from services.rules.detectors import Problem, iso_week
 
 WEEK = timedelta(days=7)
-MAX_WEEKS_FLAGGED_AT_ONCE = 8
+MAX_FLAGGED_KEPT = 60
 MAX_SUBMISSION_DELAY = timedelta(days=14)
+IDLE_SECONDS = 120.0
 
 
 def reporter_key(kind: str, subject_id: str) -> str:
@@ -39,18 +47,38 @@ def expected_reporters(view: RegistryView) -> dict[str, list[str]]:
 
 
 def new_state() -> dict[str, Any]:
-    return {"watermark": None, "first_period_end": None, "last_end": {}, "flagged": {}, "weeks": {}}
+    return {
+        "watermark": None,
+        "sources": {},
+        "first_period_end": None,
+        "last_end": {},
+        "flagged": {},
+        "weeks": {},
+    }
 
 
-def observe(state: dict[str, Any], seen: dict[str, Any], *, on_time_days: int) -> str:
+def observe(
+    state: dict[str, Any],
+    seen: dict[str, Any],
+    *,
+    on_time_days: int,
+    days_after: int = 8,
+    now: float = 0.0,
+    lateness_days: int = 0,
+    idle_seconds: float = IDLE_SECONDS,
+) -> str:
     """Take one 'period seen' event; return the ISO week it counts for."""
     period_end = date.fromisoformat(seen["period_end"])
     submitted = datetime.fromisoformat(seen["submitted_at"]).date()
     reporter = seen["reporter"]
     # A late report (or a wrong clock) moves event time no further than two weeks past its period.
     event_day = min(submitted, period_end + MAX_SUBMISSION_DELAY).isoformat()
-    if state["watermark"] is None or event_day > state["watermark"]:
-        state["watermark"] = event_day
+    clock = state.setdefault("sources", {}).setdefault(
+        seen.get("source", "default"), {"day": "", "seen_at": 0.0}
+    )
+    clock["day"] = max(clock["day"], event_day)
+    clock["seen_at"] = now
+    advance(state, now=now, lateness_days=lateness_days, idle_seconds=idle_seconds)
     if state["first_period_end"] is None or seen["period_end"] < state["first_period_end"]:
         state["first_period_end"] = seen["period_end"]
     if seen["period_end"] > state["last_end"].get(reporter, ""):
@@ -63,32 +91,57 @@ def observe(state: dict[str, Any], seen: dict[str, Any], *, on_time_days: int) -
     return week
 
 
+def advance(
+    state: dict[str, Any], *, now: float, lateness_days: int = 0, idle_seconds: float = IDLE_SECONDS
+) -> None:
+    """Move the watermark: the slowest clock among the sources heard from within IDLE_SECONDS
+    (all of them quiet: the fastest, since everything sent has been read)."""
+    clocks = list(state.get("sources", {}).values())
+    if not clocks:
+        return
+    active = [c["day"] for c in clocks if now - c["seen_at"] <= idle_seconds]
+    slowest = min(active) if active else max(c["day"] for c in clocks)
+    if not slowest:
+        return
+    # Allowed lateness: the producers in between may reorder a little, so time may be taken to
+    # run some days behind the slowest source.
+    watermark = (date.fromisoformat(slowest) - timedelta(days=lateness_days)).isoformat()
+    if state["watermark"] is None or watermark > state["watermark"]:
+        state["watermark"] = watermark
+
+
+def expect_sources(state: dict[str, Any], sources: list[str], *, now: float) -> None:
+    """Sources known to exist hold time back from the start, until they speak or go idle:
+    at start-up one topic may be read well before another."""
+    clocks = state.setdefault("sources", {})
+    for source in sources:
+        clocks.setdefault(source, {"day": "", "seen_at": now})
+
+
 def overdue(
     state: dict[str, Any], expected: dict[str, list[str]], *, days_after: int
 ) -> list[tuple[str, str]]:
-    """(reporter, missed period end) for each week not reported `days_after` days after its end.
-
-    Each missed week is returned once (the state remembers what was flagged).
+    """(reporter, period end) for each week not reported `days_after` days after the end of the
+    week before, now that event time has passed that day. Week by week from the first week any
+    report covered, so the order reports arrive in does not matter: a week counts as reported
+    once any report for it has been seen. Each missed week is returned once.
     """
-    if state["watermark"] is None or state["first_period_end"] is None:
+    if state["watermark"] is None or state["first_period_end"] is None or not state["weeks"]:
         return []
     watermark = date.fromisoformat(state["watermark"])
-    baseline = date.fromisoformat(state["first_period_end"]) - WEEK  # never reported: due from the first week
+    oldest_kept = min(state["weeks"])  # older weeks' counts were forgotten: not judged again
     found = []
     for reporter in sorted(expected):
-        last = date.fromisoformat(state["last_end"][reporter]) if reporter in state["last_end"] else baseline
-        flagged = state["flagged"].get(reporter, "")
-        missed = []
-        k = 1
-        # The week ending last + 7k is overdue once event time is past last + 7(k−1) + days_after:
-        # strictly past, so that the day a report is due is not yet overdue.
-        while last + WEEK * (k - 1) + timedelta(days=days_after) < watermark:
-            missed.append((last + WEEK * k).isoformat())
-            k += 1
-        for period_end in missed[-MAX_WEEKS_FLAGGED_AT_ONCE:]:
-            if period_end > flagged:
-                found.append((reporter, period_end))
-                state["flagged"][reporter] = period_end
+        flagged = set(state["flagged"].get(reporter, []))
+        week_end = date.fromisoformat(state["first_period_end"])
+        while week_end - WEEK + timedelta(days=days_after) < watermark:
+            week = iso_week(week_end)
+            received = state["weeks"].get(week, {}).get("received", {})
+            if week >= oldest_kept and reporter not in received and week_end.isoformat() not in flagged:
+                found.append((reporter, week_end.isoformat()))
+                flagged.add(week_end.isoformat())
+            week_end += WEEK
+        state["flagged"][reporter] = sorted(flagged)[-MAX_FLAGGED_KEPT:]
     return found
 
 
@@ -96,11 +149,10 @@ def overdue_problem(reporter: str, period_end: str, names: dict[str, str], state
                     *, days_after: int, source: str) -> Problem:  # fmt: skip
     kind, subject_id = reporter.split(":", 1)
     last = state["last_end"].get(reporter)
-    since = f"自{last}所在周之后" if last else "本阶段"
     name = names.get(reporter, subject_id)
     return Problem(
         "report_overdue", subject_id, period_end, "medium",
-        f"{name}{since}未按时报送截至{period_end}的周报（已过{days_after}天）。",
+        f"{name}截至{period_end}的一周未按时报送（上期结束{days_after}天后仍未收到）。",
         {"values": {"last_period_end": last, "watermark": state["watermark"]},
          "threshold": {"days_after_period_end": days_after}, "rule": "no report days_after the period's end",
          "source": source},

@@ -84,3 +84,94 @@ def test_old_weeks_are_forgotten_so_the_state_stays_small():
         reporting.observe(state, seen("enterprise:a", day, day), on_time_days=1)
     reporting.forget_old_weeks(state, keep=10)
     assert len(state["weeks"]) == 10
+
+
+def test_a_slower_source_holds_event_time_back_so_its_reporters_are_not_flagged_early():
+    state = reporting.new_state()
+    reporting.expect_sources(state, ["reports:0", "wg:0"], now=0)
+    expected = {"enterprise:a": [], "work_group:w": []}
+    for week_end, submitted in (
+        ("2011-12-11", "2011-12-12"),
+        ("2011-12-18", "2011-12-19"),
+        ("2011-12-25", "2011-12-26"),
+    ):
+        reporting.observe(
+            state, {**seen("enterprise:a", week_end, submitted), "source": "reports:0"}, on_time_days=1
+        )
+    # The work group's topic is read later: only its first week so far.
+    reporting.observe(
+        state, {**seen("work_group:w", "2011-12-11", "2011-12-12"), "source": "wg:0"}, on_time_days=1
+    )
+    assert state["watermark"] == "2011-12-12"
+    assert reporting.overdue(state, expected, days_after=8) == []
+
+
+def test_an_idle_source_does_not_stop_the_clock():
+    state = reporting.new_state()
+    reporting.expect_sources(state, ["reports:0", "reports:1"], now=0)
+    b_reports = {**seen("enterprise:b", "2011-12-11", "2011-12-12"), "source": "reports:1"}
+    reporting.observe(state, b_reports, on_time_days=1, now=0)
+    for week_end, submitted in (
+        ("2011-12-18", "2011-12-19"),
+        ("2011-12-25", "2011-12-26"),
+        ("2012-01-01", "2012-01-02"),
+    ):
+        a_reports = {**seen("enterprise:a", week_end, submitted), "source": "reports:0"}
+        reporting.observe(state, a_reports, on_time_days=1, now=10)
+    assert state["watermark"] == "2011-12-12"  # reports:1 is slow, not yet idle
+    # Two minutes without a word from reports:1 (b stopped reporting): it no longer holds time back.
+    reporting.advance(state, now=10 + reporting.IDLE_SECONDS + 1)
+    assert state["watermark"] == "2012-01-02"
+    assert ("enterprise:b", "2011-12-18") in reporting.overdue(state, {"enterprise:b": []}, days_after=8)
+
+
+def test_a_skipped_week_is_flagged_when_the_next_report_shows_the_gap():
+    state = reporting.new_state()
+    expected = {"work_group:w": []}
+    reporting.observe(
+        state, {**seen("work_group:w", "2012-01-29", "2012-01-30"), "source": "wg:0"}, on_time_days=1
+    )
+    # No report for the week ending 02-05; the next one (02-12) arrives before event time has moved on.
+    reporting.observe(
+        state, {**seen("work_group:w", "2012-02-12", "2012-02-13"), "source": "wg:0"}, on_time_days=1
+    )
+    reporting.observe(
+        state, {**seen("enterprise:x", "2012-01-29", "2012-01-30"), "source": "reports:0"}, on_time_days=1
+    )
+    assert reporting.overdue(state, expected, days_after=8) == [("work_group:w", "2012-02-05")]
+    assert reporting.overdue(state, expected, days_after=8) == []
+
+
+def test_a_source_not_heard_from_yet_holds_time_back_until_it_goes_idle():
+    state = reporting.new_state()
+    reporting.expect_sources(state, ["reports:0", "wg:0"], now=0)
+    reporting.observe(
+        state,
+        {**seen("enterprise:a", "2011-12-25", "2011-12-26"), "source": "reports:0"},
+        on_time_days=1,
+        now=5,
+    )
+    assert state["watermark"] is None
+    reporting.advance(state, now=reporting.IDLE_SECONDS + 1)
+    assert state["watermark"] == "2011-12-26"
+
+
+def test_a_gap_filled_in_the_same_batch_is_not_flagged():
+    state = reporting.new_state()
+    for week_end, submitted in (
+        ("2012-01-29", "2012-01-30"),
+        ("2012-02-12", "2012-02-13"),
+        ("2012-02-05", "2012-02-06"),
+    ):
+        reporting.observe(
+            state, {**seen("work_group:w", week_end, submitted), "source": "wg:0"}, on_time_days=1
+        )
+    assert reporting.overdue(state, {"work_group:w": []}, days_after=8) == []
+
+
+def test_allowed_lateness_holds_event_time_back():
+    state = reporting.new_state()
+    reporting.observe(
+        state, seen("enterprise:a", "2011-12-18", "2011-12-19"), on_time_days=1, lateness_days=2
+    )
+    assert state["watermark"] == "2011-12-17"
