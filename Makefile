@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export LIAISON_ADMIN_TOKEN ?= liaison-dev-admin-token
 
-.PHONY: help install up demo down restart status schemas bench bench-ingest bench-rules test test-unit test-integration lint lint-infra fmt clean-data logs
+.PHONY: help install up demo down restart status schemas bench bench-e2e bench-ingest bench-rules test test-unit test-integration lint lint-infra fmt clean-data logs
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -44,7 +44,10 @@ bench-ingest: ## Ingest throughput and latency beside a bare Kafka producer (nee
 bench-rules: ## Rules throughput and latency beside a bare aiokafka loop (needs make up)
 	@$(PY) bench/bench_rules.py
 
-bench: bench-ingest bench-rules ## Every benchmark
+bench-e2e: ## The whole pipeline, report to stored alert, beside the bare broker (needs make up)
+	@$(PY) bench/bench_e2e.py
+
+bench: bench-e2e bench-ingest bench-rules ## Every benchmark
 
 lint: ## ruff and mypy
 	@$(VENV)/bin/ruff check .

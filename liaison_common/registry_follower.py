@@ -9,6 +9,7 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from anyio import to_thread
 
+from liaison_common.kafka_clients import stop_quietly
 from liaison_common.registry_view import RegistryView
 from liaison_common.topics import partitions_of
 
@@ -59,10 +60,7 @@ async def follow_registry(
             log.warning("registry follower: %r; reconnecting in 2 s", error)
             await asyncio.sleep(2)
         finally:
-            try:
-                await consumer.stop()
-            except Exception as error:  # a half-started consumer may fail to stop; nothing to save
-                log.debug("stopping the registry follower: %r", error)
+            await stop_quietly(consumer)
 
 
 async def _caught_up(consumer: AIOKafkaConsumer, targets: dict[TopicPartition, int]) -> bool:

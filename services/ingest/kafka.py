@@ -10,6 +10,7 @@ from aiokafka.errors import KafkaError
 
 from liaison_common import jsonbytes
 from liaison_common.deadletter import RawMessage, dead_letter
+from liaison_common.kafka_clients import stop_quietly
 from liaison_common.tokens import Principal
 from services.ingest.config import Settings
 from services.ingest.exceptions import BrokerUnavailable
@@ -43,7 +44,7 @@ class Producer:
                 try:
                     await asyncio.wait_for(producer.start(), timeout=self.settings.publish_timeout_seconds)
                 except (KafkaError, TimeoutError, OSError) as error:
-                    await _quietly_stop(producer)
+                    await stop_quietly(producer)
                     raise BrokerUnavailable(f"Kafka is unreachable: {error!r}") from error
                 self._producer = producer
             return self._producer
@@ -81,15 +82,8 @@ class Producer:
 
     async def stop(self) -> None:
         if self._producer is not None:
-            await _quietly_stop(self._producer)
+            await stop_quietly(self._producer)
             self._producer = None
-
-
-async def _quietly_stop(client: AIOKafkaProducer | AIOKafkaConsumer) -> None:
-    try:
-        await client.stop()
-    except Exception as error:  # stopping a half-started client may fail; nothing to save
-        log.debug("stopping a Kafka client: %r", error)
 
 
 async def consume_inbound(settings: Settings, pipeline: Pipeline, producer: Producer) -> None:
@@ -129,7 +123,7 @@ async def consume_inbound(settings: Settings, pipeline: Pipeline, producer: Prod
             log.warning("inbound consumer: %r; restarting in 2 s", error)
             await asyncio.sleep(2)
         finally:
-            await _quietly_stop(consumer)
+            await stop_quietly(consumer)
 
 
 async def handle_inbound(

@@ -12,6 +12,7 @@ from anyio import to_thread
 
 from liaison_common import jsonbytes
 from liaison_common.deadletter import RawMessage, dead_letter
+from liaison_common.kafka_clients import stop_quietly
 from liaison_common.registry_view import RegistryView
 from services.notify import service
 from services.notify.config import Settings
@@ -72,11 +73,7 @@ async def consume(
             log.warning("notify consumer: %r; restarting in 2 s", error)
             await asyncio.sleep(2)
         finally:
-            for client in (consumer, producer):
-                try:
-                    await client.stop()
-                except Exception as error:  # stopping a half-started client may fail; nothing to save
-                    log.debug("stopping a Kafka client: %r", error)
+            await stop_quietly(consumer, producer)
 
 
 async def _handle(

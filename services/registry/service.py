@@ -105,16 +105,21 @@ def create(kind: Kind, data: dict[str, Any]) -> d.RegistryEntity:
     return doc
 
 
+def _save_new_version(kind: Kind, doc: d.RegistryEntity, operation: str) -> None:
+    """One single-document write: the change, its new version and its outbox marker together."""
+    doc.version += 1
+    doc.pending_publish = True
+    doc.updated_at = _now()
+    doc.save()
+    REGISTRY_WRITES.labels(kind.name, operation).inc()
+
+
 def update(kind: Kind, entity_id: str, changes: dict[str, Any]) -> d.RegistryEntity:
     doc = get(kind, entity_id)
     check_links(kind, changes)
     for key, value in changes.items():
         setattr(doc, key, value)
-    doc.version += 1
-    doc.pending_publish = True
-    doc.updated_at = _now()
-    doc.save()
-    REGISTRY_WRITES.labels(kind.name, "update").inc()
+    _save_new_version(kind, doc, "update")
     return doc
 
 
@@ -125,11 +130,7 @@ def delete(kind: Kind, entity_id: str) -> d.RegistryEntity:
     if linked:
         raise Conflict(f"{kind.name} '{entity_id}' is still named by: " + "; ".join(linked[:20]))
     doc.deleted = True
-    doc.version += 1
-    doc.pending_publish = True
-    doc.updated_at = _now()
-    doc.save()
-    REGISTRY_WRITES.labels(kind.name, "delete").inc()
+    _save_new_version(kind, doc, "delete")
     return doc
 
 
@@ -146,11 +147,7 @@ def upsert(kind: Kind, data: dict[str, Any]) -> str:
     for key, value in data.items():
         setattr(doc, key, value)
     doc.deleted = False
-    doc.version += 1
-    doc.pending_publish = True
-    doc.updated_at = _now()
-    doc.save()
-    REGISTRY_WRITES.labels(kind.name, "update").inc()
+    _save_new_version(kind, doc, "update")
     return "updated"
 
 

@@ -26,6 +26,7 @@ from services.rules.detectors import Problem, iso_week
 
 WEEK = timedelta(days=7)
 MAX_FLAGGED_KEPT = 60
+MAX_WEEKS_JUDGED = 8
 MAX_SUBMISSION_DELAY = timedelta(days=14)
 IDLE_SECONDS = 120.0
 
@@ -130,10 +131,13 @@ def overdue(
         return []
     watermark = date.fromisoformat(state["watermark"])
     oldest_kept = min(state["weeks"])  # older weeks' counts were forgotten: not judged again
+    first = date.fromisoformat(state["first_period_end"])
+    # Only the last weeks are judged: a report dated far ahead must not flag years at once.
+    skip = max((watermark - first).days // 7 - MAX_WEEKS_JUDGED, 0)
     found = []
     for reporter in sorted(expected):
         flagged = set(state["flagged"].get(reporter, []))
-        week_end = date.fromisoformat(state["first_period_end"])
+        week_end = first + WEEK * skip
         while week_end - WEEK + timedelta(days=days_after) < watermark:
             week = iso_week(week_end)
             received = state["weeks"].get(week, {}).get("received", {})

@@ -175,3 +175,11 @@ def test_allowed_lateness_holds_event_time_back():
         state, seen("enterprise:a", "2011-12-18", "2011-12-19"), on_time_days=1, lateness_days=2
     )
     assert state["watermark"] == "2011-12-17"
+
+
+def test_a_report_dated_far_ahead_flags_at_most_the_last_weeks():
+    state = reporting.new_state()
+    reporting.observe(state, seen("enterprise:a", "2011-12-11", "2011-12-12"), on_time_days=1)
+    reporting.observe(state, seen("enterprise:a", "2099-12-27", "2099-12-28"), on_time_days=1)
+    flagged = reporting.overdue(state, {"enterprise:b": []}, days_after=8)
+    assert 0 < len(flagged) <= reporting.MAX_WEEKS_JUDGED + 1
