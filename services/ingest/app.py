@@ -5,7 +5,6 @@ Run: uvicorn --factory services.ingest.app:create_app --port 8001
 """
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from liaison_common import db
+from liaison_common.background import stop_tasks
 from liaison_common.events import SUBMISSION_KINDS
 from liaison_common.logs import configure_logging
 from liaison_common.registry_follower import follow_registry
@@ -54,11 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await stop_tasks(tasks)
             await producer.stop()
             db.disconnect()
 

@@ -5,7 +5,6 @@ Run: uvicorn --factory services.notify.app:create_app --port 8003
 """
 
 import asyncio
-import contextlib
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -17,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from liaison_common import db
+from liaison_common.background import stop_tasks
 from liaison_common.logs import configure_logging
 from liaison_common.registry_follower import follow_registry
 from liaison_common.registry_view import RegistryView
@@ -85,11 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await stop_tasks(tasks)
             db.disconnect()
 
     app = FastAPI(
