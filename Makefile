@@ -8,7 +8,7 @@ export LIAISON_ADMIN_TOKEN ?= liaison-dev-admin-token
 .PHONY: help install up demo down restart status schemas bench bench-e2e bench-ingest bench-rules test test-unit test-integration lint lint-infra fmt clean-data logs
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 install: ## Install what is missing: Python venv, Kafka jars, FerretDB, Prometheus (cached)
 	@scripts/platform.sh install
@@ -54,8 +54,10 @@ lint: ## ruff and mypy
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/mypy
 
-lint-infra: ## promtool checks of the Prometheus config
+lint-infra: ## promtool checks of the Prometheus configs and rules
 	@promtool check config infra/prometheus/prometheus.yml
+	@promtool check config infra/prometheus/prometheus.compose.yml
+	@promtool check rules infra/prometheus/rules.yml
 
 fmt: ## Format the code with ruff
 	@$(VENV)/bin/ruff format .
