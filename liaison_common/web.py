@@ -21,6 +21,19 @@ def field_error(loc: list[str | int], msg: str, error_type: str = "value_error")
     return {"loc": loc, "msg": msg, "type": error_type}
 
 
+class ApiError(Exception):
+    """An error a service answers on purpose: `status_code` and `{"detail": ...}`.
+
+    Each service's own base error (exceptions.py) derives from it; install_common answers all.
+    """
+
+    status_code = 400
+
+    def __init__(self, detail: Any):
+        super().__init__(detail)
+        self.detail = detail
+
+
 class UnprocessableError(HTTPException):
     """422 naming the fields at fault."""
 
@@ -94,6 +107,10 @@ def install_common(app: FastAPI, *, service: str, max_body_bytes: int) -> None:
             HTTP_LATENCY.labels(service, request.method, template).observe(time.perf_counter() - started)
 
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
     @app.exception_handler(ServerSelectionTimeoutError)
     @app.exception_handler(ConnectionFailure)

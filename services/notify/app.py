@@ -12,8 +12,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 from anyio import to_thread
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from liaison_common import db
 from liaison_common.background import stop_tasks
@@ -26,7 +25,6 @@ from services.notify.config import Settings
 from services.notify.delivery import dispatch_due
 from services.notify.documents import Alert
 from services.notify.events import Broadcaster
-from services.notify.exceptions import NotifyError
 from services.notify.kafka import consume
 from services.notify.metrics import ESCALATIONS, OPEN_ALERTS
 from services.notify.routes import install_routes
@@ -99,10 +97,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.broadcaster = broadcaster
     app.state.registry_ready = asyncio.Event()
     install_common(app, service="notify", max_body_bytes=settings.max_body_bytes)
-
-    @app.exception_handler(NotifyError)
-    async def notify_error(request: Request, exc: NotifyError) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
     install_routes(app)
     configure_logging()

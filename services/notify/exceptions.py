@@ -1,14 +1,8 @@
-from typing import Any
+from liaison_common.web import ApiError
 
 
-class NotifyError(Exception):
-    """Base of the errors notify answers on purpose; app.py maps each to its status code."""
-
-    status_code = 400
-
-    def __init__(self, detail: Any):
-        super().__init__(detail)
-        self.detail = detail
+class NotifyError(ApiError):
+    """Base of the errors notify answers on purpose."""
 
 
 class NotFound(NotifyError):

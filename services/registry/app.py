@@ -6,14 +6,12 @@ Run: uvicorn --factory services.registry.app:create_app --port 8002
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from liaison_common import db
 from liaison_common.logs import configure_logging
 from liaison_common.web import install_common
 from services.registry.config import Settings
-from services.registry.exceptions import RegistryError
 from services.registry.outbox import OutboxPublisher
 from services.registry.routes import install_routes
 
@@ -45,10 +43,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.publisher = None
     install_common(app, service="registry", max_body_bytes=settings.max_body_bytes)
-
-    @app.exception_handler(RegistryError)
-    async def registry_error(request: Request, exc: RegistryError) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
     install_routes(app)
     configure_logging()

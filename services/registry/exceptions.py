@@ -1,14 +1,8 @@
-from typing import Any
+from liaison_common.web import ApiError
 
 
-class RegistryError(Exception):
-    """Base of every error the registry answers on purpose; routes map each to a status code."""
-
-    status_code = 400
-
-    def __init__(self, detail: Any):
-        super().__init__(detail)
-        self.detail = detail
+class RegistryError(ApiError):
+    """Base of every error the registry answers on purpose."""
 
 
 class NotFound(RegistryError):
