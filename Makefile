@@ -29,6 +29,7 @@ status: ## Show what runs where
 	@scripts/platform.sh status
 
 test: ## Run the whole suite against the real local services (starts them when needed)
+	@scripts/platform.sh test-deps
 	@DEMO=0 scripts/platform.sh up
 	@$(PY) -m pytest
 

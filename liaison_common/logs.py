@@ -4,5 +4,5 @@ import logging
 def configure_logging() -> None:
     """One format for every service; the Kafka clients only speak up when something is wrong."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for chatty in ("kafka", "aiokafka"):
+    for chatty in ("kafka", "aiokafka", "httpx", "httpcore"):
         logging.getLogger(chatty).setLevel(logging.WARNING)

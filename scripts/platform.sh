@@ -32,6 +32,7 @@ SERVICES=(
   "ingest:8001:services.ingest.app:create_app"
   "rules:8004:services.rules:faust"
   "notify:8003:services.notify.app:create_app"
+  "console:8005:services.console.app:create_app"
 )
 
 mkdir -p "$RUN" "$LOGS"
@@ -103,14 +104,24 @@ install_ferretdb() {
   fi
 }
 
+apt_install() {  # apt_install PACKAGE...: from Debian's packages, as root or through sudo
+  local sudo=()
+  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
 install_prometheus() {
   if ! command -v prometheus >/dev/null; then
     say "installing Prometheus from Debian's packages"
-    if [[ $(id -u) -eq 0 ]]; then
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
-    else
-      sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
-    fi
+    apt_install prometheus
+  fi
+}
+
+install_browser() {
+  # Only the console's browser tests need it: Debian's Chromium and a font with Chinese glyphs.
+  if [[ ! -x /usr/bin/chromium || ! -d /usr/share/fonts/truetype/wqy ]]; then
+    say "installing Chromium and a Chinese font from Debian's packages (for the console's browser tests)"
+    apt_install chromium chromium-driver fonts-wqy-zenhei
   fi
 }
 
@@ -259,6 +270,7 @@ print_where() {
 Liaison is running:
   ingest      http://127.0.0.1:8001/docs   POST /v1/reports, /v1/incidents, /v1/workgroup-reports
   rules       http://127.0.0.1:8004/healthz   alerts on Kafka liaison.alerts.v1
+  console     http://127.0.0.1:8005/       the web console for the groups (sign in with a group's token)
   notify      http://127.0.0.1:8003/docs   GET /v1/alerts (the inbox), ack, resolve, digests
   registry    http://127.0.0.1:8002/docs   (admin token: \$LIAISON_ADMIN_TOKEN; make sets liaison-dev-admin-token when unset)
   Prometheus  http://127.0.0.1:9090/targets
@@ -272,6 +284,7 @@ cd "$ROOT"
 
 case "${1:-}" in
   install) install_all ;;
+  test-deps) install_browser ;;
   infra)
     install_all
     start_kafka
@@ -306,5 +319,5 @@ case "${1:-}" in
     stop_process kafka
     ;;
   status) status ;;
-  *) echo "usage: $0 install|infra|up|demo|restart|down|status" >&2; exit 2 ;;
+  *) echo "usage: $0 install|test-deps|infra|up|demo|restart|down|status" >&2; exit 2 ;;
 esac

@@ -389,3 +389,9 @@ async def health_page(web: Any, request: Any) -> Any:
         "table_keys": {"enterprise-history": len(history), "reporting-state": len(reporting_state)},
     }
     return web.json(body, status=200 if registry_ready.is_set() else 503)
+
+
+@app.page("/v1/thresholds")
+async def thresholds_page(web: Any, request: Any) -> Any:
+    """The rules file in force, every threshold with its source (the console draws them on charts)."""
+    return web.json(thresholds.as_dict())

@@ -29,6 +29,9 @@ class Thresholds:
             node = node[key]
         return Threshold(node["value"], node["source"])
 
+    def as_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(self._data))  # a deep copy: callers cannot change the rules
+
     def maybe(self, *path: str) -> Threshold | None:
         try:
             return self.get(*path)

@@ -10,7 +10,7 @@ import yaml
 
 pytestmark = pytest.mark.integration
 INFRA = Path(__file__).resolve().parents[2] / "infra"
-SERVICES = {"ingest": 8001, "registry": 8002, "notify": 8003, "rules": 8004}
+SERVICES = {"ingest": 8001, "registry": 8002, "notify": 8003, "rules": 8004, "console": 8005}
 SUFFIXES = ("_bucket", "_count", "_sum", "_total", "_created")
 
 

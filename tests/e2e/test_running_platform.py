@@ -82,7 +82,9 @@ def test_ingest_knows_the_registry_and_takes_a_report(admin_token):
         time.sleep(0.5)
 
 
-@pytest.mark.parametrize("job", ["liaison-registry", "liaison-ingest", "liaison-rules", "liaison-notify"])
+@pytest.mark.parametrize(
+    "job", ["liaison-registry", "liaison-ingest", "liaison-rules", "liaison-notify", "liaison-console"]
+)
 def test_prometheus_scrapes_every_service(job):
     deadline = time.monotonic() + 30
     while True:

@@ -1,0 +1,397 @@
+"""The console's pages: sign-in, the inbox, an enterprise's trends, the organisation, the overview.
+
+Thin: each route reads the session, fetches from notify / the registry, lets views.py shape it,
+and renders a template. Actions (acknowledge, resolve) are notify's own calls, made with the
+signed-in user's token, so notify's rules on who may do what apply unchanged.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+import httpx
+from anyio import to_thread
+from fastapi import APIRouter, FastAPI, Form, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from liaison_common import tokens
+from services.console import service, views
+from services.console.config import Settings
+from services.console.exceptions import ConsoleError, UpstreamUnavailable
+from services.console.metrics import SIGN_INS
+from services.console.service import Session, Upstream
+
+HERE = Path(__file__).parent
+COOKIE = "liaison_session"
+# The inbox lists the newest alerts up to this many; the filters narrow it down.
+INBOX_LIMIT = 300
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.globals.update(
+    type_label=views.type_label,
+    TYPE_LABELS=views.TYPE_LABELS,
+    SEVERITY_LABELS=views.SEVERITY_LABELS,
+    STATUS_LABELS=views.STATUS_LABELS,
+    ROLE_LABELS=views.ROLE_LABELS,
+    SUBJECT_LABELS=views.SUBJECT_LABELS,
+    SEVERITIES=views.SEVERITIES,
+    STATUSES=views.STATUSES,
+)
+
+
+class SignInRequired(ConsoleError):
+    status_code = 401
+
+
+class NotAllowed(ConsoleError):
+    status_code = 403
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def _upstream(request: Request, name: Literal["notify", "registry", "rules"]) -> Upstream:
+    return request.app.state.upstreams[name]
+
+
+def session_of(request: Request) -> Session:
+    session = request.app.state.sessions.get(request.cookies.get(COOKIE))
+    if session is None:
+        raise SignInRequired("请先登录")
+    return session
+
+
+def _page(request: Request, template: str, session: Session | None, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, template, {"session": session, "can_overview": _can_overview(session), **context}
+    )
+
+
+def _can_overview(session: Session | None) -> bool:
+    if session is None:
+        return False
+    principal = session.principal
+    return principal.is_admin or (
+        principal.subject_type == "group" and principal.subject_id == "comprehensive"
+    )
+
+
+async def _enterprises(request: Request, session: Session) -> list[dict[str, Any]]:
+    return await _upstream(request, "registry").get_list("/v1/enterprises", token=session.token)
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    # ------------------------------------------------------------ sign in and out
+
+    @router.get("/login")
+    async def login_page(request: Request) -> HTMLResponse:
+        return _page(request, "login.html", None, error=None)
+
+    @router.post("/login")
+    async def login(request: Request, token: str = Form("", max_length=200)) -> Response:
+        token = token.strip()
+        settings = _settings(request)
+        principal = await to_thread.run_sync(
+            lambda: tokens.authenticate(token, admin_token=settings.admin_token.get_secret_value())
+        )
+        error = None
+        if not token:
+            error = "请输入令牌。"
+        elif principal is None:
+            error = "令牌无效、已吊销或已过期。"
+        elif principal.subject_type not in service.CONSOLE_SUBJECTS:
+            error = "控制台供协调组、工作组使用：请用本组的令牌登录（企业令牌只能报送）。"
+        if error is not None or principal is None:
+            SIGN_INS.labels("refused").inc()
+            return _page(request, "login.html", None, error=error)
+        SIGN_INS.labels("ok").inc()
+        display_name = await _display_name(request, principal, token)
+        session_id = request.app.state.sessions.open(principal, token, display_name)
+        response = RedirectResponse(
+            "/overview" if principal.subject_id == "comprehensive" else "/inbox", status_code=303
+        )
+        response.set_cookie(
+            COOKIE,
+            session_id,
+            max_age=int(settings.session_hours * 3600),
+            httponly=True,
+            samesite="strict",  # no other site can make the browser act with this session
+            secure=settings.secure_cookies,
+        )
+        return response
+
+    @router.post("/logout")
+    async def logout(request: Request) -> Response:
+        request.app.state.sessions.close(request.cookies.get(COOKIE))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    @router.get("/")
+    async def home(request: Request) -> Response:
+        session = session_of(request)
+        return RedirectResponse("/overview" if _can_overview(session) else "/inbox", status_code=303)
+
+    # ------------------------------------------------------------ the inbox
+
+    async def inbox_context(
+        request: Request, session: Session, filters: views.InboxFilters
+    ) -> dict[str, Any]:
+        wrong = filters.errors()
+        alerts: list[dict[str, Any]] = []
+        if not wrong:
+            params = filters.notify_params()
+            if session.principal.subject_type != "admin":
+                params["group_id"] = session.principal.subject_id
+            answer = await _upstream(request, "notify").call(
+                "GET", "/v1/alerts", token=session.token, params={**params, "limit": INBOX_LIMIT}
+            )
+            alerts = answer.body if answer.ok else []
+        return {
+            "alerts": views.inbox_rows(alerts, filters),
+            "filters": filters,
+            "filter_errors": wrong,
+            "truncated": len(alerts) >= INBOX_LIMIT,
+            "query": urlencode({k: v for k, v in vars(filters).items() if v}),
+        }
+
+    def _filters(type: str, enterprise_id: str, severity: str, status: str) -> views.InboxFilters:
+        return views.InboxFilters(type=type, enterprise_id=enterprise_id, severity=severity, status=status)
+
+    @router.get("/inbox")
+    async def inbox(
+        request: Request,
+        type: str = Query("", max_length=40),
+        enterprise_id: str = Query("", max_length=80),
+        severity: str = Query("", max_length=20),
+        status: str = Query("", max_length=20),
+    ) -> HTMLResponse:
+        session = session_of(request)
+        context = await inbox_context(request, session, _filters(type, enterprise_id, severity, status))
+        enterprises = sorted(
+            await _enterprises(request, session), key=lambda e: (not e.get("is_key"), e["name"])
+        )
+        names = {e["id"]: e["name"] for e in enterprises}
+        return _page(request, "inbox.html", session, enterprises=enterprises, names=names, **context)
+
+    @router.get("/inbox/rows")
+    async def inbox_rows(
+        request: Request,
+        type: str = Query("", max_length=40),
+        enterprise_id: str = Query("", max_length=80),
+        severity: str = Query("", max_length=20),
+        status: str = Query("", max_length=20),
+    ) -> HTMLResponse:
+        """The list alone, for the live refresh after an event on the stream."""
+        session = session_of(request)
+        context = await inbox_context(request, session, _filters(type, enterprise_id, severity, status))
+        names = {e["id"]: e["name"] for e in await _enterprises(request, session)}
+        return _page(request, "_alert_list.html", session, names=names, **context)
+
+    @router.post("/alerts/{alert_id}/act")
+    async def act(
+        request: Request,
+        alert_id: str,
+        action: Literal["ack", "resolve"] = Form(...),
+        comment: str = Form("", max_length=2000),
+    ) -> Response:
+        session = session_of(request)
+        answer = await _upstream(request, "notify").call(
+            "POST", f"/v1/alerts/{alert_id}/{action}", token=session.token, json={"comment": comment}
+        )
+        if request.headers.get("hx-request") != "true":  # a plain form post: back to the inbox
+            return RedirectResponse(request.headers.get("referer") or "/inbox", status_code=303)
+        if answer.ok:
+            alert, error = answer.body, None
+        else:
+            current = await _upstream(request, "notify").call(
+                "GET", f"/v1/alerts/{alert_id}", token=session.token
+            )
+            if not current.ok:
+                return HTMLResponse(f"<p class='error'>{answer.detail}</p>", status_code=answer.status_code)
+            alert, error = current.body, _action_error(answer)
+        names = {e["id"]: e["name"] for e in await _enterprises(request, session)}
+        return _page(request, "_alert.html", session, alert=alert, names=names, action_error=error)
+
+    @router.get("/stream")
+    async def stream(request: Request) -> StreamingResponse:
+        """notify's event stream, relayed with the user's token (a browser's EventSource sends no header)."""
+        session = session_of(request)
+        notify = _upstream(request, "notify")
+
+        async def relay() -> AsyncIterator[bytes]:
+            async with httpx.AsyncClient(timeout=httpx.Timeout(10, read=None)) as client:
+                try:
+                    async with client.stream(
+                        "GET",
+                        notify.base_url + "/v1/alerts/stream",
+                        headers={"Authorization": f"Bearer {session.token}"},
+                    ) as response:
+                        async for chunk in response.aiter_raw():
+                            yield chunk
+                except httpx.HTTPError:
+                    yield b"event: unavailable\ndata: {}\n\n"  # the page says the stream dropped
+
+        return StreamingResponse(
+            relay(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
+
+    # ------------------------------------------------------------ an enterprise's trends
+
+    @router.get("/enterprises/{enterprise_id}")
+    async def enterprise_page(request: Request, enterprise_id: str) -> HTMLResponse:
+        session = session_of(request)
+        answer = await _upstream(request, "registry").call(
+            "GET", f"/v1/enterprises/{enterprise_id}", token=session.token
+        )
+        if answer.status_code == 404:
+            return _page(request, "error.html", session, message=f"没有这家企业：{enterprise_id}")
+        enterprise = answer.body
+        points, alerts, ceiling = await asyncio.gather(
+            to_thread.run_sync(lambda: service.report_points(enterprise_id)),
+            _upstream(request, "notify").get_list(
+                "/v1/alerts",
+                token=session.token,
+                params={"enterprise_id": enterprise_id}
+                | ({} if session.principal.is_admin else {"group_id": session.principal.subject_id}),
+            ),
+            _energy_ceiling(request, enterprise.get("main_product")),
+        )
+        days = [date.fromisoformat(p["period_end"]) for p in points]
+        days += [date.fromisoformat(a["period_end"][:10]) for a in alerts if a.get("period_end")]
+        axis = views.TimeAxis.spanning(days)
+        charts = views.trend_charts(points, energy_ceiling=ceiling)
+        marks = views.timeline_marks(alerts, axis) if axis else []
+        return _page(
+            request,
+            "enterprise.html",
+            session,
+            enterprise=enterprise,
+            points=points,
+            charts=[(c, views.chart_svg(c, axis) if axis and not c.empty else "") for c in charts],
+            marks=marks,
+            timeline=views.timeline_svg(marks, axis) if axis else "",
+            axis=axis,
+            ceiling=ceiling,
+        )
+
+    # ------------------------------------------------------------ the organisation
+
+    @router.get("/organisation")
+    async def organisation(request: Request) -> HTMLResponse:
+        session = session_of(request)
+        registry = _upstream(request, "registry")
+        groups, work_groups, enterprises, units = await asyncio.gather(
+            registry.get_list("/v1/groups", token=session.token),
+            registry.get_list("/v1/work-groups", token=session.token),
+            registry.get_list("/v1/enterprises", token=session.token),
+            registry.get_list("/v1/units", token=session.token),
+        )
+        unit_names = {u["id"]: u["name"] for u in units}
+        by_work_group: dict[str, list[dict[str, Any]]] = {}
+        for enterprise in sorted(enterprises, key=lambda e: (not e.get("is_key"), e["name"])):
+            for work_group_id in enterprise.get("work_group_ids", []):
+                by_work_group.setdefault(work_group_id, []).append(enterprise)
+        return _page(
+            request,
+            "organisation.html",
+            session,
+            groups=sorted(groups, key=lambda g: g.get("number", 0)),
+            work_groups=sorted(work_groups, key=lambda w: w.get("number", 0)),
+            work_group_names={w["id"]: w["name"] for w in work_groups},
+            enterprises=sorted(enterprises, key=lambda e: (not e.get("is_key"), e["name"])),
+            by_work_group=by_work_group,
+            unit_names=unit_names,
+        )
+
+    # ------------------------------------------------------------ the comprehensive group's overview
+
+    @router.get("/overview")
+    async def overview(request: Request) -> HTMLResponse:
+        session = session_of(request)
+        if not _can_overview(session):
+            raise NotAllowed("综合看板供综合组使用。")
+        notify = _upstream(request, "notify")
+        # The grid covers every group's alerts: the comprehensive group coordinates them all. It is
+        # read with the console's own admin token and shows only counts and the worst severity.
+        admin = _settings(request).admin_token.get_secret_value()
+        open_alerts, acknowledged, enterprises = await asyncio.gather(
+            notify.get_list("/v1/alerts", token=admin, params={"status": "open"}),
+            notify.get_list("/v1/alerts", token=admin, params={"status": "acknowledged"}),
+            _enterprises(request, session),
+        )
+        columns, rows = views.overview_grid(enterprises, [*open_alerts, *acknowledged])
+        return _page(request, "overview.html", session, columns=columns, rows=rows)
+
+    return router
+
+
+async def _display_name(request: Request, principal: tokens.Principal, token: str) -> str:
+    if principal.is_admin:
+        return "管理员"
+    path = "/v1/groups/" if principal.subject_type == "group" else "/v1/work-groups/"
+    try:
+        answer = await _upstream(request, "registry").call("GET", path + principal.subject_id, token=token)
+    except UpstreamUnavailable:
+        return principal.subject_id
+    return str(answer.body.get("name", principal.subject_id)) if answer.ok else principal.subject_id
+
+
+async def _energy_ceiling(request: Request, main_product: str | None) -> float | None:
+    """The product's ceiling of 附件3 as the rules in force have it, if there is one."""
+    if not main_product:
+        return None
+    try:
+        answer = await _upstream(request, "rules").call("GET", "/v1/thresholds", token="")
+    except UpstreamUnavailable:
+        return None
+    ceilings = answer.body.get("energy_overuse", {}).get("kwh_per_t_ceiling", {}) if answer.ok else {}
+    entry = ceilings.get(main_product)
+    return float(entry["value"]) if isinstance(entry, dict) and "value" in entry else None
+
+
+def _action_error(answer: service.Answer) -> str:
+    if answer.status_code == 403:
+        return "本组无权处理这条预警。"
+    if answer.status_code == 409:
+        return "这条预警已解决，不能再操作。"
+    return answer.detail
+
+
+def install_routes(app: FastAPI) -> None:
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(build_router())
+
+    @app.exception_handler(SignInRequired)
+    async def sign_in_first(request: Request, exc: SignInRequired) -> Response:
+        if request.headers.get("hx-request") == "true":
+            return Response(status_code=401, headers={"HX-Redirect": "/login"})
+        return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(ConsoleError)
+    async def console_error(request: Request, exc: ConsoleError) -> Response:
+        try:
+            session = session_of(request)
+        except SignInRequired:
+            session = None
+        message = str(exc.detail)
+        if isinstance(exc, UpstreamUnavailable):
+            message = f"暂时无法取得数据（{exc.detail}），请稍后刷新。"
+        response = _page(request, "error.html", session, message=message)
+        response.status_code = exc.status_code
+        return response
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz(request: Request) -> JSONResponse:
+        try:
+            await to_thread.run_sync(service.count_report_points)
+        except Exception as error:
+            return JSONResponse({"status": "unavailable", "database": str(error)}, status_code=503)
+        return JSONResponse({"status": "ok", "service": "console"})

@@ -1,0 +1,241 @@
+"""The web console in a real headless Chromium (Debian's), against the platform `make up` runs.
+
+A report goes in through ingest, rules raises a funding-gap alert, notify stores it, and the
+finance group sees it arrive live in its inbox, acknowledges and resolves it with comments.
+Screenshots of every page land in .local/screenshots/console/.
+"""
+
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[3]
+SHOTS = REPO / ".local" / "screenshots" / "console"
+CHROMIUM = "/usr/bin/chromium"
+CONSOLE = "http://127.0.0.1:8005"
+REGISTRY = "http://127.0.0.1:8002"
+INGEST = "http://127.0.0.1:8001"
+NOTIFY = "http://127.0.0.1:8003"
+ADMIN = {"Authorization": f"Bearer {os.environ.get('LIAISON_ADMIN_TOKEN', 'liaison-dev-admin-token')}"}
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def token_for(subject_type: str, subject_id: str) -> str:
+    answer = httpx.post(
+        f"{REGISTRY}/v1/tokens",
+        json={"subject_type": subject_type, "subject_id": subject_id, "description": "browser test"},
+        headers=ADMIN,
+        timeout=10,
+    )
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["token"])
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            "Debian's chromium is missing: `scripts/platform.sh test-deps` installs it", pytrace=False
+        )
+    try:
+        httpx.get(f"{CONSOLE}/healthz", timeout=3)
+    except httpx.TransportError:
+        pytest.fail("the console is not answering on 8005; run `make up` first", pytrace=False)
+    shutil.rmtree(SHOTS, ignore_errors=True)
+    SHOTS.mkdir(parents=True)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def enterprise() -> dict[str, Any]:
+    """An enterprise of its own, linked to the credit work group, so each run starts clean."""
+    suffix = uuid.uuid4().hex[:8]
+    body = {
+        "id": f"browser-test-{suffix}",
+        "name": f"浏览器测试铝业{suffix}",
+        "work_group_ids": ["wg-credit"],
+        "industry": "有色",
+        "main_product": "电解铝",
+    }
+    answer = httpx.post(f"{REGISTRY}/v1/enterprises", json=body, headers=ADMIN, timeout=10)
+    assert answer.status_code == 201, answer.text
+    return body
+
+
+def submit(enterprise_id: str, week: int, indicators: dict[str, float]) -> str:
+    start = f"2011-12-{5 + 7 * week:02d}"
+    end = f"2011-12-{11 + 7 * week:02d}"
+    report = {
+        "report_id": f"{enterprise_id}-2011-w{week}",
+        "enterprise_id": enterprise_id,
+        "period_start": start,
+        "period_end": end,
+        "submitted_at": f"{end}T18:00:00+08:00",
+        "indicators": indicators,
+    }
+    deadline = time.monotonic() + 30
+    while True:  # ingest learns of the new enterprise from the registry topic within moments
+        answer = httpx.post(f"{INGEST}/v1/reports", json=report, headers=ADMIN, timeout=10)
+        if answer.status_code != 422 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert answer.status_code in (200, 202), answer.text
+    return end
+
+
+def sign_in(page: Any, token: str) -> None:
+    page.goto(f"{CONSOLE}/login")
+    page.fill("#token", token)
+    page.click("form[action='/login'] button[type=submit]")
+
+
+def shot(page: Any, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def alert_status(alert_id: str) -> dict[str, Any]:
+    return dict(httpx.get(f"{NOTIFY}/v1/alerts/{alert_id}", headers=ADMIN, timeout=10).json())
+
+
+def test_a_group_signs_in_sees_an_alert_arrive_live_and_acts_on_it(browser, enterprise):
+    enterprise_id = enterprise["id"]
+    # Two quiet weeks first, for the trend charts; then a week with a funding gap.
+    healthy = {"inventory_t": 9000, "sales_t": 6000, "working_capital_need": 800, "cash_on_hand": 500,
+               "credit_available": 600, "rail_requested_t": 5000, "rail_shipped_t": 4800,
+               "power_demand_mwh": 9000, "power_supplied_mwh": 9000, "energy_kwh_per_t": 13800}  # fmt: skip
+    submit(enterprise_id, 0, healthy)
+    submit(enterprise_id, 1, {**healthy, "inventory_t": 9500})
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+
+    # A wrong token is refused with a message, not an error page.
+    sign_in(page, "lsn_not-a-real-token")
+    assert "令牌无效" in page.locator("[role=alert]").inner_text()
+    shot(page, "01-login-refused")
+
+    finance = token_for("group", "finance")
+    sign_in(page, finance)
+    page.wait_for_url(f"{CONSOLE}/inbox")
+    assert "金融组" in page.locator("#signed-in-as").inner_text()
+    page.wait_for_selector("#live[data-state=live]", timeout=15_000)
+
+    # The inbox is open when the problem week arrives: the alert appears without a reload.
+    period_end = submit(
+        enterprise_id,
+        2,
+        {**healthy, "working_capital_need": 30000, "cash_on_hand": 1000, "credit_available": 2000},
+    )
+    alert_id = f"funding_gap.{enterprise_id}.{period_end}"
+    card = page.locator(f"article[data-alert-id='{alert_id}']")
+    card.wait_for(timeout=120_000)
+    assert "资金缺口" in card.inner_text() and enterprise["name"] in card.inner_text()
+    assert card.locator(".status").inner_text() == "待处理"
+    card.locator("summary").click()
+    assert "working_capital_need" in card.locator(".evidence").inner_text()
+    assert "finance（主办）" in card.locator(".routes").inner_text()
+    assert "wg-credit（抄送）" in card.locator(".routes").inner_text()
+    shot(page, "02-inbox-live-alert")
+
+    # Filters: a severity it does not have hides it; its enterprise shows it.
+    page.goto(f"{CONSOLE}/inbox?severity=low&enterprise_id={enterprise_id}")
+    assert page.locator(f"article[data-alert-id='{alert_id}']").count() == 0
+    page.goto(f"{CONSOLE}/inbox?type=funding_gap&enterprise_id={enterprise_id}")
+    card = page.locator(f"article[data-alert-id='{alert_id}']")
+    assert card.count() == 1
+    shot(page, "03-inbox-filtered")
+
+    # Acknowledge with a comment: the card changes in place, and notify has it.
+    card.locator("input[name=comment]").fill("已联系省财政厅，安排过桥资金")
+    card.locator("button[value=ack]").click()
+    page.wait_for_selector(f"article[data-alert-id='{alert_id}'] .status[data-status=acknowledged]")
+    assert page.locator(f"article[data-alert-id='{alert_id}'] .status").inner_text() == "已确认"
+    stored = alert_status(alert_id)
+    assert stored["status"] == "acknowledged"
+    assert any("过桥资金" in (h.get("detail") or "") for h in stored["history"])
+    shot(page, "04-inbox-acknowledged")
+
+    # The comprehensive group's overview shows the enterprise's cell in the worst colour.
+    overview_context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+    overview = overview_context.new_page()
+    sign_in(overview, token_for("group", "comprehensive"))
+    overview.wait_for_url(f"{CONSOLE}/overview")
+    cell = overview.locator(f"tr[data-enterprise-id='{enterprise_id}'] td[data-type=funding_gap]")
+    assert cell.get_attribute("data-worst") == stored["severity"]
+    assert cell.inner_text() == "1"
+    shot(overview, "05-overview")
+    overview_context.close()
+
+    # The finance group is not the comprehensive group: no overview for it.
+    page.goto(f"{CONSOLE}/overview")
+    assert "综合组" in page.locator("[role=alert]").inner_text()
+
+    # Resolve: the card says so and offers no more buttons.
+    page.goto(f"{CONSOLE}/inbox?enterprise_id={enterprise_id}")
+    card = page.locator(f"article[data-alert-id='{alert_id}']")
+    card.locator("input[name=comment]").fill("资金已到位")
+    card.locator("button[value=resolve]").click()
+    page.wait_for_selector(f"article[data-alert-id='{alert_id}'] .status[data-status=resolved]")
+    assert page.locator(f"article[data-alert-id='{alert_id}'] button").count() == 0
+    assert alert_status(alert_id)["status"] == "resolved"
+    shot(page, "06-inbox-resolved")
+
+    # The enterprise page: three weeks on the charts, the alert on the same time axis.
+    page.goto(f"{CONSOLE}/enterprises/{enterprise_id}")
+    deadline = time.monotonic() + 60
+    while page.locator("#report-count").inner_text() != "3":
+        assert time.monotonic() < deadline, "the console did not store the three reports"
+        time.sleep(1)
+        page.reload()
+    assert page.locator("#chart-funding circle").count() == 3
+    assert page.locator("#chart-inventory polyline").count() == 2
+    # 电解铝's ceiling (附件3: 14000 kWh/t) is drawn beside the reported energy use.
+    assert page.locator("#chart-energy polyline").count() == 2
+    assert page.locator(f".timeline-strip circle[data-alert-id='{alert_id}']").count() == 1
+    shot(page, "07-enterprise-trends")
+
+    # The organisation: every group and work group, with their links.
+    page.goto(f"{CONSOLE}/organisation")
+    assert page.locator("section[id^=group-]").count() == 8
+    assert page.locator("section[id^=work-group-]").count() == 20
+    assert enterprise["name"] in page.locator("#work-group-wg-credit").inner_text()
+    shot(page, "08-organisation")
+
+    # Signing out ends the session: the inbox asks for a token again.
+    page.click("header form.who button")
+    page.goto(f"{CONSOLE}/inbox")
+    assert page.url == f"{CONSOLE}/login"
+    context.close()
+
+
+def test_a_group_does_not_see_or_act_on_another_groups_alert(browser, enterprise):
+    """The operations group's inbox lacks the finance group's alert, and acting on it is refused."""
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    sign_in(page, token_for("group", "operations"))
+    page.wait_for_url(f"{CONSOLE}/inbox")
+    page.goto(f"{CONSOLE}/inbox?enterprise_id={enterprise['id']}")
+    assert page.locator("article").count() == 0
+    # A forged form post for the finance group's alert: notify refuses, the console says so.
+    answer = page.request.post(
+        f"{CONSOLE}/alerts/funding_gap.{enterprise['id']}.2011-12-25/act",
+        form={"action": "ack", "comment": "x"},
+        headers={"HX-Request": "true"},
+    )
+    assert answer.status in (403, 404)
+    shot(page, "09-other-group-inbox")
+    context.close()

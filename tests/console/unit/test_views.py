@@ -1,0 +1,127 @@
+"""What the console's pages show, from plain data: filters, ordering, the grid, the charts."""
+
+import time
+from datetime import date
+
+from liaison_common.tokens import Principal
+from services.console import views
+from services.console.service import Sessions
+
+
+def alert(alert_id: str, **fields):
+    return {"alert_id": alert_id, "type": "funding_gap", "severity": "medium", "status": "open",
+            "enterprise_id": "chalco-qinghai", "group_ids": ["finance"], **fields}  # fmt: skip
+
+
+def test_filters_name_the_values_that_do_not_exist():
+    filters = views.InboxFilters(type="flood", severity="huge", status="open")
+    assert filters.errors() == ["类型 type=flood", "级别 severity=huge"]
+    assert views.InboxFilters(type="stockpile", severity="high").errors() == []
+
+
+def test_severity_is_filtered_here_and_the_rest_is_passed_to_notify():
+    filters = views.InboxFilters(type="stockpile", severity="high", enterprise_id="x")
+    assert filters.notify_params() == {"type": "stockpile", "enterprise_id": "x"}
+    rows = views.inbox_rows([alert("a", severity="high"), alert("b", severity="low")], filters)
+    assert [a["alert_id"] for a in rows] == ["a"]
+
+
+def test_the_inbox_puts_open_alerts_first_then_the_worst_then_the_newest():
+    alerts = [
+        alert("resolved-critical", status="resolved", severity="critical", received_at="2011-12-20"),
+        alert("open-low", severity="low", received_at="2011-12-21"),
+        alert("open-high-old", severity="high", received_at="2011-12-01"),
+        alert("open-high-new", severity="high", received_at="2011-12-19"),
+        alert("acknowledged-critical", status="acknowledged", severity="critical"),
+    ]
+    order = [a["alert_id"] for a in views.inbox_rows(alerts, views.InboxFilters())]
+    assert order == [
+        "open-high-new",
+        "open-high-old",
+        "open-low",
+        "acknowledged-critical",
+        "resolved-critical",
+    ]
+
+
+def test_only_a_routed_group_or_the_admin_sees_the_buttons():
+    assert views.can_act(alert("a"), "group", "finance")
+    assert not views.can_act(alert("a"), "group", "operations")
+    assert views.can_act(alert("a"), "admin", "admin")
+    assert not views.can_act(alert("a", status="resolved"), "group", "finance")
+
+
+def test_the_grid_colours_each_cell_by_its_worst_unresolved_alert():
+    enterprises = [
+        {"id": "chalco-qinghai", "name": "中铝青海", "is_key": True},
+        {"id": "quiet-key", "name": "平稳企业", "is_key": True},
+        {"id": "small-firm", "name": "小企业", "is_key": False},
+        {"id": "calm-small", "name": "无事小企业", "is_key": False},
+    ]
+    alerts = [
+        alert("1", severity="medium"),
+        alert("2", severity="critical", status="acknowledged"),
+        alert("3", severity="critical", type="stockpile", status="resolved"),
+        alert("4", severity="low", type="stockpile", enterprise_id="small-firm"),
+        alert("5", severity="high", type="major_incident", enterprise_id=None),
+    ]
+    columns, rows = views.overview_grid(enterprises, alerts)
+    assert "funding_gap" in columns and "major_incident" in columns
+    # Key enterprises always; others only with something open; the worst first.
+    assert [r.enterprise_id for r in rows] == ["chalco-qinghai", "small-firm", "quiet-key"]
+    chalco = rows[0].cells
+    assert (chalco["funding_gap"].worst, chalco["funding_gap"].open_count) == ("critical", 2)
+    assert chalco["stockpile"].worst is None  # resolved alerts do not colour the grid
+    assert rows[1].cells["stockpile"].worst == "low"
+
+
+def test_the_charts_compute_the_funding_gap_and_draw_the_energy_ceiling():
+    points = [
+        {"period_end": "2011-12-18", "indicators": {"working_capital_need": 900, "cash_on_hand": 100,
+                                                    "credit_available": 300, "energy_kwh_per_t": 14200}},
+        {"period_end": "2011-12-11", "indicators": {"working_capital_need": 500, "inventory_t": 10}},
+    ]  # fmt: skip
+    charts = {c.key: c for c in views.trend_charts(points, energy_ceiling=14000)}
+    assert charts["funding"].series[0].points == [(date(2011, 12, 11), 500.0), (date(2011, 12, 18), 500.0)]
+    energy, ceiling = charts["energy"].series
+    assert energy.points == [(date(2011, 12, 18), 14200.0)]
+    assert ceiling.points == [(date(2011, 12, 18), 14000.0)] and ceiling.dashed
+    assert charts["rail"].empty and not charts["inventory"].empty
+    no_ceiling = {c.key: c for c in views.trend_charts(points, energy_ceiling=None)}
+    assert len(no_ceiling["energy"].series) == 1
+
+
+def test_charts_and_timeline_share_one_time_axis():
+    axis = views.TimeAxis.spanning([date(2011, 12, 11), date(2012, 1, 8), date(2011, 12, 25)])
+    assert axis == views.TimeAxis(date(2011, 12, 11), date(2012, 1, 8))
+    assert axis.fraction(date(2011, 12, 25)) == 0.5
+    chart = views.Chart(
+        "inventory", "库存", "吨", [views.Series("库存", [(date(2011, 12, 25), 5.0)], "#000")]
+    )
+    svg = views.chart_svg(chart, axis)
+    marks = views.timeline_marks([alert("a", period_end="2011-12-25"), alert("b")], axis)
+    assert [m["alert"]["alert_id"] for m in marks] == ["a"]  # no period: not on the time axis
+    centre = views.LEFT + 0.5 * (views.WIDTH - views.LEFT - views.RIGHT)
+    assert f'cx="{centre:.1f}"' in svg and marks[0]["x"] == centre
+    assert f'cx="{centre:.1f}"' in views.timeline_svg(marks, axis)
+
+
+def test_chart_text_is_escaped():
+    axis = views.TimeAxis(date(2011, 12, 11), date(2011, 12, 18))
+    chart = views.Chart("x", "<script>", "吨", [views.Series("<b>", [(date(2011, 12, 11), 1.0)], "#000")])
+    svg = views.chart_svg(chart, axis)
+    assert "<script>" not in svg and "&lt;script&gt;" in svg
+
+
+def test_sessions_expire_and_close():
+    sessions = Sessions(lifetime_seconds=0.05)
+    principal = Principal("group", "finance")
+    session_id = sessions.open(principal, "lsn_x", "金融组")
+    assert sessions.get(session_id).principal == principal
+    assert sessions.get("guess") is None and sessions.get(None) is None
+    time.sleep(0.1)
+    assert sessions.get(session_id) is None
+    other = Sessions(lifetime_seconds=60)
+    session_id = other.open(principal, "lsn_x", "金融组")
+    other.close(session_id)
+    assert other.get(session_id) is None
