@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export LIAISON_ADMIN_TOKEN ?= liaison-dev-admin-token
 
-.PHONY: help install up demo down restart status schemas bench bench-e2e bench-ingest bench-rules test test-unit test-integration lint lint-infra fmt clean-data logs
+.PHONY: help install up demo down restart status schemas bench bench-e2e bench-ingest bench-rules test test-faults test-unit test-integration lint lint-infra fmt clean-data logs
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,6 +32,10 @@ test: ## Run the whole suite against the real local services (starts them when n
 	@scripts/platform.sh test-deps
 	@DEMO=0 scripts/platform.sh up
 	@$(PY) -m pytest
+
+test-faults: ## The fault, bad-input and access suite on a cluster of its own; writes docs/reliability.md
+	@scripts/platform.sh install
+	@$(PY) -m pytest tests/faults
 
 test-unit: ## Pure-logic tests only (no services needed)
 	@$(PY) -m pytest -m "not integration" --ignore=tests/contract

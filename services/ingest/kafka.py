@@ -28,6 +28,7 @@ class Producer:
         self.settings = settings
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
+        self._stopping: set[asyncio.Task[None]] = set()
 
     async def _started(self) -> AIOKafkaProducer:
         async with self._lock:
@@ -77,8 +78,26 @@ class Producer:
                 timeout=self.settings.publish_timeout_seconds,
             )
         except (KafkaError, TimeoutError) as error:
+            await self._discard(producer)
             raise BrokerUnavailable(f"Kafka did not acknowledge: {error!r}") from error
+        if any(isinstance(r, BaseException) for r in results):
+            await self._discard(producer)
         return [r if isinstance(r, BaseException) else (r.partition, r.offset) for r in results]
+
+    async def _discard(self, producer: AIOKafkaProducer) -> None:
+        """Start afresh after a failed send: a new producer id restarts the sequence numbers.
+
+        An idempotent producer whose batches expired while the broker was away keeps sequence
+        numbers the broker never saw; aiokafka then fails every later send with
+        OutOfOrderSequenceNumber, for good (the fault suite's Kafka outage found ingest stuck
+        so). The old producer is stopped in the background so that no request waits for it.
+        """
+        async with self._lock:
+            if self._producer is producer:
+                self._producer = None
+                task = asyncio.create_task(stop_quietly(producer))
+                self._stopping.add(task)
+                task.add_done_callback(self._stopping.discard)
 
     async def stop(self) -> None:
         if self._producer is not None:

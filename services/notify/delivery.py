@@ -1,32 +1,43 @@
 """Delivering notifications: the channels, and the dispatcher that sends what is due.
 
-A notification is leased before it is sent (only one notify instance sends it), marked
-delivered after the receiver accepted it, and otherwise retried with exponential backoff
-and jitter until it expires. Everything is in the database, so a restart of notify carries
-on where it stopped. The lease means a receiver is sent a notification once, unless notify
-dies between the receiver's answer and the write that records it: then the same
-Idempotency-Key arrives again, which the receiver can drop.
+Each attempt at a notification is claimed before it is sent: the notify instance whose insert
+of the claim (key|attempt|lease window) succeeds sends it; the others skip it. Claims are
+inserts, not updates, because FerretDB 1.24 loses concurrent updates of one document (a
+lease taken by update let two instances hold it). The sender records the outcome: delivered,
+or retried with exponential backoff and jitter until it expires. Everything is in the
+database, so a restart of notify carries on where it stopped. A receiver is sent a
+notification once, unless notify dies between the receiver's answer and the write that
+records it: then the same Idempotency-Key arrives again (in the next lease window), which
+the receiver can drop.
 """
 
 import json
 import logging
+import os
 import smtplib
+import socket
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
 import httpx
 from anyio import to_thread
+from mongoengine.errors import NotUniqueError
 
 from liaison_common import jsonbytes
 from services.notify import service
 from services.notify.config import Settings
-from services.notify.documents import Alert, HistoryEntry, Notification
+from services.notify.documents import Alert, DeliveryClaim, HistoryEntry, Notification, NotificationItem
 from services.notify.metrics import DELIVERIES, DELIVERY_SECONDS, END_TO_END_SECONDS, PENDING_DELIVERIES
 
 log = logging.getLogger(__name__)
-LEASE = timedelta(seconds=60)
+LEASE_SECONDS = 60
+INSTANCE = f"{socket.gethostname()}:{os.getpid()}"
+# An item planned this long ago and still not sent missed its notification (it was added after
+# the notification left): it goes into the current window again.
+LATE_AFTER = timedelta(seconds=30)
+_last_replan = 0.0
 
 
 class DeliveryFailed(Exception):
@@ -81,8 +92,10 @@ async def deliver(client: httpx.AsyncClient, notification: Notification, setting
                 send_email, notification, notification.subject or "", notification.body or "", settings
             )
         return
-    alerts = [service.alert_dict(a) for a in Alert.objects(alert_id__in=notification.alert_ids)]
-    alerts.sort(key=lambda a: notification.alert_ids.index(a["alert_id"]))
+    alert_ids = alerts_of(notification)
+    alerts = [service.alert_dict(a) for a in Alert.objects(alert_id__in=alert_ids)]
+    alerts.sort(key=lambda a: alert_ids.index(a["alert_id"]))
+    notification.alert_ids = alert_ids  # what this attempt carries, recorded on delivery
     if notification.channel == "webhook":
         await send_webhook(
             client, notification, jsonbytes.dumps(service.webhook_payload(notification, alerts)), settings
@@ -92,11 +105,34 @@ async def deliver(client: httpx.AsyncClient, notification: Notification, setting
         await to_thread.run_sync(send_email, notification, subject, text, settings)
 
 
-def _claim(key: str) -> Notification | None:
+def alerts_of(notification: Notification) -> list[str]:
+    """The alerts a notification carries: its own list and the items planned into it, in order."""
+    items = NotificationItem.objects(key=notification.key).order_by("created_at").only("alert_id")
+    found = list(notification.alert_ids)
+    found += [item.alert_id for item in items if item.alert_id not in found]
+    return found
+
+
+def _claim(key: str, settings: Settings) -> Notification | None:
+    """This instance's right to send the notification's next attempt, or None."""
     moment = service.now()
-    return Notification.objects(key=key, status__in=("collecting", "pending"), lease_until__lt=moment).modify(
-        set__lease_until=moment + LEASE, set__status="pending", new=True
-    )
+    notification = Notification.objects(key=key).first()
+    if notification is None or notification.status not in ("collecting", "pending"):
+        return None
+    send_at = service.aware(notification.send_at)
+    if send_at is not None and send_at > moment:
+        return None
+    window = int(moment.timestamp() // LEASE_SECONDS)
+    left = (window + 1) * LEASE_SECONDS - moment.timestamp()
+    if left < settings.webhook_timeout_seconds * 2 + 5:
+        return None  # too close to the window's end to be sure of finishing in it: next window
+    try:
+        DeliveryClaim(
+            claim_id=f"{key}|{notification.attempts}|{window}", claimed_at=moment, claimed_by=INSTANCE
+        ).save(force_insert=True)
+    except NotUniqueError:
+        return None  # another instance sends it
+    return notification
 
 
 def _record_delivery(notification: Notification) -> None:
@@ -104,8 +140,11 @@ def _record_delivery(notification: Notification) -> None:
     Notification.objects(key=notification.key).update_one(
         set__status="delivered",
         set__delivered_at=moment,
-        set__lease_until=service.EPOCH,
+        set__alert_ids=notification.alert_ids,
         set__attempts=notification.attempts + 1,
+    )
+    NotificationItem.objects(key=notification.key, alert_id__in=notification.alert_ids).update(
+        set__sent_in=notification.key
     )
     created = service.aware(notification.created_at)
     assert created is not None
@@ -122,6 +161,33 @@ def _record_delivery(notification: Notification) -> None:
             submitted = service.aware(_parse(first.submitted_at))
             if submitted is not None:
                 END_TO_END_SECONDS.observe(max((moment - submitted).total_seconds(), 0))
+
+
+def replan_late_items(settings: Settings) -> int:
+    """Items added to a notification after it left go into the current window's notification."""
+    moment = service.now()
+    replanned = 0
+    for item in NotificationItem.objects(sent_in=None, created_at__lt=moment - LATE_AFTER).limit(500):
+        notification = Notification.objects(key=item.key).first()
+        if notification is None or notification.status != "delivered":
+            continue  # still on its way (retrying), or expired: nothing to catch up
+        window = int(moment.timestamp() // settings.group_wait_seconds)
+        key = f"{notification.grouping}|w{window}"
+        send_at = datetime.fromtimestamp((window + 1) * settings.group_wait_seconds, UTC)
+        service.insert_notification(
+            key=key,
+            subscription={"id": notification.subscription_id, "channel": notification.channel,
+                          "target": notification.target},
+            group_id=notification.group_id,
+            kind=notification.kind,
+            grouping=notification.grouping or key,
+            created_at=moment,
+            send_at=send_at + service.GRACE,
+        )  # fmt: skip
+        service.add_item(key, item.alert_id, moment)
+        NotificationItem.objects(key=item.key, alert_id=item.alert_id).update_one(set__sent_in=f"late:{key}")
+        replanned += 1
+    return replanned
 
 
 def _parse(text: str) -> Any:
@@ -159,14 +225,14 @@ async def dispatch_due(client: httpx.AsyncClient, settings: Settings) -> int:
     due = await to_thread.run_sync(
         lambda: [
             n.key
-            for n in Notification.objects(
-                status__in=("collecting", "pending"), send_at__lte=moment, lease_until__lt=moment
-            ).only("key")
+            for n in Notification.objects(status__in=("collecting", "pending"), send_at__lte=moment).only(
+                "key"
+            )
         ]
     )
     delivered = 0
     for key in due:
-        notification = await to_thread.run_sync(_claim, key)
+        notification = await to_thread.run_sync(_claim, key, settings)
         if notification is None:
             continue  # another instance has it
         try:
@@ -179,6 +245,10 @@ async def dispatch_due(client: httpx.AsyncClient, settings: Settings) -> int:
         await to_thread.run_sync(_record_delivery, notification)
         DELIVERIES.labels(notification.channel, "delivered").inc()
         delivered += 1
+    global _last_replan
+    if time.monotonic() - _last_replan > 5:
+        _last_replan = time.monotonic()
+        await to_thread.run_sync(replan_late_items, settings)
     PENDING_DELIVERIES.set(
         await to_thread.run_sync(lambda: Notification.objects(status__in=("collecting", "pending")).count())
     )

@@ -68,6 +68,36 @@ class Notification(me.Document):
     delivered_at = me.DateTimeField()
 
 
+class NotificationItem(me.Document):
+    """One alert in a grouped notification. Inserted, never updated by the planner: FerretDB
+    1.24 loses concurrent updates of one document (two notify instances adding alerts to the same
+    notification lost some), while inserts under a unique index are safe."""
+
+    meta = {
+        "collection": "notification_items",
+        "indexes": [{"fields": ["key", "alert_id"], "unique": True}, "key", "created_at"],
+    }
+
+    key = me.StringField(required=True)  # the notification's key
+    alert_id = me.StringField(required=True)
+    created_at = me.DateTimeField(required=True)
+    sent_in = me.StringField()  # the notification that carried it (a late item goes in a later one)
+
+
+class DeliveryClaim(me.Document):
+    """Who sends one attempt of a notification: the instance whose insert succeeds.
+
+    `_id` is key|attempt|lease window, so a crashed sender's notification is claimed again in the
+    next window; a sender starts only with enough of its window left to finish in it.
+    """
+
+    meta = {"collection": "delivery_claims", "strict": False}
+
+    claim_id = me.StringField(primary_key=True)
+    claimed_at = me.DateTimeField(required=True)
+    claimed_by = me.StringField()
+
+
 class ReportingWeek(me.Document):
     """The week's reporting completeness from rules (liaison.reporting.v1), the latest record."""
 

@@ -1,6 +1,7 @@
 """What notify does: pure rules first (merging, visibility, backoff, payloads, digests), then
 the functions that store alerts, plan notifications, escalate and record actions."""
 
+import contextlib
 import hashlib
 import hmac
 import random
@@ -13,13 +14,16 @@ from mongoengine.errors import NotUniqueError
 from liaison_common.registry_view import RegistryView
 from liaison_common.tokens import Principal
 from services.notify.config import Settings
-from services.notify.documents import Alert, HistoryEntry, Notification, ReportingWeek
+from services.notify.documents import Alert, HistoryEntry, Notification, NotificationItem, ReportingWeek
 from services.notify.exceptions import Conflict, Forbidden, NotFound
 from services.notify.metrics import ACTIONS
 
 SEVERITIES = ("low", "medium", "high", "critical")
 GROUP_SUBJECTS = ("group", "work_group")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# A grouping window's notification leaves this long after the window ends, so that an alert
+# planned at the window's last moment is in it.
+GRACE = timedelta(seconds=1)
 MAX_SOURCES = 20
 
 
@@ -354,42 +358,68 @@ def subscriptions_of(view: RegistryView, group_id: str) -> list[dict[str, Any]]:
 def plan_notifications(
     alert: Alert, group_ids: list[str], *, view: RegistryView, settings: Settings, kind: str
 ) -> list[str]:
-    """Put the alert into a notification per subscription: joining one still collecting within
-    the grouping window (same subscription, type and kind), or starting one."""
+    """Put the alert into a notification per subscription: for alerts, the one of the current
+    grouping window (same subscription, kind and type), for escalations one of its own.
+
+    Insert-only, so that any number of notify instances can plan at once: the window's
+    notification is inserted by whoever comes first, and each alert joins it as an item.
+    """
     moment = now()
     keys = []
     for group_id in group_ids:
         for subscription in subscriptions_of(view, group_id):
             grouping = f"{subscription['id']}|{kind}|{alert.type}"
             if kind == "alerts":
-                joined = Notification.objects(
-                    grouping=grouping, status="collecting", send_at__gt=moment
-                ).modify(add_to_set__alert_ids=alert.alert_id, new=True)
-                if joined is not None:
-                    keys.append(joined.key)
-                    continue
-                key, send_at = (
-                    f"{grouping}|{alert.alert_id}",
-                    moment + timedelta(seconds=settings.group_wait_seconds),
-                )
+                window = int(moment.timestamp() // settings.group_wait_seconds)
+                key = f"{grouping}|w{window}"
+                send_at = datetime.fromtimestamp((window + 1) * settings.group_wait_seconds, UTC) + GRACE
             else:
                 key, send_at = f"{grouping}|{alert.alert_id}|{alert.escalation_level}", moment
-            Notification(
+            insert_notification(
                 key=key,
-                subscription_id=subscription["id"],
+                subscription=subscription,
                 group_id=group_id,
-                channel=subscription["channel"],
-                target=subscription.get("target"),
                 kind=kind,
                 grouping=grouping,
-                alert_ids=[alert.alert_id],
-                status="collecting" if kind == "alerts" else "pending",
                 created_at=moment,
                 send_at=send_at,
-                lease_until=EPOCH,
-            ).save()  # save, not insert: planning the same step twice overwrites it
+            )
+            add_item(key, alert.alert_id, moment)
             keys.append(key)
     return keys
+
+
+def insert_notification(
+    *,
+    key: str,
+    subscription: dict[str, Any],
+    group_id: str,
+    kind: str,
+    grouping: str,
+    created_at: datetime,
+    send_at: datetime,
+) -> None:
+    # A NotUniqueError means another alert (or instance) opened this window first.
+    with contextlib.suppress(NotUniqueError):
+        Notification(
+            key=key,
+            subscription_id=subscription["id"],
+            group_id=group_id,
+            channel=subscription["channel"],
+            target=subscription.get("target"),
+            kind=kind,
+            grouping=grouping,
+            alert_ids=[],
+            status="pending",
+            created_at=created_at,
+            send_at=send_at,
+            lease_until=EPOCH,
+        ).save(force_insert=True)
+
+
+def add_item(key: str, alert_id: str, moment: datetime) -> None:
+    with contextlib.suppress(NotUniqueError):  # planned before: a redelivered alert event
+        NotificationItem(key=key, alert_id=alert_id, created_at=moment).save(force_insert=True)
 
 
 # ------------------------------------------------------------------ actions and escalation

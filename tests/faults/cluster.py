@@ -1,0 +1,255 @@
+"""A whole Liaison of its own for the fault suite: its own Kafka broker, FerretDB and services.
+
+The fault tests stop the broker, restart the database and kill workers; doing that to the
+platform `make up` runs would break it for its user and for the other tests. So the suite
+starts a second installation on free ports, from the same jars, FerretDB binary and code, with
+its data in a temporary folder, and stops every process it started (by the Popen it holds).
+"""
+
+import base64
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import REPO
+
+KAFKA_LIBS = REPO / ".local" / "kafka" / "libs"
+FERRETDB = REPO / ".local" / "bin" / "ferretdb-local"
+ADMIN_TOKEN = "fault-suite-admin-token-" + uuid.uuid4().hex[:12]
+WEBHOOK_SECRET = "fault-suite-webhook-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class Process:
+    """One process of the cluster: how to start it and how to know it is ready."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log: Path
+    ready: Callable[[], bool]
+    popen: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    @property
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def start(self, timeout: float = 120) -> None:
+        assert not self.alive, f"{self.name} is already running"
+        with self.log.open("ab") as out:
+            out.write(f"\n===== start {self.starts + 1} of {self.name} at {time.ctime()}\n".encode())
+            self.popen = subprocess.Popen(
+                self.argv, cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
+        self.starts += 1
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.ready():
+            if not self.alive:
+                raise RuntimeError(f"{self.name} exited during start-up:\n{self.tail()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} not ready in {timeout}s:\n{self.tail()}")
+            time.sleep(0.3)
+
+    def stop(self, timeout: float = 30) -> None:
+        """SIGTERM, as an operator stopping it would; SIGKILL if it does not go."""
+        if self.alive:
+            assert self.popen is not None
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no last commit, as a crash would."""
+        if self.alive:
+            assert self.popen is not None
+            self.popen.send_signal(signal.SIGKILL)
+            self.popen.wait(timeout=15)
+
+    def tail(self, chars: int = 3000) -> str:
+        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
+
+
+def http_ready(port: int, path: str = "/healthz") -> Callable[[], bool]:
+    def ready() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    return ready
+
+
+@dataclass
+class Cluster:
+    root: Path
+    ports: dict[str, int] = field(default_factory=dict)
+    processes: dict[str, Process] = field(default_factory=dict)
+
+    # ------------------------------------------------------------ addresses
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.ports['kafka']}"
+
+    @property
+    def mongodb_uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.ports['ferretdb']}/liaison"
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+    def __getitem__(self, name: str) -> Process:
+        return self.processes[name]
+
+    # ------------------------------------------------------------ set-up
+
+    def base_env(self) -> dict[str, str]:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("REGISTRY_", "INGEST_", "RULES_", "NOTIFY_", "CONSOLE_"))
+        }
+        env.update(
+            {
+                "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+                "MONGODB_URI": self.mongodb_uri,
+                "LIAISON_ADMIN_TOKEN": ADMIN_TOKEN,
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        return env
+
+    def prepare(self) -> None:
+        if not KAFKA_LIBS.is_dir() or not FERRETDB.exists():
+            raise RuntimeError(
+                "Kafka's jars or FerretDB are missing: run `make install` (or `make up`) first"
+            )
+        for name in ("kafka", "controller", "ferretdb", "registry", "ingest", "rules", "notify", "notify-2"):
+            self.ports[name] = free_port()
+        logs = self.root / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        kafka_data = self.root / "kafka"
+        props = self.root / "server.properties"
+        text = (REPO / "infra" / "kafka" / "server.properties").read_text()
+        text = (
+            text.replace("@DATA_DIR@", str(kafka_data))
+            .replace("127.0.0.1:9092", f"127.0.0.1:{self.ports['kafka']}")
+            .replace("127.0.0.1:9093", f"127.0.0.1:{self.ports['controller']}")
+        )
+        props.write_text(text)
+        java = ["java", "-Xms128m", "-Xmx768m",
+                f"-Dlog4j.configuration=file:{REPO / 'infra' / 'kafka' / 'log4j.properties'}",
+                "-cp", f"{KAFKA_LIBS}/*"]  # fmt: skip
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode()[:22]
+        subprocess.run(
+            [*java, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        env = self.base_env()
+        kafka_port, mongo_port = self.ports["kafka"], self.ports["ferretdb"]
+        self.processes["kafka"] = Process(
+            "kafka",
+            [*java, "kafka.Kafka", str(props)],
+            env,
+            logs / "kafka.log",
+            lambda: port_open(kafka_port),
+        )
+        self.processes["ferretdb"] = Process(
+            "ferretdb",
+            [str(FERRETDB), "--listen-addr", f"127.0.0.1:{mongo_port}", "--data-dir", str(self.root / "ferretdb")],
+            env, logs / "ferretdb.log", lambda: port_open(mongo_port),
+        )  # fmt: skip
+        uvicorn = [sys.executable, "-m", "uvicorn", "--factory", "--host", "127.0.0.1", "--no-access-log"]
+        for name, module in (("registry", "registry"), ("ingest", "ingest"), ("notify", "notify"),
+                             ("notify-2", "notify")):  # fmt: skip
+            port = self.ports[name]
+            service_env = {**env, **self.service_env(module)}
+            self.processes[name] = Process(
+                name, [*uvicorn, f"services.{module}.app:create_app", "--port", str(port)],
+                service_env, logs / f"{name}.log", http_ready(port),
+            )  # fmt: skip
+        rules_port = self.ports["rules"]
+        self.processes["rules"] = Process(
+            "rules",
+            [sys.executable, "-m", "services.rules", "worker", "-l", "info", "--web-port", str(rules_port)],
+            {**env, **self.service_env("rules")}, logs / "rules.log", http_ready(rules_port),
+        )  # fmt: skip
+
+    def service_env(self, module: str) -> dict[str, str]:
+        if module == "rules":
+            return {
+                "RULES_DATADIR": str(self.root / "rules-data"),
+                "RULES_WEB_PORT": str(self.ports["rules"]),
+                "RULES_OVERDUE_CHECK_SECONDS": "2",
+            }
+        if module == "notify":
+            return {
+                "NOTIFY_WEBHOOK_SECRET": WEBHOOK_SECRET,
+                "NOTIFY_GROUP_WAIT_SECONDS": "1",
+                # A receiver away for a minute is retried at least every 5 s, so the test ends soon
+                # after it returns (the default cap is 5 minutes).
+                "NOTIFY_RETRY_MAX_SECONDS": "5",
+                "NOTIFY_ESCALATION_DELAY_SECONDS": "86400",
+            }
+        return {}
+
+    def start(self, progress: Callable[[str], None] = print) -> None:
+        self.prepare()
+        progress(
+            f"fault cluster in {self.root}: Kafka :{self.ports['kafka']}, FerretDB :{self.ports['ferretdb']}"
+        )
+        self["kafka"].start()
+        self["ferretdb"].start()
+        env = self.base_env()
+        subprocess.run([sys.executable, "-m", "liaison_common.topics"], cwd=REPO, env=env, check=True,
+                       capture_output=True, timeout=120)  # fmt: skip
+        subprocess.run([sys.executable, "-m", "services.registry.seed"], cwd=REPO, env=env, check=True,
+                       capture_output=True, timeout=300)  # fmt: skip
+        for name in ("registry", "ingest", "rules", "notify"):
+            self[name].start()
+            progress(f"fault cluster: {name} ready on :{self.ports[name]}")
+
+    def stop(self) -> None:
+        for name in ("notify-2", "notify", "rules", "ingest", "registry", "ferretdb", "kafka"):
+            if name in self.processes:
+                self.processes[name].stop()
+
+    def ensure_running(self) -> None:
+        """Bring back anything a test left stopped, so the next test starts from a whole cluster."""
+        for name in ("kafka", "ferretdb", "registry", "ingest", "rules", "notify"):
+            process = self.processes[name]
+            if not process.alive:
+                process.start()
+        if self["notify-2"].alive:
+            self["notify-2"].stop()

@@ -1,0 +1,260 @@
+"""Bad input: fuzzed HTTP calls, garbage on every Kafka input topic, NoSQL operator injection."""
+
+import base64
+import json
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from liaison_common.deadletter import MAX_DEAD_LETTER_BYTES
+from tests.faults.cluster import Cluster
+from tests.faults.helpers import issue_token, read_topic, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
+BOUND = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+CHECKS = [
+    schemathesis.checks.not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
+# ------------------------------------------------------------------ schemathesis
+
+
+@pytest.fixture(scope="module")
+def fuzz_cluster(cluster: Cluster) -> Cluster:
+    cluster.ensure_running()
+    if not cluster["registry-fuzz"].alive:
+        cluster["registry-fuzz"].start()
+    return cluster
+
+
+@pytest.fixture(scope="module")
+def ingest_api(fuzz_cluster: Cluster) -> Any:
+    return schemathesis.openapi.from_url(fuzz_cluster.url("ingest") + "/openapi.json")
+
+
+@pytest.fixture(scope="module")
+def registry_api(fuzz_cluster: Cluster) -> Any:
+    # Every call, writes included, against a registry of its own (its own database, publishing
+    # off), so fuzzed entities never reach the cluster's organisation.
+    return schemathesis.openapi.from_url(fuzz_cluster.url("registry-fuzz") + "/openapi.json")
+
+
+@pytest.fixture(scope="module")
+def notify_api(fuzz_cluster: Cluster) -> Any:
+    # The event stream never ends: it is tested by the notify and console suites instead.
+    return schemathesis.openapi.from_url(fuzz_cluster.url("notify") + "/openapi.json").exclude(
+        path="/v1/alerts/stream"
+    )
+
+
+def _fuzz_row(request: pytest.FixtureRequest, service: str) -> Any:
+    row = request.getfixturevalue("scenario")
+    if not row.title:
+        row.describe(
+            f"schemathesis over {service}'s OpenAPI (bounded: 25 examples per operation, positive and negative)",
+            "no 5xx; every status code, content type and body as the OpenAPI documents it",
+        )
+    return row
+
+
+ingest_fuzz = schemathesis.pytest.from_fixture("ingest_api")
+registry_fuzz = schemathesis.pytest.from_fixture("registry_api")
+notify_fuzz = schemathesis.pytest.from_fixture("notify_api")
+
+
+@ingest_fuzz.parametrize()
+@BOUND
+def test_schemathesis_ingest(case, request, fuzz_cluster):
+    _fuzz_row(request, "ingest")
+    case.call_and_validate(headers=fuzz_cluster.admin, checks=CHECKS, timeout=30)
+
+
+@registry_fuzz.parametrize()
+@BOUND
+def test_schemathesis_registry(case, request, fuzz_cluster):
+    _fuzz_row(request, "the registry")
+    case.call_and_validate(headers=fuzz_cluster.admin, checks=CHECKS, timeout=30)
+
+
+@notify_fuzz.parametrize()
+@BOUND
+def test_schemathesis_notify(case, request, fuzz_cluster):
+    _fuzz_row(request, "notify")
+    case.call_and_validate(headers=fuzz_cluster.admin, checks=CHECKS, timeout=30)
+
+
+# ------------------------------------------------------------------ garbage on Kafka
+
+INPUT_TOPICS = {
+    # topic: who reads it
+    "liaison.inbound.v1": "ingest",
+    "liaison.reports.v1": "rules",
+    "liaison.incidents.v1": "rules",
+    "liaison.workgroup-reports.v1": "rules",
+    "liaison.rules-periods.v1": "rules",
+    "liaison.alerts.v1": "notify",
+    "liaison.reporting.v1": "notify",
+    "liaison.registry.v1": "registry",
+}
+COMPACTED = {"liaison.registry.v1", "liaison.reporting.v1"}
+TEN_MB = 10_000_000
+
+
+def garbage(run: str) -> list[tuple[str, bytes | None, bytes]]:
+    """(what, key, value): each kind of unusable message the issue names."""
+    wrong_types = {"report_id": 5, "enterprise_id": ["x"], "alert_id": {"$ne": None}, "id": 7, "version": "v",
+                   "entity_type": 3, "severity": 9, "routes": "all", "week": 1}  # fmt: skip
+    return [
+        ("not JSON", f"{run}-1".encode(), b"\x00\xffnot json at all {"),
+        ("wrong encoding (UTF-16)", f"{run}-2".encode(), json.dumps({"report_id": run}).encode("utf-16")),
+        ("wrong types", f"{run}-3".encode(), json.dumps(wrong_types).encode()),
+        ("10 MB value", f"{run}-4".encode(), b'{"notes": "' + b"x" * (TEN_MB - 13) + b'"}'),
+        ("missing key and fields", None, b"{}"),
+    ]
+
+
+def test_garbage_on_every_kafka_input_topic_goes_to_the_dead_letter_topic(healthy_cluster, scenario):
+    scenario.describe(
+        "garbage on every Kafka input topic (" + ", ".join(sorted(INPUT_TOPICS)) + "): not JSON, UTF-16, "
+        "wrong types, a 10 MB value, no key and no fields",
+        "each message the broker takes is on liaison.dlq.v1 with its source, a reason and its exact bytes; "
+        "every worker still runs and a good report still becomes an alert",
+    )
+    cluster, run = healthy_cluster, uuid.uuid4().hex[:8]
+    producer = KafkaProducer(
+        bootstrap_servers=cluster.bootstrap, acks="all", max_request_size=MAX_DEAD_LETTER_BYTES
+    )
+    sent: dict[tuple[str, int, int], tuple[str, bytes]] = {}
+    refused: list[str] = []
+    try:
+        for topic in INPUT_TOPICS:
+            for what, key, value in garbage(run):
+                try:
+                    meta = producer.send(topic, key=key, value=value).get(timeout=60)
+                except KafkaError as error:
+                    # A compacted topic takes no message without a key: the broker itself refuses it.
+                    assert topic in COMPACTED and key is None, f"{topic} refused {what}: {error!r}"
+                    refused.append(f"{topic}: {what}")
+                    continue
+                sent[(topic, meta.partition, meta.offset)] = (what, value)
+    finally:
+        producer.close()
+
+    def dead_letters() -> dict[tuple[str, int, int], dict[str, Any]]:
+        found = {}
+        for _, value in read_topic(cluster.bootstrap, "liaison.dlq.v1"):
+            record = json.loads(value)
+            source = record["source"]
+            coordinates = (source["topic"], source["partition"], source["offset"])
+            if coordinates in sent:
+                found[coordinates] = record
+        return found
+
+    wait_until(
+        f"all {len(sent)} messages dead-lettered",
+        lambda: len(dead_letters()) == len(sent),
+        timeout=180,
+        every=2,
+    )
+    for coordinates, record in dead_letters().items():
+        what, value = sent[coordinates]
+        assert record["reason"] and record["detail"], (coordinates, what, record["reason"])
+        assert record["rejected_by"] == INPUT_TOPICS[coordinates[0]], (coordinates, record["rejected_by"])
+        assert base64.b64decode(record["original_value_base64"]) == value, (coordinates, what)
+    scenario.measured(f"{len(sent)} messages on {len(INPUT_TOPICS)} topics, all dead-lettered with a reason")
+    scenario.measured(f"refused by the broker (compacted topics need a key): {len(refused)}")
+    for name in ("registry", "ingest", "rules", "notify"):
+        assert cluster[name].alive, f"{name} died:\n{cluster[name].tail()}"
+        assert httpx.get(f"{cluster.url(name)}/healthz", timeout=10).status_code == 200
+    # Still working: a good report becomes an alert stored by notify.
+    report = {"report_id": f"after-garbage-{run}", "enterprise_id": "chalco-qinghai", "period_start": "2019-01-07",
+              "period_end": "2019-01-13", "submitted_at": "2019-01-14T09:00:00+08:00",
+              "indicators": {"working_capital_need": 9000, "cash_on_hand": 10, "credit_available": 10}}  # fmt: skip
+    answer = httpx.post(f"{cluster.url('ingest')}/v1/reports", json=report, headers=cluster.admin, timeout=30)
+    assert answer.status_code == 202, answer.text
+    wait_until(
+        "the alert of a good report after the garbage",
+        lambda: httpx.get(f"{cluster.url('notify')}/v1/alerts/funding_gap.chalco-qinghai.2019-01-13",
+                          headers=cluster.admin, timeout=10).status_code == 200,
+        timeout=120,
+    )  # fmt: skip
+
+
+# ------------------------------------------------------------------ NoSQL operator injection
+
+INJECTIONS_IN_QUERIES = [
+    ("notify", "/v1/alerts", {"enterprise_id[$ne]": "x"}),
+    ("notify", "/v1/alerts", {"enterprise_id": '{"$ne": null}'}),
+    ("notify", "/v1/alerts", {"$where": "sleep(100)"}),
+    ("notify", "/v1/alerts", {"evidence.values.gap": "1"}),
+    ("notify", "/v1/alerts", {"group_id": "$ne"}),
+    ("registry", "/v1/enterprises", {"id[$ne]": "x"}),
+    ("registry", "/v1/enterprises", {"$where": "1 == 1"}),
+    ("registry", "/v1/enterprises", {"work_group_ids.0": "wg-liaison"}),
+    ("registry", "/v1/routes/resolve", {"enterprise_id": '{"$gt": ""}', "type": "funding_gap"}),
+    ("registry", "/v1/tokens", {"subject_id[$regex]": ".*"}),
+]
+
+
+def test_nosql_operator_injection_is_rejected_with_422(healthy_cluster, scenario):
+    scenario.describe(
+        'NoSQL operator injection: {"$ne": null}, $where, $regex and dotted keys in query parameters '
+        "and bodies of ingest, registry and notify",
+        "422 naming the parameter or field, never a result widened by the operator",
+    )
+    cluster = healthy_cluster
+    enterprise_token = issue_token(cluster, "enterprise", "chalco-qinghai")
+    checked = 0
+    for service, path, params in INJECTIONS_IN_QUERIES:
+        answer = httpx.get(f"{cluster.url(service)}{path}", params=params, headers=cluster.admin, timeout=30)
+        assert answer.status_code == 422, (
+            f"{service} {path} {params}: {answer.status_code} {answer.text[:200]}"
+        )
+        assert "detail" in answer.json()
+        checked += 1
+    report = {"report_id": "inj-1", "enterprise_id": "chalco-qinghai", "period_start": "2019-02-04",
+              "period_end": "2019-02-10", "submitted_at": "2019-02-11T09:00:00+08:00"}  # fmt: skip
+    bodies = [
+        ("ingest", "/v1/reports", {**report, "enterprise_id": {"$ne": None}}, enterprise_token),
+        ("ingest", "/v1/reports", {**report, "$where": "1"}, enterprise_token),
+        ("ingest", "/v1/reports", {**report, "indicators": {"$gt": 0}}, enterprise_token),
+        ("ingest", "/v1/reports", {**report, "indicators.inventory_t": 5}, enterprise_token),
+        ("registry", "/v1/units", {"id": "inj-unit", "name": {"$ne": None}, "kind": "department"}, None),
+        ("registry", "/v1/units", {"id": {"$gt": ""}, "name": "x", "kind": "department"}, None),
+        ("registry", "/v1/tokens", {"subject_type": "group", "subject_id": {"$ne": None}}, None),
+        (
+            "registry",
+            "/v1/subscriptions",
+            {
+                "id": "inj-sub",
+                "group_id": "finance",
+                "channel": "webhook",
+                "target": "http://x",
+                "filters.$where": "1",
+            },
+            None,
+        ),
+        ("notify", "/v1/alerts/x/ack", {"comment": {"$ne": None}}, None),
+        ("notify", "/v1/alerts/x/ack", {"comment": "ok", "$set": {"status": "resolved"}}, None),
+    ]
+    for service, path, body, token in bodies:
+        headers = {"Authorization": f"Bearer {token}"} if token else cluster.admin
+        answer = httpx.post(f"{cluster.url(service)}{path}", json=body, headers=headers, timeout=30)
+        assert answer.status_code == 422, f"{service} {path} {body}: {answer.status_code} {answer.text[:200]}"
+        checked += 1
+    scenario.measured(f"{checked} injection attempts, each 422")

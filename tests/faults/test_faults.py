@@ -1,0 +1,368 @@
+"""Faults with real processes: a worker killed, the broker stopped, the database restarted, a
+receiver away, two notify instances. Each runs on the fault suite's own cluster (cluster.py)."""
+
+import contextlib
+import json
+import threading
+import time
+import uuid
+from collections import Counter
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from liaison_client.client import LiaisonClient
+from services.registry.organisation import load_organisation
+from tests.faults.cluster import WEBHOOK_SECRET, Cluster
+from tests.faults.helpers import Receiver, read_topic, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
+ENTERPRISES = [e["id"] for e in load_organisation()["enterprises"]]
+
+
+def week(year: int, number: int) -> tuple[str, str]:
+    monday = date.fromisocalendar(year, number, 1)
+    return monday.isoformat(), (monday + timedelta(days=6)).isoformat()
+
+
+def funding_report(run: str, enterprise_id: str, year: int, number: int, *, gap: bool) -> dict[str, Any]:
+    start, end = week(year, number)
+    return {
+        "report_id": f"{run}-{enterprise_id}-{year}-w{number}",
+        "enterprise_id": enterprise_id,
+        "period_start": start,
+        "period_end": end,
+        "submitted_at": f"{end}T18:00:00+08:00",
+        "indicators": {
+            "working_capital_need": 1000,
+            "cash_on_hand": 400,
+            "credit_available": 400 if gap else 900,
+        },
+    }
+
+
+def stated_report(run: str, enterprise_id: str, year: int, number: int, category: str) -> dict[str, Any]:
+    start, end = week(year, number)
+    return {
+        "report_id": f"{run}-{enterprise_id}-{year}-w{number}",
+        "enterprise_id": enterprise_id,
+        "period_start": start,
+        "period_end": end,
+        "submitted_at": f"{end}T18:00:00+08:00",
+        "problems": [{"category": category, "text": "故障测试：企业反映的问题"}],
+    }
+
+
+def alert_id(kind: str, report: dict[str, Any]) -> str:
+    return f"{kind}.{report['enterprise_id']}.{report['period_end']}"
+
+
+def alerts_on_topic(cluster: Cluster, prefix: str, year: int) -> Counter[str]:
+    """How many times each alert id of this type and year is on liaison.alerts.v1."""
+    counts: Counter[str] = Counter()
+    for key, _ in read_topic(cluster.bootstrap, "liaison.alerts.v1"):
+        name = (key or b"").decode()
+        if name.startswith(prefix + ".") and f".{year}-" in name:
+            counts[name] += 1
+    return counts
+
+
+def stored_alerts(cluster: Cluster, problem_type: str, year: int) -> Counter[str]:
+    """How many times notify lists each alert id of this type and year (a list, read page by page)."""
+    counts: Counter[str] = Counter()
+    offset = 0
+    while True:
+        page = httpx.get(
+            f"{cluster.url('notify')}/v1/alerts",
+            params={"type": problem_type, "limit": 1000, "offset": offset},
+            headers=cluster.admin,
+            timeout=60,
+        ).json()
+        counts.update(a["alert_id"] for a in page if str(a.get("period_end", "")).startswith(str(year)))
+        if len(page) < 1000:
+            return counts
+        offset += 1000
+
+
+def submit_all(cluster: Cluster, reports: list[dict[str, Any]], batch_size: int = 500) -> None:
+    client = LiaisonClient(cluster.url("ingest"), cluster.admin["Authorization"].split()[1])
+    try:
+        summary = client.submit("reports", reports, batch_size=batch_size)
+    finally:
+        client.close()
+    assert summary.rejected == 0, summary.lines()
+
+
+def subscribe(cluster: Cluster, group_id: str, receiver: Receiver) -> None:
+    body = {"id": f"faults-{group_id}-{uuid.uuid4().hex[:6]}", "group_id": group_id, "channel": "webhook",
+            "target": receiver.url}  # fmt: skip
+    answer = httpx.post(
+        f"{cluster.url('registry')}/v1/subscriptions", json=body, headers=cluster.admin, timeout=30
+    )
+    assert answer.status_code == 201, answer.text
+    time.sleep(3)  # notify follows the registry topic: give it the new subscription
+
+
+def test_rules_worker_killed_mid_stream_loses_and_doubles_nothing(healthy_cluster, scenario):
+    scenario.describe(
+        "kill -9 the rules worker in the middle of 5,000 reports, then restart it",
+        "every expected funding-gap alert id is on liaison.alerts.v1 and stored by notify, none missing, "
+        "none extra, each listed once",
+    )
+    cluster, run, year = healthy_cluster, uuid.uuid4().hex[:6], 2013
+    reports = []
+    for number in range(1, 51):
+        for index, enterprise_id in enumerate(ENTERPRISES[:100]):
+            reports.append(funding_report(run, enterprise_id, year, number, gap=(index + number) % 7 == 0))
+    expected = {alert_id("funding_gap", r) for r in reports if r["indicators"]["credit_available"] == 400}
+    submit_all(cluster, reports)
+    # Kill once a good part, but not all, of the stream has been turned into alerts.
+    wait_until("the first alerts", lambda: len(alerts_on_topic(cluster, "funding_gap", year)) > len(expected) // 4,
+               timeout=180, every=0.2)  # fmt: skip
+    before_kill = len(alerts_on_topic(cluster, "funding_gap", year))
+    cluster["rules"].kill()
+    scenario.measured(f"killed with {before_kill} of {len(expected)} alerts published")
+    time.sleep(2)
+    cluster["rules"].start()
+    took = wait_until(
+        "every expected alert on the topic after the restart",
+        lambda: set(alerts_on_topic(cluster, "funding_gap", year)) >= expected,
+        timeout=300,
+    )
+    on_topic = alerts_on_topic(cluster, "funding_gap", year)
+    assert set(on_topic) == expected, f"unexpected alerts: {sorted(set(on_topic) - expected)[:5]}"
+    redelivered = sum(count - 1 for count in on_topic.values())
+    scenario.measured(f"{len(expected)} alerts complete {took:.0f} s after the restart")
+    scenario.measured(f"{redelivered} alert events published again after the kill (at least once; same ids)")
+    wait_until("notify has stored every alert", lambda: set(stored_alerts(cluster, "funding_gap", year)) >= expected,
+               timeout=300, every=2)  # fmt: skip
+    stored = stored_alerts(cluster, "funding_gap", year)
+    assert set(stored) == expected and max(stored.values()) == 1
+    scenario.measured(f"notify holds {len(stored)} alerts, each once")
+
+
+def test_kafka_stopped_for_ten_seconds_while_clients_submit(healthy_cluster, scenario):
+    scenario.describe(
+        "stop Kafka for 10 s while three clients submit",
+        "ingest answers 503 with Retry-After during the outage and recovers by itself; the clients retry; "
+        "afterwards every report is on liaison.reports.v1 (a report whose acknowledgement the outage cut may "
+        "be there twice: counted, and absorbed downstream by report_id) and every expected alert is stored "
+        "once by notify",
+    )
+    cluster, run, year = healthy_cluster, uuid.uuid4().hex[:6], 2015
+    token = cluster.admin["Authorization"].split()[1]
+    shares: list[list[dict[str, Any]]] = [[], [], []]
+    for number in range(1, 21):
+        for index, enterprise_id in enumerate(ENTERPRISES[:30]):
+            report = funding_report(run, enterprise_id, year, number, gap=(index + number) % 5 == 0)
+            shares[index % 3].append(report)
+    reports = [r for share in shares for r in share]
+    expected = {alert_id("funding_gap", r) for r in reports if r["indicators"]["credit_available"] == 400}
+    summaries: list[Any] = []
+
+    def client_run(share: list[dict[str, Any]]) -> None:
+        client = LiaisonClient(cluster.url("ingest"), token, max_retries=30)
+        try:  # small batches, slowly, so that the outage falls in the middle of the work
+            for start in range(0, len(share), 5):
+                summaries.append(client.submit("reports", share[start : start + 5], batch_size=5))
+                time.sleep(0.1)
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=client_run, args=(share,)) for share in shares]
+    for thread in threads:
+        thread.start()
+    time.sleep(2)
+    cluster["kafka"].stop()
+    down_at = time.monotonic()
+    probe = funding_report(run, ENTERPRISES[0], year, 40, gap=False)
+    answer = httpx.post(f"{cluster.url('ingest')}/v1/reports", json=probe, headers=cluster.admin, timeout=30)
+    assert answer.status_code == 503, answer.text
+    assert int(answer.headers["Retry-After"]) > 0
+    scenario.measured(
+        f"during the outage: {answer.status_code}, Retry-After {answer.headers['Retry-After']} s"
+    )
+    time.sleep(max(0.0, 10 - (time.monotonic() - down_at)))
+    cluster["kafka"].start()
+    scenario.measured(f"broker back after {time.monotonic() - down_at:.0f} s")
+    for thread in threads:
+        thread.join(timeout=300)
+    accepted = sum(s.accepted for s in summaries)
+    rejected = sum(s.rejected for s in summaries)
+    assert rejected == 0, [line for s in summaries for line in s.lines()]
+    assert accepted == len(reports)
+    ids = Counter(
+        json.loads(value)["report_id"]
+        for _, value in read_topic(cluster.bootstrap, "liaison.reports.v1")
+        if json.loads(value)["report_id"].startswith(run)
+    )
+    wanted = {r["report_id"] for r in reports}
+    assert set(ids) == wanted, f"missing: {sorted(wanted - set(ids))[:5]}"
+    doubled = [report_id for report_id, count in ids.items() if count > 1]
+    # Only a send the broker took while ingest timed out can be there twice (ingest answered 503,
+    # the client sent it again): a handful at most, never a batch.
+    assert len(doubled) <= 15, f"{len(doubled)} reports twice on the topic, e.g. {doubled[:3]}"
+    scenario.measured(f"{len(reports)} reports accepted, none lost; {len(doubled)} twice on the topic")
+    wait_until("every expected alert in notify", lambda: set(stored_alerts(cluster, "funding_gap", year)) >= expected,
+               timeout=300, every=2)  # fmt: skip
+    stored = stored_alerts(cluster, "funding_gap", year)
+    assert set(stored) == expected and max(stored.values()) == 1
+    scenario.measured(f"{len(expected)} alerts in notify, each once")
+
+
+def test_database_restarted_under_load(healthy_cluster, scenario):
+    scenario.describe(
+        "restart the database (FerretDB) while reports flow",
+        "registry and notify answer again without a manual step; a registry change made after the restart "
+        "is published; every alert published during the restart is stored by notify",
+    )
+    cluster, run, year = healthy_cluster, uuid.uuid4().hex[:6], 2016
+    reports = [
+        funding_report(run, enterprise_id, year, number, gap=True)
+        for number in range(1, 11)
+        for enterprise_id in ENTERPRISES[:40]
+    ]
+    expected = {alert_id("funding_gap", r) for r in reports}
+    stop = threading.Event()
+
+    def load() -> None:  # a steady stream of reads against both services meanwhile
+        with httpx.Client(timeout=10) as http:
+            while not stop.is_set():
+                for url in (
+                    f"{cluster.url('registry')}/v1/groups",
+                    f"{cluster.url('notify')}/v1/alerts?limit=5",
+                ):
+                    with contextlib.suppress(httpx.HTTPError):
+                        http.get(url, headers=cluster.admin)
+                time.sleep(0.05)
+
+    reader = threading.Thread(target=load)
+    reader.start()
+    try:
+        submit_all(cluster, reports[:200], batch_size=20)
+        cluster["ferretdb"].stop()
+        down_at = time.monotonic()
+        # While it is away the services say so (503), they do not crash.
+        during = httpx.get(f"{cluster.url('registry')}/v1/groups", headers=cluster.admin, timeout=30)
+        assert during.status_code == 503, during.text
+        submit_all(cluster, reports[200:], batch_size=20)  # ingest takes them (admin token, broker up)
+        time.sleep(max(0.0, 5 - (time.monotonic() - down_at)))
+        cluster["ferretdb"].start()
+        scenario.measured(
+            f"database away {time.monotonic() - down_at:.0f} s; registry answered {during.status_code}"
+        )
+    finally:
+        stop.set()
+        reader.join()
+    for name in ("registry", "notify", "ingest", "rules"):
+        assert cluster[name].alive, f"{name} died with the database:\n{cluster[name].tail()}"
+    recovered = wait_until(
+        "registry and notify healthy again",
+        lambda: all(
+            httpx.get(f"{cluster.url(n)}/healthz", timeout=5).status_code == 200
+            for n in ("registry", "notify")
+        ),
+        timeout=60,
+    )
+    scenario.measured(f"registry and notify healthy {recovered:.0f} s after the database returned")
+    unit = {"id": f"faults-unit-{run}", "name": f"故障测试单位{run}", "kind": "department"}
+    created = httpx.post(f"{cluster.url('registry')}/v1/units", json=unit, headers=cluster.admin, timeout=30)
+    assert created.status_code == 201, created.text
+    wait_until(
+        "the change published",
+        lambda: any(
+            (k or b"").decode() == unit["id"] for k, _ in read_topic(cluster.bootstrap, "liaison.registry.v1")
+        ),
+        timeout=60,
+    )
+    wait_until("every alert stored", lambda: set(stored_alerts(cluster, "funding_gap", year)) >= expected,
+               timeout=300, every=2)  # fmt: skip
+    assert set(alerts_on_topic(cluster, "funding_gap", year)) == expected
+    scenario.measured(f"{len(expected)} alerts stored, none lost")
+
+
+def test_a_webhook_receiver_down_for_a_minute(healthy_cluster, scenario):
+    scenario.describe(
+        "a webhook receiver away (connection refused) for a minute",
+        "every alert is delivered once the receiver is back, each once, every delivery signed "
+        "(HMAC-SHA256 of timestamp.body, verified by the receiver)",
+    )
+    cluster, run, year = healthy_cluster, uuid.uuid4().hex[:6], 2017
+    receiver = Receiver(WEBHOOK_SECRET)
+    try:
+        subscribe(cluster, "tech-renovation", receiver)
+        receiver.down()
+        reports = [stated_report(run, enterprise_id, year, 1, "energy") for enterprise_id in ENTERPRISES[:20]]
+        expected = {alert_id("energy_overuse", r) for r in reports}
+        submit_all(cluster, reports)
+        wait_until("notify has the alerts", lambda: set(stored_alerts(cluster, "energy_overuse", year)) >= expected,
+                   timeout=120)  # fmt: skip
+        time.sleep(60)
+        assert receiver.requests == []
+        receiver.up()
+        took = wait_until("every alert delivered", lambda: set(receiver.alert_ids()) >= expected, timeout=60)
+        time.sleep(8)  # anything sent twice would arrive by now (retries are at most 5 s apart here)
+        delivered = Counter(a for a in receiver.alert_ids() if a in expected)
+        assert max(delivered.values()) == 1, [a for a, n in delivered.items() if n > 1][:5]
+        assert all(r["signed"] for r in receiver.requests)
+        keys = receiver.idempotency_keys()
+        assert len(keys) == len(set(keys))
+        scenario.measured(
+            f"{len(expected)} alerts in {len(receiver.requests)} deliveries, {took:.0f} s after it returned"
+        )
+    finally:
+        receiver.down()
+
+
+def test_two_notify_instances_send_nothing_twice(healthy_cluster, scenario):
+    scenario.describe(
+        "two notify instances on the same topics and database",
+        "every alert delivered, none twice; each notification's Idempotency-Key seen once",
+    )
+    cluster, run, year = healthy_cluster, uuid.uuid4().hex[:6], 2018
+    cluster["notify-2"].start()
+    receiver = Receiver(WEBHOOK_SECRET)
+    try:
+        subscribe(cluster, "enterprise-management", receiver)
+        reports = [
+            stated_report(run, enterprise_id, year, number, "workforce")
+            for number in range(1, 4)
+            for enterprise_id in ENTERPRISES[:60]
+        ]
+        expected = {alert_id("workforce_cut", r) for r in reports}
+        submit_all(cluster, reports, batch_size=30)
+        took = wait_until(
+            "every alert delivered",
+            lambda: set(receiver.alert_ids()) >= expected,
+            timeout=180,
+            progress=lambda: (
+                f"{len(set(receiver.alert_ids()) & expected)} of {len(expected)} delivered, "
+                f"{len(stored_alerts(cluster, 'workforce_cut', year))} stored"
+            ),
+        )
+        time.sleep(8)
+        delivered = Counter(a for a in receiver.alert_ids() if a in expected)
+        assert max(delivered.values()) == 1, [a for a, n in delivered.items() if n > 1][:5]
+        keys = receiver.idempotency_keys()
+        assert len(keys) == len(set(keys)) and all(r["signed"] for r in receiver.requests)
+        per_instance = [_delivered(cluster.ports[name]) for name in ("notify", "notify-2")]
+        scenario.measured(
+            f"{len(expected)} alerts in {len(receiver.requests)} deliveries within {took:.0f} s; "
+            f"webhook deliveries by instance: {per_instance[0]:.0f} and {per_instance[1]:.0f}"
+        )
+    finally:
+        receiver.down()
+        cluster["notify-2"].stop()
+
+
+def _delivered(port: int) -> float:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("liaison_notify_deliveries_total{")
+        and 'outcome="delivered"' in line
+        and "webhook" in line
+    )
