@@ -6,6 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+# The largest dead letter: a 10 MB input, base64-encoded, with its reason. Every producer that
+# writes to the dead-letter topic allows this much (the topic is created with this limit).
+MAX_DEAD_LETTER_BYTES = 16 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class RawMessage:

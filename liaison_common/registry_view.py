@@ -6,6 +6,26 @@ of each id wins, and a deletion is remembered so that an older copy cannot reviv
 
 from typing import Any
 
+ENTITY_TYPES = ("unit", "group", "work_group", "enterprise", "contact", "routing_rule", "subscription")
+
+
+def change_event_problem(event: Any) -> str | None:
+    """Why a decoded message of liaison.registry.v1 is not a change event, or None if it is one."""
+    if not isinstance(event, dict):
+        return "not a JSON object"
+    if event.get("entity_type") not in ENTITY_TYPES:
+        return f"entity_type must be one of {', '.join(ENTITY_TYPES)}"
+    if not isinstance(event.get("id"), str) or not event["id"]:
+        return "id must be a non-empty string"
+    version = event.get("version", 0)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        return "version must be a whole number"
+    if not isinstance(event.get("deleted", False), bool):
+        return "deleted must be true or false"
+    if not event.get("deleted") and not isinstance(event.get("data"), dict):
+        return "data must be an object"
+    return None
+
 
 class RegistryView:
     def __init__(self) -> None:
@@ -13,7 +33,10 @@ class RegistryView:
         self._by_type: dict[str, dict[str, dict[str, Any]]] = {}
 
     def apply(self, event: dict[str, Any]) -> bool:
-        """Take one change event; return whether it changed the view."""
+        """Take one change event; return whether it changed the view (ValueError if it is none)."""
+        problem = change_event_problem(event)
+        if problem is not None:
+            raise ValueError(problem)
         entity_id = event["id"]
         version = int(event.get("version", 0))
         if version < self._versions.get(entity_id, -1):

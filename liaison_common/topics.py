@@ -37,7 +37,8 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(WORKGROUP_REPORTS, config={"retention.ms": YEAR_MS}),
     TopicSpec(INCIDENTS, config={"retention.ms": YEAR_MS}),
     # Rejected input is kept long enough for someone to look at it and replay it.
-    TopicSpec(DLQ, config={"retention.ms": YEAR_MS, "max.message.bytes": "10485760"}),
+    # A dead letter carries the original bytes base64-encoded: a 10 MB input needs ~13.4 MB.
+    TopicSpec(DLQ, config={"retention.ms": YEAR_MS, "max.message.bytes": str(16 * 1024 * 1024)}),
     TopicSpec(PROBLEMS, config={"retention.ms": YEAR_MS}),
     TopicSpec(ALERTS, config={"retention.ms": YEAR_MS}),
     # The registry is a table: compaction keeps the latest state of every entity.
@@ -57,6 +58,14 @@ def ensure_topics(bootstrap_servers: str, specs: tuple[TopicSpec, ...] = TOPICS)
     try:
         existing = set(admin.list_topics())
         missing = [spec for spec in specs if spec.name not in existing]
+        present = [spec for spec in specs if spec.name in existing and spec.config]
+        if present:
+            from kafka.admin import ConfigResource, ConfigResourceType
+
+            # Bring the settings of existing topics up to date (a newer version may raise a limit).
+            admin.alter_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, spec.name, configs=spec.config) for spec in present]
+            )
         if missing:
             admin.create_topics(
                 [

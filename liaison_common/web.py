@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -14,6 +15,26 @@ from liaison_common import tokens
 from liaison_common.metrics import HTTP_LATENCY, HTTP_REQUESTS, exposition
 
 log = logging.getLogger(__name__)
+
+
+class ErrorRead(BaseModel):
+    """Every error a service answers: `detail` is a message, or a list of field errors."""
+
+    detail: Any
+
+
+# The answers every call may give besides its own, documented once for each service's OpenAPI
+# (the fault suite's schemathesis run checks every status code against it).
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorRead, "description": "the body could not be read as JSON at all"},
+    401: {"model": ErrorRead, "description": "missing, unknown, revoked or expired token"},
+    403: {"model": ErrorRead, "description": "the token may not do this"},
+    404: {"model": ErrorRead, "description": "no such thing"},
+    409: {"model": ErrorRead, "description": "conflicts with the current state"},
+    413: {"model": ErrorRead, "description": "request body too large"},
+    422: {"model": ErrorRead, "description": "a field or parameter is wrong (named in detail)"},
+    503: {"description": "a dependency (Kafka, the database) is unavailable; retry after Retry-After"},
+}
 
 
 def field_error(loc: list[str | int], msg: str, error_type: str = "value_error") -> dict[str, Any]:
@@ -79,6 +100,20 @@ class BodySizeLimit:
         await response({"type": "http"}, _empty_receive, send)
 
 
+def operator_in_query(query_params: Any) -> list[dict[str, Any]]:
+    """Query parameters that smuggle a MongoDB operator or path: `a[$ne]=`, `$where=`, `a.b=`,
+    or a value such as `$ne` or `{"$gt": ""}`. No Liaison call takes any such thing."""
+    errors = []
+    for name, value in query_params.multi_items():
+        if any(mark in name for mark in ("$", "[", "]", ".")):
+            errors.append(
+                field_error(["query", name], "operators and dotted paths are not accepted in names")
+            )
+        elif value.lstrip().startswith("$") or (value.lstrip().startswith("{") and "$" in value):
+            errors.append(field_error(["query", name], "operators are not accepted in values"))
+    return errors
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -107,6 +142,17 @@ def install_common(app: FastAPI, *, service: str, max_body_bytes: int) -> None:
             HTTP_LATENCY.labels(service, request.method, template).observe(time.perf_counter() - started)
 
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+
+    @app.middleware("http")
+    async def refuse_query_operators(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # Every value reaches the database as a plain string already; this names the attempt
+        # (422) instead of quietly ignoring an unknown parameter and answering everything.
+        errors = operator_in_query(request.query_params)
+        if errors:
+            return JSONResponse({"detail": errors}, status_code=422)
+        return await call_next(request)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:

@@ -9,7 +9,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from liaison_common import jsonbytes
-from liaison_common.deadletter import RawMessage, dead_letter
+from liaison_common.deadletter import MAX_DEAD_LETTER_BYTES, RawMessage, dead_letter
 from liaison_common.kafka_clients import stop_quietly
 from liaison_common.tokens import Principal
 from services.ingest.config import Settings
@@ -18,7 +18,7 @@ from services.ingest.metrics import DLQ_EVENTS, INBOUND_LAG, REJECTIONS
 from services.ingest.service import Outcome, Pipeline, parse_inbound
 
 log = logging.getLogger(__name__)
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # the dead-letter copy of a 10 MB value, base64-encoded, fits
+MAX_MESSAGE_BYTES = MAX_DEAD_LETTER_BYTES  # the dead-letter copy of a 10 MB value, base64-encoded, fits
 
 
 class Producer:

@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from anyio import to_thread
 
 from liaison_common import jsonbytes
-from liaison_common.deadletter import RawMessage, dead_letter
+from liaison_common.deadletter import MAX_DEAD_LETTER_BYTES, RawMessage, dead_letter
 from liaison_common.kafka_clients import stop_quietly
 from liaison_common.registry_view import RegistryView
 from services.notify import service
@@ -33,6 +33,11 @@ def usable_alert(value: bytes | None) -> tuple[dict[str, Any] | None, str]:
     missing = [field for field in REQUIRED if not alert.get(field)]
     if missing:
         return None, f"missing {', '.join(missing)}"
+    wrong = [field for field in ("alert_id", "type") if not isinstance(alert[field], str)]
+    if wrong:
+        return None, f"{', '.join(wrong)} must be strings"
+    if not isinstance(alert["routes"], list):
+        return None, "routes must be a list"
     if alert["severity"] not in service.SEVERITIES:
         return None, f"unknown severity {alert['severity']!r}"
     if not all(isinstance(r, dict) and r.get("group_id") for r in alert["routes"]):
@@ -57,7 +62,11 @@ async def consume(
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
-        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            acks="all",
+            max_request_size=MAX_DEAD_LETTER_BYTES,
+        )
         try:
             await consumer.start()
             await producer.start()
@@ -86,12 +95,18 @@ async def _handle(
 ) -> None:
     if topic == settings.reporting_topic:
         try:
-            record = json.loads(message.value)
+            record = json.loads(message.value or b"")
+            if not isinstance(record, dict) or not isinstance(record.get("week"), str):
+                raise ValueError("not a reporting record: an object with a week is expected")
             planned = await to_thread.run_sync(lambda: service.store_reporting(record, view=view))
             if planned:
                 log.info("weekly digests planned: %s", ", ".join(planned))
-        except (ValueError, KeyError, TypeError) as error:
-            log.warning("reporting record at offset %d unreadable: %r", message.offset, error)
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raw = RawMessage(topic, message.partition, message.offset, message.key, message.value)
+            record = dead_letter(
+                raw, reason="invalid", detail=repr(error), rejected_by="notify", now=datetime.now(UTC)
+            )
+            await producer.send_and_wait(settings.dlq_topic, key=message.key, value=jsonbytes.dumps(record))
         return
     alert, why = usable_alert(message.value)
     if alert is None:

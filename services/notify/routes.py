@@ -119,7 +119,11 @@ def build_router() -> APIRouter:
             summary=f"{'Acknowledge' if action == 'ack' else 'Resolve'} an alert (a group it is routed to)",
         )
 
-    @router.get("/v1/digests/{group_id}", tags=["digests"])
+    @router.get(
+        "/v1/digests/{group_id}",
+        tags=["digests"],
+        responses={200: {"content": {"application/json": {}, "text/markdown": {}, "text/html": {}}}},
+    )
     async def digest(
         group_id: str,
         request: Request,

@@ -10,8 +10,9 @@ from fastapi import FastAPI
 
 from liaison_common import db
 from liaison_common.logs import configure_logging
-from liaison_common.web import install_common
+from liaison_common.web import COMMON_RESPONSES, install_common
 from services.registry.config import Settings
+from services.registry.guard import TopicGuard
 from services.registry.outbox import OutboxPublisher
 from services.registry.routes import install_routes
 
@@ -23,14 +24,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db.connect(settings.mongodb_uri)
         publisher = OutboxPublisher(settings) if settings.publish_enabled else None
+        guard = TopicGuard(settings) if settings.publish_enabled else None
         app.state.publisher = publisher
-        if publisher is not None:
+        if publisher is not None and guard is not None:
             publisher.start()
+            guard.start()
         try:
             yield
         finally:
-            if publisher is not None:
+            if publisher is not None and guard is not None:
                 publisher.stop()
+                guard.stop()
             db.disconnect()
 
     app = FastAPI(
@@ -39,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="The organisation of 附件2 (coordination groups, work groups, key enterprises), "
         "routing rules and API tokens. Every change is published to liaison.registry.v1.",
         lifespan=lifespan,
+        responses=COMMON_RESPONSES,
     )
     app.state.settings = settings
     app.state.publisher = None

@@ -10,6 +10,9 @@ class Settings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore", populate_by_name=True)
 
     topic: str = topics.REGISTRY
+    dlq_topic: str = topics.DLQ
+    # The consumer group of the guard that sends what is unusable on the topic to the DLQ.
+    guard_group: str = "liaison-registry-guard"
     # How often the outbox looks for unpublished changes when no write wakes it.
     outbox_poll_seconds: float = 1.0
     outbox_batch_size: int = 500

@@ -23,3 +23,7 @@ REGISTRY_WRITES = Counter(
     "Registry writes through the API or the seed loader, by entity type and operation.",
     ["entity_type", "operation"],
 )
+TOPIC_DEAD_LETTERS = Counter(
+    "liaison_registry_topic_dead_letters_total",
+    "Messages on liaison.registry.v1 that are not change events, sent to the dead-letter topic.",
+)

@@ -122,7 +122,15 @@ def add_entity_routes(router: APIRouter, kind: Kind) -> None:
         request: Request,
         _: Principal = Depends(admin),
     ) -> dict[str, Any]:
-        doc = service.update(kind, entity_id, body.model_dump(exclude_unset=True))  # type: ignore[attr-defined]
+        changes = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
+        # A field the entity must have cannot be set to null (found by the fault suite's fuzzing).
+        required = {name for name, field in create_model.model_fields.items() if field.is_required()}
+        cleared = [name for name, value in changes.items() if value is None and name in required]
+        if cleared:
+            raise UnprocessableError(
+                [field_error(["body", name], "is required and cannot be null") for name in cleared]
+            )
+        doc = service.update(kind, entity_id, changes)
         _published(request)
         return service.read(kind, doc)
 

@@ -28,7 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
 from liaison_common import jsonbytes
-from liaison_common.deadletter import RawMessage, dead_letter
+from liaison_common.deadletter import MAX_DEAD_LETTER_BYTES, RawMessage, dead_letter
 from liaison_common.events import EnterpriseReport, Incident, WorkgroupReport
 from liaison_common.logs import configure_logging
 from liaison_common.registry_follower import follow_registry
@@ -76,6 +76,7 @@ app = faust.App(
     table_standby_replicas=0,
     consumer_auto_offset_reset="earliest",
     producer_acks=-1,
+    producer_max_request_size=MAX_DEAD_LETTER_BYTES,  # a dead letter of a 10 MB input fits
     # What an event makes (problems, alerts, period events) is attached to its offset and
     # published, and waited for, before that offset is committed. Without it a worker killed
     # mid-stream lost the alerts of up to ~2 s of events: faust-streaming's producer flush

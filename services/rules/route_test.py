@@ -8,6 +8,7 @@ rules service would give, with the reason for each.
 """
 
 import argparse
+import contextlib
 import json
 import sys
 
@@ -33,7 +34,10 @@ def load_registry(settings: Settings) -> RegistryView:
         while any(consumer.position(tp) < ends[tp] for tp in partitions):
             for records in consumer.poll(timeout_ms=1000).values():
                 for record in records:
-                    view.apply(json.loads(record.value))
+                    with contextlib.suppress(
+                        ValueError
+                    ):  # not a change event: the registry's guard reports it
+                        view.apply(json.loads(record.value))
     finally:
         consumer.close()
     return view

@@ -155,7 +155,18 @@ class Cluster:
             raise RuntimeError(
                 "Kafka's jars or FerretDB are missing: run `make install` (or `make up`) first"
             )
-        for name in ("kafka", "controller", "ferretdb", "registry", "ingest", "rules", "notify", "notify-2"):
+        names = (
+            "kafka",
+            "controller",
+            "ferretdb",
+            "registry",
+            "ingest",
+            "rules",
+            "notify",
+            "notify-2",
+            "registry-fuzz",
+        )
+        for name in names:
             self.ports[name] = free_port()
         logs = self.root / "logs"
         logs.mkdir(parents=True, exist_ok=True)
@@ -199,6 +210,13 @@ class Cluster:
                 name, [*uvicorn, f"services.{module}.app:create_app", "--port", str(port)],
                 service_env, logs / f"{name}.log", http_ready(port),
             )  # fmt: skip
+        # A registry for schemathesis to write to: a database of its own, nothing published.
+        fuzz_port = self.ports["registry-fuzz"]
+        self.processes["registry-fuzz"] = Process(
+            "registry-fuzz", [*uvicorn, "services.registry.app:create_app", "--port", str(fuzz_port)],
+            {**env, "MONGODB_URI": self.mongodb_uri + "_fuzz", "REGISTRY_PUBLISH_ENABLED": "false"},
+            logs / "registry-fuzz.log", http_ready(fuzz_port),
+        )  # fmt: skip
         rules_port = self.ports["rules"]
         self.processes["rules"] = Process(
             "rules",
@@ -241,7 +259,16 @@ class Cluster:
             progress(f"fault cluster: {name} ready on :{self.ports[name]}")
 
     def stop(self) -> None:
-        for name in ("notify-2", "notify", "rules", "ingest", "registry", "ferretdb", "kafka"):
+        for name in (
+            "registry-fuzz",
+            "notify-2",
+            "notify",
+            "rules",
+            "ingest",
+            "registry",
+            "ferretdb",
+            "kafka",
+        ):
             if name in self.processes:
                 self.processes[name].stop()
 
