@@ -82,10 +82,13 @@ def authenticate(token: str, *, admin_token: str) -> Principal | None:
     cached = _cache.get(token_hash)
     if cached is not None and cached[0] > time.monotonic():
         return cached[1]
-    principal = _lookup(token_hash)
+    principal, expires_at = _lookup(token_hash)
     if len(_cache) > 10_000:
         _cache.clear()
-    _cache[token_hash] = (time.monotonic() + CACHE_SECONDS, principal)
+    keep = CACHE_SECONDS
+    if expires_at is not None:  # never answer from the cache past the token's expiry
+        keep = min(keep, max((expires_at - datetime.now(UTC)).total_seconds(), 0.0))
+    _cache[token_hash] = (time.monotonic() + keep, principal)
     return principal
 
 
@@ -97,10 +100,12 @@ def forget(token_hash: str | None = None) -> None:
         _cache.pop(token_hash, None)
 
 
-def _lookup(token_hash: str) -> Principal | None:
+def _lookup(token_hash: str) -> tuple[Principal | None, datetime | None]:
+    """The token's principal (None when unknown, revoked or expired), and when it expires."""
     record = ApiToken.objects(token_hash=token_hash).first()
     if record is None or record.revoked_at is not None:
-        return None
-    if record.expires_at is not None and record.expires_at.replace(tzinfo=UTC) <= datetime.now(UTC):
-        return None
-    return Principal(record.subject_type, record.subject_id, record.token_id)
+        return None, None
+    expires_at = record.expires_at.replace(tzinfo=UTC) if record.expires_at is not None else None
+    if expires_at is not None and expires_at <= datetime.now(UTC):
+        return None, None
+    return Principal(record.subject_type, record.subject_id, record.token_id), expires_at

@@ -78,19 +78,39 @@ class BodySizeLimit:
             await self._too_large(send)
             return
         received = 0
+        too_large = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.max_bytes:
+                too_large = True
                 raise _BodyTooLarge
             return message
 
+        replaced = False
+
+        async def guarded_send(message: Message) -> None:
+            # FastAPI turns an error while reading the body into its own 400: answer 413 instead.
+            nonlocal replaced
+            if too_large:
+                if not replaced:
+                    replaced = True
+                    await self._too_large(send)
+                return
+            await send(message)
+
         try:
-            await self.app(scope, limited_receive, send)
-        except _BodyTooLarge:
-            await self._too_large(send)
+            await self.app(scope, limited_receive, guarded_send)
+            return
+        except Exception:
+            # Middleware that reads the body in a task group hands the error on wrapped in an
+            # ExceptionGroup (a streamed body over the limit was a 500): the flag says what it was.
+            if not too_large:
+                raise
+            if not replaced:
+                await self._too_large(send)
 
     async def _too_large(self, send: Send) -> None:
         response = JSONResponse(
