@@ -123,9 +123,10 @@ def _claim(key: str, settings: Settings) -> Notification | None:
     if send_at is not None and send_at > moment:
         return None
     window = int(moment.timestamp() // LEASE_SECONDS)
-    left = (window + 1) * LEASE_SECONDS - moment.timestamp()
-    if left < settings.webhook_timeout_seconds * 2 + 5:
-        return None  # too close to the window's end to be sure of finishing in it: next window
+    earlier = DeliveryClaim.objects(claim_id=f"{key}|{notification.attempts}|{window - 1}").first()
+    claimed_at = service.aware(earlier.claimed_at) if earlier is not None else None
+    if claimed_at is not None and claimed_at > moment - timedelta(seconds=LEASE_SECONDS):
+        return None  # claimed at the end of the last window, and maybe still being sent
     try:
         DeliveryClaim(
             claim_id=f"{key}|{notification.attempts}|{window}", claimed_at=moment, claimed_by=INSTANCE

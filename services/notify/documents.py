@@ -87,8 +87,8 @@ class NotificationItem(me.Document):
 class DeliveryClaim(me.Document):
     """Who sends one attempt of a notification: the instance whose insert succeeds.
 
-    `_id` is key|attempt|lease window, so a crashed sender's notification is claimed again in the
-    next window; a sender starts only with enough of its window left to finish in it.
+    `_id` is key|attempt|lease window; a claim from the window before, younger than the lease,
+    still holds, so a crashed sender's notification is claimed again a lease later.
     """
 
     meta = {"collection": "delivery_claims", "strict": False}
