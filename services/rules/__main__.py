@@ -1,6 +1,13 @@
 """python -m services.rules worker -l info  — a rules worker (Faust's own command line)."""
 
-from services.rules.app import app
+import sys
+
+from services.rules.app import app, preload_registry
 
 if __name__ == "__main__":
+    if "worker" in sys.argv[1:]:
+        # The registry is read before the worker joins its group: an agent that had to wait
+        # for it at its first event lost the events fetched meanwhile after a restart with a
+        # backlog (faust-streaming 0.15.3; found by the fault suite's kill -9).
+        preload_registry()
     app.main()

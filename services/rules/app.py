@@ -9,10 +9,10 @@
 Run: python -m services.rules worker -l info   (RULES_* variables configure it, see config.py)
 
 Inputs are read as raw bytes and validated here again, so that anything unusable goes to
-the dead-letter topic with its reason instead of stopping an agent. Outputs are attached to
-their input's offset and published, and acknowledged, before that offset is committed
-(stream_publish_on_commit), so a worker killed mid-stream loses nothing; alert ids are
-deterministic, so what it repeats after a restart replaces itself downstream.
+the dead-letter topic with its reason instead of stopping an agent. Outputs are sent as they
+are made and the producer is flushed before offsets are committed, and every agent iterates its
+stream from the start (see iterate_at_once), so a worker killed mid-stream loses nothing; alert
+ids are deterministic, so what it repeats after a restart replaces itself downstream.
 """
 
 import asyncio
@@ -32,7 +32,7 @@ from liaison_common.deadletter import MAX_DEAD_LETTER_BYTES, RawMessage, dead_le
 from liaison_common.events import EnterpriseReport, Incident, WorkgroupReport
 from liaison_common.logs import configure_logging
 from liaison_common.registry_follower import follow_registry
-from liaison_common.registry_view import RegistryView
+from liaison_common.registry_view import ENTITY_TYPES, RegistryView
 from liaison_common.topics import partitions_of
 from services.rules import reporting
 from services.rules.alerts import build_alert
@@ -77,14 +77,10 @@ app = faust.App(
     consumer_auto_offset_reset="earliest",
     producer_acks=-1,
     producer_max_request_size=MAX_DEAD_LETTER_BYTES,  # a dead letter of a 10 MB input fits
-    # What an event makes (problems, alerts, period events) is attached to its offset and
-    # published, and waited for, before that offset is committed. Without it a worker killed
-    # mid-stream lost the alerts of up to ~2 s of events: faust-streaming's producer flush
-    # before a commit gives up after 0.1 s while its buffer is still full (the fault suite's
-    # kill -9 of 5,000 reports found 256 of 714 alerts missing).
-    stream_publish_on_commit=True,
+    # Outputs are sent at once (not attached to the input's offset with
+    # stream_publish_on_commit: a commit that stalls on one partition then held that partition's
+    # alerts back for good; the fault suite saw it). The commit flushes the producer first.
     broker_commit_every=200,
-    # Attached messages leave at each commit: commit often, so an alert waits at most this long.
     broker_commit_interval=0.5,
     # A worker that dies is noticed after this long and its partitions go to the others (or to
     # itself restarted); Faust's default of 60 s left a killed worker's partitions idle a minute.
@@ -191,11 +187,12 @@ def done(raw: RawMessage, started: float) -> None:
 # ------------------------------------------------------------------ detection agents
 
 
-# iterate_at_once: every agent starts iterating its stream at once and waits for the registry
-# inside the loop. An agent that awaited the registry before its first `async for` let
-# faust-streaming 0.15.3 commit, unprocessed, the events fetched meanwhile: after a restart
-# with a backlog, the fault suite's kill -9 of 5,000 reports lost the alerts of the first
-# ~700 events read (offsets committed, nothing produced, nothing dead-lettered).
+# iterate_at_once: every agent starts iterating its stream at once, and the worker has read the
+# registry before it joins its group (preload_registry, from __main__), so the wait inside the
+# loop is already over. An agent that awaited the registry before its first `async for` let
+# faust-streaming 0.15.3 commit, unprocessed, the events fetched meanwhile; one that awaited it
+# at its first event lost the first events of each partition and never committed them: after
+# a restart with a backlog, the fault suite's kill -9 of 5,000 reports lost alerts both ways.
 @app.agent(reports_topic)
 async def detect_in_reports(stream: Any) -> None:
     async for event in stream.events():
@@ -364,6 +361,20 @@ async def ask_for_overdue_check() -> None:
 
 
 # ------------------------------------------------------------------ registry, metrics, health
+
+
+def preload_registry() -> None:
+    """Read the registry topic to its end into the view, before the worker starts consuming."""
+    from services.rules.route_test import load_registry
+
+    loaded = load_registry(settings)
+    for entity_type in ENTITY_TYPES:
+        for entity_id in loaded.ids(entity_type):
+            data = loaded.get(entity_type, entity_id) or {}
+            registry.apply({"entity_type": entity_type, "id": entity_id, "version": 0, "data": data})
+    _count_registry(registry)
+    if registry.count("enterprise"):
+        registry_ready.set()  # the follower keeps it current from here (versions ≥ 1 replace these)
 
 
 @app.task
