@@ -193,11 +193,14 @@ def test_kafka_stopped_for_ten_seconds_while_clients_submit(healthy_cluster, sce
     rejected = sum(s.rejected for s in summaries)
     assert rejected == 0, [line for s in summaries for line in s.lines()]
     assert accepted == len(reports)
-    ids = Counter(
-        json.loads(value)["report_id"]
-        for _, value in read_topic(cluster.bootstrap, "liaison.reports.v1")
-        if json.loads(value)["report_id"].startswith(run)
-    )
+    ids: Counter[str] = Counter()
+    for _, value in read_topic(cluster.bootstrap, "liaison.reports.v1"):
+        try:  # the topic may also hold the garbage of the bad-input tests
+            report_id = json.loads(value)["report_id"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        if isinstance(report_id, str) and report_id.startswith(run):
+            ids[report_id] += 1
     wanted = {r["report_id"] for r in reports}
     assert set(ids) == wanted, f"missing: {sorted(wanted - set(ids))[:5]}"
     doubled = [report_id for report_id, count in ids.items() if count > 1]
@@ -336,7 +339,7 @@ def test_two_notify_instances_send_nothing_twice(healthy_cluster, scenario):
         took = wait_until(
             "every alert delivered",
             lambda: set(receiver.alert_ids()) >= expected,
-            timeout=180,
+            timeout=420,
             progress=lambda: (
                 f"{len(set(receiver.alert_ids()) & expected)} of {len(expected)} delivered, "
                 f"{len(stored_alerts(cluster, 'workforce_cut', year))} stored"
