@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 import httpx
 from anyio import to_thread
-from fastapi import APIRouter, FastAPI, Form, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -83,6 +83,20 @@ def _can_overview(session: Session | None) -> bool:
 
 async def _enterprises(request: Request, session: Session) -> list[dict[str, Any]]:
     return await _upstream(request, "registry").get_list("/v1/enterprises", token=session.token)
+
+
+def _names(enterprises: list[dict[str, Any]]) -> dict[str, str]:
+    return {e["id"]: e["name"] for e in enterprises}
+
+
+def inbox_filters(
+    type: str = Query("", max_length=40),
+    enterprise_id: str = Query("", max_length=80),
+    severity: str = Query("", max_length=20),
+    status: str = Query("", max_length=20),
+) -> views.InboxFilters:
+    """The inbox's filters from the query; views.InboxFilters.errors() names the wrong ones."""
+    return views.InboxFilters(type=type, enterprise_id=enterprise_id, severity=severity, status=status)
 
 
 def build_router() -> APIRouter:
@@ -162,37 +176,25 @@ def build_router() -> APIRouter:
             "query": urlencode({k: v for k, v in vars(filters).items() if v}),
         }
 
-    def _filters(type: str, enterprise_id: str, severity: str, status: str) -> views.InboxFilters:
-        return views.InboxFilters(type=type, enterprise_id=enterprise_id, severity=severity, status=status)
-
     @router.get("/inbox")
-    async def inbox(
-        request: Request,
-        type: str = Query("", max_length=40),
-        enterprise_id: str = Query("", max_length=80),
-        severity: str = Query("", max_length=20),
-        status: str = Query("", max_length=20),
-    ) -> HTMLResponse:
+    async def inbox(request: Request, filters: views.InboxFilters = Depends(inbox_filters)) -> HTMLResponse:
         session = session_of(request)
-        context = await inbox_context(request, session, _filters(type, enterprise_id, severity, status))
+        context = await inbox_context(request, session, filters)
         enterprises = sorted(
             await _enterprises(request, session), key=lambda e: (not e.get("is_key"), e["name"])
         )
-        names = {e["id"]: e["name"] for e in enterprises}
-        return _page(request, "inbox.html", session, enterprises=enterprises, names=names, **context)
+        return _page(
+            request, "inbox.html", session, enterprises=enterprises, names=_names(enterprises), **context
+        )
 
     @router.get("/inbox/rows")
     async def inbox_rows(
-        request: Request,
-        type: str = Query("", max_length=40),
-        enterprise_id: str = Query("", max_length=80),
-        severity: str = Query("", max_length=20),
-        status: str = Query("", max_length=20),
+        request: Request, filters: views.InboxFilters = Depends(inbox_filters)
     ) -> HTMLResponse:
         """The list alone, for the live refresh after an event on the stream."""
         session = session_of(request)
-        context = await inbox_context(request, session, _filters(type, enterprise_id, severity, status))
-        names = {e["id"]: e["name"] for e in await _enterprises(request, session)}
+        context = await inbox_context(request, session, filters)
+        names = _names(await _enterprises(request, session))
         return _page(request, "_alert_list.html", session, names=names, **context)
 
     @router.post("/alerts/{alert_id}/act")
@@ -217,7 +219,7 @@ def build_router() -> APIRouter:
             if not current.ok:
                 return HTMLResponse(f"<p class='error'>{answer.detail}</p>", status_code=answer.status_code)
             alert, error = current.body, _action_error(answer)
-        names = {e["id"]: e["name"] for e in await _enterprises(request, session)}
+        names = _names(await _enterprises(request, session))
         return _page(request, "_alert.html", session, alert=alert, names=names, action_error=error)
 
     @router.get("/stream")

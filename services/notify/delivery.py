@@ -17,7 +17,7 @@ import os
 import smtplib
 import socket
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -176,18 +176,16 @@ def replan_late_items(settings: Settings) -> int:
         notification = Notification.objects(key=item.key).first()
         if notification is None or notification.status != "delivered":
             continue  # still on its way (retrying), or expired: nothing to catch up
-        window = int(moment.timestamp() // settings.group_wait_seconds)
-        key = f"{notification.grouping}|w{window}"
-        send_at = datetime.fromtimestamp((window + 1) * settings.group_wait_seconds, UTC)
+        key, send_at = service.grouping_window(notification.grouping or notification.key, moment, settings)
         service.insert_notification(
             key=key,
             subscription={"id": notification.subscription_id, "channel": notification.channel,
                           "target": notification.target},
             group_id=notification.group_id,
             kind=notification.kind,
-            grouping=notification.grouping or key,
+            grouping=notification.grouping or notification.key,
             created_at=moment,
-            send_at=send_at + service.GRACE,
+            send_at=send_at,
         )  # fmt: skip
         service.add_item(key, item.alert_id, moment)
         NotificationItem.objects(key=item.key, alert_id=item.alert_id).update_one(set__sent_in=f"late:{key}")
@@ -196,8 +194,6 @@ def replan_late_items(settings: Settings) -> int:
 
 
 def _parse(text: str) -> Any:
-    from datetime import datetime
-
     try:
         return datetime.fromisoformat(text)
     except ValueError:

@@ -370,9 +370,7 @@ def plan_notifications(
         for subscription in subscriptions_of(view, group_id):
             grouping = f"{subscription['id']}|{kind}|{alert.type}"
             if kind == "alerts":
-                window = int(moment.timestamp() // settings.group_wait_seconds)
-                key = f"{grouping}|w{window}"
-                send_at = datetime.fromtimestamp((window + 1) * settings.group_wait_seconds, UTC) + GRACE
+                key, send_at = grouping_window(grouping, moment, settings)
             else:
                 key, send_at = f"{grouping}|{alert.alert_id}|{alert.escalation_level}", moment
             insert_notification(
@@ -387,6 +385,13 @@ def plan_notifications(
             add_item(key, alert.alert_id, moment)
             keys.append(key)
     return keys
+
+
+def grouping_window(grouping: str, moment: datetime, settings: Settings) -> tuple[str, datetime]:
+    """The key of the notification collecting `grouping`'s alerts at `moment`, and when it leaves."""
+    window = int(moment.timestamp() // settings.group_wait_seconds)
+    send_at = datetime.fromtimestamp((window + 1) * settings.group_wait_seconds, UTC) + GRACE
+    return f"{grouping}|w{window}", send_at
 
 
 def insert_notification(

@@ -32,7 +32,7 @@ from liaison_common.deadletter import MAX_DEAD_LETTER_BYTES, RawMessage, dead_le
 from liaison_common.events import EnterpriseReport, Incident, WorkgroupReport
 from liaison_common.logs import configure_logging
 from liaison_common.registry_follower import follow_registry
-from liaison_common.registry_view import ENTITY_TYPES, RegistryView
+from liaison_common.registry_view import RegistryView
 from liaison_common.topics import partitions_of
 from services.rules import reporting
 from services.rules.alerts import build_alert
@@ -367,14 +367,10 @@ def preload_registry() -> None:
     """Read the registry topic to its end into the view, before the worker starts consuming."""
     from services.rules.route_test import load_registry
 
-    loaded = load_registry(settings)
-    for entity_type in ENTITY_TYPES:
-        for entity_id in loaded.ids(entity_type):
-            data = loaded.get(entity_type, entity_id) or {}
-            registry.apply({"entity_type": entity_type, "id": entity_id, "version": 0, "data": data})
+    load_registry(settings, registry)
     _count_registry(registry)
     if registry.count("enterprise"):
-        registry_ready.set()  # the follower keeps it current from here (versions ≥ 1 replace these)
+        registry_ready.set()  # the follower replays the topic too and keeps the view current
 
 
 @app.task

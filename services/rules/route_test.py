@@ -22,8 +22,9 @@ from services.rules.alerts import route_rule, subject_of
 from services.rules.config import Settings
 
 
-def load_registry(settings: Settings) -> RegistryView:
-    view = RegistryView()
+def load_registry(settings: Settings, view: RegistryView | None = None) -> RegistryView:
+    """The registry topic read to its end, into `view` (a new one by default)."""
+    view = view if view is not None else RegistryView()
     partitions = [TopicPartition(settings.registry_topic, p) for p in partitions_of(
         settings.kafka_bootstrap_servers, settings.registry_topic)]  # fmt: skip
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False)
@@ -34,9 +35,8 @@ def load_registry(settings: Settings) -> RegistryView:
         while any(consumer.position(tp) < ends[tp] for tp in partitions):
             for records in consumer.poll(timeout_ms=1000).values():
                 for record in records:
-                    with contextlib.suppress(
-                        ValueError
-                    ):  # not a change event: the registry's guard reports it
+                    # Not a change event: skipped here, the registry's guard dead-letters it.
+                    with contextlib.suppress(ValueError):
                         view.apply(json.loads(record.value))
     finally:
         consumer.close()
