@@ -18,6 +18,14 @@ class RawMessage:
     offset: int
     key: bytes | None
     value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+    def header(self, name: str) -> bytes | None:
+        """The first header of that name (case-insensitive), or None."""
+        for key, value in self.headers:
+            if key.lower() == name:
+                return value
+        return None
 
 
 def dead_letter(

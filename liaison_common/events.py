@@ -8,7 +8,8 @@ quantities are numbers (not strings, not booleans) and non-negative, timestamps 
 import json
 import sys
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -28,7 +29,10 @@ Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, min_length=1, max_
 SubmissionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$", max_length=120)]
 ShortText = Annotated[str, StringConstraints(max_length=200)]
 LongText = Annotated[str, StringConstraints(max_length=5000)]
-Quantity = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
+# CONTRACT.md §6: every indicator a finite number, at most 1e12 (larger values overflow the
+# detectors' means and are never a real week of a Qinghai enterprise).
+MAX_QUANTITY = 1e12
+Quantity = Annotated[float, Field(strict=True, ge=0, le=MAX_QUANTITY, allow_inf_nan=False)]
 Percent = Annotated[float, Field(strict=True, ge=-100, le=10_000, allow_inf_nan=False)]
 
 PROBLEM_CATEGORIES = (
@@ -85,9 +89,24 @@ class StatedProblem(Contract):
     text: LongText
 
 
+# CONTRACT.md §6, bounds on dates: a replay of 2011 is in bounds, year 1 or 2099 is not.
+EARLIEST_PERIOD = date(2000, 1, 1)
+MAX_PERIOD_DAYS = 31
+FUTURE_SLACK = timedelta(days=1)
+
+
+def _not_in_the_future(moment: datetime, name: str) -> datetime:
+    latest = datetime.now(UTC) + FUTURE_SLACK
+    if moment > latest:
+        raise ValueError(f"{name} {moment.isoformat()} is more than a day in the future")
+    return moment
+
+
 class _Period(Contract):
-    period_start: date
-    period_end: date
+    # submitted_at comes first so that period_end's check can see it.
+    submitted_at: AwareDatetime
+    period_start: date = Field(ge=EARLIEST_PERIOD)
+    period_end: date = Field(ge=EARLIEST_PERIOD)
 
     @field_validator("period_end")
     @classmethod
@@ -95,7 +114,20 @@ class _Period(Contract):
         period_start = info.data.get("period_start")
         if period_start is not None and period_end < period_start:
             raise ValueError(f"period_end {period_end} is before period_start {period_start}")
+        if period_start is not None and (period_end - period_start).days + 1 > MAX_PERIOD_DAYS:
+            raise ValueError(f"a period is at most {MAX_PERIOD_DAYS} days long")
+        submitted_at = info.data.get("submitted_at")
+        if submitted_at is not None and period_end > submitted_at.date() + FUTURE_SLACK:
+            raise ValueError(
+                f"period_end {period_end} is later than the day after submitted_at "
+                f"({submitted_at.date()}): a report covers a period that has ended"
+            )
         return period_end
+
+    @field_validator("submitted_at")
+    @classmethod
+    def _submitted_not_in_the_future(cls, submitted_at: datetime) -> datetime:
+        return _not_in_the_future(submitted_at, "submitted_at")
 
 
 class EnterpriseReport(_Period):
@@ -104,7 +136,6 @@ class EnterpriseReport(_Period):
     kind: Literal["enterprise_report"] = "enterprise_report"
     report_id: SubmissionId
     enterprise_id: Slug
-    submitted_at: AwareDatetime
     reporter: ShortText = ""
     indicators: Indicators = Field(default_factory=lambda: Indicators())
     problems: list[StatedProblem] = Field(default_factory=list, max_length=50)
@@ -141,6 +172,11 @@ class Incident(Contract):
     severity: Literal["major", "critical"]
     summary: LongText = Field(min_length=1)
 
+    @field_validator("occurred_at")
+    @classmethod
+    def _occurred_not_in_the_future(cls, occurred_at: datetime) -> datetime:
+        return _not_in_the_future(occurred_at, "occurred_at")
+
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -170,7 +206,6 @@ class WorkgroupReport(_Period):
     kind: Literal["workgroup_report"] = "workgroup_report"
     report_id: SubmissionId
     work_group_id: Slug
-    submitted_at: AwareDatetime
     progress: LongText = ""
     open_problems: list[OpenProblem] = Field(default_factory=list, max_length=200)
 
@@ -195,6 +230,93 @@ class WorkgroupReport(_Period):
 
 
 Submission = EnterpriseReport | Incident | WorkgroupReport
+
+
+# ------------------------------------------------------------------ alerts (rules → notify)
+
+
+class Severity(StrEnum):
+    """The four severities, in rising order (CONTRACT.md §2)."""
+
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+
+    @property
+    def rank(self) -> int:
+        return list(Severity).index(self)
+
+
+class Route(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    group_id: Slug
+    role: Literal["primary", "cc"] = "primary"
+    reason: ShortText = ""
+
+
+class Measure(BaseModel):
+    """One of the seed's measures that applies to a problem (CONTRACT.md §6)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    ref: ShortText
+    quote: LongText
+    units: list[ShortText] = Field(default_factory=list, max_length=50)
+    action: LongText = ""
+
+
+class AlertEvent(BaseModel):
+    """A routed alert on liaison.alerts.v1: one case (CONTRACT.md §2 and §6).
+
+    Rules builds it, notify parses it. `state` is `open` while the problem is detected and
+    `resolved` once it was absent from two consecutive reports (resolved by data).
+    """
+
+    alert_id: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    type: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    severity: Severity
+    enterprise_id: Slug | None = None
+    work_group_id: Slug | None = None
+    period_end: Annotated[str, StringConstraints(max_length=40)] = ""
+    last_period_end: Annotated[str, StringConstraints(max_length=40)] | None = None
+    occurrences: Annotated[int, Field(ge=1, le=100_000)] = 1
+    detected_at: Annotated[str, StringConstraints(max_length=64)] = ""
+    submitted_at: Annotated[str, StringConstraints(max_length=64)] | None = None
+    summary: LongText = ""
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    routes: list[Route] = Field(min_length=1, max_length=100)
+    source_ids: list[Annotated[str, StringConstraints(max_length=300)]] = Field(
+        default_factory=list, max_length=1000
+    )
+    measures: list[Measure] = Field(default_factory=list, max_length=50)
+    state: Literal["open", "resolved"] = "open"
+    resolved_by: Literal["group", "data"] | None = None
+
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "alert_id": "funding_gap.huading-industrial.2011-12-18",
+                    "type": "funding_gap",
+                    "severity": "high",
+                    "enterprise_id": "huading-industrial",
+                    "period_end": "2011-12-18",
+                    "last_period_end": "2012-01-01",
+                    "occurrences": 3,
+                    "detected_at": "2012-01-02T09:31:02+00:00",
+                    "summary": "青海华鼎实业股份有限公司资金缺口 2700万元",
+                    "evidence": {"gap": 2700, "rule": "need − cash − credit > 0"},
+                    "routes": [{"group_id": "finance", "role": "primary"}, {"group_id": "sme", "role": "cc"}],
+                    "source_ids": ["huading-2012-W01"],
+                    "measures": [],
+                    "state": "open",
+                }
+            ]
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -234,11 +356,17 @@ SCHEMA_FILES = {
     "enterprise_report": "enterprise_report.schema.json",
     "incident": "incident.schema.json",
     "workgroup_report": "workgroup_report.schema.json",
+    "alert": "alert.schema.json",
 }
 
 
+def schema_model(kind: str) -> type[BaseModel]:
+    """The model behind each file of schemas/."""
+    return AlertEvent if kind == "alert" else SUBMISSION_KINDS[kind].model
+
+
 def json_schema(kind: str) -> dict[str, Any]:
-    schema = SUBMISSION_KINDS[kind].model.model_json_schema()
+    schema = schema_model(kind).model_json_schema()
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"urn:liaison:schemas:v1:{kind}",

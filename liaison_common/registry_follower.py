@@ -50,7 +50,7 @@ async def follow_registry(
                     for message in messages:
                         try:
                             view.apply(json.loads(message.value))
-                        except (ValueError, KeyError, TypeError) as error:
+                        except Exception as error:  # one bad record never stops the follower
                             log.warning("registry event at offset %d unreadable: %r", message.offset, error)
                 if on_batch is not None:
                     on_batch(view)

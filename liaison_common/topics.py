@@ -15,6 +15,8 @@ DLQ = "liaison.dlq.v1"
 PROBLEMS = "liaison.problems.v1"
 ALERTS = "liaison.alerts.v1"
 REGISTRY = "liaison.registry.v1"
+# CONTRACT.md §6: every change of an alert, keyed by alert_id (the audit log of a case).
+ALERT_EVENTS = "liaison.alert-events.v1"
 # Not in CONTRACT.md: weekly reporting completeness and timeliness (rules → notify, dashboards).
 REPORTING = "liaison.reporting.v1"
 # Internal to rules: every report's period, on one partition, for the event-time watermark.
@@ -41,6 +43,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(DLQ, config={"retention.ms": YEAR_MS, "max.message.bytes": str(16 * 1024 * 1024)}),
     TopicSpec(PROBLEMS, config={"retention.ms": YEAR_MS}),
     TopicSpec(ALERTS, config={"retention.ms": YEAR_MS}),
+    TopicSpec(ALERT_EVENTS, config={"retention.ms": YEAR_MS}),
     # The registry is a table: compaction keeps the latest state of every entity.
     # One partition keeps every change in one order for the consumers that rebuild it.
     TopicSpec(REGISTRY, partitions=1, config={"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}),

@@ -15,6 +15,7 @@ from liaison_common import tokens
 from liaison_common.metrics import HTTP_LATENCY, HTTP_REQUESTS, exposition
 
 log = logging.getLogger(__name__)
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class ErrorRead(BaseModel):
@@ -158,8 +159,10 @@ def install_common(app: FastAPI, *, service: str, max_body_bytes: int) -> None:
         finally:
             route = request.scope.get("route")
             template = getattr(route, "path", "unmatched")
-            HTTP_REQUESTS.labels(service, request.method, template, str(status)).inc()
-            HTTP_LATENCY.labels(service, request.method, template).observe(time.perf_counter() - started)
+            # Any token a client sends as a method would make a new series: bound the label.
+            method = request.method if request.method in KNOWN_METHODS else "other"
+            HTTP_REQUESTS.labels(service, method, template, str(status)).inc()
+            HTTP_LATENCY.labels(service, method, template).observe(time.perf_counter() - started)
 
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
 
@@ -173,6 +176,14 @@ def install_common(app: FastAPI, *, service: str, max_body_bytes: int) -> None:
         if errors:
             return JSONResponse({"detail": errors}, status_code=422)
         return await call_next(request)
+
+    @app.exception_handler(RecursionError)
+    async def nested_too_deeply(request: Request, exc: RecursionError) -> JSONResponse:
+        # json.loads of a body of thousands of nested brackets: bad input, not a server error.
+        return JSONResponse(
+            {"detail": [field_error(["body"], "the body is nested too deeply", "json_invalid")]},
+            status_code=422,
+        )
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:

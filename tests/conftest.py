@@ -1,6 +1,7 @@
 """Fixtures shared by the suite. Integration tests use the real local Kafka and FerretDB
 (`make up` or `make test` starts them); each test gets its own database and topics."""
 
+import os
 import socket
 import uuid
 from collections.abc import Iterator
@@ -23,7 +24,12 @@ def _listening(port: int) -> bool:
 
 @pytest.fixture(scope="session")
 def seed_text() -> str:
-    assert SEED.exists(), f"the seed document is expected at {SEED} (../shared/seed beside the repo)"
+    if not SEED.exists():
+        # A user's fresh clone has no ../shared beside it; CI and developers do. The seed's own
+        # text is what these checks compare against, so without it there is nothing to check.
+        if os.environ.get("LIAISON_REQUIRE_SEED") == "1":
+            pytest.fail(f"the seed document is expected at {SEED} (LIAISON_REQUIRE_SEED=1)")
+        pytest.skip(f"the seed document is not at {SEED} (../shared/seed beside the repo): seed-text checks skipped")
     return SEED.read_text(encoding="utf-8")
 
 

@@ -36,7 +36,7 @@ async def consume_reports(settings: Settings) -> None:
                     for message in messages:
                         try:
                             reports.append(EnterpriseReport.model_validate_json(message.value or b""))
-                        except ValidationError:
+                        except (ValidationError, ValueError, RecursionError):
                             # Rules consumes the same topic and sends what is unusable to the
                             # dead-letter topic with the reason; one record of it is enough.
                             REPORTS_STORED.labels("unusable").inc()

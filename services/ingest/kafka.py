@@ -7,15 +7,16 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from anyio import to_thread
 
 from liaison_common import jsonbytes
 from liaison_common.deadletter import MAX_DEAD_LETTER_BYTES, RawMessage, dead_letter
 from liaison_common.kafka_clients import stop_quietly
-from liaison_common.tokens import Principal
+from liaison_common.tokens import Principal, authenticate
 from services.ingest.config import Settings
-from services.ingest.exceptions import BrokerUnavailable
+from services.ingest.exceptions import BrokerUnavailable, RegistryNotReady
 from services.ingest.metrics import DLQ_EVENTS, INBOUND_LAG, REJECTIONS
-from services.ingest.service import Outcome, Pipeline, parse_inbound
+from services.ingest.service import Outcome, Pipeline, parse_inbound, rejected
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = MAX_DEAD_LETTER_BYTES  # the dead-letter copy of a 10 MB value, base64-encoded, fits
@@ -107,7 +108,6 @@ class Producer:
 
 async def consume_inbound(settings: Settings, pipeline: Pipeline, producer: Producer) -> None:
     """liaison.inbound.v1 → validated topics or the dead-letter topic; commit only what is acknowledged."""
-    system = Principal("admin", "kafka-inbound")  # whoever may write to the topic may submit for anyone
     await pipeline.registry_ready.wait()  # ids are checked against the registry
     while True:
         consumer = AIOKafkaConsumer(
@@ -126,10 +126,11 @@ async def consume_inbound(settings: Settings, pipeline: Pipeline, producer: Prod
                 batches = await consumer.getmany(timeout_ms=500, max_records=200)
                 for tp, messages in batches.items():
                     for message in messages:
-                        raw = RawMessage(tp.topic, tp.partition, message.offset, message.key, message.value)
-                        await handle_inbound(
-                            raw, settings=settings, pipeline=pipeline, producer=producer, system=system
-                        )
+                        raw = RawMessage(
+                            tp.topic, tp.partition, message.offset, message.key, message.value,
+                            tuple(message.headers or ()),
+                        )  # fmt: skip
+                        await handle_guarded(raw, settings=settings, pipeline=pipeline, producer=producer)
                     # Everything up to here is on its output topic, acknowledged: safe to commit.
                     await consumer.commit({tp: messages[-1].offset + 1})
                     highwater = consumer.highwater(tp)
@@ -145,29 +146,71 @@ async def consume_inbound(settings: Settings, pipeline: Pipeline, producer: Prod
             await stop_quietly(consumer)
 
 
+async def handle_guarded(
+    raw: RawMessage, *, settings: Settings, pipeline: Pipeline, producer: Producer
+) -> None:
+    """One message never stops the consumer: whatever it raises sends it to the dead-letter
+    topic with the reason. Only the broker being away (nothing can be published, the message
+    is read again after the restart) is left to the consumer loop."""
+    try:
+        await handle_inbound(raw, settings=settings, pipeline=pipeline, producer=producer)
+    except (BrokerUnavailable, RegistryNotReady):
+        raise
+    except Exception as error:
+        log.warning("inbound message %s:%s@%s dead-lettered: %r", raw.topic, raw.partition, raw.offset, error)
+        outcome = rejected("processing_error", f"{type(error).__name__}: {error}"[:2000], http_status=500)
+        await dead_letter_outcome(raw, outcome, settings=settings, producer=producer)
+
+
 async def handle_inbound(
-    raw: RawMessage, *, settings: Settings, pipeline: Pipeline, producer: Producer, system: Principal
+    raw: RawMessage, *, settings: Settings, pipeline: Pipeline, producer: Producer
 ) -> Outcome:
+    principal = await inbound_principal(raw, settings)
     parsed = parse_inbound(raw)
-    if isinstance(parsed, Outcome):
+    if isinstance(principal, Outcome):
+        outcome = principal
+        REJECTIONS.labels("kafka", outcome.reason or "invalid").inc()
+    elif isinstance(parsed, Outcome):
         outcome = parsed
         REJECTIONS.labels("kafka", outcome.reason or "invalid").inc()
     else:
         kind, item = parsed
-        outcome = await pipeline.submit(kind, item, system, source="kafka")
+        outcome = await pipeline.submit(kind, item, principal, source="kafka")
     if outcome.status == "rejected":
-        record = dead_letter(
-            raw,
-            reason=outcome.reason or "invalid",
-            detail=outcome.detail,
-            rejected_by="ingest",
-            now=datetime.now(UTC),
-        )
-        await producer.publish(
-            settings.dlq_topic,
-            key=raw.key,
-            value=jsonbytes.dumps(record),
-            headers=[("liaison-reason", (outcome.reason or "invalid").encode())],
-        )
-        DLQ_EVENTS.labels(outcome.reason or "invalid").inc()
+        await dead_letter_outcome(raw, outcome, settings=settings, producer=producer)
     return outcome
+
+
+async def inbound_principal(raw: RawMessage, settings: Settings) -> Principal | Outcome:
+    """Who sent the record: its `authorization: Bearer <token>` header (CONTRACT.md §6), checked
+    as over HTTP; without one, or with an unknown token, the record is `unauthenticated`."""
+    header = raw.header("authorization")
+    if header is None:
+        return rejected("unauthenticated", "the record has no 'authorization: Bearer <token>' header",
+                        http_status=401)  # fmt: skip
+    scheme, _, token = header.decode("utf-8", "replace").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return rejected(
+            "unauthenticated", "the authorization header is not 'Bearer <token>'", http_status=401
+        )
+    admin_token = settings.admin_token.get_secret_value()
+    principal = await to_thread.run_sync(lambda: authenticate(token.strip(), admin_token=admin_token))
+    if principal is None:
+        return rejected("unauthenticated", "unknown, revoked or expired token", http_status=401)
+    return principal
+
+
+async def dead_letter_outcome(
+    raw: RawMessage, outcome: Outcome, *, settings: Settings, producer: Producer
+) -> None:
+    reason = outcome.reason or "invalid"
+    record = dead_letter(
+        raw, reason=reason, detail=outcome.detail, rejected_by="ingest", now=datetime.now(UTC)
+    )
+    await producer.publish(
+        settings.dlq_topic,
+        key=raw.key,
+        value=jsonbytes.dumps(record),
+        headers=[("liaison-reason", reason.encode())],
+    )
+    DLQ_EVENTS.labels(reason).inc()

@@ -76,6 +76,9 @@ async def _json_body(request: Request) -> Any:
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         detail = [field_error(["body"], f"the body is not valid JSON: {error}", "json_invalid")]
         raise HTTPException(422, detail=detail) from None
+    except RecursionError:
+        detail = [field_error(["body"], "the body is nested too deeply to be a submission", "json_invalid")]
+        raise HTTPException(422, detail=detail) from None
 
 
 async def _submit_batch(

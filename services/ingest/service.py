@@ -82,8 +82,31 @@ def validate(kind: SubmissionKind, item: Any) -> Contract | Outcome:
 
 
 def _id_of(kind: SubmissionKind, item: dict[str, Any]) -> str | None:
+    """The submitted id, to echo in the answer, when it is printable text of a sane length
+    (a lone surrogate cannot be encoded in the JSON answer and made it a 500)."""
     value = item.get(kind.id_field)
-    return value if isinstance(value, str) else None
+    if not isinstance(value, str) or len(value) > 200:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value
+
+
+def same_id_again(kind: SubmissionKind, submission_id: str, *, owner: str, submitter: str) -> Outcome:
+    """A repeat from the same submitter is a duplicate (200); from another, a conflict (409)."""
+    if owner == submitter:
+        return Outcome("duplicate", id=submission_id, http_status=200)
+    detail = [
+        {
+            "loc": ["body", kind.id_field],
+            "msg": f"{kind.id_field} '{submission_id}' is already used by another "
+            f"{kind.subject_type.replace('_', ' ')}; ids are unique per submitter, choose another",
+            "type": "conflict",
+        }
+    ]
+    return rejected("conflict", detail, http_status=409, id=submission_id)
 
 
 def authorise(principal: Principal, kind: SubmissionKind, event: Contract) -> Outcome | None:
@@ -139,6 +162,8 @@ def parse_inbound(message: RawMessage) -> tuple[SubmissionKind, Any] | Outcome:
         item = json.loads(text)
     except json.JSONDecodeError as error:
         return rejected("not_json", f"the value is not JSON: {error}", http_status=422)
+    except RecursionError:
+        return rejected("not_json", "the value is nested too deeply to be a submission", http_status=422)
     if not isinstance(item, dict):
         return rejected("invalid", [{"loc": ["body"], "msg": "expected a JSON object", "type": "type_error"}],
                         http_status=422)  # fmt: skip
@@ -155,30 +180,43 @@ def parse_inbound(message: RawMessage) -> tuple[SubmissionKind, Any] | Outcome:
 
 
 class DuplicateStore:
-    """The ids ingest has accepted: a set in memory, backed by an insert-only collection.
+    """The ids ingest has accepted, and whose they are: a map in memory, backed by an
+    insert-only collection.
 
-    A submission is checked against the set, published, and only then recorded. Nothing is
+    A submission is checked against the map, published, and only then recorded. Nothing is
     written before Kafka has the event, so a broker failure leaves nothing behind. Two
-    instances (or two concurrent requests) that both miss the set both publish; the unique
+    instances (or two concurrent requests) that both miss the map both publish; the unique
     _id lets one record win and the other answers 'duplicate'. The extra copy on the topic
     is harmless: downstream processing is idempotent by report id.
+
+    Ids are unique per submitter (CONTRACT.md §6): the same id from the enterprise or work
+    group that first used it is a duplicate; from anyone else it is a conflict, so that no
+    submitter can make another's real report look like a repeat.
     """
 
     def __init__(self) -> None:
-        self._accepted: set[str] = set()
+        self._owners: dict[str, str] = {}
 
     def load(self) -> int:
-        self._accepted = {doc.key for doc in AcceptedSubmission.objects.only("key")}
-        return len(self._accepted)
+        collection = AcceptedSubmission._get_collection()
+        self._owners = {
+            doc["_id"]: doc.get("subject_id", "") for doc in collection.find({}, {"subject_id": 1})
+        }
+        return len(self._owners)
+
+    def owner(self, key: str) -> str | None:
+        """The enterprise or work group that submitted this id first, or None if nobody did."""
+        return self._owners.get(key)
 
     def seen(self, key: str) -> bool:
-        return key in self._accepted
+        return key in self._owners
 
     def record(self, accepted: list[dict[str, Any]]) -> set[str]:
         """Record acknowledged submissions in one insert; return the keys someone recorded first."""
         if not accepted:
             return set()
-        self._accepted.update(doc["_id"] for doc in accepted)
+        for doc in accepted:
+            self._owners.setdefault(doc["_id"], doc["subject_id"])
         try:
             AcceptedSubmission._get_collection().insert_many(accepted, ordered=False)
         except BulkWriteError as error:
@@ -221,18 +259,20 @@ class Pipeline:
         """Check every item, publish the good ones together (in order), record what Kafka acknowledged."""
         outcomes: list[Outcome | None] = [None] * len(items)
         ready: list[Prepared] = []
-        keys_in_batch: set[str] = set()
+        owners_in_batch: dict[str, str] = {}
         for index, item in enumerate(items):
             checked = self._check(kind, item, principal)
             if isinstance(checked, Outcome):
                 outcomes[index] = checked
                 continue
             submission_id = getattr(checked, kind.id_field)
+            subject_id = getattr(checked, kind.subject_field)
             key = f"{kind.kind}:{submission_id}"
-            if self.store.seen(key) or key in keys_in_batch:
-                outcomes[index] = Outcome("duplicate", id=submission_id, http_status=200)
+            owner = self.store.owner(key) or owners_in_batch.get(key)
+            if owner is not None:
+                outcomes[index] = same_id_again(kind, submission_id, owner=owner, submitter=subject_id)
                 continue
-            keys_in_batch.add(key)
+            owners_in_batch[key] = subject_id
             value = jsonbytes.dumps(checked.model_dump(mode="json"))
             ready.append(Prepared(index, key, submission_id, getattr(checked, kind.subject_field), value))
         if ready:

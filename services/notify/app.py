@@ -20,7 +20,7 @@ from liaison_common.logs import configure_logging
 from liaison_common.registry_follower import follow_registry
 from liaison_common.registry_view import RegistryView
 from liaison_common.web import COMMON_RESPONSES, install_common
-from services.notify import service
+from services.notify import alert_events, service
 from services.notify.config import Settings
 from services.notify.delivery import dispatch_due
 from services.notify.documents import Alert
@@ -79,6 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             asyncio.create_task(follower),
             asyncio.create_task(consume(settings, view, app.state.registry_ready, on_alert)),
             asyncio.create_task(run_dispatcher()),
+            asyncio.create_task(
+                alert_events.publish_forever(settings.kafka_bootstrap_servers, settings.alert_events_topic)
+            ),
         ]
         try:
             yield

@@ -11,6 +11,7 @@ class Settings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFY_", extra="ignore", populate_by_name=True)
 
     alerts_topic: str = topics.ALERTS
+    alert_events_topic: str = topics.ALERT_EVENTS
     reporting_topic: str = topics.REPORTING
     registry_topic: str = topics.REGISTRY
     dlq_topic: str = topics.DLQ
@@ -37,4 +38,3 @@ class Settings(CommonSettings):
     escalation_group: str = "comprehensive"
     # How often the dispatcher looks for due notifications, and for due escalations.
     poll_seconds: float = 0.5
-    escalation_check_seconds: float = 5.0

@@ -26,7 +26,7 @@ from anyio import to_thread
 from mongoengine.errors import NotUniqueError
 
 from liaison_common import jsonbytes
-from services.notify import service
+from services.notify import alert_events, service
 from services.notify.config import Settings
 from services.notify.documents import Alert, DeliveryClaim, HistoryEntry, Notification, NotificationItem
 from services.notify.metrics import DELIVERIES, DELIVERY_SECONDS, END_TO_END_SECONDS, PENDING_DELIVERIES
@@ -150,13 +150,16 @@ def _record_delivery(notification: Notification) -> None:
     created = service.aware(notification.created_at)
     assert created is not None
     DELIVERY_SECONDS.labels(notification.channel).observe((moment - created).total_seconds())
-    entry = HistoryEntry(
-        at=moment, event="sent", by=f"{notification.channel}:{notification.target}", detail=notification.key
-    )
+    # The channel kind, never its target: groups and enterprises read the history.
+    entry = HistoryEntry(at=moment, event="sent", by=notification.channel, detail=notification.group_id)
     # One query per step for all the notification's alerts, not one per alert: FerretDB scans the
     # table for each (the fault suite's two-instance test found deliveries minutes late).
     ids = list(notification.alert_ids)
     Alert.objects(alert_id__in=ids).update(push__history=entry)
+    for alert_id in ids:
+        alert_events.record(alert_id, "delivered", by="notify", at=moment,
+                            detail={"group_id": notification.group_id, "channel": notification.channel,
+                                    "notification": notification.key, "kind": notification.kind})  # fmt: skip
     firsts = list(Alert.objects(alert_id__in=ids, first_delivered_at=None).only("alert_id", "submitted_at"))
     if firsts:
         Alert.objects(alert_id__in=[a.alert_id for a in firsts], first_delivered_at=None).update(
@@ -203,6 +206,10 @@ def _parse(text: str) -> Any:
 def _record_failure(notification: Notification, error: str, settings: Settings) -> str:
     moment = service.now()
     attempts = notification.attempts + 1
+    for alert_id in notification.alert_ids:
+        alert_events.record(alert_id, "delivery_failed", by="notify", at=moment,
+                            detail={"group_id": notification.group_id, "channel": notification.channel,
+                                    "attempt": attempts, "error": error[:300]})  # fmt: skip
     created = service.aware(notification.created_at)
     assert created is not None
     if (moment - created).total_seconds() > settings.delivery_expiry_seconds:

@@ -20,7 +20,11 @@ class Alert(me.Document):
     severity = me.StringField(required=True)
     enterprise_id = me.StringField()
     work_group_id = me.StringField()
-    period_end = me.StringField()
+    period_end = me.StringField()  # the case's first period
+    last_period_end = me.StringField()  # the latest period in which it was detected
+    occurrences = me.IntField(default=1)
+    measures = me.ListField(me.DictField())
+    resolved_by = me.StringField()  # "group" or "data" once resolved
     detected_at = me.StringField()
     submitted_at = me.StringField()
     summary = me.StringField()
@@ -36,6 +40,8 @@ class Alert(me.Document):
     escalation_level = me.IntField(default=0)
     next_escalation_at = me.DateTimeField()
     history = me.EmbeddedDocumentListField(HistoryEntry)
+    # Silences and inhibitions that kept a group from being notified: {group_id, kind, id, at, reason}.
+    suppressions = me.ListField(me.DictField())
 
 
 class Notification(me.Document):
@@ -105,3 +111,17 @@ class ReportingWeek(me.Document):
 
     week = me.StringField(primary_key=True)
     record = me.DictField()
+
+
+class Silence(me.Document):
+    """A group's (or the admin's) silence: matching alerts are stored and listed, not delivered."""
+
+    meta = {"collection": "silences", "strict": False, "indexes": ["ends_at"]}
+
+    silence_id = me.StringField(primary_key=True)
+    matchers = me.DictField()  # enterprise_id, type, group_id: each optional, all must match
+    starts_at = me.DateTimeField(required=True)
+    ends_at = me.DateTimeField(required=True)
+    comment = me.StringField()
+    created_by = me.StringField()
+    created_at = me.DateTimeField(required=True)

@@ -9,9 +9,12 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from anyio import to_thread
+from pydantic import ValidationError
+from pymongo.errors import ConnectionFailure
 
 from liaison_common import jsonbytes
 from liaison_common.deadletter import MAX_DEAD_LETTER_BYTES, RawMessage, dead_letter
+from liaison_common.events import AlertEvent
 from liaison_common.kafka_clients import stop_quietly
 from liaison_common.registry_view import RegistryView
 from services.notify import service
@@ -19,30 +22,18 @@ from services.notify.config import Settings
 from services.notify.metrics import ALERTS_RECEIVED
 
 log = logging.getLogger(__name__)
-REQUIRED = ("alert_id", "type", "severity", "routes")
 
 
 def usable_alert(value: bytes | None) -> tuple[dict[str, Any] | None, str]:
-    """The alert, or (None, why not)."""
+    """The alert as its contract (AlertEvent) has it, or (None, why not)."""
     try:
-        alert = json.loads(value or b"")
-    except ValueError as error:
-        return None, f"not JSON: {error}"
-    if not isinstance(alert, dict):
-        return None, "not a JSON object"
-    missing = [field for field in REQUIRED if not alert.get(field)]
-    if missing:
-        return None, f"missing {', '.join(missing)}"
-    wrong = [field for field in ("alert_id", "type") if not isinstance(alert[field], str)]
-    if wrong:
-        return None, f"{', '.join(wrong)} must be strings"
-    if not isinstance(alert["routes"], list):
-        return None, "routes must be a list"
-    if alert["severity"] not in service.SEVERITIES:
-        return None, f"unknown severity {alert['severity']!r}"
-    if not all(isinstance(r, dict) and r.get("group_id") for r in alert["routes"]):
-        return None, "routes must be objects with a group_id"
-    return alert, ""
+        alert = AlertEvent.model_validate_json(value or b"")
+    except ValidationError as error:
+        problems = error.errors(include_url=False, include_input=False, include_context=False)[:10]
+        return None, "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in problems
+        )
+    return alert.model_dump(mode="json"), ""
 
 
 async def consume(
@@ -74,7 +65,7 @@ async def consume(
                 batches = await consumer.getmany(timeout_ms=500, max_records=200)
                 for tp, messages in batches.items():
                     for message in messages:
-                        await _handle(message, tp.topic, settings, view, producer, on_alert)
+                        await _handle_guarded(message, tp.topic, settings, view, producer, on_alert)
                     await consumer.commit({tp: messages[-1].offset + 1})
         except asyncio.CancelledError:
             raise
@@ -83,6 +74,31 @@ async def consume(
             await asyncio.sleep(2)
         finally:
             await stop_quietly(consumer, producer)
+
+
+async def _handle_guarded(
+    message: Any,
+    topic: str,
+    settings: Settings,
+    view: RegistryView,
+    producer: AIOKafkaProducer,
+    on_alert: Callable[[service.Alert, str], None],
+) -> None:
+    """One message never stops the consumer: whatever it raises (an overflow, a recursion, a
+    type the store refuses) sends it to the dead-letter topic with the reason. Only the
+    database being away is left to the loop, which reads the message again after it restarts."""
+    try:
+        await _handle(message, topic, settings, view, producer, on_alert)
+    except (ConnectionFailure, asyncio.CancelledError):
+        raise
+    except Exception as error:
+        log.warning("message %s@%s dead-lettered: %r", topic, message.offset, error)
+        raw = RawMessage(topic, message.partition, message.offset, message.key, message.value)
+        record = dead_letter(
+            raw, reason="processing_error", detail=f"{type(error).__name__}: {error}"[:2000],
+            rejected_by="notify", now=datetime.now(UTC),
+        )  # fmt: skip
+        await producer.send_and_wait(settings.dlq_topic, key=message.key, value=jsonbytes.dumps(record))
 
 
 async def _handle(

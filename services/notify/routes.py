@@ -3,21 +3,21 @@
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import date
-from typing import Any, Literal
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 
 from anyio import to_thread
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from liaison_common.routing import PROBLEM_TYPES
 from liaison_common.tokens import Principal
-from liaison_common.web import authenticate_request
-from services.notify import service
-from services.notify.documents import Alert
+from liaison_common.web import UnprocessableError, authenticate_request, field_error
+from services.notify import service, silences
+from services.notify.documents import Alert, Silence
 from services.notify.events import Broadcaster
-from services.notify.exceptions import Forbidden
+from services.notify.exceptions import Forbidden, NotFound
 
 Status = Literal["open", "acknowledged", "resolved"]
 ProblemType = Literal[PROBLEM_TYPES]  # type: ignore[valid-type]
@@ -26,6 +26,26 @@ WEEK_PATTERN = r"^\d{4}-W\d{2}$"
 
 class ActionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    comment: str = Field(default="", max_length=2000)
+
+
+SlugText = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=80)]
+
+
+class SilenceMatchers(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enterprise_id: SlugText | None = None
+    type: ProblemType | None = None
+    group_id: SlugText | None = None
+
+
+class SilenceCreate(BaseModel):
+    """Hold back deliveries that match, from starts_at until ends_at (CONTRACT.md §6)."""
+
+    model_config = ConfigDict(extra="forbid")
+    matchers: SilenceMatchers
+    starts_at: AwareDatetime | None = None  # default: now
+    ends_at: AwareDatetime
     comment: str = Field(default="", max_length=2000)
 
 
@@ -106,6 +126,13 @@ def build_router() -> APIRouter:
             events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
         )
 
+    @router.get("/v1/alerts/{alert_id}/notifications")
+    async def why_notified(alert_id: str, request: Request) -> dict[str, Any]:
+        """For each group routed: the route and its reason, the silences and inhibitions that
+        applied, and each delivery with its channel kind, time and outcome (never the target)."""
+        principal = await principal_of(request)
+        return await to_thread.run_sync(lambda: service.why_notified(alert_id, principal))
+
     @router.get("/v1/alerts/{alert_id}")
     async def get_alert(alert_id: str, request: Request) -> dict[str, Any]:
         principal = await principal_of(request)
@@ -150,6 +177,66 @@ def build_router() -> APIRouter:
     return router
 
 
+def build_silences_router() -> APIRouter:
+    router = APIRouter(tags=["silences"])
+
+    @router.post("/v1/silences", status_code=201)
+    async def create_silence(body: SilenceCreate, request: Request) -> dict[str, Any]:
+        """A group silences its own deliveries (group_id is itself); the admin any."""
+        principal = await principal_of(request)
+        matchers = body.matchers.model_dump(exclude_none=True)
+        if not principal.is_admin:
+            if principal.subject_type not in service.GROUP_SUBJECTS:
+                raise Forbidden("only a group (for its own deliveries) or the admin may silence")
+            if matchers.setdefault("group_id", principal.subject_id) != principal.subject_id:
+                raise Forbidden(f"a token of '{principal.subject_id}' may silence only its own deliveries "
+                                "(matchers.group_id)")  # fmt: skip
+        if not matchers:
+            raise UnprocessableError([field_error(["body", "matchers"], "name at least one matcher")])
+        starts_at = body.starts_at or datetime.now(UTC)
+        if body.ends_at <= starts_at:
+            raise UnprocessableError([field_error(["body", "ends_at"], "ends_at must be after starts_at")])
+        by = "admin" if principal.is_admin else principal.subject_id
+        return await to_thread.run_sync(
+            lambda: silences.create(matchers=matchers, starts_at=starts_at, ends_at=body.ends_at,
+                                    comment=body.comment, created_by=by)
+        )  # fmt: skip
+
+    @router.get("/v1/silences")
+    async def list_silences(
+        request: Request, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=1_000_000)
+    ) -> list[dict[str, Any]]:
+        """The silences the caller may see: a group its own, the admin all; newest first."""
+        principal = await principal_of(request)
+
+        def query() -> list[dict[str, Any]]:
+            found = Silence.objects.order_by("-created_at")
+            if not principal.is_admin:
+                found = found.filter(matchers__group_id=principal.subject_id)
+            return [silences.silence_dict(s) for s in found.skip(offset).limit(limit)]
+
+        return await to_thread.run_sync(query)
+
+    @router.delete("/v1/silences/{silence_id}")
+    async def expire_silence(silence_id: str, request: Request) -> dict[str, Any]:
+        """Expire the silence now (it stays listed, with its new end)."""
+        principal = await principal_of(request)
+
+        def expire() -> dict[str, Any]:
+            found = Silence.objects(silence_id=silence_id).first()
+            if found is None:
+                raise NotFound(f"no silence with id '{silence_id}'")
+            if not principal.is_admin and (found.matchers or {}).get("group_id") != principal.subject_id:
+                raise Forbidden(f"silence '{silence_id}' is not '{principal.subject_id}''s")
+            expired = silences.expire(silence_id)
+            assert expired is not None
+            return expired
+
+        return await to_thread.run_sync(expire)
+
+    return router
+
+
 def _check_week(week: str) -> None:
     from liaison_common.web import UnprocessableError, field_error
 
@@ -183,6 +270,7 @@ def _action_endpoint(action: str) -> Any:
 
 def install_routes(app: FastAPI) -> None:
     app.include_router(build_router())
+    app.include_router(build_silences_router())
 
     @app.get("/healthz", tags=["ops"])
     async def healthz(request: Request) -> JSONResponse:

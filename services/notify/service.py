@@ -13,6 +13,7 @@ from mongoengine.errors import NotUniqueError
 
 from liaison_common.registry_view import RegistryView
 from liaison_common.tokens import Principal
+from services.notify import alert_events, silences
 from services.notify.config import Settings
 from services.notify.documents import Alert, HistoryEntry, Notification, NotificationItem, ReportingWeek
 from services.notify.exceptions import Conflict, Forbidden, NotFound
@@ -39,31 +40,6 @@ def aware(moment: datetime | None) -> datetime | None:
 
 
 # ------------------------------------------------------------------ pure rules
-
-
-def merge(existing: dict[str, Any], incoming: dict[str, Any]) -> dict[str, Any]:
-    """The same alert again (a redelivery, or another report of the same problem and period).
-
-    The worse severity wins, with its summary and evidence; sources and routes are united;
-    the status is never reset.
-    """
-    merged = dict(existing)
-    if SEVERITIES.index(incoming["severity"]) > SEVERITIES.index(existing["severity"]):
-        merged.update(
-            severity=incoming["severity"], summary=incoming.get("summary"), evidence=incoming.get("evidence")
-        )
-    merged["source_ids"] = list(
-        dict.fromkeys([*existing.get("source_ids", []), *incoming.get("source_ids", [])])
-    )
-    known = {route["group_id"] for route in existing.get("routes", [])}
-    merged["routes"] = [
-        *existing.get("routes", []),
-        *[r for r in incoming.get("routes", []) if r["group_id"] not in known],
-    ]
-    merged["group_ids"] = list(
-        dict.fromkeys([*existing.get("group_ids", []), *[r["group_id"] for r in merged["routes"]]])
-    )
-    return merged
 
 
 def escalates(alert: dict[str, Any]) -> bool:
@@ -274,37 +250,90 @@ def digest_html(digest: dict[str, Any]) -> str:
 # ------------------------------------------------------------------ storing alerts and planning notifications
 
 
+CASE_FIELDS = ("severity", "summary", "evidence", "source_ids", "routes", "group_ids", "last_period_end",
+               "occurrences", "measures")  # fmt: skip
+
+
+def merge(existing: dict[str, Any], incoming: dict[str, Any]) -> dict[str, Any]:
+    """A case seen again: a redelivery, another report of the same period, or a later period.
+
+    A later period (or the same one) brings the case's latest severity, summary, evidence,
+    `last_period_end` and `occurrences`; an older message (a redelivery after the case moved
+    on) changes nothing of that. Sources and routes are united; the status is decided apart.
+    """
+    merged = dict(existing)
+    latest = existing.get("last_period_end") or existing.get("period_end") or ""
+    incoming_last = incoming.get("last_period_end") or incoming.get("period_end") or ""
+    resolution = incoming.get("state") == "resolved"
+    if not resolution and incoming_last > latest:
+        merged.update({k: incoming.get(k) for k in ("severity", "summary", "evidence", "measures")})
+        merged["last_period_end"] = incoming_last
+        merged["occurrences"] = max(
+            int(incoming.get("occurrences") or 1), int(existing.get("occurrences") or 1)
+        )
+    elif not resolution and incoming_last == latest:
+        if SEVERITIES.index(incoming["severity"]) > SEVERITIES.index(existing["severity"]):
+            merged.update(severity=incoming["severity"], summary=incoming.get("summary"),
+                          evidence=incoming.get("evidence"))  # fmt: skip
+        merged["occurrences"] = max(
+            int(incoming.get("occurrences") or 1), int(existing.get("occurrences") or 1)
+        )
+        if not existing.get("measures") and incoming.get("measures"):
+            merged["measures"] = incoming["measures"]
+    merged["source_ids"] = list(
+        dict.fromkeys([*existing.get("source_ids", []), *incoming.get("source_ids", [])])
+    )[-MAX_SOURCES:]
+    known = {route["group_id"] for route in existing.get("routes", [])}
+    merged["routes"] = [
+        *existing.get("routes", []),
+        *[r for r in incoming.get("routes", []) if r["group_id"] not in known],
+    ]
+    merged["group_ids"] = list(
+        dict.fromkeys([*existing.get("group_ids", []), *[r["group_id"] for r in merged["routes"]]])
+    )
+    return merged
+
+
+def status_change(existing: dict[str, Any], incoming: dict[str, Any]) -> str | None:
+    """`resolved` (by data), `reopened`, or None: what the incoming message does to the status."""
+    latest = existing.get("last_period_end") or existing.get("period_end") or ""
+    incoming_last = incoming.get("last_period_end") or incoming.get("period_end") or ""
+    if incoming.get("state") == "resolved":
+        return "resolved" if existing.get("status") != "resolved" and incoming_last >= latest else None
+    if existing.get("status") == "resolved" and incoming_last > latest:
+        return "reopened"  # detected again in a later period
+    return None
+
+
 def store_alert(incoming: dict[str, Any], *, view: RegistryView, settings: Settings) -> tuple[Alert, str]:
-    """Insert or merge one alert; plan its notifications when it is new. Returns (alert, outcome)."""
+    """Insert or update one case; plan its notifications when it is new, reopened, resolved by
+    data or routed to new groups. Returns (alert, outcome): new, updated, reopened, resolved, repeat."""
     moment = now()
     # Insert first: FerretDB checks a unique _id against its index quickly but scans the
     # table for a lookup, and most alerts are new. Only a repeat pays for the lookup.
     fields = {
         k: incoming.get(k)
-        for k in (
-            "type",
-            "severity",
-            "enterprise_id",
-            "work_group_id",
-            "period_end",
-            "detected_at",
-            "submitted_at",
-            "summary",
-        )
-    }
+        for k in ("type", "severity", "enterprise_id", "work_group_id", "period_end", "detected_at", "submitted_at",
+                  "summary")
+    }  # fmt: skip
     group_ids = list(dict.fromkeys(r["group_id"] for r in incoming.get("routes", [])))
+    resolved_at_once = incoming.get("state") == "resolved"
     alert = Alert(
         alert_id=incoming["alert_id"],
         **fields,
+        last_period_end=incoming.get("last_period_end") or incoming.get("period_end"),
+        occurrences=int(incoming.get("occurrences") or 1),
+        measures=incoming.get("measures") or [],
         evidence=incoming.get("evidence") or {},
         routes=incoming.get("routes") or [],
         source_ids=incoming.get("source_ids") or [],
         group_ids=group_ids,
-        status="open",
+        status="resolved" if resolved_at_once else "open",
+        resolved_by="data" if resolved_at_once else None,
         received_at=moment,
         updated_at=moment,
         next_escalation_at=moment + timedelta(seconds=settings.escalation_delay_seconds)
-        if escalates(incoming)
+        if escalates(incoming) and not resolved_at_once
         else None,
         history=[HistoryEntry(at=moment, event="received", by="rules", detail=", ".join(group_ids))],
     )
@@ -313,32 +342,53 @@ def store_alert(incoming: dict[str, Any], *, view: RegistryView, settings: Setti
     except NotUniqueError:
         pass
     else:
-        plan_notifications(alert, alert.group_ids, view=view, settings=settings, kind="alerts")
+        alert_events.record(alert.alert_id, "received", by="rules", detail={"groups": group_ids}, at=moment)
+        if not resolved_at_once:
+            plan_notifications(alert, alert.group_ids, view=view, settings=settings, kind="alerts")
         return alert, "new"
     existing = Alert.objects(alert_id=incoming["alert_id"]).first()
     assert existing is not None
     current = alert_dict(existing)
     merged = merge(current, incoming)
-    changed = {
-        k: merged[k]
-        for k in ("severity", "summary", "evidence", "source_ids", "routes", "group_ids")
-        if merged[k] != current.get(k)
-    }
-    if not changed:
+    changed = {k: merged.get(k) for k in CASE_FIELDS if merged.get(k) != current.get(k)}
+    transition = status_change(current, incoming)
+    if not changed and transition is None:
         return existing, "repeat"
     for key, value in changed.items():
         setattr(existing, key, value)
     existing.updated_at = moment
-    existing.history.append(
-        HistoryEntry(at=moment, event="updated", by="rules", detail=", ".join(sorted(changed)))
-    )
+    if changed:
+        detail = ", ".join(sorted(changed))
+        existing.history.append(HistoryEntry(at=moment, event="updated", by="rules", detail=detail))
+        alert_events.record(existing.alert_id, "updated", by="rules", detail={"fields": sorted(changed),
+                            "last_period_end": merged.get("last_period_end"),
+                            "occurrences": merged.get("occurrences")}, at=moment)  # fmt: skip
+    outcome = "updated"
+    if transition == "resolved":
+        existing.status, existing.resolved_by, existing.next_escalation_at = "resolved", "data", None
+        note = "absent from two consecutive reports: resolved by data"
+        existing.history.append(HistoryEntry(at=moment, event="resolved", by="rules", detail=note))
+        alert_events.record(
+            existing.alert_id, "resolved", by="rules", detail={"resolved_by": "data"}, at=moment
+        )
+        outcome = "resolved"
+    elif transition == "reopened":
+        existing.status, existing.resolved_by = "open", None
+        note = f"detected again in the period ending {merged.get('last_period_end')}"
+        existing.history.append(HistoryEntry(at=moment, event="reopened", by="rules", detail=note))
+        alert_events.record(existing.alert_id, "reopened", by="rules", detail=note, at=moment)
+        outcome = "reopened"
     if existing.next_escalation_at is None and existing.status == "open" and escalates(merged):
         existing.next_escalation_at = moment + timedelta(seconds=settings.escalation_delay_seconds)
     existing.save()
-    new_groups = [g for g in merged["group_ids"] if g not in current.get("group_ids", [])]
-    if new_groups:
-        plan_notifications(existing, new_groups, view=view, settings=settings, kind="alerts")
-    return existing, "updated"
+    if outcome in ("resolved", "reopened"):
+        # The groups are told once that the case ended (or came back).
+        plan_notifications(existing, existing.group_ids, view=view, settings=settings, kind="alerts")
+    else:
+        new_groups = [g for g in merged["group_ids"] if g not in current.get("group_ids", [])]
+        if new_groups:
+            plan_notifications(existing, new_groups, view=view, settings=settings, kind="alerts")
+    return existing, outcome
 
 
 def subscriptions_of(view: RegistryView, group_id: str) -> list[dict[str, Any]]:
@@ -367,7 +417,20 @@ def plan_notifications(
     moment = now()
     keys = []
     for group_id in group_ids:
+        held_back = silences.reasons_not_to_deliver(alert, group_id, moment)
+        if held_back:
+            Alert.objects(alert_id=alert.alert_id).update_one(
+                push_all__suppressions=held_back,
+                push__history=HistoryEntry(at=moment, event="silenced", by="notify",
+                                           detail=f"{group_id}: " + "; ".join(h["reason"] for h in held_back)),
+            )  # fmt: skip
+            alert_events.record(alert.alert_id, "silenced", by="notify", at=moment,
+                                detail={"group_id": group_id, "by": [{"kind": h["kind"], "id": h["id"]}
+                                                                     for h in held_back]})  # fmt: skip
+            continue
+        channels = []
         for subscription in subscriptions_of(view, group_id):
+            channels.append(subscription["channel"])
             grouping = f"{subscription['id']}|{kind}|{alert.type}"
             if kind == "alerts":
                 key, send_at = grouping_window(grouping, moment, settings)
@@ -384,6 +447,8 @@ def plan_notifications(
             )
             add_item(key, alert.alert_id, moment)
             keys.append(key)
+        alert_events.record(alert.alert_id, "notified", by="notify", at=moment,
+                            detail={"group_id": group_id, "kind": kind, "channels": channels or ["inbox"]})  # fmt: skip
     return keys
 
 
@@ -455,9 +520,16 @@ def act(alert_id: str, principal: Principal, *, action: str, comment: str) -> Al
     alert.status = target
     alert.next_escalation_at = None
     alert.updated_at = moment
+    if target == "resolved":
+        alert.resolved_by = "group"
     who = f"{principal.subject_type}:{principal.subject_id}"
     alert.history.append(HistoryEntry(at=moment, event=target, by=who, detail=comment))
     alert.save()
+    by = "admin" if principal.is_admin else principal.subject_id
+    detail: dict[str, Any] = {"comment": comment}
+    if target == "resolved":
+        detail["resolved_by"] = "group"
+    alert_events.record(alert.alert_id, target, by=by, detail=detail, at=moment)
     ACTIONS.labels(action).inc()
     return alert
 
@@ -482,6 +554,8 @@ def escalate_due(*, view: RegistryView, settings: Settings) -> list[Alert]:
         if alert is None:
             continue
         event = "escalated" if alert.escalation_level == 1 else "reminded"
+        alert_events.record(alert.alert_id, "escalated", by="notify", at=moment,
+                            detail={"to": settings.escalation_group, "level": alert.escalation_level})  # fmt: skip
         Alert.objects(alert_id=alert.alert_id).update_one(
             push__history=HistoryEntry(
                 at=moment,
@@ -544,3 +618,41 @@ def plan_digests(week: str, *, view: RegistryView) -> list[str]:
             continue
         planned.append(key)
     return planned
+
+
+def why_notified(alert_id: str, principal: Principal) -> dict[str, Any]:
+    """Why each routed group was (or was not) notified of the alert (CONTRACT.md §6)."""
+    alert = get_visible(alert_id, principal)
+    items = list(NotificationItem.objects(alert_id=alert_id).only("key"))
+    keys = [item.key for item in items]
+    notifications = list(Notification.objects(key__in=keys)) if keys else []
+    groups: dict[str, dict[str, Any]] = {}
+    for route in alert.routes:
+        groups[route["group_id"]] = {"group_id": route["group_id"], "role": route.get("role"),
+                                     "reason": route.get("reason") or "", "silences": [], "deliveries": []}  # fmt: skip
+    for group_id in alert.group_ids:
+        groups.setdefault(group_id, {"group_id": group_id, "role": "escalation",
+                                     "reason": "escalated: not acknowledged in time", "silences": [],
+                                     "deliveries": []})  # fmt: skip
+    for held in alert.suppressions or []:
+        entry = groups.get(held.get("group_id", ""))
+        if entry is not None:
+            entry["silences"].append(
+                {k: held.get(k) for k in ("kind", "id", "reason", "at", "ends_at") if k in held}
+            )
+    for notification in notifications:
+        entry = groups.get(notification.group_id)
+        if entry is None:
+            continue
+        delivered_at = aware(notification.delivered_at)
+        entry["deliveries"].append({
+            "channel": notification.channel, "kind": notification.kind, "notification_id": notification.key,
+            "outcome": {"delivered": "delivered", "expired": "failed"}.get(notification.status, "pending"),
+            "at": delivered_at.isoformat() if delivered_at else None, "attempts": notification.attempts,
+            "last_error": notification.last_error,
+        })  # fmt: skip
+    if principal.subject_type in GROUP_SUBJECTS and not principal.is_admin:
+        shown = [groups[principal.subject_id]] if principal.subject_id in groups else []
+    else:
+        shown = list(groups.values())
+    return {"alert_id": alert_id, "status": alert.status, "groups": shown}

@@ -1,9 +1,15 @@
 """From a detected problem to a routed alert (CONTRACT.md §2, Alert): pure functions."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from liaison_common.events import AlertEvent
 from liaison_common.registry_view import RegistryView
 from liaison_common.routing import DEFAULT_ROUTE_RULES, RouteRule, Subject, resolve_routes
+from services.rules.measures import measures_for
+
+if TYPE_CHECKING:
+    from services.rules.cases import CaseUpdate
+    from services.rules.detectors import EnterpriseFacts
 
 
 def alert_id(problem: dict[str, Any]) -> str:
@@ -39,20 +45,53 @@ def subject_of(view: RegistryView, problem: dict[str, Any]) -> Subject:
     return Subject(problem["work_group_id"], "work_group")
 
 
-def build_alert(problem: dict[str, Any], view: RegistryView, *, detected_at: str) -> dict[str, Any]:
+def build_alert(
+    problem: dict[str, Any], view: RegistryView, *, detected_at: str, case: "CaseUpdate | None" = None
+) -> dict[str, Any]:
+    """The routed alert (an AlertEvent, CONTRACT.md §2 and §6). With a case, the alert is that
+    case: its id and first period are the case's, `last_period_end` and `occurrences` its latest."""
     routes = resolve_routes(route_rule(view, problem["type"]), subject_of(view, problem))
     alert = {
-        "alert_id": alert_id(problem),
+        "alert_id": case.case_id if case else alert_id(problem),
         "type": problem["type"],
         "severity": problem["severity"],
-        "period_end": problem["period_end"],
+        "period_end": case.first_period_end if case else problem["period_end"],
+        "last_period_end": case.last_period_end if case else problem["period_end"],
+        "occurrences": case.occurrences if case else 1,
         "detected_at": detected_at,
         "summary": problem["summary"],
         "evidence": problem["evidence"],
-        "routes": [{"group_id": r.group_id, "role": r.role} for r in routes],
+        "routes": [{"group_id": r.group_id, "role": r.role, "reason": r.reason} for r in routes],
         "source_ids": problem["source_ids"],
+        "measures": measures_for(problem["type"], view),
+        "state": "open",
     }
     for field in ("enterprise_id", "work_group_id", "submitted_at"):
         if problem.get(field):
             alert[field] = problem[field]
-    return alert
+    return AlertEvent.model_validate(alert).model_dump(mode="json", exclude_none=True)
+
+
+def resolution_alert(
+    facts: "EnterpriseFacts", case: "CaseUpdate", view: RegistryView, *, report_id: str, detected_at: str
+) -> dict[str, Any]:
+    """The message that closes a case whose problem was absent from two reports in a row."""
+    problem = {"type": case.problem_type, "enterprise_id": facts.id}
+    routes = resolve_routes(route_rule(view, case.problem_type), subject_of(view, problem))
+    alert = {
+        "alert_id": case.case_id,
+        "type": case.problem_type,
+        "severity": "low",
+        "enterprise_id": facts.id,
+        "period_end": case.first_period_end,
+        "last_period_end": case.last_period_end,
+        "occurrences": case.occurrences,
+        "detected_at": detected_at,
+        "summary": f"{facts.name}：连续两期报告未再出现该问题，按数据办结",
+        "evidence": {"rule": "absent from two consecutive reports", "source": "CONTRACT.md §6"},
+        "routes": [{"group_id": r.group_id, "role": r.role, "reason": r.reason} for r in routes],
+        "source_ids": [report_id],
+        "state": "resolved",
+        "resolved_by": "data",
+    }
+    return AlertEvent.model_validate(alert).model_dump(mode="json", exclude_none=True)

@@ -35,7 +35,8 @@ from liaison_common.registry_follower import follow_registry
 from liaison_common.registry_view import RegistryView
 from liaison_common.topics import partitions_of
 from services.rules import reporting
-from services.rules.alerts import build_alert
+from services.rules.alerts import build_alert, resolution_alert
+from services.rules.cases import CaseBook, CaseUpdate
 from services.rules.config import Settings
 from services.rules.detectors import (
     CATEGORY_TYPES,
@@ -70,6 +71,12 @@ app = faust.App(
     store=settings.store,
     datadir=settings.datadir,
     web_host=settings.web_host,
+    # Loopback by default, and none of Faust's own pages: /table/ would show every enterprise's
+    # last reports to anyone who reaches the port. /healthz, /metrics and /v1/thresholds remain.
+    web_bind=settings.web_host,
+    web_tables_enabled=False,
+    web_router_enabled=False,
+    web_graph_enabled=False,
     web_port=settings.web_port,
     topic_partitions=3,
     topic_replication_factor=1,
@@ -105,6 +112,8 @@ periods_topic = app.topic(settings.periods_topic, partitions=1, **RAW)
 
 # Per enterprise: its last reports (Snapshot.as_dict), newest `history_size` by period.
 history = app.Table("enterprise-history", default=list, partitions=3, key_type=str)
+# Per enterprise: its cases (services.rules.cases.CaseBook), one per problem type.
+cases = app.Table("enterprise-cases", default=dict, partitions=3, key_type=str)
 # One key, "state": the reporting state of services.rules.reporting (one partition, one owner).
 reporting_state = app.Table("reporting-state", default=dict, partitions=1, key_type=str)
 
@@ -148,7 +157,9 @@ def facts_of(enterprise_id: str) -> EnterpriseFacts | None:
     )
 
 
-async def emit_problem(problem: Problem, *, submitted_at: str | None = None) -> None:
+async def emit_problem(
+    problem: Problem, *, submitted_at: str | None = None, case: CaseUpdate | None = None
+) -> None:
     """Publish the problem, and its routed alert, from the same event.
 
     Routing is done here rather than by a second agent reading liaison.problems.v1: Faust's
@@ -160,13 +171,21 @@ async def emit_problem(problem: Problem, *, submitted_at: str | None = None) -> 
         value["submitted_at"] = submitted_at
     await problems_topic.send(key=problem.subject_id.encode(), value=jsonbytes.dumps(value))
     PROBLEMS.labels(problem.type).inc()
-    alert = build_alert(value, registry, detected_at=datetime.now(UTC).isoformat())
+    alert = build_alert(value, registry, detected_at=datetime.now(UTC).isoformat(), case=case)
     await alerts_topic.send(key=alert["alert_id"].encode(), value=jsonbytes.dumps(alert))
     for route in alert["routes"]:
         ALERTS.labels(route["group_id"], route["role"]).inc()
     if submitted_at is not None:
         age = datetime.now(UTC) - datetime.fromisoformat(submitted_at)
         SUBMISSION_TO_ALERT_SECONDS.observe(max(age.total_seconds(), 0))
+
+
+async def emit_resolution(facts: EnterpriseFacts, case: CaseUpdate, report_id: str) -> None:
+    """The case's problem was absent from two reports in a row: resolved by data."""
+    alert = resolution_alert(
+        facts, case, registry, report_id=report_id, detected_at=datetime.now(UTC).isoformat()
+    )
+    await alerts_topic.send(key=alert["alert_id"].encode(), value=jsonbytes.dumps(alert))
 
 
 async def emit_period(
@@ -213,8 +232,16 @@ async def detect_in_reports(stream: Any) -> None:
             if item["report_id"] != report.report_id
         ]
         submitted_at = report.submitted_at.isoformat()
-        for problem in detect(facts, report, known, thresholds):
-            await emit_problem(problem, submitted_at=submitted_at)
+        book = CaseBook(cases[report.enterprise_id])
+        period_end = report.period_end.isoformat()
+        problems = detect(facts, report, known, thresholds)
+        for problem in problems:
+            case = book.detected(problem.type, report.enterprise_id, period_end)
+            await emit_problem(problem, submitted_at=submitted_at, case=case)
+        for ended in book.absent({problem.type for problem in problems}, period_end):
+            await emit_resolution(facts, ended, report.report_id)
+        book.forget_old(period_end)
+        cases[report.enterprise_id] = book.data
         history[report.enterprise_id] = [s.as_dict() for s in remember(known, report, settings.history_size)]
         await emit_period(
             raw,
@@ -393,6 +420,7 @@ def _count_registry(view: RegistryView) -> None:
 @app.timer(interval=5.0)
 async def measure() -> None:
     TABLE_KEYS.labels("enterprise-history").set(len(history))
+    TABLE_KEYS.labels("enterprise-cases").set(len(cases))
     TABLE_KEYS.labels("reporting-state").set(len(reporting_state))
     inputs = {settings.reports_topic, settings.incidents_topic, settings.workgroup_reports_topic,
               settings.periods_topic}  # fmt: skip

@@ -6,7 +6,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from liaison_common.events import SCHEMA_FILES, SUBMISSION_KINDS, render_schema
+from liaison_common.events import SCHEMA_FILES, render_schema, schema_model
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
 
@@ -24,7 +24,7 @@ def test_each_schema_is_valid_and_its_example_validates_both_ways(kind):
     assert schema["examples"], "every schema carries a worked example"
     for example in schema["examples"]:
         jsonschema.Draft202012Validator(schema).validate(example)
-        SUBMISSION_KINDS[kind].model.model_validate(example)
+        schema_model(kind).model_validate(example)
 
 
 def test_the_schema_rejects_what_the_code_rejects():

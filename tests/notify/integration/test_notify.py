@@ -78,7 +78,6 @@ def notify(kafka_bootstrap, mongodb_uri, topics, receivers, unique_name) -> Call
             "smtp_port": smtp.port,
             "group_wait_seconds": 0.5,
             "poll_seconds": 0.1,
-            "escalation_check_seconds": 0.2,
             "retry_initial_seconds": 0.2,
             "retry_max_seconds": 1.0,
             **topics,

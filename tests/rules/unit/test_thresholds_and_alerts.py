@@ -32,7 +32,7 @@ def test_alert_ids_are_deterministic_and_distinguish_type_subject_and_period():
 
 def test_an_alert_carries_the_contract_routes_and_fields():
     alert = build_alert(PROBLEM, view_with_chalco(), detected_at="2011-12-19T10:00:00+08:00")
-    assert alert["routes"] == [
+    assert [{"group_id": r["group_id"], "role": r["role"]} for r in alert["routes"]] == [
         {"group_id": "finance", "role": "primary"},
         {"group_id": "wg-credit", "role": "cc"},
         {"group_id": "wg-liaison", "role": "cc"},
@@ -47,4 +47,19 @@ def test_a_routing_rule_from_the_registry_overrides_the_default():
     view.apply({"entity_type": "routing_rule", "id": "funding_gap", "version": 2,
                 "data": {"primary": "sme", "cc": [], "cc_when_sme": []}})  # fmt: skip
     alert = build_alert(PROBLEM, view, detected_at="x")
-    assert alert["routes"][0] == {"group_id": "sme", "role": "primary"}
+    assert (alert["routes"][0]["group_id"], alert["routes"][0]["role"]) == ("sme", "primary")
+
+
+def test_every_measure_quotes_the_seed_and_names_registry_units(seed_text):
+    from services.rules.measures import MEASURES
+
+    quotes = [m["quote"] for measures in MEASURES.values() for m in measures]
+    assert len(quotes) >= 9
+    assert [q for q in quotes if q not in seed_text] == []
+    assert all(m["ref"] and m["units"] and m["action"] for ms in MEASURES.values() for m in ms)
+
+
+def test_an_alert_proposes_the_seed_measures_for_its_problem():
+    alert = build_alert(PROBLEM, view_with_chalco(), detected_at="x")
+    assert {m["ref"] for m in alert["measures"]} >= {"（五）", "（二）"}
+    assert alert["state"] == "open" and alert["occurrences"] == 1 and alert["last_period_end"] == "2011-12-18"

@@ -1,0 +1,96 @@
+"""Cases: one alert per (subject, problem type) while the problem lasts (CONTRACT.md §6).
+
+Pure state, no I/O. The detection agent keeps one `CaseBook` per enterprise in a table (the
+enterprise's partition owns it) and asks it, for each report, which case each detected
+problem belongs to and which open cases the report ends:
+
+- a problem detected again in a later period updates its case: same id (the first period's),
+  `last_period_end` moves on, `occurrences` counts the periods;
+- a case whose problem is absent from two consecutive reports is resolved by data;
+- the same problem within four weeks of that reopens the case (same id); later, a new case;
+- a redelivered report (a period the case has already seen) changes nothing, so the same
+  input always gives the same ids and counts.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+ABSENT_REPORTS_TO_RESOLVE = 2
+REOPEN_WITHIN_DAYS = 28
+KEEP_PERIODS = 12  # the periods a case remembers, to recognise a redelivered report
+
+
+def case_id(problem_type: str, subject_id: str, first_period_end: str) -> str:
+    """Deterministic: the type, the subject and the first period in which it was detected."""
+    return f"{problem_type}.{subject_id}.{first_period_end}"
+
+
+@dataclass(frozen=True)
+class CaseUpdate:
+    """What one report means for one case."""
+
+    case_id: str
+    problem_type: str
+    first_period_end: str
+    last_period_end: str
+    occurrences: int
+    change: str  # opened, updated, reopened, repeat (a redelivery), resolved
+
+
+def _days(later: str, earlier: str) -> int:
+    return (date.fromisoformat(later) - date.fromisoformat(earlier)).days
+
+
+class CaseBook:
+    """The cases of one subject, as a plain dict (the table's value) underneath."""
+
+    def __init__(self, data: dict[str, Any] | None = None):
+        self.data: dict[str, dict[str, Any]] = {k: dict(v) for k, v in (data or {}).items()}
+
+    def detected(self, problem_type: str, subject_id: str, period_end: str) -> CaseUpdate:
+        """The problem was detected in this period: open, update or reopen its case."""
+        case = self.data.get(problem_type)
+        if case is not None and period_end in case["periods"]:
+            return self._update(case, problem_type, "repeat")
+        if case is None or (
+            case.get("resolved_on") and _days(period_end, case["resolved_on"]) > REOPEN_WITHIN_DAYS
+        ):
+            case = {"id": case_id(problem_type, subject_id, period_end), "first": period_end,
+                    "last": period_end, "occurrences": 1, "periods": [period_end], "absent": [],
+                    "resolved_on": None}  # fmt: skip
+            self.data[problem_type] = case
+            return self._update(case, problem_type, "opened")
+        change = "reopened" if case.get("resolved_on") else "updated"
+        case["periods"] = sorted({*case["periods"], period_end})[-KEEP_PERIODS:]
+        case["occurrences"] += 1
+        case["last"] = max(case["last"], period_end)
+        case["absent"] = [p for p in case["absent"] if p > case["last"]]
+        case["resolved_on"] = None
+        return self._update(case, problem_type, change)
+
+    def absent(self, detected_types: set[str], period_end: str) -> list[CaseUpdate]:
+        """The report did not show these open cases' problems: the second such report in a row
+        (after the case's last detection) resolves the case."""
+        resolved = []
+        for problem_type, case in self.data.items():
+            if problem_type in detected_types or case.get("resolved_on"):
+                continue
+            if period_end <= case["last"] or period_end in case["absent"]:
+                continue  # an older or redelivered report says nothing new
+            case["absent"] = sorted({*case["absent"], period_end})
+            if len(case["absent"]) >= ABSENT_REPORTS_TO_RESOLVE:
+                case["resolved_on"] = period_end
+                resolved.append(self._update(case, problem_type, "resolved"))
+        return resolved
+
+    def forget_old(self, today: str, *, keep_days: int = 366) -> None:
+        """Resolved cases past the reopening window are kept a year, then dropped."""
+        for problem_type in list(self.data):
+            resolved_on = self.data[problem_type].get("resolved_on")
+            if resolved_on and _days(today, resolved_on) > keep_days:
+                del self.data[problem_type]
+
+    @staticmethod
+    def _update(case: dict[str, Any], problem_type: str, change: str) -> CaseUpdate:
+        return CaseUpdate(case["id"], problem_type, case["first"], case["last"], case["occurrences"], change)

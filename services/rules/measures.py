@@ -1,0 +1,99 @@
+"""The seed's measures that apply to each problem type (CONTRACT.md §6, `measures`).
+
+Every quotation is copied verbatim from the seed (shared/seed/000_41750fd7ee36e10e.txt) and
+cited by its place: the ten measures （一）…（十） of the main text and the annexes. A test
+checks each quotation against the seed where the seed is present. `units` are registry ids
+of the coordination groups and work groups that carry the measure out.
+"""
+
+from typing import Any
+
+from liaison_common.registry_view import RegistryView
+
+MEASURES: dict[str, list[dict[str, Any]]] = {
+    "funding_gap": [
+        {
+            "ref": "（五）",
+            "quote": "组织开展银企对接活动。抓好2011年银企合作签约合同落实，组织开展2012年银企合作对接活动。",
+            "units": ["finance", "wg-credit"],
+            "action": "金融组组织银企对接，落实该企业流动资金贷款需求",
+        },
+        {
+            "ref": "（二）",
+            "quote": "采取多种方式扩大商业银行信贷规模，提升放贷能力，重点保障企业流动资金基本需求。",
+            "units": ["finance", "wg-credit"],
+            "action": "协调商业银行保障该企业流动资金基本需求",
+        },
+        {
+            "ref": "附件5",
+            "quote": "2011年以来发生、贷款期6个月以上、尚未到期的流动资金贷款，按一定的比例给予贴息支持",
+            "units": ["sme"],
+            "action": "中小企业可申报流动资金贷款贴息（2011年以来、贷款期6个月以上）",
+        },
+    ],
+    "workforce_cut": [
+        {
+            "ref": "（四）",
+            "quote": "对暂时无力足额缴纳养老保险费的困难企业，经批准，可暂缓缴纳企业应缴部分。",
+            "units": ["enterprise-management", "sme"],
+            "action": "指导企业申请暂缓缴纳养老保险费企业应缴部分，缓缴期间不计收滞纳金",
+        },
+    ],
+    "production_halt": [
+        {
+            "ref": "（三）",
+            "quote": "适时调整外购电配售政策，减免停产企业基本电费，择机实施相关政策，保持我省相对低电价优势。",
+            "units": ["operations", "wg-power"],
+            "action": "按实际运行容量和运行天数收取基本电费，减免停产期间基本电费",
+        },
+    ],
+    "transport_backlog": [
+        {
+            "ref": "（三）",
+            "quote": "积极落实公铁联运补贴政策，做好人力物力保障，全力组织突击抢运",
+            "units": ["operations", "wg-rail", "wg-producer-services"],
+            "action": "落实公铁联运补贴，组织积压产品突击抢运",
+        },
+    ],
+    "stockpile": [
+        {
+            "ref": "（一）",
+            "quote": "实施以奖代补办法，鼓励企业扩大销售，降低库存。",
+            "units": ["industry-matching", "operations"],
+            "action": "按以奖代补办法支持企业扩大销售、降低库存",
+        },
+        {
+            "ref": "（五）",
+            "quote": "组织开展上下游产业之间对接活动。",
+            "units": ["industry-matching"],
+            "action": "产业对接组组织上下游产业对接，帮助消纳积压产品",
+        },
+    ],
+    "energy_overuse": [
+        {
+            "ref": "附件3",
+            "quote": "支持其实施余热利用、烟气治理等技术改造",
+            "units": ["tech-renovation"],
+            "action": "支持企业实施余热利用、烟气治理技术改造，达到附件3改造目标",
+        },
+    ],
+    "power_shortage": [
+        {
+            "ref": "（三）",
+            "quote": "建立电煤绿色通道，积极开拓省外煤源，满足全省电煤需求",
+            "units": ["operations", "wg-power"],
+            "action": "协调电煤供应与外购电，保障企业用电",
+        },
+    ],
+}
+
+
+def measures_for(problem_type: str, view: RegistryView | None = None) -> list[dict[str, Any]]:
+    """The measures of a problem type, naming only units the registry holds (when it is given)."""
+    found = []
+    for measure in MEASURES.get(problem_type, []):
+        units = list(measure["units"])
+        if view is not None and (view.count("group") or view.count("work_group")):
+            units = [u for u in units if view.has("group", u) or view.has("work_group", u)]
+        found.append({**measure, "units": units})
+    return found

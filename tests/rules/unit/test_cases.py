@@ -1,0 +1,61 @@
+"""Cases (CONTRACT.md §6): one alert per problem of a subject while it lasts."""
+
+from services.rules.cases import CaseBook
+
+WEEKS = ["2011-12-04", "2011-12-11", "2011-12-18", "2011-12-25", "2012-01-01", "2012-01-08", "2012-01-15"]
+
+
+def test_a_problem_detected_week_after_week_is_one_case_with_its_first_period_as_id():
+    book = CaseBook()
+    updates = [book.detected("funding_gap", "huading-industrial", week) for week in WEEKS[:3]]
+    assert {u.case_id for u in updates} == {"funding_gap.huading-industrial.2011-12-04"}
+    assert [u.occurrences for u in updates] == [1, 2, 3]
+    assert [u.change for u in updates] == ["opened", "updated", "updated"]
+    assert updates[-1].last_period_end == "2011-12-18"
+
+
+def test_a_redelivered_report_changes_nothing():
+    book = CaseBook()
+    book.detected("stockpile", "e", WEEKS[0])
+    book.detected("stockpile", "e", WEEKS[1])
+    again = book.detected("stockpile", "e", WEEKS[1])
+    assert (again.change, again.occurrences) == ("repeat", 2)
+    assert book.absent(set(), WEEKS[2]) == []
+    assert book.absent(set(), WEEKS[2]) == []  # the same absent report again does not count twice
+
+
+def test_two_reports_in_a_row_without_the_problem_resolve_it_and_it_reopens_within_four_weeks():
+    book = CaseBook()
+    opened = book.detected("funding_gap", "e", WEEKS[0])
+    assert book.absent({"stockpile"}, WEEKS[1]) == []
+    [resolved] = book.absent(set(), WEEKS[2])
+    assert (resolved.case_id, resolved.change) == (opened.case_id, "resolved")
+    assert book.absent(set(), WEEKS[3]) == []  # told once
+    reopened = book.detected("funding_gap", "e", WEEKS[4])
+    assert (reopened.case_id, reopened.change, reopened.occurrences) == (opened.case_id, "reopened", 2)
+
+
+def test_a_detection_between_absences_restarts_the_count():
+    book = CaseBook()
+    book.detected("workforce_cut", "e", WEEKS[0])
+    assert book.absent(set(), WEEKS[1]) == []
+    book.detected("workforce_cut", "e", WEEKS[2])
+    assert book.absent(set(), WEEKS[3]) == []
+    assert [u.change for u in book.absent(set(), WEEKS[4])] == ["resolved"]
+
+
+def test_the_same_problem_long_after_resolution_is_a_new_case():
+    book = CaseBook()
+    first = book.detected("power_shortage", "e", "2011-12-04")
+    book.absent(set(), "2011-12-11")
+    book.absent(set(), "2011-12-18")
+    later = book.detected("power_shortage", "e", "2012-02-26")
+    assert later.change == "opened" and later.case_id != first.case_id
+    assert later.case_id == "power_shortage.e.2012-02-26"
+
+
+def test_the_book_survives_the_table_as_plain_data():
+    book = CaseBook()
+    book.detected("stockpile", "e", WEEKS[0])
+    restored = CaseBook(book.data)
+    assert restored.detected("stockpile", "e", WEEKS[1]).occurrences == 2
