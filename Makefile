@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 VENV := .venv
 PY := $(VENV)/bin/python
-export LIAISON_ADMIN_TOKEN ?= liaison-dev-admin-token
+# The admin token: LIAISON_ADMIN_TOKEN if set, else the one `make up` generated in .local/secrets/.
 
 .PHONY: help install up demo down restart status schemas bench bench-e2e bench-ingest bench-rules test test-faults test-unit test-integration lint lint-infra fmt clean-data logs
 
@@ -31,7 +31,7 @@ status: ## Show what runs where
 test: ## Run the whole suite against the real local services (starts them when needed)
 	@scripts/platform.sh test-deps
 	@DEMO=0 scripts/platform.sh up
-	@$(PY) -m pytest
+	@LIAISON_ADMIN_TOKEN="$$(scripts/platform.sh admin-token)" $(PY) -m pytest
 
 test-faults: ## The fault, bad-input and access suite on a cluster of its own; writes docs/reliability.md
 	@scripts/platform.sh install

@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 from kafka import KafkaConsumer, KafkaProducer
 
+from liaison_client.local import local_admin_token
 from liaison_common.topics import TopicSpec, ensure_topics
 
 REPO = Path(__file__).resolve().parents[1]
@@ -108,7 +109,7 @@ def peak_memory() -> dict[str, str]:
 
 def main() -> None:
     n = min(int(os.environ.get("N", "200")), 238)
-    token = os.environ.get("LIAISON_ADMIN_TOKEN", "liaison-dev-admin-token")
+    token = local_admin_token() or ""
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     ingest, notify = "http://127.0.0.1:8001", "http://127.0.0.1:8003"
     run = uuid.uuid4().hex[:8]

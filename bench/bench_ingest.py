@@ -20,6 +20,7 @@ import uuid
 import httpx
 from kafka import KafkaProducer
 
+from liaison_client.local import local_admin_token
 from liaison_common.topics import TopicSpec, ensure_topics
 
 KEY_ENTERPRISES = [
@@ -122,7 +123,7 @@ def main() -> None:
     parser.add_argument("--url", default="http://127.0.0.1:8001")
     parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
     args = parser.parse_args()
-    token = os.environ.get("LIAISON_ADMIN_TOKEN", "liaison-dev-admin-token")
+    token = local_admin_token() or ""
     run = uuid.uuid4().hex[:8]
     with open("/proc/cpuinfo") as cpuinfo:
         cpu = next((ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")), "?")

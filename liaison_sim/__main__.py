@@ -6,7 +6,6 @@ prints what arrived where.
 """
 
 import argparse
-import os
 import sys
 import time
 from collections import Counter
@@ -15,6 +14,7 @@ import httpx
 from tqdm import tqdm
 
 from liaison_client.client import LiaisonClient
+from liaison_client.local import local_admin_token
 from liaison_sim.scenarios import winter
 
 
@@ -23,9 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2011, help="the same seed gives the same winter")
     parser.add_argument("--ingest", default="http://127.0.0.1:8001")
     parser.add_argument("--notify", default="http://127.0.0.1:8003")
-    parser.add_argument(
-        "--token", default=os.environ.get("LIAISON_ADMIN_TOKEN"), help="default: $LIAISON_ADMIN_TOKEN"
-    )
+    parser.add_argument("--token", default=local_admin_token(), help="default: $LIAISON_ADMIN_TOKEN")
     parser.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the alerts to arrive")
     args = parser.parse_args(argv)
     if not args.token:

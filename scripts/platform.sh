@@ -272,14 +272,34 @@ Liaison is running:
   rules       http://127.0.0.1:8004/healthz   alerts on Kafka liaison.alerts.v1
   console     http://127.0.0.1:8005/       the web console for the groups (sign in with a group's token)
   notify      http://127.0.0.1:8003/docs   GET /v1/alerts (the inbox), ack, resolve, digests
-  registry    http://127.0.0.1:8002/docs   (admin token: \$LIAISON_ADMIN_TOKEN; make sets liaison-dev-admin-token when unset)
+  registry    http://127.0.0.1:8002/docs
+  admin token from $ADMIN_TOKEN_FROM; webhook signing secret in .local/secrets/webhook-secret
   Prometheus  http://127.0.0.1:9090/targets
   Kafka       127.0.0.1:9092   MongoDB wire (FerretDB)  127.0.0.1:27017
   logs        .local/logs/     pids .local/run/     stop with: make down
 EOF
 }
 
-export LIAISON_ADMIN_TOKEN="${LIAISON_ADMIN_TOKEN:-liaison-dev-admin-token}"
+# Secrets: from the environment, or generated once into .local/secrets/ (mode 0600).
+SECRETS="$LOCAL/secrets"
+secret() {  # secret NAME: print the secret in .local/secrets/NAME, generating it when missing
+  local file="$SECRETS/$1"
+  if [[ ! -s "$file" ]]; then
+    mkdir -p "$SECRETS" && chmod 700 "$SECRETS"
+    (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(32))' >"$file")
+  fi
+  cat "$file"
+}
+if [[ -z "${LIAISON_ADMIN_TOKEN:-}" ]]; then
+  LIAISON_ADMIN_TOKEN="$(secret admin-token)"
+  ADMIN_TOKEN_FROM="$SECRETS/admin-token"
+else
+  ADMIN_TOKEN_FROM="the environment (LIAISON_ADMIN_TOKEN)"
+fi
+export LIAISON_ADMIN_TOKEN
+export NOTIFY_WEBHOOK_SECRET="${NOTIFY_WEBHOOK_SECRET:-$(secret webhook-secret)}"
+# The receivers of a local installation run on this machine: let webhooks reach loopback.
+export REGISTRY_ALLOW_PRIVATE_WEBHOOKS="${REGISTRY_ALLOW_PRIVATE_WEBHOOKS:-true}"
 cd "$ROOT"
 
 case "${1:-}" in
@@ -319,5 +339,6 @@ case "${1:-}" in
     stop_process kafka
     ;;
   status) status ;;
-  *) echo "usage: $0 install|test-deps|infra|up|demo|restart|down|status" >&2; exit 2 ;;
+  admin-token) printf '%s\n' "$LIAISON_ADMIN_TOKEN" ;;
+  *) echo "usage: $0 install|test-deps|infra|up|demo|restart|down|status|admin-token" >&2; exit 2 ;;
 esac

@@ -29,7 +29,9 @@ def seed_text() -> str:
         # text is what these checks compare against, so without it there is nothing to check.
         if os.environ.get("LIAISON_REQUIRE_SEED") == "1":
             pytest.fail(f"the seed document is expected at {SEED} (LIAISON_REQUIRE_SEED=1)")
-        pytest.skip(f"the seed document is not at {SEED} (../shared/seed beside the repo): seed-text checks skipped")
+        pytest.skip(
+            f"the seed document is not at {SEED} (../shared/seed beside the repo): seed-text checks skipped"
+        )
     return SEED.read_text(encoding="utf-8")
 
 

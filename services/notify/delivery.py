@@ -58,7 +58,8 @@ async def send_webhook(
         answer = await client.post(
             notification.target or "", content=body, headers=headers, timeout=settings.webhook_timeout_seconds
         )
-    except httpx.HTTPError as error:
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as error:
+        # A bad target (a newline, no scheme) fails this notification, never the delivery pass.
         raise DeliveryFailed(f"{type(error).__name__}: {error}") from error
     if not 200 <= answer.status_code < 300:
         raise DeliveryFailed(f"HTTP {answer.status_code}: {answer.text[:200]}")

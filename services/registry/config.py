@@ -16,5 +16,8 @@ class Settings(CommonSettings):
     # How often the outbox looks for unpublished changes when no write wakes it.
     outbox_poll_seconds: float = 1.0
     outbox_batch_size: int = 500
+    # Webhook targets on loopback, private or link-local addresses are refused unless allowed:
+    # `make up` allows them (the receivers of a local installation run on the same machine).
+    allow_private_webhooks: bool = False
     # Off only in tests that exercise the HTTP API without a broker.
     publish_enabled: bool = True

@@ -17,3 +17,7 @@ class InvalidLinks(RegistryError):
     """A write names entities that do not exist; detail is a list of field errors."""
 
     status_code = 422
+
+
+class Forbidden(RegistryError):
+    status_code = 403

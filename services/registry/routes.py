@@ -8,7 +8,9 @@ from fastapi.responses import JSONResponse
 from liaison_common.routing import PROBLEM_TYPES
 from liaison_common.tokens import ApiToken, Principal
 from liaison_common.web import UnprocessableError, authenticate_request, field_error, require_admin
+from liaison_common.webhooks import webhook_target_problem
 from services.registry import schemas, service
+from services.registry.exceptions import Forbidden
 from services.registry.kinds import KINDS, Kind
 from services.registry.outbox import OutboxPublisher
 
@@ -43,6 +45,49 @@ LIST_FILTERS: dict[str, dict[str, str]] = {
     "subscription": {"group_id": "group_id", "channel": "channel"},
     "unit": {"kind": "kind"},
 }
+
+
+# Entities not every token may read: subscriptions (webhook targets, e-mail addresses) and
+# contacts (people's phones). Who may read one, and the filter that narrows a list to it.
+GROUP_SUBJECTS = ("group", "work_group")
+
+
+def _read_scope(kind: Kind, who: Principal) -> dict[str, Any]:
+    """Extra list filters for this reader (403 when it may read none of this kind)."""
+    if who.is_admin or kind.name not in ("subscription", "contact"):
+        return {}
+    if kind.name == "subscription" and who.subject_type in GROUP_SUBJECTS:
+        return {"group_id": who.subject_id}
+    if kind.name == "contact":
+        if who.subject_type == "enterprise":
+            return {"enterprise_id": who.subject_id}
+        if who.subject_type in GROUP_SUBJECTS:
+            return {}  # the officials who coordinate with the liaisons
+    raise Forbidden(f"a token of {who.subject_type} '{who.subject_id}' may not read {kind.path}")
+
+
+def _may_read(kind: Kind, who: Principal, data: dict[str, Any]) -> None:
+    scope = _read_scope(kind, who)
+    if any(data.get(field) != value for field, value in scope.items()):
+        raise Forbidden(
+            f"this {kind.name} belongs to another {'group' if kind.name == 'subscription' else 'enterprise'}"
+        )
+
+
+def _check_target(kind: Kind, request: Request, data: dict[str, Any]) -> None:
+    """A webhook subscription's target must be a URL Liaison may call (422 naming target)."""
+    if kind.name != "subscription":
+        return
+    target = data.get("target")
+    if data.get("channel") == "webhook":
+        allow = request.app.state.settings.allow_private_webhooks
+        problem = webhook_target_problem(target, allow_private=allow)
+    elif data.get("channel") == "email" and target is not None:
+        problem = None if "@" in target and not any(c.isspace() for c in target) else "not an e-mail address"
+    else:
+        problem = None
+    if problem:
+        raise UnprocessableError([field_error(["body", "target"], problem)])
 
 
 def _filters(kind: Kind, request: Request) -> dict[str, Any]:
@@ -83,16 +128,22 @@ def add_entity_routes(router: APIRouter, kind: Kind) -> None:
         request: Request,
         limit: int = Query(100, ge=1, le=1000),
         offset: int = Query(0, ge=0, le=1_000_000),
-        _: Principal = Depends(principal),
+        who: Principal = Depends(principal),
     ) -> list[dict[str, Any]]:
-        docs = service.list_entities(kind, limit=limit, offset=offset, filters=_filters(kind, request))
+        filters = _filters(kind, request)
+        for field, value in _read_scope(kind, who).items():
+            if filters.setdefault(field, value) != value:
+                raise Forbidden(f"a token of '{who.subject_id}' lists only its own {kind.path}")
+        docs = service.list_entities(kind, limit=limit, offset=offset, filters=filters)
         return [service.read(kind, doc) for doc in docs]
 
     @router.get(
         f"/v1/{kind.path}/{{entity_id}}", response_model=read_model, summary=f"One {label}", tags=[kind.path]
     )
-    def get_entity(entity_id: str, _: Principal = Depends(principal)) -> dict[str, Any]:
-        return service.read(kind, service.get(kind, entity_id))
+    def get_entity(entity_id: str, who: Principal = Depends(principal)) -> dict[str, Any]:
+        data = service.read(kind, service.get(kind, entity_id))
+        _may_read(kind, who, data)
+        return data
 
     @router.post(
         f"/v1/{kind.path}",
@@ -106,7 +157,9 @@ def add_entity_routes(router: APIRouter, kind: Kind) -> None:
         request: Request,
         _: Principal = Depends(admin),
     ) -> dict[str, Any]:
-        doc = service.create(kind, body.model_dump())  # type: ignore[attr-defined]
+        data = body.model_dump()  # type: ignore[attr-defined]
+        _check_target(kind, request, data)
+        doc = service.create(kind, data)
         _published(request)
         return service.read(kind, doc)
 
@@ -130,6 +183,8 @@ def add_entity_routes(router: APIRouter, kind: Kind) -> None:
             raise UnprocessableError(
                 [field_error(["body", name], "is required and cannot be null") for name in cleared]
             )
+        if kind.name == "subscription" and ("target" in changes or "channel" in changes):
+            _check_target(kind, request, {**service.read(kind, service.get(kind, entity_id)), **changes})
         doc = service.update(kind, entity_id, changes)
         _published(request)
         return service.read(kind, doc)

@@ -1,7 +1,8 @@
 """Loads the organisation and the default routing rules into the registry's database.
 
-Idempotent: an entity whose content is already there is left alone (no new version, no
-new change event). Run: python -m services.registry.seed
+Seeds only what is missing: an entity already there (even one an admin edited or deleted)
+is left alone, with no new version and no change event. `--overwrite` brings every seeded
+entity back to the file's content. Run: python -m services.registry.seed [--overwrite]
 """
 
 import sys
@@ -13,8 +14,8 @@ from services.registry.config import Settings
 from services.registry.kinds import BY_NAME, SEED_SECTIONS
 
 
-def load(data: dict | None = None) -> Counter[str]:
-    """Upsert every entity of the file; count created, updated and unchanged."""
+def load(data: dict | None = None, *, overwrite: bool = False) -> Counter[str]:
+    """Create every missing entity of the file; count created, kept, updated and unchanged."""
     data = data or organisation.load_organisation()
     problems = organisation.problems(data)
     if problems:
@@ -24,10 +25,11 @@ def load(data: dict | None = None) -> Counter[str]:
         kind = BY_NAME[kind_name]
         for item in data[section]:
             clean = kind.create.model_validate(item).model_dump()
-            outcome[service.upsert(kind, clean)] += 1
+            outcome[service.upsert(kind, clean, overwrite=overwrite)] += 1
     for rule in organisation.routing_rules():
         kind = BY_NAME["routing_rule"]
-        outcome[service.upsert(kind, kind.create.model_validate(rule).model_dump())] += 1
+        rule_data = kind.create.model_validate(rule).model_dump()
+        outcome[service.upsert(kind, rule_data, overwrite=overwrite)] += 1
     return outcome
 
 
@@ -35,12 +37,12 @@ def main() -> int:
     settings = Settings()
     db.connect(settings.mongodb_uri)
     try:
-        outcome = load()
+        outcome = load(overwrite="--overwrite" in sys.argv[1:])
     finally:
         db.disconnect()
     print(
-        f"registry seed: {outcome['created']} created, {outcome['updated']} updated, "
-        f"{outcome['unchanged']} unchanged"
+        f"registry seed: {outcome['created']} created, {outcome['unchanged']} unchanged, "
+        f"{outcome['kept']} kept as an admin changed them, {outcome['updated']} overwritten"
     )
     return 0
 

@@ -134,8 +134,12 @@ def delete(kind: Kind, entity_id: str) -> d.RegistryEntity:
     return doc
 
 
-def upsert(kind: Kind, data: dict[str, Any]) -> str:
-    """Create or bring up to date, for the seed loader. Returns created, updated or unchanged."""
+def upsert(kind: Kind, data: dict[str, Any], *, overwrite: bool = False) -> str:
+    """For the seed loader: create what is missing; returns created, kept, updated or unchanged.
+
+    An entity an admin has edited or deleted is kept as the admin left it, unless `overwrite`
+    (`python -m services.registry.seed --overwrite`) brings it back to the seed's content.
+    """
     doc = kind.document.objects(id=data["id"]).first()
     if doc is None:
         kind.document(**data, version=1, pending_publish=True, updated_at=_now()).save(force_insert=True)
@@ -144,6 +148,8 @@ def upsert(kind: Kind, data: dict[str, Any]) -> str:
     current = payload(kind, doc)
     if not doc.deleted and all(current.get(key) == value for key, value in data.items()):
         return "unchanged"
+    if not overwrite:
+        return "kept"
     for key, value in data.items():
         setattr(doc, key, value)
     doc.deleted = False

@@ -17,7 +17,9 @@ ids are deterministic, so what it repeats after a restart replaces itself downst
 
 import asyncio
 import json
+import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,6 +62,7 @@ from services.rules.metrics import (
 from services.rules.thresholds import Thresholds
 
 configure_logging()
+log = logging.getLogger(__name__)
 settings = Settings()
 thresholds = Thresholds.load()
 registry = RegistryView()
@@ -197,6 +200,19 @@ async def emit_period(
     await periods_topic.send(key=b"periods", value=jsonbytes.dumps(seen))
 
 
+async def guarded(raw: RawMessage, handle: Callable[[RawMessage, float], Awaitable[None]]) -> None:
+    """One message never stops an agent: whatever handling it raises sends it to the dead-letter
+    topic with the reason, and the agent goes on with the next."""
+    started = time.perf_counter()
+    try:
+        await handle(raw, started)
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:
+        log.warning("%s:%s@%s dead-lettered: %r", raw.topic, raw.partition, raw.offset, error)
+        await reject(raw, "processing_error", f"{type(error).__name__}: {error}"[:2000])
+
+
 def done(raw: RawMessage, started: float) -> None:
     EVENTS.labels(raw.topic, "ok").inc()
     PROCESSING_SECONDS.labels(raw.topic).observe(time.perf_counter() - started)
@@ -216,82 +232,89 @@ def done(raw: RawMessage, started: float) -> None:
 async def detect_in_reports(stream: Any) -> None:
     async for event in stream.events():
         await registry_ready.wait()  # inside the loop: see iterate_at_once
-        started, raw = time.perf_counter(), raw_message(event)
-        report = await parse(raw, EnterpriseReport)
-        if report is None:
-            continue
-        facts = facts_of(report.enterprise_id)
-        if facts is None:
-            await reject(raw, "unknown_reference", f"unknown enterprise '{report.enterprise_id}'")
-            continue
-        # A redelivered report (the same report_id) is judged against the others, as it was the
-        # first time: so it raises the same alerts, with the same ids.
-        known = [
-            Snapshot.of(item)
-            for item in history[report.enterprise_id]
-            if item["report_id"] != report.report_id
-        ]
-        submitted_at = report.submitted_at.isoformat()
-        book = CaseBook(cases[report.enterprise_id])
-        period_end = report.period_end.isoformat()
-        problems = detect(facts, report, known, thresholds)
-        for problem in problems:
-            case = book.detected(problem.type, report.enterprise_id, period_end)
-            await emit_problem(problem, submitted_at=submitted_at, case=case)
-        for ended in book.absent({problem.type for problem in problems}, period_end):
-            await emit_resolution(facts, ended, report.report_id)
-        book.forget_old(period_end)
-        cases[report.enterprise_id] = book.data
-        history[report.enterprise_id] = [s.as_dict() for s in remember(known, report, settings.history_size)]
-        await emit_period(
-            raw,
-            "enterprise",
-            report.enterprise_id,
-            report.report_id,
-            report.period_end.isoformat(),
-            submitted_at,
-        )
-        done(raw, started)
+        await guarded(raw_message(event), handle_report)
+
+
+async def handle_report(raw: RawMessage, started: float) -> None:
+    report = await parse(raw, EnterpriseReport)
+    if report is None:
+        return
+    facts = facts_of(report.enterprise_id)
+    if facts is None:
+        await reject(raw, "unknown_reference", f"unknown enterprise '{report.enterprise_id}'")
+        return
+    # A redelivered report (the same report_id) is judged against the others, as it was the
+    # first time: so it raises the same alerts, with the same ids.
+    known = [
+        Snapshot.of(item) for item in history[report.enterprise_id] if item["report_id"] != report.report_id
+    ]
+    submitted_at = report.submitted_at.isoformat()
+    book = CaseBook(cases[report.enterprise_id])
+    period_end = report.period_end.isoformat()
+    problems = detect(facts, report, known, thresholds)
+    for problem in problems:
+        case = book.detected(problem.type, report.enterprise_id, period_end)
+        await emit_problem(problem, submitted_at=submitted_at, case=case)
+    for ended in book.absent({problem.type for problem in problems}, period_end):
+        await emit_resolution(facts, ended, report.report_id)
+    book.forget_old(period_end)
+    cases[report.enterprise_id] = book.data
+    history[report.enterprise_id] = [s.as_dict() for s in remember(known, report, settings.history_size)]
+    await emit_period(
+        raw,
+        "enterprise",
+        report.enterprise_id,
+        report.report_id,
+        report.period_end.isoformat(),
+        submitted_at,
+    )
+    done(raw, started)
 
 
 @app.agent(incidents_topic)
 async def detect_in_incidents(stream: Any) -> None:
     async for event in stream.events():
         await registry_ready.wait()  # inside the loop: see iterate_at_once
-        started, raw = time.perf_counter(), raw_message(event)
-        incident = await parse(raw, Incident)
-        if incident is None:
-            continue
-        facts = facts_of(incident.enterprise_id) or EnterpriseFacts(
-            incident.enterprise_id, incident.enterprise_id
-        )
-        await emit_problem(incident_problem(facts, incident), submitted_at=incident.occurred_at.isoformat())
-        done(raw, started)
+        await guarded(raw_message(event), handle_incident)
+
+
+async def handle_incident(raw: RawMessage, started: float) -> None:
+    incident = await parse(raw, Incident)
+    if incident is None:
+        return
+    facts = facts_of(incident.enterprise_id) or EnterpriseFacts(
+        incident.enterprise_id, incident.enterprise_id
+    )
+    await emit_problem(incident_problem(facts, incident), submitted_at=incident.occurred_at.isoformat())
+    done(raw, started)
 
 
 @app.agent(workgroup_reports_topic)
 async def detect_in_workgroup_reports(stream: Any) -> None:
     async for event in stream.events():
         await registry_ready.wait()  # inside the loop: see iterate_at_once
-        started, raw = time.perf_counter(), raw_message(event)
-        report = await parse(raw, WorkgroupReport)
-        if report is None:
-            continue
-        submitted_at, period_end = report.submitted_at.isoformat(), report.period_end.isoformat()
-        for open_problem in report.open_problems:
-            facts = facts_of(open_problem.enterprise_id)
-            name = facts.name if facts else open_problem.enterprise_id
-            problem = Problem(
-                CATEGORY_TYPES[open_problem.category], open_problem.enterprise_id, period_end, "low",
-                f"{name}：{open_problem.text}（{report.work_group_id}报告）",
-                {"stated": [open_problem.text], "category": open_problem.category,
-                 "reported_by": report.work_group_id, "rule": "a problem a work-group report states",
-                 "source": "CONTRACT.md §3"},
-                [report.report_id],
-            )  # fmt: skip
-            await emit_problem(problem, submitted_at=submitted_at)
-        await emit_period(raw, "work_group", report.work_group_id, report.report_id, period_end, submitted_at)
-        done(raw, started)
+        await guarded(raw_message(event), handle_workgroup_report)
+
+
+async def handle_workgroup_report(raw: RawMessage, started: float) -> None:
+    report = await parse(raw, WorkgroupReport)
+    if report is None:
+        return
+    submitted_at, period_end = report.submitted_at.isoformat(), report.period_end.isoformat()
+    for open_problem in report.open_problems:
+        facts = facts_of(open_problem.enterprise_id)
+        name = facts.name if facts else open_problem.enterprise_id
+        problem = Problem(
+            CATEGORY_TYPES[open_problem.category], open_problem.enterprise_id, period_end, "low",
+            f"{name}：{open_problem.text}（{report.work_group_id}报告）",
+            {"stated": [open_problem.text], "category": open_problem.category,
+             "reported_by": report.work_group_id, "rule": "a problem a work-group report states",
+             "source": "CONTRACT.md §3"},
+            [report.report_id],
+        )  # fmt: skip
+        await emit_problem(problem, submitted_at=submitted_at)
+    await emit_period(raw, "work_group", report.work_group_id, report.report_id, period_end, submitted_at)
+    done(raw, started)
 
 
 # ------------------------------------------------------------------ reporting: overdue and completeness
@@ -333,10 +356,11 @@ async def track_reporting(stream: Any) -> None:
                 week = reporting.observe(
                     state, seen, on_time_days=on_time_days, days_after=days_after.value,
                     now=time.time(), lateness_days=lateness, idle_seconds=settings.idle_source_seconds,
+                    today=datetime.now(UTC).date().isoformat(),
                 )  # fmt: skip
                 weeks.add(week)
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
-            await reject(raw, "invalid", f"not a period event: {error!r}")
+        except Exception as error:  # one bad record never stops the reporting agent
+            await reject(raw, "invalid", f"not a period event: {error!r}"[:2000])
             continue
         if tick or time.monotonic() - last_check >= CHECK_EVERY or stream_is_quiet(raw):
             last_check = time.monotonic()
@@ -363,8 +387,9 @@ async def check_reporting(state: dict[str, Any], weeks: set[str], days_after: An
         await reporting_topic.send(key=week.encode(), value=jsonbytes.dumps(record))
     # Partitions gone quiet stop holding time back.
     reporting.advance(
-        state, now=time.time(), lateness_days=lateness, idle_seconds=settings.idle_source_seconds
-    )
+        state, now=time.time(), lateness_days=lateness, idle_seconds=settings.idle_source_seconds,
+        today=datetime.now(UTC).date().isoformat(),
+    )  # fmt: skip
     names = {key: _name(key) for key in expected}
     for reporter, period_end in reporting.overdue(state, expected, days_after=days_after.value):
         problem = reporting.overdue_problem(

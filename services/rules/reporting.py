@@ -58,6 +58,12 @@ def new_state() -> dict[str, Any]:
     }
 
 
+def week_sunday(day: date) -> date:
+    """The Sunday that ends the ISO week of `day`: overdue weeks are counted on this grid, so a
+    report whose period ends on another weekday never shifts the schedule (nor the alert ids)."""
+    return day + timedelta(days=7 - day.isoweekday())
+
+
 def observe(
     state: dict[str, Any],
     seen: dict[str, Any],
@@ -67,6 +73,7 @@ def observe(
     now: float = 0.0,
     lateness_days: int = 0,
     idle_seconds: float = IDLE_SECONDS,
+    today: str | None = None,
 ) -> str:
     """Take one 'period seen' event; return the ISO week it counts for."""
     period_end = date.fromisoformat(seen["period_end"])
@@ -79,9 +86,10 @@ def observe(
     )
     clock["day"] = max(clock["day"], event_day)
     clock["seen_at"] = now
-    advance(state, now=now, lateness_days=lateness_days, idle_seconds=idle_seconds)
-    if state["first_period_end"] is None or seen["period_end"] < state["first_period_end"]:
-        state["first_period_end"] = seen["period_end"]
+    advance(state, now=now, lateness_days=lateness_days, idle_seconds=idle_seconds, today=today)
+    anchor = week_sunday(period_end).isoformat()
+    if state["first_period_end"] is None or anchor < state["first_period_end"]:
+        state["first_period_end"] = anchor
     if seen["period_end"] > state["last_end"].get(reporter, ""):
         state["last_end"][reporter] = seen["period_end"]
     week = iso_week(period_end)
@@ -93,10 +101,16 @@ def observe(
 
 
 def advance(
-    state: dict[str, Any], *, now: float, lateness_days: int = 0, idle_seconds: float = IDLE_SECONDS
+    state: dict[str, Any],
+    *,
+    now: float,
+    lateness_days: int = 0,
+    idle_seconds: float = IDLE_SECONDS,
+    today: str | None = None,
 ) -> None:
     """Move the watermark: the slowest clock among the sources heard from within IDLE_SECONDS
-    (all of them quiet: the fastest, since everything sent has been read)."""
+    (all of them quiet: the fastest, since everything sent has been read), and never past
+    `today` (wall-clock): a report dated in the future must not make weeks look missed."""
     clocks = list(state.get("sources", {}).values())
     if not clocks:
         return
@@ -107,6 +121,8 @@ def advance(
     # Allowed lateness: the producers in between may reorder a little, so time may be taken to
     # run some days behind the slowest source.
     watermark = (date.fromisoformat(slowest) - timedelta(days=lateness_days)).isoformat()
+    if today is not None:
+        watermark = min(watermark, today)
     if state["watermark"] is None or watermark > state["watermark"]:
         state["watermark"] = watermark
 
@@ -131,7 +147,7 @@ def overdue(
         return []
     watermark = date.fromisoformat(state["watermark"])
     oldest_kept = min(state["weeks"])  # older weeks' counts were forgotten: not judged again
-    first = date.fromisoformat(state["first_period_end"])
+    first = week_sunday(date.fromisoformat(state["first_period_end"]))
     # Only the last weeks are judged: a report dated far ahead must not flag years at once.
     skip = max((watermark - first).days // 7 - MAX_WEEKS_JUDGED, 0)
     found = []

@@ -1,4 +1,3 @@
-import os
 import uuid
 from pathlib import Path
 
@@ -6,6 +5,7 @@ import pytest
 
 from liaison_client.__main__ import main
 from liaison_client.client import describe, load_file, rows_from_csv
+from liaison_client.local import local_admin_token
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -44,7 +44,7 @@ def test_the_command_submits_a_csv_to_the_running_ingest_and_summarises(tmp_path
         f"cli-{run}-2,chalco-qinghai,2011-12-19,2011-12-25,-1,20\n",
         encoding="utf-8",
     )
-    monkeypatch.setenv("LIAISON_TOKEN", os.environ.get("LIAISON_ADMIN_TOKEN", "liaison-dev-admin-token"))
+    monkeypatch.setenv("LIAISON_TOKEN", local_admin_token() or "")
     assert main([str(csv_file)]) == 1
     out = capsys.readouterr().out
     assert "2 submitted: 1 accepted, 0 duplicate, 1 rejected" in out

@@ -6,15 +6,15 @@ The schemas are loaded when this module is collected, so the services must be up
 (`make test` starts them; `make test-unit` leaves this folder out).
 """
 
-import os
-
 import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
+from liaison_client.local import local_admin_token
+
 pytestmark = pytest.mark.integration
-ADMIN = {"Authorization": f"Bearer {os.environ.get('LIAISON_ADMIN_TOKEN', 'liaison-dev-admin-token')}"}
+ADMIN = {"Authorization": f"Bearer {local_admin_token()}"}
 BOUND = settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 
 

@@ -1,12 +1,12 @@
 """The platform that `make up` leaves running, seen from outside as a user sees it."""
 
 import json
-import os
 import time
 
 import httpx
 import pytest
 
+from liaison_client.local import local_admin_token
 from tests.kafka_helpers import wait_for_events
 
 pytestmark = pytest.mark.integration
@@ -26,7 +26,7 @@ def get(url: str, token: str | None = None) -> tuple[int, bytes]:
 
 @pytest.fixture(scope="module")
 def admin_token() -> str:
-    return os.environ.get("LIAISON_ADMIN_TOKEN", "liaison-dev-admin-token")
+    return local_admin_token() or ""
 
 
 def test_registry_is_healthy_and_seeded(admin_token):

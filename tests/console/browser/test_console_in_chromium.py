@@ -5,7 +5,6 @@ finance group sees it arrive live in its inbox, acknowledges and resolves it wit
 Screenshots of every page land in .local/screenshots/console/.
 """
 
-import os
 import shutil
 import time
 import uuid
@@ -16,6 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
+from liaison_client.local import local_admin_token
+
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[3]
 SHOTS = REPO / ".local" / "screenshots" / "console"
@@ -24,7 +25,7 @@ CONSOLE = "http://127.0.0.1:8005"
 REGISTRY = "http://127.0.0.1:8002"
 INGEST = "http://127.0.0.1:8001"
 NOTIFY = "http://127.0.0.1:8003"
-ADMIN = {"Authorization": f"Bearer {os.environ.get('LIAISON_ADMIN_TOKEN', 'liaison-dev-admin-token')}"}
+ADMIN = {"Authorization": f"Bearer {local_admin_token()}"}
 
 sync_api = pytest.importorskip("playwright.sync_api")
 

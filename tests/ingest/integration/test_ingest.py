@@ -197,25 +197,33 @@ def test_oversized_bodies_get_413(ingest):
 def test_the_inbound_topic_forwards_good_events_and_dead_letters_the_rest(ingest, kafka_bootstrap, topics):
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", max_request_size=11_000_000)
     huge = b'{"kind": "enterprise_report", "notes": "' + b"x" * 3_000_000 + b'"}'
+    admin = [("authorization", f"Bearer {ADMIN_TOKEN}".encode())]
+    with ingest() as _:  # connects the database, so that a token can be issued
+        salt_lake = [("authorization", token("enterprise", "qinghai-salt-lake")["Authorization"].encode())]
     sent = [
-        (b"chalco-qinghai", jsonbytes.dumps(report("in-1"))),
-        (b"x", b"\xff\xfe not utf-8"),
-        (b"x", b"{definitely not json"),
-        (b"chalco-qinghai", jsonbytes.dumps(report("in-2", indicators={"inventory_t": -3}))),
-        (b"nobody", jsonbytes.dumps(report("in-3", enterprise_id="no-such-co"))),
-        (b"x", huge),
-        (b"chalco-qinghai", jsonbytes.dumps(report("in-1"))),  # a redelivery: not forwarded twice
-        (b"qinghai-salt-lake", jsonbytes.dumps(INCIDENT)),
+        (b"chalco-qinghai", jsonbytes.dumps(report("in-1")), admin),
+        (b"x", b"\xff\xfe not utf-8", admin),
+        (b"x", b"{definitely not json", admin),
+        (b"chalco-qinghai", jsonbytes.dumps(report("in-2", indicators={"inventory_t": -3})), admin),
+        (b"nobody", jsonbytes.dumps(report("in-3", enterprise_id="no-such-co")), admin),
+        (b"x", huge, admin),
+        (b"chalco-qinghai", jsonbytes.dumps(report("in-1")), admin),  # a redelivery: not forwarded twice
+        (b"chalco-qinghai", jsonbytes.dumps(report("in-4")), []),  # no token
+        (b"chalco-qinghai", jsonbytes.dumps(report("in-5")), [("authorization", b"Bearer lsn_nope")]),
+        (b"chalco-qinghai", jsonbytes.dumps(report("in-6")), salt_lake),  # another enterprise's token
+        (b"x", b"[" * 5000 + b"]" * 5000, admin),  # too deep for json.loads
+        (b"qinghai-salt-lake", jsonbytes.dumps(INCIDENT), salt_lake),
     ]
-    for key, value in sent:
-        producer.send(topics["inbound_topic"], key=key, value=value)
+    for key, value, headers in sent:
+        producer.send(topics["inbound_topic"], key=key, value=value, headers=headers)
     producer.flush()
     producer.close()
     with ingest(inbound_enabled=True):
-        dlq = wait_for_events(kafka_bootstrap, topics["dlq_topic"], lambda e: len(e) >= 5, timeout=60)
+        dlq = wait_for_events(kafka_bootstrap, topics["dlq_topic"], lambda e: len(e) >= 9, timeout=60)
         incidents = wait_for_events(kafka_bootstrap, topics["incidents_topic"], lambda e: len(e) >= 1)
     reasons = [d["reason"] for d in dlq]
-    assert reasons == ["encoding", "not_json", "invalid", "unknown_reference", "invalid"]
+    assert reasons == ["encoding", "not_json", "invalid", "unknown_reference", "invalid", "unauthenticated",
+                       "unauthenticated", "forbidden", "not_json"]  # fmt: skip
     assert base64.b64decode(dlq[1]["original_value_base64"]) == b"{definitely not json"
     assert dlq[2]["detail"][0]["loc"] == ["body", "indicators", "inventory_t"]
     assert dlq[4]["original_size"] == len(huge)
@@ -223,6 +231,49 @@ def test_the_inbound_topic_forwards_good_events_and_dead_letters_the_rest(ingest
     reports = wait_for_events(kafka_bootstrap, topics["reports_topic"], lambda e: len(e) >= 1)
     assert [r["report_id"] for r in reports] == ["in-1"]
     assert incidents[0]["incident_id"] == INCIDENT["incident_id"]
+
+
+def test_ids_are_unique_per_submitter_and_another_submitters_id_is_a_409(ingest):
+    with ingest() as client:
+        chalco, salt_lake = token("enterprise", "chalco-qinghai"), token("enterprise", "qinghai-salt-lake")
+        taken = report("chalco-qinghai-2011-W51")
+        assert client.post("/v1/reports", json=taken, headers=chalco).status_code == 202
+        assert client.post("/v1/reports", json=taken, headers=chalco).json()["status"] == "duplicate"
+        squatted = {**taken, "enterprise_id": "qinghai-salt-lake"}
+        answer = client.post("/v1/reports", json=squatted, headers=salt_lake)
+        assert answer.status_code == 409, answer.text
+        assert answer.json()["detail"][0]["loc"] == ["body", "report_id"]
+        # The squatter goes first next time: the real owner is refused, never told "duplicate".
+        first = report("salt-lake-first", enterprise_id="qinghai-salt-lake")
+        assert client.post("/v1/reports", json=first, headers=salt_lake).status_code == 202
+        batch = client.post("/v1/reports", json=[{**first, "enterprise_id": "chalco-qinghai"}], headers=chalco)
+        assert batch.status_code == 207 and batch.json()[0]["status"] == "rejected"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"period_start": "0001-01-01", "period_end": "0001-01-07"}, "period_start"),
+        ({"period_start": "2099-01-05", "period_end": "2099-01-11"}, "period_end"),
+        ({"period_start": "2011-10-01", "period_end": "2011-12-18"}, "period_end"),
+        ({"submitted_at": "2099-01-01T00:00:00+08:00"}, "submitted_at"),
+        ({"indicators": {"sales_t": 1e308}}, "indicators"),
+    ],
+)
+def test_submissions_out_of_bounds_are_a_422_naming_the_field(ingest, changes, field):
+    with ingest() as client:
+        answer = client.post("/v1/reports", json=report(f"bounds-{field}", **changes), headers=ADMIN)
+    assert answer.status_code == 422, answer.text
+    assert field in {loc for error in answer.json()["detail"] for loc in error["loc"]}
+
+
+def test_a_deeply_nested_body_or_a_lone_surrogate_is_a_422_not_a_500(ingest):
+    with ingest() as client:
+        deep = client.post("/v1/reports", content=b"[" * 5000 + b"]" * 5000, headers=ADMIN)
+        assert deep.status_code == 422
+        body = ('[{"report_id": "ab\\ud800", "enterprise_id": "chalco-qinghai"}]').encode()
+        lone = client.post("/v1/reports", content=body, headers={**ADMIN, "Content-Type": "application/json"})
+        assert lone.status_code in (207, 422) and lone.json()
 
 
 def test_metrics_count_submissions_by_outcome(ingest):

@@ -219,3 +219,41 @@ def test_health_and_metrics(client):
         in metrics
     )
     assert "liaison_registry_outbox_pending" in metrics
+
+
+def test_the_seed_creates_only_what_is_missing_and_keeps_admins_edits_and_deletions(client):
+    edited = client.patch("/v1/enterprises/zangyang-carpet", json={"region": "海东"}, headers=ADMIN)
+    assert edited.status_code == 200, edited.text
+    routing = client.delete("/v1/routing-rules/stockpile", headers=ADMIN)
+    assert routing.status_code == 204, routing.text
+    outcome = seed.load()
+    assert outcome["created"] == outcome["updated"] == 0 and outcome["kept"] == 2
+    assert client.get("/v1/enterprises/zangyang-carpet", headers=ADMIN).json()["region"] == "海东"
+    assert client.get("/v1/routing-rules/stockpile", headers=ADMIN).status_code == 404
+    assert seed.load(overwrite=True)["updated"] == 2
+    assert client.get("/v1/routing-rules/stockpile", headers=ADMIN).status_code == 200
+
+
+def test_subscriptions_are_read_by_the_admin_or_their_own_group_only(client):
+    for sub_id, group_id in (("sub-fin", "finance"), ("sub-sme", "sme")):
+        body = {"id": sub_id, "group_id": group_id, "channel": "email", "target": f"{group_id}@example.org"}
+        assert client.post("/v1/subscriptions", json=body, headers=ADMIN).status_code == 201
+    finance = token_for(client, "group", "finance")
+    assert [s["id"] for s in client.get("/v1/subscriptions", headers=finance).json()] == ["sub-fin"]
+    assert client.get("/v1/subscriptions/sub-sme", headers=finance).status_code == 403
+    assert client.get("/v1/subscriptions", params={"group_id": "sme"}, headers=finance).status_code == 403
+    enterprise = token_for(client, "enterprise", "chalco-qinghai")
+    assert client.get("/v1/subscriptions", headers=enterprise).status_code == 403
+    assert len(client.get("/v1/subscriptions", headers=ADMIN).json()) == 2
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["http://127.0.0.1:9/hook", "http://169.254.169.254/latest/meta-data", "http://localhost/x",
+     "http://example.org/a\nX-Injected: 1", "ftp://example.org/", "not a url"],
+)  # fmt: skip
+def test_a_webhook_target_that_may_not_be_called_is_a_422_naming_target(client, target):
+    body = {"id": "sub-bad", "group_id": "finance", "channel": "webhook", "target": target}
+    answer = client.post("/v1/subscriptions", json=body, headers=ADMIN)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"][0]["loc"] == ["body", "target"]
