@@ -1,14 +1,19 @@
-"""liaison.alert-events.v1 (CONTRACT.md §6): one record per change of an alert.
+"""liaison.alert-events.v1 (CONTRACT.md §6): one record per change of an alert, and the way
+every change reaches the alert's one writer.
 
-The functions that change an alert run in worker threads; each change they make is recorded
-here with `record(...)` and published, in order, by `publish_forever` on the event loop. The
-topic is the alerts' audit log: received, updated, notified, delivered, delivery_failed,
-acknowledged, resolved, reopened, escalated, silenced.
+FerretDB loses concurrent updates of one document, so an alert has one writer: the notify
+instance that owns the alert's partition (the same number on liaison.alerts.v1 and on this
+topic, assigned together). Changes decided elsewhere — an acknowledgement over HTTP, a
+delivery by the dispatcher, an escalation that fell due — are published here as commands
+(`"command": true`); the owner applies them. Changes the owner makes itself (received,
+updated, resolved by data, reopened, notified, silenced) are recorded here after the fact.
+Either way the topic is the alerts' audit log: one record per change.
 """
 
 import asyncio
 import logging
 import queue
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,23 +35,69 @@ EVENTS = (
     "reopened",
     "escalated",
     "silenced",
+    "commented",  # beyond CONTRACT.md §6's list: a group's note on the case
 )
 _pending: "queue.SimpleQueue[dict[str, Any]]" = queue.SimpleQueue()
 
 
 def change(
-    alert_id: str, event: str, *, by: str, detail: Any = "", at: datetime | None = None
+    alert_id: str, event: str, *, by: str, detail: Any = "", at: datetime | None = None, command: bool = False
 ) -> dict[str, Any]:
-    """The record of one change (pure)."""
+    """The record of one change (pure); a command is a change for the alert's writer to apply."""
     if event not in EVENTS:
         raise ValueError(f"unknown alert event {event!r}")
     moment = at or datetime.now(UTC)
-    return {"alert_id": alert_id, "event": event, "at": moment.isoformat(), "by": by, "detail": detail}
+    record = {"alert_id": alert_id, "event": event, "at": moment.isoformat(), "by": by, "detail": detail}
+    if command:
+        record["command"] = True
+        record["id"] = uuid.uuid4().hex
+    return record
 
 
 def record(alert_id: str, event: str, *, by: str, detail: Any = "", at: datetime | None = None) -> None:
     """Queue one change for the topic (thread-safe; called where the change is stored)."""
     _pending.put(change(alert_id, event, by=by, detail=detail, at=at))
+
+
+def enqueue(item: dict[str, Any]) -> None:
+    """Queue a prepared record or command (thread-safe)."""
+    _pending.put(item)
+
+
+class Commands:
+    """Publishes a command and waits for the broker's acknowledgement (for HTTP actions)."""
+
+    def __init__(self, bootstrap_servers: str, topic: str):
+        self.bootstrap_servers = bootstrap_servers
+        self.topic = topic
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    async def send(self, command: dict[str, Any], *, timeout: float = 10.0) -> None:
+        async with self._lock:
+            if self._producer is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self.bootstrap_servers, acks="all", client_id="liaison-notify-commands"
+                )
+                try:
+                    await asyncio.wait_for(producer.start(), timeout=timeout)
+                except Exception:
+                    await stop_quietly(producer)
+                    raise
+                self._producer = producer
+            producer = self._producer
+        key, value = command["alert_id"].encode(), jsonbytes.dumps(command)
+        try:
+            await asyncio.wait_for(producer.send_and_wait(self.topic, key=key, value=value), timeout=timeout)
+        except Exception:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        async with self._lock:
+            if self._producer is not None:
+                await stop_quietly(self._producer)
+                self._producer = None
 
 
 def drain(limit: int = 500) -> list[dict[str, Any]]:

@@ -49,12 +49,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             while True:
                 try:
                     await dispatch_due(client, settings)
-                    escalated = await to_thread.run_sync(
-                        lambda: service.escalate_due(view=view, settings=settings)
-                    )
-                    for alert in escalated:
+                    # Due escalations are commands for each alert's writer (alert_events.py).
+                    for command in await to_thread.run_sync(service.escalations_due, settings):
+                        alert_events.enqueue(command)
                         ESCALATIONS.inc()
-                        broadcaster.publish({"event": "changed", "alert": service.alert_dict(alert)})
                     if asyncio.get_running_loop().time() - last_gauge > 15:
                         await to_thread.run_sync(_count_open_alerts)
                         last_gauge = asyncio.get_running_loop().time()
@@ -87,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await stop_tasks(tasks)
+            await app.state.commands.stop()
             db.disconnect()
 
     app = FastAPI(
@@ -99,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.broadcaster = broadcaster
+    app.state.commands = alert_events.Commands(settings.kafka_bootstrap_servers, settings.alert_events_topic)
     app.state.registry_ready = asyncio.Event()
     install_common(app, service="notify", max_body_bytes=settings.max_body_bytes)
 

@@ -38,3 +38,6 @@ class Settings(CommonSettings):
     escalation_group: str = "comprehensive"
     # How often the dispatcher looks for due notifications, and for due escalations.
     poll_seconds: float = 0.5
+    # An acknowledgement or resolution answers once the alert's writer has applied it, or 503
+    # after this long (the change is recorded and will still be applied).
+    action_timeout_seconds: float = 15.0

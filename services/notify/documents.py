@@ -6,8 +6,9 @@ import mongoengine as me
 class HistoryEntry(me.EmbeddedDocument):
     at = me.DateTimeField(required=True)
     event = me.StringField(required=True)  # received, updated, sent, acknowledged, escalated, resolved …
-    by = me.StringField()  # who: a group, a channel target, "rules", "notify"
+    by = me.StringField()  # who: a group, a channel kind, "rules", "notify"
     detail = me.StringField()
+    ref = me.StringField()  # the id of the command that made this entry (commands are applied once)
 
 
 class Alert(me.Document):

@@ -15,3 +15,9 @@ class Forbidden(NotifyError):
 
 class Conflict(NotifyError):
     status_code = 409
+
+
+class Unavailable(NotifyError):
+    """Kafka did not take the change, or its writer has not applied it in time: retry."""
+
+    status_code = 503

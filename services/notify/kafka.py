@@ -7,7 +7,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from anyio import to_thread
 from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure
@@ -36,6 +37,38 @@ def usable_alert(value: bytes | None) -> tuple[dict[str, Any] | None, str]:
     return alert.model_dump(mode="json"), ""
 
 
+class Handover(ConsumerRebalanceListener):
+    """A partition is handed over only once the batch in hand is stored and committed, so the
+    old and the new owner never write the same alert at once (FerretDB would lose updates)."""
+
+    def __init__(self, busy: asyncio.Lock):
+        self.busy = busy
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        async with self.busy:
+            pass
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        pass
+
+
+def usable_command(value: bytes | None) -> dict[str, Any] | None:
+    """A command for the alert's writer, or None for a plain record (ValueError if unusable)."""
+    record = json.loads(value or b"")
+    if not isinstance(record, dict):
+        raise ValueError("an alert event is a JSON object")
+    if not record.get("command"):
+        return None
+    if not isinstance(record.get("alert_id"), str) or record.get("event") not in COMMANDS:
+        raise ValueError(f"a command needs an alert_id and an event among {', '.join(COMMANDS)}")
+    if not isinstance(record.get("detail", {}), dict) or not isinstance(record.get("at", ""), str):
+        raise ValueError("a command's detail is an object and its at a timestamp")
+    return record
+
+
+COMMANDS = ("acknowledged", "resolved", "delivered", "escalated", "commented")
+
+
 async def consume(
     settings: Settings,
     view: RegistryView,
@@ -44,14 +77,20 @@ async def consume(
 ) -> None:
     await ready.wait()  # subscriptions come from the registry
     while True:
+        # Range assignment gives one instance the same partition number of the alerts and the
+        # alert-events topics: the one writer of the alerts keyed there (alert_events.py).
         consumer = AIOKafkaConsumer(
-            settings.alerts_topic,
-            settings.reporting_topic,
             bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=settings.consumer_group,
             client_id="liaison-notify",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            partition_assignment_strategy=(RangePartitionAssignor,),
+        )
+        busy = asyncio.Lock()
+        consumer.subscribe(
+            [settings.alerts_topic, settings.alert_events_topic, settings.reporting_topic],
+            listener=Handover(busy),
         )
         producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -63,10 +102,13 @@ async def consume(
             await producer.start()
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=200)
-                for tp, messages in batches.items():
-                    for message in messages:
-                        await _handle_guarded(message, tp.topic, settings, view, producer, on_alert)
-                    await consumer.commit({tp: messages[-1].offset + 1})
+                async with busy:
+                    for tp, messages in batches.items():
+                        if tp not in consumer.assignment():
+                            continue  # handed over meanwhile: its new owner reads these again
+                        for message in messages:
+                            await _handle_guarded(message, tp.topic, settings, view, producer, on_alert)
+                        await consumer.commit({tp: messages[-1].offset + 1})
         except asyncio.CancelledError:
             raise
         except Exception as error:
@@ -123,6 +165,16 @@ async def _handle(
                 raw, reason="invalid", detail=repr(error), rejected_by="notify", now=datetime.now(UTC)
             )
             await producer.send_and_wait(settings.dlq_topic, key=message.key, value=jsonbytes.dumps(record))
+        return
+    if topic == settings.alert_events_topic:
+        command = usable_command(message.value)
+        if command is None:
+            return  # a record of a change already made (the audit log), not a command
+        applied, changed = await to_thread.run_sync(
+            lambda: service.apply_command(command, view=view, settings=settings)
+        )
+        if changed and applied is not None:
+            on_alert(applied, "changed")
         return
     alert, why = usable_alert(message.value)
     if alert is None:

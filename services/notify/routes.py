@@ -2,7 +2,7 @@
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
@@ -14,10 +14,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from liaison_common.routing import PROBLEM_TYPES
 from liaison_common.tokens import Principal
 from liaison_common.web import UnprocessableError, authenticate_request, field_error
-from services.notify import service, silences
+from services.notify import alert_events, service, silences
 from services.notify.documents import Alert, Silence
 from services.notify.events import Broadcaster
-from services.notify.exceptions import Forbidden, NotFound
+from services.notify.exceptions import Forbidden, NotFound, Unavailable
 
 Status = Literal["open", "acknowledged", "resolved"]
 ProblemType = Literal[PROBLEM_TYPES]  # type: ignore[valid-type]
@@ -30,6 +30,11 @@ class ActionCreate(BaseModel):
 
 
 SlugText = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=80)]
+
+
+class CommentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    comment: str = Field(min_length=1, max_length=2000)
 
 
 class SilenceMatchers(BaseModel):
@@ -146,6 +151,20 @@ def build_router() -> APIRouter:
             summary=f"{'Acknowledge' if action == 'ack' else 'Resolve'} an alert (a group it is routed to)",
         )
 
+    @router.post("/v1/alerts/{alert_id}/comments", summary="Add a note to the case (a group it is routed to)")
+    async def add_comment(alert_id: str, body: CommentCreate, request: Request) -> dict[str, Any]:
+        """Applied by the alert's one writer; answered once the note is in the alert's history."""
+        principal = await principal_of(request)
+        await to_thread.run_sync(lambda: service.check_comment(alert_id, principal))
+        command = alert_events.change(
+            alert_id, "commented", by="admin" if principal.is_admin else principal.subject_id, command=True,
+            detail={"comment": body.comment, "principal": f"{principal.subject_type}:{principal.subject_id}"},
+        )  # fmt: skip
+        applied = await _send_and_wait(
+            request, command, lambda: service.comment_applied(alert_id, command["id"])
+        )
+        return service.alert_dict(applied)
+
     @router.get(
         "/v1/digests/{group_id}",
         tags=["digests"],
@@ -256,16 +275,46 @@ def _visible(principal: Principal, event: dict[str, Any]) -> bool:
 
 def _action_endpoint(action: str) -> Any:
     async def endpoint(alert_id: str, request: Request, body: ActionCreate | None = None) -> dict[str, Any]:
+        """Checked here, applied by the alert's one writer (a command on liaison.alert-events.v1);
+        answered once the change is stored and readable by GET /v1/alerts/{id}."""
         principal = await principal_of(request)
         comment = body.comment if body is not None else ""
-        alert = await to_thread.run_sync(
-            lambda: service.act(alert_id, principal, action=action, comment=comment)
+        alert, changes = await to_thread.run_sync(
+            lambda: service.check_action(alert_id, principal, action=action)
         )
-        data = service.alert_dict(alert)
-        request.app.state.broadcaster.publish({"event": "changed", "alert": data})
-        return data
+        if not changes:
+            return service.alert_dict(alert)
+        who = f"{principal.subject_type}:{principal.subject_id}"
+        by = "admin" if principal.is_admin else principal.subject_id
+        command = alert_events.change(
+            alert_id, service.ACTION_TARGETS[action], by=by, command=True,
+            detail={"comment": comment, "principal": who},
+        )  # fmt: skip
+        applied = await _send_and_wait(request, command, lambda: service.action_applied(alert_id, action))
+        return service.alert_dict(applied)
 
     return endpoint
+
+
+async def _send_and_wait(
+    request: Request, command: dict[str, Any], applied: Callable[[], Alert | None]
+) -> Alert:
+    """Publish the command for the alert's writer; wait until the store shows it (read your write)."""
+    commands: alert_events.Commands = request.app.state.commands
+    try:
+        await commands.send(command)
+    except Exception as error:
+        raise Unavailable(f"the change could not be recorded ({type(error).__name__}); retry") from error
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + request.app.state.settings.action_timeout_seconds
+    while True:
+        alert = await to_thread.run_sync(applied)
+        if alert is not None:
+            request.app.state.broadcaster.publish({"event": "changed", "alert": service.alert_dict(alert)})
+            return alert
+        if loop.time() > deadline:
+            raise Unavailable("the change is recorded but not applied yet; read the alert again shortly")
+        await asyncio.sleep(0.05)
 
 
 def install_routes(app: FastAPI) -> None:

@@ -17,7 +17,7 @@ from services.notify import alert_events, silences
 from services.notify.config import Settings
 from services.notify.documents import Alert, HistoryEntry, Notification, NotificationItem, ReportingWeek
 from services.notify.exceptions import Conflict, Forbidden, NotFound
-from services.notify.metrics import ACTIONS
+from services.notify.metrics import ACTIONS, END_TO_END_SECONDS
 
 SEVERITIES = ("low", "medium", "high", "critical")
 GROUP_SUBJECTS = ("group", "work_group")
@@ -506,74 +506,143 @@ def get_visible(alert_id: str, principal: Principal) -> Alert:
     return alert
 
 
-def act(alert_id: str, principal: Principal, *, action: str, comment: str) -> Alert:
-    """Acknowledge or resolve, by a group the alert is routed to; both end its escalation."""
+ACTION_TARGETS = {"ack": "acknowledged", "resolve": "resolved"}
+
+
+def check_action(alert_id: str, principal: Principal, *, action: str) -> tuple[Alert, bool]:
+    """May this principal acknowledge or resolve the alert? (alert, whether anything would change);
+    NotFound, Forbidden or Conflict otherwise. The change itself is a command for the alert's
+    writer (see apply_command)."""
     alert = get_visible(alert_id, principal)
     if not may_act(principal, alert):
         raise Forbidden(f"only a group alert '{alert_id}' is routed to may {action} it")
-    target = {"ack": "acknowledged", "resolve": "resolved"}[action]
+    target = ACTION_TARGETS[action]
     if alert.status == "resolved" and action == "ack":
         raise Conflict(f"alert '{alert_id}' is already resolved")
-    if alert.status == target:
-        return alert
-    moment = now()
-    alert.status = target
-    alert.next_escalation_at = None
-    alert.updated_at = moment
-    if target == "resolved":
-        alert.resolved_by = "group"
-    who = f"{principal.subject_type}:{principal.subject_id}"
-    alert.history.append(HistoryEntry(at=moment, event=target, by=who, detail=comment))
-    alert.save()
-    by = "admin" if principal.is_admin else principal.subject_id
-    detail: dict[str, Any] = {"comment": comment}
-    if target == "resolved":
-        detail["resolved_by"] = "group"
-    alert_events.record(alert.alert_id, target, by=by, detail=detail, at=moment)
-    ACTIONS.labels(action).inc()
+    return alert, alert.status != target
+
+
+def comment_applied(alert_id: str, command_id: str) -> Alert | None:
+    alert = Alert.objects(alert_id=alert_id).first()
+    if alert is None or not any(entry.ref == command_id for entry in alert.history):
+        return None
     return alert
 
 
-def escalate_due(*, view: RegistryView, settings: Settings) -> list[Alert]:
-    """Escalate (or remind about) every open alert whose escalation time has come."""
+def check_comment(alert_id: str, principal: Principal) -> Alert:
+    alert = get_visible(alert_id, principal)
+    if not may_act(principal, alert):
+        raise Forbidden(f"only a group alert '{alert_id}' is routed to may comment on it")
+    return alert
+
+
+def action_applied(alert_id: str, action: str) -> Alert | None:
+    """The alert once the writer has applied the action (read your write), else None."""
+    alert = Alert.objects(alert_id=alert_id).first()
+    if alert is None:
+        return None
+    done = alert.status == ACTION_TARGETS[action] or (action == "ack" and alert.status == "resolved")
+    return alert if done else None
+
+
+def escalations_due(settings: Settings) -> list[dict[str, Any]]:
+    """Commands to escalate (or remind about) every open alert whose escalation time has come.
+
+    Read-only: the alert's writer applies them (apply_command), and a command whose level was
+    applied already (by another instance's identical command) changes nothing.
+    """
     moment = now()
-    escalated = []
-    for candidate in Alert.objects(status="open", next_escalation_at__lte=moment).only(
-        "alert_id", "next_escalation_at"
+    commands = []
+    for alert in Alert.objects(status="open", next_escalation_at__lte=moment).only(
+        "alert_id", "escalation_level"
     ):
-        # Claim it: only the instance that moves next_escalation_at escalates.
-        alert = Alert.objects(
-            alert_id=candidate.alert_id, status="open", next_escalation_at=candidate.next_escalation_at
-        ).modify(
-            set__next_escalation_at=moment + timedelta(seconds=settings.escalation_repeat_seconds),
-            inc__escalation_level=1,
-            add_to_set__group_ids=settings.escalation_group,
-            set__updated_at=moment,
-            new=True,
-        )
-        if alert is None:
-            continue
-        event = "escalated" if alert.escalation_level == 1 else "reminded"
-        alert_events.record(alert.alert_id, "escalated", by="notify", at=moment,
-                            detail={"to": settings.escalation_group, "level": alert.escalation_level})  # fmt: skip
-        Alert.objects(alert_id=alert.alert_id).update_one(
-            push__history=HistoryEntry(
-                at=moment,
-                event=event,
-                by="notify",
-                detail=f"to {settings.escalation_group}, level {alert.escalation_level}",
-            )
-        )
-        plan_notifications(
-            alert, [settings.escalation_group], view=view, settings=settings, kind="escalation"
-        )
-        escalated.append(Alert.objects(alert_id=alert.alert_id).first())
-    return escalated
+        level = alert.escalation_level + 1
+        if _escalation_requested.get(alert.alert_id) == level:
+            continue  # asked already; the writer has not applied it yet
+        _escalation_requested[alert.alert_id] = level
+        commands.append(alert_events.change(alert.alert_id, "escalated", by="notify", at=moment, command=True,
+                                            detail={"to": settings.escalation_group, "level": level}))  # fmt: skip
+    if len(_escalation_requested) > 10_000:
+        _escalation_requested.clear()
+    return commands
+
+
+_escalation_requested: dict[str, int] = {}
+
+
+def apply_command(
+    command: dict[str, Any], *, view: RegistryView, settings: Settings
+) -> tuple[Alert | None, bool]:
+    """Apply one command from liaison.alert-events.v1 to its alert; only the owner of the
+    alert's partition calls this, so every alert has one writer. Returns (alert, changed).
+
+    Each command is idempotent: applying it again (a redelivery) changes nothing.
+    """
+    alert = Alert.objects(alert_id=command["alert_id"]).first()
+    if alert is None:
+        return None, False
+    event, detail = command["event"], command.get("detail") or {}
+    moment = datetime.fromisoformat(command["at"]) if command.get("at") else now()
+    if event in ("acknowledged", "resolved"):
+        if alert.status == event or (event == "acknowledged" and alert.status == "resolved"):
+            return alert, False
+        alert.status = event
+        alert.next_escalation_at = None
+        alert.updated_at = moment
+        if event == "resolved":
+            alert.resolved_by = "group"
+        alert.history.append(HistoryEntry(at=moment, event=event, by=str(detail.get("principal") or command["by"]),
+                                          detail=str(detail.get("comment") or "")))  # fmt: skip
+        alert.save()
+        ACTIONS.labels("ack" if event == "acknowledged" else "resolve").inc()
+        return alert, True
+    if event == "commented":
+        if any(entry.ref == command.get("id") for entry in alert.history):
+            return alert, False
+        alert.history.append(HistoryEntry(at=moment, event="commented", by=str(detail.get("principal") or command["by"]),
+                                          detail=str(detail.get("comment") or ""), ref=command.get("id")))  # fmt: skip
+        alert.updated_at = moment
+        alert.save()
+        return alert, True
+    if event == "delivered":
+        notification_id = str(detail.get("notification") or "")
+        if any(h.event == "sent" and h.detail == notification_id for h in alert.history):
+            return alert, False
+        alert.history.append(HistoryEntry(at=moment, event="sent", by=str(detail.get("channel") or ""),
+                                          detail=notification_id))  # fmt: skip
+        first = alert.first_delivered_at is None
+        if first:
+            alert.first_delivered_at = moment
+        alert.save()
+        if first and alert.submitted_at:
+            with contextlib.suppress(ValueError):
+                submitted = datetime.fromisoformat(alert.submitted_at)
+                END_TO_END_SECONDS.observe(max((moment - submitted).total_seconds(), 0))
+        return alert, True
+    if event == "escalated":
+        level = int(detail.get("level") or 0)
+        if alert.status != "open" or alert.escalation_level != level - 1:
+            return alert, False
+        group = str(detail.get("to") or settings.escalation_group)
+        alert.escalation_level = level
+        alert.next_escalation_at = moment + timedelta(seconds=settings.escalation_repeat_seconds)
+        if group not in alert.group_ids:
+            alert.group_ids.append(group)
+        alert.updated_at = moment
+        alert.history.append(HistoryEntry(at=moment, event="escalated" if level == 1 else "reminded", by="notify",
+                                          detail=f"to {group}, level {level}"))  # fmt: skip
+        alert.save()
+        plan_notifications(alert, [group], view=view, settings=settings, kind="escalation")
+        return alert, True
+    return alert, False  # delivery_failed and the rest are records only
 
 
 def store_reporting(record: dict[str, Any], *, view: RegistryView) -> list[str]:
     """Keep the week's reporting record. The first record of a week means the week before is
     over (in event time): each group with a subscription gets that week's digest, once."""
+    monday, _ = iso_week_bounds(record["week"])  # ValueError for a week that is none
+    if monday.year < 2000:
+        raise ValueError(f"week {record['week']} is before 2000: not a reporting week")
     ReportingWeek.objects(week=record["week"]).update_one(set__record=record, upsert=True)
     monday, _ = iso_week_bounds(record["week"])
     year, number, _ = (monday - timedelta(days=7)).isocalendar()

@@ -246,7 +246,9 @@ def test_ids_are_unique_per_submitter_and_another_submitters_id_is_a_409(ingest)
         # The squatter goes first next time: the real owner is refused, never told "duplicate".
         first = report("salt-lake-first", enterprise_id="qinghai-salt-lake")
         assert client.post("/v1/reports", json=first, headers=salt_lake).status_code == 202
-        batch = client.post("/v1/reports", json=[{**first, "enterprise_id": "chalco-qinghai"}], headers=chalco)
+        batch = client.post(
+            "/v1/reports", json=[{**first, "enterprise_id": "chalco-qinghai"}], headers=chalco
+        )
         assert batch.status_code == 207 and batch.json()[0]["status"] == "rejected"
 
 
@@ -271,7 +273,7 @@ def test_a_deeply_nested_body_or_a_lone_surrogate_is_a_422_not_a_500(ingest):
     with ingest() as client:
         deep = client.post("/v1/reports", content=b"[" * 5000 + b"]" * 5000, headers=ADMIN)
         assert deep.status_code == 422
-        body = ('[{"report_id": "ab\\ud800", "enterprise_id": "chalco-qinghai"}]').encode()
+        body = b'[{"report_id": "ab\\ud800", "enterprise_id": "chalco-qinghai"}]'
         lone = client.post("/v1/reports", content=body, headers={**ADMIN, "Content-Type": "application/json"})
         assert lone.status_code in (207, 422) and lone.json()
 

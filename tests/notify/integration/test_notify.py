@@ -60,6 +60,9 @@ def topics(kafka_bootstrap: str, unique_name: str, receivers) -> dict[str, str]:
         "alerts_topic": make_topic(kafka_bootstrap, f"test.notify-alerts.{unique_name}", partitions=3),
         "reporting_topic": make_topic(kafka_bootstrap, f"test.notify-reporting.{unique_name}"),
         "dlq_topic": make_topic(kafka_bootstrap, f"test.notify-dlq.{unique_name}"),
+        "alert_events_topic": make_topic(
+            kafka_bootstrap, f"test.notify-alert-events.{unique_name}", partitions=3
+        ),
     }
 
 
@@ -362,7 +365,7 @@ def test_an_unusable_alert_goes_to_the_dead_letter_topic(notify, kafka_bootstrap
     with notify():
         publish(kafka_bootstrap, topics["alerts_topic"], {"alert_id": "x"}, alert())
         dead = wait_for_events(kafka_bootstrap, topics["dlq_topic"], lambda e: len(e) >= 1)
-    assert dead[0]["rejected_by"] == "notify" and "missing" in dead[0]["detail"]
+    assert dead[0]["rejected_by"] == "notify" and "routes" in dead[0]["detail"]
 
 
 def test_a_new_week_sends_the_week_before_as_a_digest_by_email_and_webhook(
@@ -390,3 +393,221 @@ def test_a_new_week_sends_the_week_before_as_a_digest_by_email_and_webhook(
     assert weeks == ["2011-W49", "2011-W50"]  # once each, although W51 came twice
     w50 = next(d["digest"] for d in digests if d["digest"]["week"] == "2011-W50")
     assert w50["alerts"]["total"] == 1 and w50["reporting"]["received"] == 30
+
+
+CASE_ID = "funding_gap.chalco-qinghai.2011-12-18"
+
+
+def _events_of(kafka_bootstrap: str, topic: str, alert_id: str, wanted: list[str]) -> list[dict]:
+    from tests.kafka_helpers import wait_for_events
+
+    def enough(events: list[dict]) -> bool:
+        names = [e["event"] for e in events if e["alert_id"] == alert_id]
+        return all(names.count(w) >= wanted.count(w) for w in set(wanted))
+
+    return [
+        e for e in wait_for_events(kafka_bootstrap, topic, enough, timeout=30) if e["alert_id"] == alert_id
+    ]
+
+
+def test_a_case_is_updated_week_after_week_resolved_by_data_and_reopened(
+    notify, kafka_bootstrap, topics, receivers
+):
+    finance_hook, _, _ = receivers
+    with notify() as client:
+        publish(kafka_bootstrap, topics["alerts_topic"], alert(last_period_end="2011-12-18", occurrences=1))
+        eventually(lambda: finance_hook.accepted())
+        publish(kafka_bootstrap, topics["alerts_topic"],
+                alert(last_period_end="2011-12-25", occurrences=2, severity="high", summary="缺口扩大"))  # fmt: skip
+        case = eventually(lambda: _alert_where(client, lambda a: a.get("occurrences") == 2))
+        assert (case["period_end"], case["last_period_end"], case["severity"]) == (
+            "2011-12-18",
+            "2011-12-25",
+            "high",
+        )
+        assert len(client.get("/v1/alerts", headers=ADMIN).json()) == 1  # one case, not a card per week
+        publish(kafka_bootstrap, topics["alerts_topic"],
+                alert(last_period_end="2011-12-25", occurrences=2, severity="low", state="resolved", resolved_by="data"))  # fmt: skip
+        case = eventually(lambda: _alert_where(client, lambda a: a["status"] == "resolved"))
+        assert case["resolved_by"] == "data" and case["severity"] == "high"
+        publish(kafka_bootstrap, topics["alerts_topic"], alert(last_period_end="2012-01-15", occurrences=3))
+        case = eventually(lambda: _alert_where(client, lambda a: a["status"] == "open"))
+        assert [h["event"] for h in case["history"]].count("reopened") == 1
+        events = _events_of(kafka_bootstrap, topics["alert_events_topic"], CASE_ID,
+                            ["received", "updated", "updated", "resolved", "reopened", "delivered"])  # fmt: skip
+        assert {e["by"] for e in events if e["event"] in ("received", "resolved", "reopened")} == {"rules"}
+        assert all(set(e) >= {"alert_id", "event", "at", "by", "detail"} for e in events)
+
+
+def _alert_where(client: TestClient, condition: Callable[[dict], bool]) -> dict | None:
+    found = client.get(f"/v1/alerts/{CASE_ID}", headers=ADMIN)
+    return found.json() if found.status_code == 200 and condition(found.json()) else None
+
+
+def test_acknowledge_and_resolve_are_events_and_resolve_by_a_group_says_so(notify, kafka_bootstrap, topics):
+    with notify() as client:
+        publish(kafka_bootstrap, topics["alerts_topic"], alert())
+        eventually(lambda: client.get(f"/v1/alerts/{CASE_ID}", headers=ADMIN).status_code == 200)
+        finance = token("group", "finance")
+        assert (
+            client.post(f"/v1/alerts/{CASE_ID}/ack", json={"comment": "在办"}, headers=finance).status_code
+            == 200
+        )
+        resolved = client.post(f"/v1/alerts/{CASE_ID}/resolve", headers=finance)
+        assert resolved.status_code == 200 and resolved.json()["resolved_by"] == "group"
+        assert client.get(f"/v1/alerts/{CASE_ID}", headers=ADMIN).json()["status"] == "resolved"
+        events = _events_of(
+            kafka_bootstrap, topics["alert_events_topic"], CASE_ID, ["acknowledged", "resolved"]
+        )
+    acknowledged = next(e for e in events if e["event"] == "acknowledged")
+    assert acknowledged["by"] == "finance" and acknowledged["detail"]["comment"] == "在办"
+
+
+def test_a_silence_holds_back_a_groups_deliveries_and_why_notified_says_so(
+    notify, kafka_bootstrap, topics, receivers
+):
+    finance_hook, _, smtp = receivers
+    with notify() as client:
+        finance, sme = token("group", "finance"), token("group", "sme")
+        window = {"starts_at": "2011-01-01T00:00:00+00:00", "ends_at": "2099-01-01T00:00:00+00:00"}
+        refused = client.post(
+            "/v1/silences", json={"matchers": {"group_id": "finance"}, **window}, headers=sme
+        )
+        assert refused.status_code == 403
+        created = client.post("/v1/silences", json={"matchers": {"enterprise_id": "chalco-qinghai"}, **window,
+                                                    "comment": "协调中"}, headers=finance)  # fmt: skip
+        assert created.status_code == 201, created.text
+        assert created.json()["matchers"] == {"enterprise_id": "chalco-qinghai", "group_id": "finance"}
+        assert [s["id"] for s in client.get("/v1/silences", headers=finance).json()] == [created.json()["id"]]
+        assert client.get("/v1/silences", headers=sme).json() == []
+        publish(kafka_bootstrap, topics["alerts_topic"], alert())
+        why = eventually(lambda: _silenced_for(client, "finance"))
+        assert why["silences"][0]["id"] == created.json()["id"] and why["deliveries"] == []
+        time.sleep(1.5)  # a delivery would have left after the 0.5 s grouping window
+        assert finance_hook.accepted() == [] and smtp.messages == []
+        assert (
+            client.get(f"/v1/alerts/{CASE_ID}", headers=finance).json()["status"] == "open"
+        )  # listed as usual
+        expired = client.delete(f"/v1/silences/{created.json()['id']}", headers=finance)
+        assert expired.status_code == 200
+        publish(kafka_bootstrap, topics["alerts_topic"], alert("funding_gap.chalco-qinghai.2012-01-08"))
+        eventually(lambda: finance_hook.accepted())
+        other = client.get(
+            "/v1/alerts/funding_gap.chalco-qinghai.2012-01-08/notifications", headers=finance
+        ).json()
+        finance_entry = next(g for g in other["groups"] if g["group_id"] == "finance")
+        deliveries = eventually(lambda: _delivered(client, "funding_gap.chalco-qinghai.2012-01-08"))
+        assert {d["channel"] for d in deliveries} == {"webhook", "email"}
+        assert finance_entry["role"] == "primary" and "target" not in json.dumps(deliveries)
+        assert finance_hook.url not in json.dumps(client.get(f"/v1/alerts/{CASE_ID}", headers=ADMIN).json())
+
+
+def _silenced_for(client: TestClient, group_id: str) -> dict | None:
+    answer = client.get(f"/v1/alerts/{CASE_ID}/notifications", headers=ADMIN)
+    if answer.status_code != 200:
+        return None
+    entry = next((g for g in answer.json()["groups"] if g["group_id"] == group_id), None)
+    return entry if entry and entry["silences"] else None
+
+
+def _delivered(client: TestClient, alert_id: str) -> list[dict] | None:
+    groups = client.get(f"/v1/alerts/{alert_id}/notifications", headers=ADMIN).json()["groups"]
+    finance = next(g for g in groups if g["group_id"] == "finance")
+    done = [d for d in finance["deliveries"] if d["outcome"] == "delivered"]
+    return done if len(done) >= 2 else None
+
+
+def test_an_open_major_incident_inhibits_the_halts_it_explains(notify, kafka_bootstrap, topics, receivers):
+    _, comprehensive_hook, _ = receivers
+    incident = alert("major_incident.chalco-qinghai.2011-12-18.i-1", type="major_incident", severity="critical",
+                     routes=[{"group_id": "comprehensive", "role": "primary"}])  # fmt: skip
+    halt = alert("production_halt.chalco-qinghai.2011-12-18", type="production_halt",
+                 routes=[{"group_id": "comprehensive", "role": "primary"}])  # fmt: skip
+    with notify() as client:
+        publish(kafka_bootstrap, topics["alerts_topic"], incident)
+        eventually(lambda: comprehensive_hook.accepted())
+        publish(kafka_bootstrap, topics["alerts_topic"], halt)
+        why = eventually(lambda: client.get(f"/v1/alerts/{halt['alert_id']}/notifications", headers=ADMIN).json()
+                         if client.get(f"/v1/alerts/{halt['alert_id']}", headers=ADMIN).status_code == 200 else None)  # fmt: skip
+        entry = eventually(lambda: next(g for g in client.get(f"/v1/alerts/{halt['alert_id']}/notifications",
+                                        headers=ADMIN).json()["groups"] if g["silences"]))  # fmt: skip
+        assert why["alert_id"] == halt["alert_id"]
+        assert (
+            entry["silences"][0]["kind"] == "inhibition"
+            and entry["silences"][0]["id"] == incident["alert_id"]
+        )
+        time.sleep(1.5)
+        carried = [
+            a["alert_id"]
+            for r in comprehensive_hook.accepted()
+            for a in json.loads(r["body"])["liaison"]["alerts"]
+        ]
+        assert halt["alert_id"] not in carried
+
+
+def test_messages_that_used_to_stop_notify_are_dead_lettered_and_the_next_is_stored(
+    notify, kafka_bootstrap, topics
+):
+    from tests.kafka_helpers import wait_for_events
+
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    producer.send(topics["reporting_topic"], key=b"1-W01", value=jsonbytes.dumps({"week": "1-W01"}))
+    producer.send(topics["alerts_topic"], key=b"x", value=b"[" * 5000 + b"]" * 5000)
+    producer.send(topics["alerts_topic"], key=b"x", value=jsonbytes.dumps(alert(routes=[{"group_id": 5}])))
+    producer.send(topics["alerts_topic"], key=b"x", value=jsonbytes.dumps(alert(evidence="x")))
+    producer.flush()
+    producer.close()
+    with notify() as client:
+        publish(kafka_bootstrap, topics["alerts_topic"], alert())
+        eventually(lambda: client.get(f"/v1/alerts/{CASE_ID}", headers=ADMIN).status_code == 200)
+        dead = wait_for_events(kafka_bootstrap, topics["dlq_topic"], lambda e: len(e) >= 4)
+    assert {d["rejected_by"] for d in dead} == {"notify"}
+    assert len({(d["source"]["topic"], d["source"]["offset"]) for d in dead}) == 4
+
+
+def test_two_instances_apply_1000_concurrent_comments_and_acks_each_exactly_once(
+    notify, kafka_bootstrap, topics
+):
+    """One writer per alert: FerretDB loses concurrent updates of one document, so every change
+    is a command that the owner of the alert's partition applies (alert_events.py)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.kafka_helpers import wait_for_events
+
+    ids = [
+        f"funding_gap.chalco-qinghai.2011-{month:02d}-{day:02d}" for month in (10, 11) for day in range(1, 26)
+    ]
+    with notify() as first, notify() as second:
+        publish(kafka_bootstrap, topics["alerts_topic"], *[alert(alert_id) for alert_id in ids])
+        eventually(lambda: len(first.get("/v1/alerts", params={"limit": 1000}, headers=ADMIN).json()) == 50)
+        finance = token("group", "finance")
+        requests = [(ids[n % 50], n) for n in range(1000)]
+
+        def act(item: tuple[str, int]) -> int:
+            alert_id, n = item
+            client = (first, second)[n % 2]
+            if n < 50:  # the first request for each alert acknowledges it, the rest are notes
+                return client.post(
+                    f"/v1/alerts/{alert_id}/ack", json={"comment": f"ack {n}"}, headers=finance
+                ).status_code
+            answer = client.post(
+                f"/v1/alerts/{alert_id}/comments", json={"comment": f"note {n}"}, headers=finance
+            )
+            return answer.status_code
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = list(pool.map(act, requests))
+        assert set(statuses) == {200}
+        stored = {
+            a["alert_id"]: a for a in first.get("/v1/alerts", params={"limit": 1000}, headers=ADMIN).json()
+        }
+    notes = sorted(h["detail"] for a in stored.values() for h in a["history"] if h["event"] == "commented")
+    assert notes == sorted(f"note {n}" for n in range(50, 1000))  # each exactly once
+    assert {a["status"] for a in stored.values()} == {"acknowledged"}
+    assert all([h["event"] for h in a["history"]].count("acknowledged") == 1 for a in stored.values())
+    commands = wait_for_events(
+        kafka_bootstrap, topics["alert_events_topic"],
+        lambda e: len([x for x in e if x["event"] in ("commented", "acknowledged")]) >= 1000,
+    )  # fmt: skip
+    on_topic = sorted(x["detail"]["comment"] for x in commands if x["event"] == "commented")
+    assert on_topic == notes  # the topic and the store agree
