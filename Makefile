@@ -35,6 +35,7 @@ test: ## Run the whole suite against the real local services (starts them when n
 
 test-faults: ## The fault, bad-input and access suite on a cluster of its own; writes docs/reliability.md
 	@scripts/platform.sh install
+	@scripts/platform.sh postgres
 	@$(PY) -m pytest tests/faults
 
 test-unit: ## Pure-logic tests only (no services needed)
@@ -71,6 +72,6 @@ fmt: ## Format the code with ruff
 logs: ## Follow the logs of everything `make up` started
 	@tail -n 20 -F .local/logs/*.log
 
-clean-data: down ## Stop and delete local data (Kafka log, FerretDB files, Prometheus TSDB, rules tables)
-	@rm -rf .local/kafka/data .local/ferretdb .local/prometheus .local/rules
+clean-data: down ## Stop and delete local data (Kafka log, the PostgreSQL cluster under FerretDB, Prometheus TSDB, rules tables)
+	@rm -rf .local/kafka/data .local/postgres .local/ferretdb .local/prometheus .local/rules
 	@echo "local data deleted; the next make up starts empty"

@@ -8,6 +8,8 @@
 #   scripts/platform.sh restart   restart the Liaison services after a code change
 #   scripts/platform.sh down      stop what `up` started, by pid file, and nothing else
 #   scripts/platform.sh status    what runs, where
+#   scripts/platform.sh postgres  install and start the PostgreSQL cluster only (for the fault suite)
+#   scripts/platform.sh admin-token  print the admin token (generated into .local/secrets/ when unset)
 #
 # Everything it downloads or writes lives under .local/ (ignored by git), ~/.m2 and Go's cache.
 set -euo pipefail
@@ -24,6 +26,10 @@ FERRETDB_BIN="$LOCAL/bin/ferretdb-local"
 
 KAFKA_PORT=9092
 MONGO_PORT=27017
+PG_PORT=5433
+PG_HOME="$LOCAL/postgres"
+PG_DATA="$PG_HOME/data"
+PG_URL="postgres://postgres@127.0.0.1:$PG_PORT/ferretdb"
 PROMETHEUS_PORT=9090
 # name:port:module of each Liaison service; later issues add ingest, rules and notify here.
 # A "faust" entry is a Faust worker (python -m MODULE worker) whose web server has /healthz.
@@ -98,7 +104,8 @@ install_kafka() {
 }
 
 install_ferretdb() {
-  if [[ ! -x "$FERRETDB_BIN" || "$ROOT/infra/ferretdb/go.mod" -nt "$FERRETDB_BIN" ]]; then
+  if [[ ! -x "$FERRETDB_BIN" || "$ROOT/infra/ferretdb/go.mod" -nt "$FERRETDB_BIN" \
+        || "$ROOT/infra/ferretdb/main.go" -nt "$FERRETDB_BIN" ]]; then
     say "building FerretDB v1.24.2 from the Go module proxy (infra/ferretdb)"
     (cd "$ROOT/infra/ferretdb" && go build -o "$FERRETDB_BIN" .)
   fi
@@ -109,6 +116,22 @@ apt_install() {  # apt_install PACKAGE...: from Debian's packages, as root or th
   [[ $(id -u) -eq 0 ]] || sudo=(sudo)
   "${sudo[@]}" apt-get update -qq && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
+
+pg_bin() { compgen -G "/usr/lib/postgresql/*/bin/initdb" | sort -V | tail -n 1 | xargs -r dirname; }
+
+install_postgres() {
+  if [[ -z "$(pg_bin)" ]]; then
+    say "installing PostgreSQL from Debian's packages (FerretDB's storage)"
+    apt_install postgresql
+    # Debian's package starts a cluster of its own on 5432; ours is under .local/ on $PG_PORT.
+  fi
+}
+
+as_pg_owner() {  # initdb and postgres refuse to run as root: run them as the postgres user then
+  if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_pid() { [[ -f "$PG_DATA/postmaster.pid" ]] && head -n 1 "$PG_DATA/postmaster.pid"; }
 
 install_prometheus() {
   if ! command -v prometheus >/dev/null; then
@@ -136,6 +159,7 @@ install_all() {
   install_python
   install_kafka
   install_ferretdb
+  install_postgres
   install_prometheus
 }
 
@@ -162,13 +186,40 @@ start_kafka() {
   wait_for kafka 90 port_open $KAFKA_PORT
 }
 
+start_postgres() {
+  local bin; bin="$(pg_bin)"
+  [[ -n "$bin" ]] || fail "PostgreSQL is not installed (make install does it)"
+  if [[ ! -f "$PG_DATA/PG_VERSION" ]]; then
+    say "creating a PostgreSQL cluster in .local/postgres (127.0.0.1:$PG_PORT only)"
+    mkdir -p "$PG_DATA"
+    if [[ $(id -u) -eq 0 ]]; then chown -R postgres: "$PG_HOME"; fi
+    chmod 700 "$PG_DATA"
+    as_pg_owner "$bin/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
+      >"$LOGS/postgres-init.log" 2>&1 || fail "initdb failed; see $LOGS/postgres-init.log"
+  fi
+  if [[ -n "$(pg_pid)" ]] && kill -0 "$(pg_pid)" 2>/dev/null; then
+    pg_pid >"$RUN/postgres.pid"
+  else
+    say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+    as_pg_owner "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_HOME/postgres.log" -w -t 60 \
+      -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $PG_HOME" start >/dev/null \
+      || fail "PostgreSQL did not start; see $PG_HOME/postgres.log"
+    pg_pid >"$RUN/postgres.pid"
+  fi
+  if ! "$bin/psql" -h 127.0.0.1 -p $PG_PORT -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'ferretdb'" \
+      | grep -q 1; then
+    "$bin/createdb" -h 127.0.0.1 -p $PG_PORT -U postgres ferretdb
+  fi
+}
+
 start_ferretdb() {
   if port_open $MONGO_PORT && ! pid_alive ferretdb; then
     say "a MongoDB-wire database already listens on $MONGO_PORT (not ours): using it"
     return
   fi
-  if start_process ferretdb "$FERRETDB_BIN" --listen-addr "127.0.0.1:$MONGO_PORT" --data-dir "$LOCAL/ferretdb"; then
-    say "starting FerretDB on 127.0.0.1:$MONGO_PORT"
+  start_postgres
+  if start_process ferretdb "$FERRETDB_BIN" --listen-addr "127.0.0.1:$MONGO_PORT" --postgresql-url "$PG_URL"; then
+    say "starting FerretDB on 127.0.0.1:$MONGO_PORT (on PostgreSQL, 127.0.0.1:$PG_PORT)"
   fi
   wait_for ferretdb 30 port_open $MONGO_PORT
 }
@@ -236,13 +287,13 @@ seed_registry() {
 
 # ---------------------------------------------------------------- stop and report
 
-stop_process() {
-  local name="$1" pidfile="$RUN/$1.pid"
+stop_process() {  # stop_process NAME [SIGNAL]
+  local name="$1" signal="${2:-TERM}" pidfile="$RUN/$1.pid"
   [[ -f "$pidfile" ]] || return 0
   local pid; pid="$(cat "$pidfile")"
   if kill -0 "$pid" 2>/dev/null; then
     say "stopping $name (pid $pid)"
-    kill "$pid"
+    kill -s "$signal" "$pid"
     for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     if kill -0 "$pid" 2>/dev/null; then
       say "$name did not stop in 30 s; sending SIGKILL"
@@ -255,7 +306,7 @@ stop_process() {
 status() {
   local name port
   printf '%-12s %-8s %-24s %s\n' COMPONENT PID ADDRESS STATE
-  for spec in kafka:$KAFKA_PORT ferretdb:$MONGO_PORT prometheus:$PROMETHEUS_PORT "${SERVICES[@]}"; do
+  for spec in kafka:$KAFKA_PORT postgres:$PG_PORT ferretdb:$MONGO_PORT prometheus:$PROMETHEUS_PORT "${SERVICES[@]}"; do
     IFS=: read -r name port _ <<<"$spec"
     local pid="-" state="stopped"
     if pid_alive "$name"; then pid="$(cat "$RUN/$name.pid")"; state="running"; fi
@@ -336,9 +387,14 @@ case "${1:-}" in
     for entry in "${SERVICES[@]}"; do stop_process "${entry%%:*}"; done
     stop_process prometheus
     stop_process ferretdb
+    stop_process postgres INT  # PostgreSQL's fast shutdown
     stop_process kafka
     ;;
   status) status ;;
   admin-token) printf '%s\n' "$LIAISON_ADMIN_TOKEN" ;;
-  *) echo "usage: $0 install|test-deps|infra|up|demo|restart|down|status|admin-token" >&2; exit 2 ;;
+  postgres)  # the PostgreSQL cluster alone (the fault suite's FerretDB keeps a database there)
+    install_postgres
+    start_postgres
+    ;;
+  *) echo "usage: $0 install|test-deps|infra|up|demo|restart|down|status|admin-token|postgres" >&2; exit 2 ;;
 esac

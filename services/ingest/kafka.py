@@ -2,8 +2,10 @@
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -66,24 +68,39 @@ class Producer:
         messages: Sequence[tuple[bytes | None, bytes]],
         *,
         headers: Sequence[tuple[str, bytes]] = (),
+        on_late: Callable[[int, int, int], None] | None = None,
     ) -> list[tuple[int, int] | BaseException]:
-        """Send all, in order, then wait: (partition, offset) or the error, for each message."""
+        """Send all, in order, then wait: (partition, offset) or the error, for each message.
+
+        A message not acknowledged in time is reported as an error, but the producer may still
+        deliver it (it holds the batch until it is sent or expires). `on_late(index, partition,
+        offset)` is then called when such a message is acknowledged after all, so that the
+        caller can record that it was published (a 503 must not hide a published report).
+        """
         producer = await self._started()
         try:
             futures = [
                 await producer.send(topic, value=value, key=key, headers=list(headers))
                 for key, value in messages
             ]
-            results = await asyncio.wait_for(
-                asyncio.gather(*futures, return_exceptions=True),
-                timeout=self.settings.publish_timeout_seconds,
-            )
         except (KafkaError, TimeoutError) as error:
             await self._discard(producer)
             raise BrokerUnavailable(f"Kafka did not acknowledge: {error!r}") from error
+        _, pending = await asyncio.wait(futures, timeout=self.settings.publish_timeout_seconds)
+        results: list[tuple[int, int] | BaseException] = []
+        for index, future in enumerate(futures):
+            if future in pending:
+                results.append(TimeoutError("no acknowledgement in time"))
+                if on_late is not None:
+                    future.add_done_callback(partial(_acknowledged_late, on_late, index))
+            elif future.exception() is not None:
+                results.append(future.exception())
+            else:
+                metadata = future.result()
+                results.append((metadata.partition, metadata.offset))
         if any(isinstance(r, BaseException) for r in results):
             await self._discard(producer)
-        return [r if isinstance(r, BaseException) else (r.partition, r.offset) for r in results]
+        return results
 
     async def _discard(self, producer: AIOKafkaProducer) -> None:
         """Start afresh after a failed send: a new producer id restarts the sequence numbers.
@@ -104,6 +121,15 @@ class Producer:
         if self._producer is not None:
             await stop_quietly(self._producer)
             self._producer = None
+
+
+def _acknowledged_late(
+    on_late: Callable[[int, int, int], None], index: int, future: "asyncio.Future[Any]"
+) -> None:
+    if future.cancelled() or future.exception() is not None:
+        return  # never published: the 503 was true
+    metadata = future.result()
+    on_late(index, metadata.partition, metadata.offset)
 
 
 async def consume_inbound(settings: Settings, pipeline: Pipeline, producer: Producer) -> None:

@@ -249,6 +249,7 @@ class Pipeline:
     registry: RegistryView
     registry_ready: asyncio.Event
     store: DuplicateStore = field(default_factory=DuplicateStore)
+    _late: set["asyncio.Task[Any]"] = field(default_factory=set)  # recording late acknowledgements
 
     async def submit(self, kind: SubmissionKind, item: Any, principal: Principal, *, source: str) -> Outcome:
         return (await self.submit_many(kind, [item], principal, source=source))[0]
@@ -301,9 +302,23 @@ class Pipeline:
     ) -> None:
         topic = self.settings.topic_for(kind.kind)
         headers = [("liaison-source", source.encode()), ("liaison-kind", kind.kind.encode())]
+        loop = asyncio.get_running_loop()
+
+        def acknowledged_late(index: int, partition: int, offset: int) -> None:
+            # Answered 503, published after all: record it, so that the retry is a duplicate.
+            item = ready[index]
+            doc = {"_id": item.key, "kind": kind.kind, "subject_id": item.subject_id, "source": source,
+                   "accepted_at": datetime.now(UTC), "topic": topic, "partition": partition, "offset": offset,
+                   "late": True}  # fmt: skip
+            log.info("%s was acknowledged after its 503; recorded", item.key)
+            task = loop.create_task(to_thread.run_sync(self.store.record, [doc]))
+            self._late.add(task)
+            task.add_done_callback(self._late.discard)
+
         results = await self.producer.publish_many(
-            topic, [(item.subject_id.encode(), item.value) for item in ready], headers=headers
-        )
+            topic, [(item.subject_id.encode(), item.value) for item in ready], headers=headers,
+            on_late=acknowledged_late,
+        )  # fmt: skip
         acknowledged = []
         for item, result in zip(ready, results, strict=True):
             if isinstance(result, BaseException):

@@ -9,6 +9,7 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 import httpx
 from anyio import to_thread
@@ -20,9 +21,9 @@ from liaison_common.logs import configure_logging
 from liaison_common.registry_follower import follow_registry
 from liaison_common.registry_view import RegistryView
 from liaison_common.web import COMMON_RESPONSES, install_common
-from services.notify import alert_events, service
+from services.notify import alert_events, delivery, service, timers
 from services.notify.config import Settings
-from services.notify.delivery import dispatch_due
+from services.notify.delivery import dispatch_due, resync_at_next_pass
 from services.notify.documents import Alert
 from services.notify.events import Broadcaster
 from services.notify.kafka import consume
@@ -37,6 +38,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     view = RegistryView()
     broadcaster = Broadcaster()
 
+    def secret_of(subscription_id: str) -> str | None:
+        secret = (view.get("subscription", subscription_id) or {}).get("secret")
+        return str(secret) if secret else None
+
+    delivery.subscription_secret = secret_of
+
     def on_alert(alert: Alert, outcome: str) -> None:
         broadcaster.publish(
             {"event": "new" if outcome == "new" else "changed", "alert": service.alert_dict(alert)}
@@ -44,18 +51,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     async def run_dispatcher() -> None:
         """Deliver what is due and escalate what is overdue, forever."""
-        last_gauge = 0.0
+        resync_at_next_pass()
+        loop = asyncio.get_running_loop()
+        last_gauge, last_resync = 0.0, -1e9
         async with httpx.AsyncClient() as client:
             while True:
                 try:
                     await dispatch_due(client, settings)
                     # Due escalations are commands for each alert's writer (alert_events.py).
-                    for command in await to_thread.run_sync(service.escalations_due, settings):
+                    resync = loop.time() - last_resync > timers.RESYNC_SECONDS
+                    if resync:
+                        last_resync = loop.time()
+                    due = await to_thread.run_sync(partial(service.escalations_due, settings, resync=resync))
+                    for command in due:
                         alert_events.enqueue(command)
                         ESCALATIONS.inc()
-                    if asyncio.get_running_loop().time() - last_gauge > 15:
+                    if loop.time() - last_gauge > 60:
                         await to_thread.run_sync(_count_open_alerts)
-                        last_gauge = asyncio.get_running_loop().time()
+                        last_gauge = loop.time()
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:  # the database or a receiver may be away: try again shortly

@@ -17,6 +17,7 @@ import os
 import smtplib
 import socket
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -26,7 +27,7 @@ from anyio import to_thread
 from mongoengine.errors import NotUniqueError
 
 from liaison_common import jsonbytes
-from services.notify import alert_events, service
+from services.notify import alert_events, service, timers
 from services.notify.config import Settings
 from services.notify.documents import Alert, DeliveryClaim, Notification, NotificationItem
 from services.notify.metrics import DELIVERIES, DELIVERY_SECONDS, PENDING_DELIVERIES
@@ -37,21 +38,27 @@ INSTANCE = f"{socket.gethostname()}:{os.getpid()}"
 # An item planned this long ago and still not sent missed its notification (it was added after
 # the notification left): it goes into the current window again.
 LATE_AFTER = timedelta(seconds=30)
-_last_replan = 0.0
+_last_resync = -1e9  # the first pass reads what is due from the database
 
 
 class DeliveryFailed(Exception):
     pass
 
 
+# Each webhook subscription's own signing secret (from the registry), by subscription id; the
+# app sets it from its registry view. Without one, NOTIFY_WEBHOOK_SECRET signs.
+subscription_secret: Callable[[str], str | None] = lambda subscription_id: None  # noqa: E731
+
+
 async def send_webhook(
     client: httpx.AsyncClient, notification: Notification, body: bytes, settings: Settings
 ) -> None:
     timestamp = str(int(time.time()))
+    secret = subscription_secret(notification.subscription_id) or settings.webhook_secret.get_secret_value()
     headers = {
         "Content-Type": "application/json",
         "X-Liaison-Timestamp": timestamp,
-        "X-Liaison-Signature": service.signature(settings.webhook_secret.get_secret_value(), timestamp, body),
+        "X-Liaison-Signature": service.signature(secret, timestamp, body),
         "Idempotency-Key": notification.key,
     }
     try:
@@ -84,9 +91,7 @@ def send_email(notification: Notification, subject: str, text: str, settings: Se
 async def deliver(client: httpx.AsyncClient, notification: Notification, settings: Settings) -> None:
     if notification.kind == "digest":
         if notification.channel == "webhook":
-            body = jsonbytes.dumps(
-                {"kind": "digest", "notification_id": notification.key, "digest": notification.digest}
-            )
+            body = jsonbytes.dumps(service.digest_webhook_payload(notification))
             await send_webhook(client, notification, body, settings)
         elif notification.channel == "email":
             await to_thread.run_sync(
@@ -161,17 +166,26 @@ def _record_delivery(notification: Notification) -> None:
         )  # fmt: skip
 
 
-def replan_late_items(settings: Settings) -> int:
-    """Items added to a notification after it left go into the current window's notification."""
+def replan_late_items(key: str, settings: Settings) -> int:
+    """Items added to this notification after it left go into the current window's notification.
+
+    Asked once per delivered notification, LATE_AFTER after it left (timers.late_checks): one
+    query by the notification's key, never a scan of every item ever planned.
+    """
+    notification = Notification.objects(key=key).first()
+    if notification is None or notification.status != "delivered":
+        return 0
     moment = service.now()
+    carried = set(notification.alert_ids)
     replanned = 0
-    for item in NotificationItem.objects(sent_in=None, created_at__lt=moment - LATE_AFTER).limit(500):
-        notification = Notification.objects(key=item.key).first()
-        if notification is None or notification.status != "delivered":
-            continue  # still on its way (retrying), or expired: nothing to catch up
-        key, send_at = service.grouping_window(notification.grouping or notification.key, moment, settings)
+    for item in NotificationItem.objects(key=key, sent_in=None):
+        if item.alert_id in carried:
+            continue
+        new_key, send_at = service.grouping_window(
+            notification.grouping or notification.key, moment, settings
+        )
         service.insert_notification(
-            key=key,
+            key=new_key,
             subscription={"id": notification.subscription_id, "channel": notification.channel,
                           "target": notification.target},
             group_id=notification.group_id,
@@ -180,10 +194,23 @@ def replan_late_items(settings: Settings) -> int:
             created_at=moment,
             send_at=send_at,
         )  # fmt: skip
-        service.add_item(key, item.alert_id, moment)
-        NotificationItem.objects(key=item.key, alert_id=item.alert_id).update_one(set__sent_in=f"late:{key}")
+        service.add_item(new_key, item.alert_id, moment)
+        NotificationItem.objects(key=key, alert_id=item.alert_id).update_one(set__sent_in=f"late:{new_key}")
         replanned += 1
     return replanned
+
+
+def resync_at_next_pass() -> None:
+    """At start: the first pass reads what is due from the database (timers are per process)."""
+    global _last_resync
+    _last_resync = -1e9
+
+
+def resync(settings: Settings) -> None:
+    """Re-read what is due from the database: at start, then once a minute (work another
+    instance planned and left, a claim that lapsed, an escalation command that was lost)."""
+    for notification in Notification.objects(status__in=("collecting", "pending")).only("key", "send_at"):
+        timers.notifications.schedule(notification.key, service.aware(notification.send_at) or service.now())
 
 
 def _parse(text: str) -> Any:
@@ -209,30 +236,32 @@ def _record_failure(notification: Notification, error: str, settings: Settings) 
             set__last_error=error,
             set__lease_until=service.EPOCH,
         )
+        # Its items are settled too: nothing is left pending for ever.
+        NotificationItem.objects(key=notification.key, sent_in=None).update(
+            set__sent_in=f"expired:{notification.key}"
+        )
         return "expired"
     retry_at = moment + timedelta(seconds=service.backoff(attempts, settings))
     Notification.objects(key=notification.key).update_one(
         set__attempts=attempts, set__last_error=error, set__send_at=retry_at, set__lease_until=service.EPOCH
     )
+    timers.notifications.schedule(notification.key, retry_at)
     return "retry"
 
 
 async def dispatch_due(client: httpx.AsyncClient, settings: Settings) -> int:
-    """Send every notification whose time has come; return how many were delivered."""
+    """Send every notification whose time has come (timers.notifications); return how many
+    were delivered. The database is read for each notification sent, not to find them."""
+    global _last_resync
+    if time.monotonic() - _last_resync > timers.RESYNC_SECONDS:
+        _last_resync = time.monotonic()
+        await to_thread.run_sync(resync, settings)
     moment = service.now()
-    due = await to_thread.run_sync(
-        lambda: [
-            n.key
-            for n in Notification.objects(status__in=("collecting", "pending"), send_at__lte=moment).only(
-                "key"
-            )
-        ]
-    )
     delivered = 0
-    for key in due:
+    for key in timers.notifications.pop_due(moment):
         notification = await to_thread.run_sync(_claim, key, settings)
         if notification is None:
-            continue  # another instance has it
+            continue  # another instance has it, or it is settled
         try:
             await deliver(client, notification, settings)
         except DeliveryFailed as error:
@@ -241,15 +270,12 @@ async def dispatch_due(client: httpx.AsyncClient, settings: Settings) -> int:
             log.info("delivery of %s failed (%s): %s", key, outcome, error)
             continue
         await to_thread.run_sync(_record_delivery, notification)
+        timers.late_checks.schedule(key, service.now() + LATE_AFTER)
         DELIVERIES.labels(notification.channel, "delivered").inc()
         delivered += 1
-    global _last_replan
-    if time.monotonic() - _last_replan > 5:
-        _last_replan = time.monotonic()
-        await to_thread.run_sync(replan_late_items, settings)
-    PENDING_DELIVERIES.set(
-        await to_thread.run_sync(lambda: Notification.objects(status__in=("collecting", "pending")).count())
-    )
+    for key in timers.late_checks.pop_due(moment):
+        await to_thread.run_sync(replan_late_items, key, settings)
+    PENDING_DELIVERIES.set(len(timers.notifications))
     return delivered
 
 

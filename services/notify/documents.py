@@ -41,6 +41,10 @@ class Alert(me.Document):
     escalation_level = me.IntField(default=0)
     next_escalation_at = me.DateTimeField()
     history = me.EmbeddedDocumentListField(HistoryEntry)
+    # A planning of notifications that was decided but not yet done ("alerts" or "escalation"): set
+    # in the same write as the change that calls for it, cleared once planned, so a writer killed
+    # in between plans it when the message comes again.
+    pending_plan = me.StringField()
     # Silences and inhibitions that kept a group from being notified: {group_id, kind, id, at, reason}.
     suppressions = me.ListField(me.DictField())
 

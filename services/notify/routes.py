@@ -11,9 +11,10 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from liaison_common import tokens
 from liaison_common.routing import PROBLEM_TYPES
 from liaison_common.tokens import Principal
-from liaison_common.web import UnprocessableError, authenticate_request, field_error
+from liaison_common.web import UnprocessableError, authenticate_request, bearer_token, field_error
 from services.notify import alert_events, service, silences
 from services.notify.documents import Alert, Silence
 from services.notify.events import Broadcaster
@@ -109,15 +110,29 @@ def build_router() -> APIRouter:
     async def stream_alerts(request: Request) -> StreamingResponse:
         """Server-sent events: every new or changed alert the caller may see, as it happens."""
         principal = await principal_of(request)
+        token = bearer_token(request)
+        admin_token = request.app.state.settings.admin_token.get_secret_value()
         broadcaster: Broadcaster = request.app.state.broadcaster
         queue = broadcaster.subscribe()
 
+        async def still_valid() -> bool:
+            principal = await to_thread.run_sync(lambda: tokens.authenticate(token, admin_token=admin_token))
+            return principal is not None
+
         async def events() -> AsyncIterator[bytes]:
+            loop = asyncio.get_running_loop()
+            checked = loop.time()
             try:
                 yield b": connected\n\n"
                 while True:
+                    # A revoked or expired token ends the stream within the token cache's lifetime.
+                    if loop.time() - checked >= tokens.CACHE_SECONDS:
+                        checked = loop.time()
+                        if not await still_valid():
+                            yield b"event: revoked\ndata: {}\n\n"
+                            return
                     try:
-                        event = await asyncio.wait_for(queue.get(), timeout=15)
+                        event = await asyncio.wait_for(queue.get(), timeout=tokens.CACHE_SECONDS)
                     except TimeoutError:
                         yield b": keep-alive\n\n"
                         continue

@@ -13,7 +13,7 @@ from mongoengine.errors import NotUniqueError
 
 from liaison_common.registry_view import RegistryView
 from liaison_common.tokens import Principal
-from services.notify import alert_events, silences
+from services.notify import alert_events, silences, timers
 from services.notify.config import Settings
 from services.notify.documents import Alert, HistoryEntry, Notification, NotificationItem, ReportingWeek
 from services.notify.exceptions import Conflict, Forbidden, NotFound
@@ -125,6 +125,42 @@ def webhook_payload(notification: Notification, alerts: list[dict[str, Any]]) ->
             "alerts": [{k: v for k, v in a.items() if k != "history"} for a in alerts],
         },
     }
+
+
+def digest_webhook_payload(notification: Notification) -> dict[str, Any]:
+    """A weekly digest in Alertmanager's webhook form (version 4) too: one alert of its own whose
+    annotations carry the text, so a receiver built on Alertmanager's message type decodes it."""
+    digest = notification.digest or {}
+    created = aware(notification.created_at) or now()
+    labels = {
+        "alertname": "weekly_digest",
+        "group_id": notification.group_id,
+        "week": str(digest.get("week", "")),
+    }
+    return {
+        "version": "4",
+        "groupKey": notification.key,
+        "truncatedAlerts": 0,
+        "status": "firing",
+        "receiver": notification.subscription_id,
+        "groupLabels": {"group_id": notification.group_id, "type": "weekly_digest"},
+        "commonLabels": labels,
+        "commonAnnotations": {"summary": notification.subject or ""},
+        "externalURL": "",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": labels,
+                "annotations": {"summary": notification.subject or "", "description": notification.body or ""},
+                "startsAt": created.isoformat(),
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "",
+                "fingerprint": hashlib.sha256(notification.key.encode()).hexdigest()[:16],
+            }
+        ],
+        "liaison": {"kind": "digest", "notification_id": notification.key, "group_id": notification.group_id,
+                    "digest": digest},
+    }  # fmt: skip
 
 
 def email_text(notification: Notification, alerts: list[dict[str, Any]]) -> tuple[str, str]:
@@ -330,6 +366,7 @@ def store_alert(incoming: dict[str, Any], *, view: RegistryView, settings: Setti
         group_ids=group_ids,
         status="resolved" if resolved_at_once else "open",
         resolved_by="data" if resolved_at_once else None,
+        pending_plan=None if resolved_at_once else "alerts",
         received_at=moment,
         updated_at=moment,
         next_escalation_at=moment + timedelta(seconds=settings.escalation_delay_seconds)
@@ -343,8 +380,11 @@ def store_alert(incoming: dict[str, Any], *, view: RegistryView, settings: Setti
         pass
     else:
         alert_events.record(alert.alert_id, "received", by="rules", detail={"groups": group_ids}, at=moment)
+        if alert.next_escalation_at is not None:
+            timers.escalations.schedule(alert.alert_id, alert.next_escalation_at)
         if not resolved_at_once:
             plan_notifications(alert, alert.group_ids, view=view, settings=settings, kind="alerts")
+            planned(alert)
         return alert, "new"
     existing = Alert.objects(alert_id=incoming["alert_id"]).first()
     assert existing is not None
@@ -353,6 +393,7 @@ def store_alert(incoming: dict[str, Any], *, view: RegistryView, settings: Setti
     changed = {k: merged.get(k) for k in CASE_FIELDS if merged.get(k) != current.get(k)}
     transition = status_change(current, incoming)
     if not changed and transition is None:
+        finish_planning(existing, view=view, settings=settings)  # killed before it planned: plan now
         return existing, "repeat"
     for key, value in changed.items():
         setattr(existing, key, value)
@@ -380,15 +421,39 @@ def store_alert(incoming: dict[str, Any], *, view: RegistryView, settings: Setti
         outcome = "reopened"
     if existing.next_escalation_at is None and existing.status == "open" and escalates(merged):
         existing.next_escalation_at = moment + timedelta(seconds=settings.escalation_delay_seconds)
+        timers.escalations.schedule(existing.alert_id, existing.next_escalation_at)
+    new_groups = [g for g in merged["group_ids"] if g not in current.get("group_ids", [])]
+    if outcome in ("resolved", "reopened") or new_groups:
+        existing.pending_plan = "alerts"
     existing.save()
     if outcome in ("resolved", "reopened"):
         # The groups are told once that the case ended (or came back).
         plan_notifications(existing, existing.group_ids, view=view, settings=settings, kind="alerts")
-    else:
-        new_groups = [g for g in merged["group_ids"] if g not in current.get("group_ids", [])]
-        if new_groups:
-            plan_notifications(existing, new_groups, view=view, settings=settings, kind="alerts")
+    elif new_groups:
+        plan_notifications(existing, new_groups, view=view, settings=settings, kind="alerts")
+    if existing.pending_plan:
+        planned(existing)
     return existing, outcome
+
+
+def planned(alert: Alert) -> None:
+    alert.pending_plan = None
+    Alert.objects(alert_id=alert.alert_id).update_one(unset__pending_plan=True)
+
+
+def finish_planning(alert: Alert, *, view: RegistryView, settings: Settings) -> None:
+    """Plan what a writer killed between its change and its planning left undone: at least once
+    (an escalation's notification has a fixed key, so it is planned once; an alert planned in
+    part before the kill may reach a receiver a second time, with the same alert id)."""
+    if alert.pending_plan == "alerts":
+        plan_notifications(alert, alert.group_ids, view=view, settings=settings, kind="alerts")
+    elif alert.pending_plan == "escalation":
+        plan_notifications(
+            alert, [settings.escalation_group], view=view, settings=settings, kind="escalation"
+        )
+    else:
+        return
+    planned(alert)
 
 
 def subscriptions_of(view: RegistryView, group_id: str) -> list[dict[str, Any]]:
@@ -471,6 +536,7 @@ def insert_notification(
 ) -> None:
     # A NotUniqueError means another alert (or instance) opened this window first.
     with contextlib.suppress(NotUniqueError):
+        timers.notifications.schedule(key, send_at)
         Notification(
             key=key,
             subscription_id=subscription["id"],
@@ -545,29 +611,36 @@ def action_applied(alert_id: str, action: str) -> Alert | None:
     return alert if done else None
 
 
-def escalations_due(settings: Settings) -> list[dict[str, Any]]:
+def escalations_due(settings: Settings, *, resync: bool = False) -> list[dict[str, Any]]:
     """Commands to escalate (or remind about) every open alert whose escalation time has come.
 
-    Read-only: the alert's writer applies them (apply_command), and a command whose level was
-    applied already (by another instance's identical command) changes nothing.
+    The due times are in memory (timers.escalations), filled by the writer as it sets them and
+    re-read from the database when `resync` is asked (at start, then once a minute). Read-only:
+    the alert's writer applies the commands, and a level applied already changes nothing.
     """
     moment = now()
+    if resync:
+        for alert in Alert.objects(status="open", next_escalation_at__ne=None).only(
+            "alert_id", "next_escalation_at"
+        ):
+            timers.escalations.schedule(alert.alert_id, aware(alert.next_escalation_at) or moment)
     commands = []
-    for alert in Alert.objects(status="open", next_escalation_at__lte=moment).only(
-        "alert_id", "escalation_level"
-    ):
+    for alert_id in timers.escalations.pop_due(moment):
+        alert = (
+            Alert.objects(alert_id=alert_id)
+            .only("alert_id", "status", "escalation_level", "next_escalation_at")
+            .first()
+        )
+        due_at = aware(alert.next_escalation_at) if alert is not None else None
+        if alert is None or alert.status != "open" or due_at is None:
+            continue  # acknowledged, resolved or gone since
+        if due_at > moment:
+            timers.escalations.schedule(alert_id, due_at)
+            continue
         level = alert.escalation_level + 1
-        if _escalation_requested.get(alert.alert_id) == level:
-            continue  # asked already; the writer has not applied it yet
-        _escalation_requested[alert.alert_id] = level
-        commands.append(alert_events.change(alert.alert_id, "escalated", by="notify", at=moment, command=True,
+        commands.append(alert_events.change(alert_id, "escalated", by="notify", at=moment, command=True,
                                             detail={"to": settings.escalation_group, "level": level}))  # fmt: skip
-    if len(_escalation_requested) > 10_000:
-        _escalation_requested.clear()
     return commands
-
-
-_escalation_requested: dict[str, int] = {}
 
 
 def apply_command(
@@ -622,17 +695,21 @@ def apply_command(
     if event == "escalated":
         level = int(detail.get("level") or 0)
         if alert.status != "open" or alert.escalation_level != level - 1:
+            finish_planning(alert, view=view, settings=settings)
             return alert, False
         group = str(detail.get("to") or settings.escalation_group)
         alert.escalation_level = level
         alert.next_escalation_at = moment + timedelta(seconds=settings.escalation_repeat_seconds)
+        timers.escalations.schedule(alert.alert_id, alert.next_escalation_at)
         if group not in alert.group_ids:
             alert.group_ids.append(group)
         alert.updated_at = moment
         alert.history.append(HistoryEntry(at=moment, event="escalated" if level == 1 else "reminded", by="notify",
                                           detail=f"to {group}, level {level}"))  # fmt: skip
+        alert.pending_plan = "escalation"
         alert.save()
         plan_notifications(alert, [group], view=view, settings=settings, kind="escalation")
+        planned(alert)
         return alert, True
     return alert, False  # delivery_failed and the rest are records only
 
@@ -685,6 +762,7 @@ def plan_digests(week: str, *, view: RegistryView) -> list[str]:
             ).save(force_insert=True)
         except NotUniqueError:
             continue
+        timers.notifications.schedule(key, moment)
         planned.append(key)
     return planned
 

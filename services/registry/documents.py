@@ -93,3 +93,4 @@ class AlertSubscription(RegistryEntity):
     channel = me.StringField(required=True, choices=("webhook", "email", "inbox"))
     target = me.StringField()
     enabled = me.BooleanField(default=True)
+    secret = me.StringField()  # the webhook's own signing key (X-Liaison-Signature)

@@ -144,7 +144,8 @@ class OutboxPublisher:
                 self._producer.flush(timeout=30)
             for doc, future in futures:
                 future.get(timeout=0)  # raises if Kafka refused it; the marker stays
-                kind.document.objects(id=doc.id, version=doc.version).update(set__pending_publish=False)
+                with service.WRITES:  # never beside an entity's read-modify-write (FerretDB)
+                    kind.document.objects(id=doc.id, version=doc.version).update(set__pending_publish=False)
                 OUTBOX_PUBLISHED.labels(kind.name).inc()
                 sent += 1
         OUTBOX_PENDING.set(sum(kind.document.objects(pending_publish=True).count() for kind in KINDS))

@@ -1,5 +1,6 @@
 """HTTP routes of the registry: parse, call service, answer. CONTRACT.md §4."""
 
+import secrets
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
@@ -159,6 +160,8 @@ def add_entity_routes(router: APIRouter, kind: Kind) -> None:
     ) -> dict[str, Any]:
         data = body.model_dump()  # type: ignore[attr-defined]
         _check_target(kind, request, data)
+        if kind.name == "subscription" and data.get("channel") == "webhook" and not data.get("secret"):
+            data["secret"] = secrets.token_urlsafe(32)  # one signing secret per subscription
         doc = service.create(kind, data)
         _published(request)
         return service.read(kind, doc)

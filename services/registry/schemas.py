@@ -86,6 +86,9 @@ class SubscriptionCreate(StrictModel):
     channel: Literal["webhook", "email", "inbox"]
     target: Annotated[str, StringConstraints(max_length=500)] | None = None
     enabled: bool = True
+    # The webhook's own HMAC signing key; generated when a webhook subscription is created
+    # without one, and shown to the admin and the owning group only.
+    secret: Annotated[str, StringConstraints(min_length=16, max_length=200)] | None = None
 
 
 def _update_model(create: type[StrictModel]) -> type[StrictModel]:

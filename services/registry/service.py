@@ -1,5 +1,6 @@
 """What the registry does, behind its HTTP routes and its seed loader."""
 
+import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -105,6 +106,12 @@ def create(kind: Kind, data: dict[str, Any]) -> d.RegistryEntity:
     return doc
 
 
+# One writer at a time in this process: FerretDB 1.x loses concurrent updates of one document,
+# so two PATCHes of one entity both saved version+1 and the second change was never published.
+# Every read-modify-write of an entity (and the outbox's clearing of its marker) holds it.
+WRITES = threading.RLock()
+
+
 def _save_new_version(kind: Kind, doc: d.RegistryEntity, operation: str) -> None:
     """One single-document write: the change, its new version and its outbox marker together."""
     doc.version += 1
@@ -115,23 +122,25 @@ def _save_new_version(kind: Kind, doc: d.RegistryEntity, operation: str) -> None
 
 
 def update(kind: Kind, entity_id: str, changes: dict[str, Any]) -> d.RegistryEntity:
-    doc = get(kind, entity_id)
-    check_links(kind, changes)
-    for key, value in changes.items():
-        setattr(doc, key, value)
-    _save_new_version(kind, doc, "update")
-    return doc
+    with WRITES:
+        doc = get(kind, entity_id)
+        check_links(kind, changes)
+        for key, value in changes.items():
+            setattr(doc, key, value)
+        _save_new_version(kind, doc, "update")
+        return doc
 
 
 def delete(kind: Kind, entity_id: str) -> d.RegistryEntity:
     """Soft delete: the document stays, marked, so that the outbox can publish the deletion."""
-    doc = get(kind, entity_id)
-    linked = referrers(kind, entity_id)
-    if linked:
-        raise Conflict(f"{kind.name} '{entity_id}' is still named by: " + "; ".join(linked[:20]))
-    doc.deleted = True
-    _save_new_version(kind, doc, "delete")
-    return doc
+    with WRITES:
+        doc = get(kind, entity_id)
+        linked = referrers(kind, entity_id)
+        if linked:
+            raise Conflict(f"{kind.name} '{entity_id}' is still named by: " + "; ".join(linked[:20]))
+        doc.deleted = True
+        _save_new_version(kind, doc, "delete")
+        return doc
 
 
 def upsert(kind: Kind, data: dict[str, Any], *, overwrite: bool = False) -> str:

@@ -24,6 +24,7 @@ from tests.conftest import REPO
 
 KAFKA_LIBS = REPO / ".local" / "kafka" / "libs"
 FERRETDB = REPO / ".local" / "bin" / "ferretdb-local"
+POSTGRES_PORT = 5433  # the local cluster under .local/postgres (scripts/platform.sh)
 ADMIN_TOKEN = "fault-suite-admin-token-" + uuid.uuid4().hex[:12]
 WEBHOOK_SECRET = "fault-suite-webhook-secret"
 
@@ -118,6 +119,16 @@ class Cluster:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.ports['kafka']}"
 
+    def postgresql_url(self) -> str:
+        """A PostgreSQL database of its own on the local cluster that `make up` runs (CREATE DATABASE once)."""
+        name = f"faults_{self.root.name.replace('-', '_')}_{os.getpid()}"
+        if not getattr(self, "_database_created", False):
+            createdb = sorted(Path("/usr/lib/postgresql").glob("*/bin/createdb"))[-1]
+            subprocess.run([str(createdb), "-h", "127.0.0.1", "-p", str(POSTGRES_PORT), "-U", "postgres", name],
+                           check=True, capture_output=True)  # fmt: skip
+            self._database_created = True
+        return f"postgres://postgres@127.0.0.1:{POSTGRES_PORT}/{name}"
+
     @property
     def mongodb_uri(self) -> str:
         return f"mongodb://127.0.0.1:{self.ports['ferretdb']}/liaison"
@@ -198,7 +209,7 @@ class Cluster:
         )
         self.processes["ferretdb"] = Process(
             "ferretdb",
-            [str(FERRETDB), "--listen-addr", f"127.0.0.1:{mongo_port}", "--data-dir", str(self.root / "ferretdb")],
+            [str(FERRETDB), "--listen-addr", f"127.0.0.1:{mongo_port}", "--postgresql-url", self.postgresql_url()],
             env, logs / "ferretdb.log", lambda: port_open(mongo_port),
         )  # fmt: skip
         uvicorn = [sys.executable, "-m", "uvicorn", "--factory", "--host", "127.0.0.1", "--no-access-log"]

@@ -384,15 +384,27 @@ def test_a_new_week_sends_the_week_before_as_a_digest_by_email_and_webhook(
             {**week50, "week": "2011-W51", "period_end": "2011-12-25"},
         )
         publish(kafka_bootstrap, topics["reporting_topic"], {**week50, "week": "2011-W51", "received": 31})
-        eventually(lambda: [p for p in finance_hook.payloads() if p.get("kind") == "digest"])
-        eventually(lambda: [m for m in smtp.messages if "周报" in m.content.decode("utf-8", "replace")] or
-                   [m for m in smtp.messages if b"=?utf-8?" in m.content])  # fmt: skip
-        time.sleep(1)
-    digests = [p for p in finance_hook.payloads() if p.get("kind") == "digest"]
-    weeks = sorted(d["digest"]["week"] for d in digests)
+        eventually(lambda: [p for p in finance_hook.payloads() if p["liaison"].get("kind") == "digest"])
+        mails = eventually(lambda: [m for m in map(_decoded, smtp.messages) if "周报" in m["subject"]])
+        time.sleep(1)  # a repeated W51 record would plan a second digest within this second
+    digests = [p for p in finance_hook.payloads() if p["liaison"].get("kind") == "digest"]
+    for payload in finance_hook.payloads():  # every body on a webhook is Alertmanager's v4 form
+        assert payload["version"] == "4" and payload["alerts"] and payload["alerts"][0]["labels"]["alertname"]
+    weeks = sorted(d["liaison"]["digest"]["week"] for d in digests)
     assert weeks == ["2011-W49", "2011-W50"]  # once each, although W51 came twice
-    w50 = next(d["digest"] for d in digests if d["digest"]["week"] == "2011-W50")
+    w50 = next(d["liaison"]["digest"] for d in digests if d["liaison"]["digest"]["week"] == "2011-W50")
     assert w50["alerts"]["total"] == 1 and w50["reporting"]["received"] == 30
+    w50_mail = next(m for m in mails if "2011-W50" in m["subject"])
+    assert "预警 1 条" in w50_mail["body"] and "应报 34，已报 30，按时 28" in w50_mail["body"]
+
+
+def _decoded(message: object) -> dict[str, str]:
+    """Subject and text of an e-mail the SMTP receiver got, decoded (base64, encoded words)."""
+    import email
+    from email import policy
+
+    parsed = email.message_from_bytes(message.content, policy=policy.default)  # type: ignore[attr-defined]
+    return {"subject": str(parsed["subject"]), "body": parsed.get_body(("plain",)).get_content()}
 
 
 CASE_ID = "funding_gap.chalco-qinghai.2011-12-18"
@@ -611,3 +623,41 @@ def test_two_instances_apply_1000_concurrent_comments_and_acks_each_exactly_once
     )  # fmt: skip
     on_topic = sorted(x["detail"]["comment"] for x in commands if x["event"] == "commented")
     assert on_topic == notes  # the topic and the store agree
+
+
+def test_a_webhook_subscription_with_its_own_secret_is_signed_with_it(notify, kafka_bootstrap, topics):
+    own_secret = "sme-own-secret-0123456789abcdef"
+    receiver = WebhookReceiver()
+    try:
+        subscription = {"id": "sme-hook", "group_id": "sme", "channel": "webhook", "target": receiver.url,
+                        "enabled": True, "secret": own_secret}  # fmt: skip
+        event = {
+            "entity_type": "subscription",
+            "id": "sme-hook",
+            "version": 1,
+            "deleted": False,
+            "data": subscription,
+        }
+        producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+        producer.send(topics["registry_topic"], key=b"sme-hook", value=jsonbytes.dumps(event))
+        producer.flush()
+        producer.close()
+        with notify():
+            publish(
+                kafka_bootstrap,
+                topics["alerts_topic"],
+                alert(routes=[{"group_id": "sme", "role": "primary"}]),
+            )
+            request = eventually(lambda: receiver.accepted())[0]  # type: ignore[index]
+    finally:
+        receiver.close()
+    headers = {k.lower(): v for k, v in request["headers"].items()}
+    signed = headers["x-liaison-timestamp"].encode() + b"." + request["body"]
+    assert (
+        headers["x-liaison-signature"]
+        == "sha256=" + hmac.new(own_secret.encode(), signed, hashlib.sha256).hexdigest()
+    )
+    assert (
+        headers["x-liaison-signature"]
+        != "sha256=" + hmac.new(SECRET.encode(), signed, hashlib.sha256).hexdigest()
+    )

@@ -245,6 +245,15 @@ def test_subscriptions_are_read_by_the_admin_or_their_own_group_only(client):
     enterprise = token_for(client, "enterprise", "chalco-qinghai")
     assert client.get("/v1/subscriptions", headers=enterprise).status_code == 403
     assert len(client.get("/v1/subscriptions", headers=ADMIN).json()) == 2
+    hook = {
+        "id": "sub-hook",
+        "group_id": "finance",
+        "channel": "webhook",
+        "target": "https://example.org/hook",
+    }
+    created = client.post("/v1/subscriptions", json=hook, headers=ADMIN).json()
+    assert len(created["secret"]) >= 32  # one signing secret per subscription, generated
+    assert client.get("/v1/subscriptions/sub-hook", headers=finance).json()["secret"] == created["secret"]
 
 
 @pytest.mark.parametrize(
@@ -257,3 +266,32 @@ def test_a_webhook_target_that_may_not_be_called_is_a_422_naming_target(client, 
     answer = client.post("/v1/subscriptions", json=body, headers=ADMIN)
     assert answer.status_code == 422, answer.text
     assert answer.json()["detail"][0]["loc"] == ["body", "target"]
+
+
+def test_concurrent_patches_of_one_entity_each_get_a_version_and_are_published(
+    client, kafka_bootstrap, registry_topic
+):
+    from concurrent.futures import ThreadPoolExecutor
+
+    regions = [f"区域{n}" for n in range(8)]
+    before = client.get("/v1/enterprises/citic-guoan", headers=ADMIN).json()["version"]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(
+            pool.map(
+                lambda region: client.patch(
+                    "/v1/enterprises/citic-guoan", json={"region": region}, headers=ADMIN
+                ),
+                regions,
+            )
+        )
+    assert [a.status_code for a in answers] == [200] * 8
+    assert sorted(a.json()["version"] for a in answers) == list(range(before + 1, before + 9))
+    final = client.get("/v1/enterprises/citic-guoan", headers=ADMIN).json()
+    assert final["version"] == before + 8
+
+    def published(events: list[dict]) -> bool:
+        return any(e["key"] == "citic-guoan" and e["version"] == before + 8 for e in events)
+
+    events = wait_for_events(kafka_bootstrap, registry_topic, published)
+    last = [e for e in events if e["key"] == "citic-guoan" and e["version"] == before + 8][-1]
+    assert last["data"]["region"] == final["region"]
