@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # The admin token: LIAISON_ADMIN_TOKEN if set, else the one `make up` generated in .local/secrets/.
 
-.PHONY: help install up demo down restart status schemas bench bench-e2e bench-ingest bench-rules test test-faults test-unit test-integration lint lint-infra fmt clean-data logs
+.PHONY: help install up demo down restart status schemas bench bench-e2e bench-ingest bench-rules bench-scale test test-faults test-unit test-integration lint lint-infra fmt clean-data logs
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,7 +53,10 @@ bench-rules: ## Rules throughput and latency beside a bare aiokafka loop (needs 
 bench-e2e: ## The whole pipeline, report to stored alert, beside the bare broker (needs make up)
 	@$(PY) bench/bench_e2e.py
 
-bench: bench-e2e bench-ingest bench-rules ## Every benchmark
+bench-scale: ## Lived-in against empty: a simulated year, then the same figures again (needs make up; slow)
+	@$(PY) bench/bench_scale.py
+
+bench: bench-e2e bench-ingest bench-rules ## Every benchmark (bench-scale apart: it fills the platform)
 
 lint: ## ruff and mypy
 	@$(VENV)/bin/ruff check .

@@ -30,6 +30,7 @@ class SubmitSummary:
     accepted: int = 0
     duplicate: int = 0
     rejected: int = 0
+    retried: int = 0  # requests sent again after a 503 (Kafka or the registry was away)
     # (row number, id, reason) of each rejection, in order
     rejections: list[tuple[int, str | None, str]] = field(default_factory=list)
 
@@ -39,6 +40,8 @@ class SubmitSummary:
 
     def lines(self, limit: int = 20) -> list[str]:
         counts = f"{self.accepted} accepted, {self.duplicate} duplicate, {self.rejected} rejected"
+        if self.retried:
+            counts += f" ({self.retried} requests retried after a 503)"
         out = [f"{self.total} submitted: {counts}"]
         for row, item_id, reason in self.rejections[:limit]:
             out.append(f"  row {row} ({item_id or 'no id'}): {reason}")
@@ -111,12 +114,15 @@ class LiaisonClient:
     def close(self) -> None:
         self.http.close()
 
-    def _post(self, path: str, body: Any) -> httpx.Response:
-        for _ in range(self.max_retries):
+    def _post(self, path: str, body: Any, summary: "SubmitSummary | None" = None) -> httpx.Response:
+        for attempt in range(self.max_retries):
+            if attempt and summary is not None:
+                summary.retried += 1
             response = self.http.post(path, json=body)
             if response.status_code != 503:
                 return response
-            # Kafka or the registry is unavailable: nothing was accepted, so sending again is safe.
+            # Kafka or the registry is unavailable: sending again is safe (a report published
+            # after all is recorded by ingest and answered as a duplicate).
             time.sleep(float(response.headers.get("Retry-After", "2")))
         return response
 
@@ -132,7 +138,7 @@ class LiaisonClient:
         summary = SubmitSummary()
         for start in range(0, len(items), batch_size):
             batch = items[start : start + batch_size]
-            response = self._post(PATHS[kind], batch)
+            response = self._post(PATHS[kind], batch, summary)
             if response.status_code in (202, 207):
                 answers: Iterable[dict[str, Any]] = response.json()
             else:  # the whole batch was refused (401, 403, 413, 422, 503 after retries)

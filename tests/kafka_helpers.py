@@ -70,3 +70,14 @@ def registry_topic_with_the_seed(bootstrap: str, name: str) -> str:
     producer.flush()
     producer.close()
     return topic
+
+
+def metric_value(exposition: str, name: str, **labels: str) -> float:
+    """The value of one Prometheus sample (0 when absent) in a /metrics text."""
+    for line in exposition.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        head, _, value = line.rpartition(" ")
+        if all(f'{key}="{wanted}"' in head for key, wanted in labels.items()):
+            return float(value)
+    return 0.0

@@ -33,3 +33,9 @@ PENDING_DELIVERIES = Gauge(
     "liaison_notify_pending_deliveries", "Notifications waiting for delivery or a retry."
 )
 ACTIONS = Counter("liaison_notify_actions_total", "Acknowledgements and resolutions, by action.", ["action"])
+TIME_TO_ACT = Histogram(
+    "liaison_notify_time_to_act_seconds",
+    "How long a group took from an alert's arrival to acknowledging or resolving it, by group and action.",
+    ["group_id", "action"],
+    buckets=(60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400),
+)

@@ -5,6 +5,7 @@ import contextlib
 import hashlib
 import hmac
 import random
+import threading
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from services.notify import alert_events, silences, timers
 from services.notify.config import Settings
 from services.notify.documents import Alert, HistoryEntry, Notification, NotificationItem, ReportingWeek
 from services.notify.exceptions import Conflict, Forbidden, NotFound
-from services.notify.metrics import ACTIONS, END_TO_END_SECONDS
+from services.notify.metrics import ACTIONS, END_TO_END_SECONDS, TIME_TO_ACT
 
 SEVERITIES = ("low", "medium", "high", "critical")
 GROUP_SUBJECTS = ("group", "work_group")
@@ -518,10 +519,27 @@ def plan_notifications(
 
 
 def grouping_window(grouping: str, moment: datetime, settings: Settings) -> tuple[str, datetime]:
-    """The key of the notification collecting `grouping`'s alerts at `moment`, and when it leaves."""
-    window = int(moment.timestamp() // settings.group_wait_seconds)
-    send_at = datetime.fromtimestamp((window + 1) * settings.group_wait_seconds, UTC) + GRACE
-    return f"{grouping}|w{window}", send_at
+    """The key of the notification collecting `grouping`'s alerts at `moment`, and when it leaves.
+
+    A window opens with the first alert of its grouping and stays open `group_wait_seconds`
+    (as Alertmanager's group_wait): alerts that arrive together are sent together, never split
+    by a boundary fixed to the clock. Windows are this writer's own (in memory): alerts of one
+    grouping written by two notify instances go out in two notifications.
+    """
+    with _windows_lock:
+        opened = _windows.get(grouping)
+        if opened is None or moment >= opened[1] - GRACE:
+            key = f"{grouping}|w{int(moment.timestamp() * 1000)}"
+            opened = (key, moment + timedelta(seconds=settings.group_wait_seconds) + GRACE)
+            _windows[grouping] = opened
+            if len(_windows) > 10_000:
+                for stale in [g for g, (_, leaves) in _windows.items() if leaves < moment]:
+                    del _windows[stale]
+        return opened
+
+
+_windows: dict[str, tuple[str, datetime]] = {}
+_windows_lock = threading.Lock()
 
 
 def insert_notification(
@@ -667,7 +685,11 @@ def apply_command(
         alert.history.append(HistoryEntry(at=moment, event=event, by=str(detail.get("principal") or command["by"]),
                                           detail=str(detail.get("comment") or "")))  # fmt: skip
         alert.save()
-        ACTIONS.labels("ack" if event == "acknowledged" else "resolve").inc()
+        action = "ack" if event == "acknowledged" else "resolve"
+        ACTIONS.labels(action).inc()
+        received = aware(alert.received_at)
+        if received is not None:
+            TIME_TO_ACT.labels(str(command["by"]), action).observe(max((moment - received).total_seconds(), 0))
         return alert, True
     if event == "commented":
         if any(entry.ref == command.get("id") for entry in alert.history):

@@ -131,6 +131,7 @@ def test_rules_worker_killed_mid_stream_loses_and_doubles_nothing(healthy_cluste
                timeout=180, every=0.2)  # fmt: skip
     before_kill = len(alerts_on_topic(cluster, "funding_gap", year))
     cluster["rules"].kill()
+    assert before_kill < len(expected), "the stream was done before the kill: the fault did not hit"
     scenario.measured(f"killed with {before_kill} of {len(expected)} alerts published")
     time.sleep(2)
     cluster["rules"].start()
@@ -196,7 +197,9 @@ def test_kafka_stopped_for_ten_seconds_while_clients_submit(healthy_cluster, sce
         thread.join(timeout=300)
     accepted = sum(s.accepted for s in summaries)
     rejected = sum(s.rejected for s in summaries)
+    retried = sum(s.retried for s in summaries)
     assert rejected == 0, [line for s in summaries for line in s.lines()]
+    assert retried > 0, "no client met the outage: the fault did not hit the submissions"
     assert accepted == len(reports)
     ids: Counter[str] = Counter()
     for _, value in read_topic(cluster.bootstrap, "liaison.reports.v1"):
@@ -212,7 +215,10 @@ def test_kafka_stopped_for_ten_seconds_while_clients_submit(healthy_cluster, sce
     # Only a send the broker took while ingest timed out can be there twice (ingest answered 503,
     # the client sent it again): a handful at most, never a batch.
     assert len(doubled) <= 15, f"{len(doubled)} reports twice on the topic, e.g. {doubled[:3]}"
-    scenario.measured(f"{len(reports)} reports accepted, none lost; {len(doubled)} twice on the topic")
+    scenario.measured(
+        f"{len(reports)} reports accepted, none lost; {retried} requests retried after a 503; "
+        f"{len(doubled)} twice on the topic"
+    )
     assert_stored_once(cluster, "funding_gap", year, expected)
     scenario.measured(f"{len(expected)} alerts in notify, each once")
 
@@ -229,7 +235,8 @@ def test_database_restarted_under_load(healthy_cluster, scenario):
         for number in range(1, 11)
         for enterprise_id in ENTERPRISES[:40]
     ]
-    expected = {alert_id("funding_gap", r) for r in reports}
+    # A gap every week is one case per enterprise, its id the first week's (CONTRACT.md §6).
+    expected = {alert_id("funding_gap", r) for r in reports[:40]}
     stop = threading.Event()
 
     def load() -> None:  # a steady stream of reads against both services meanwhile
@@ -306,8 +313,12 @@ def test_a_webhook_receiver_down_for_a_minute(healthy_cluster, scenario):
         submit_all(cluster, reports)
         wait_until("notify has the alerts", lambda: set(stored_alerts(cluster, "energy_overuse", year)) >= expected,
                    timeout=120)  # fmt: skip
+        failed_before = _deliveries(cluster.ports["notify"], "retry")
         time.sleep(60)
-        assert len(receiver.requests) == before_down  # nothing got through while it was away
+        tried = _deliveries(cluster.ports["notify"], "retry") - failed_before
+        assert tried > 0, "notify never tried the receiver while it was away"
+        assert len(receiver.requests) == before_down
+        scenario.measured(f"{tried:.0f} refused attempts while the receiver was away")
         receiver.up()
         took = wait_until("every alert delivered", lambda: set(receiver.alert_ids()) >= expected, timeout=60)
         time.sleep(8)  # anything sent twice would arrive by now (retries are at most 5 s apart here)
@@ -338,7 +349,8 @@ def test_two_notify_instances_send_nothing_twice(healthy_cluster, scenario):
             for number in range(1, 4)
             for enterprise_id in ENTERPRISES[:60]
         ]
-        expected = {alert_id("workforce_cut", r) for r in reports}
+        # Three weeks running are one case per enterprise, its id the first week's.
+        expected = {alert_id("workforce_cut", r) for r in reports[:60]}
         submit_all(cluster, reports, batch_size=30)
         took = wait_until(
             "every alert delivered",
@@ -354,7 +366,8 @@ def test_two_notify_instances_send_nothing_twice(healthy_cluster, scenario):
         assert max(delivered.values()) == 1, [a for a, n in delivered.items() if n > 1][:5]
         keys = receiver.idempotency_keys()
         assert len(keys) == len(set(keys)) and all(r["signed"] for r in receiver.requests)
-        per_instance = [_delivered(cluster.ports[name]) for name in ("notify", "notify-2")]
+        per_instance = [_deliveries(cluster.ports[name], "delivered") for name in ("notify", "notify-2")]
+        assert all(count > 0 for count in per_instance), f"one instance delivered nothing: {per_instance}"
         scenario.measured(
             f"{len(expected)} alerts in {len(receiver.requests)} deliveries within {took:.0f} s; "
             f"webhook deliveries by instance: {per_instance[0]:.0f} and {per_instance[1]:.0f}"
@@ -364,12 +377,13 @@ def test_two_notify_instances_send_nothing_twice(healthy_cluster, scenario):
         cluster["notify-2"].stop()
 
 
-def _delivered(port: int) -> float:
+def _deliveries(port: int, outcome: str) -> float:
+    """Webhook delivery attempts of one notify instance with this outcome (its own counter)."""
     text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()
         if line.startswith("liaison_notify_deliveries_total{")
-        and 'outcome="delivered"' in line
+        and f'outcome="{outcome}"' in line
         and "webhook" in line
     )

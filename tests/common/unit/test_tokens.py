@@ -1,3 +1,4 @@
+from liaison_common import tokens
 from liaison_common.tokens import TOKEN_PREFIX, hash_token, new_token
 
 
@@ -12,3 +13,23 @@ def test_only_a_hash_is_stored_and_it_is_stable():
     assert hash_token(token) == hash_token(token)
     assert token not in hash_token(token)
     assert hash_token(token) != hash_token(token + "x")
+
+
+def test_the_admin_token_is_compared_in_constant_time(monkeypatch):
+    """Every service authenticates through liaison_common.tokens.authenticate (the one place),
+    which compares the admin token with hmac.compare_digest."""
+    compared: list[tuple[bytes, bytes]] = []
+    real = tokens.hmac.compare_digest
+    monkeypatch.setattr(tokens.hmac, "compare_digest", lambda a, b: compared.append((a, b)) or real(a, b))
+    admin = "admin-token-0123456789abcdef"
+    assert tokens.authenticate(admin, admin_token=admin) == tokens.Principal("admin", "admin")
+    assert compared == [(admin.encode(), admin.encode())]
+
+
+def test_every_service_authenticates_through_the_shared_function():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    callers = {path.parent.name for path in (root / "services").rglob("*.py")
+               if "authenticate(" in path.read_text(encoding="utf-8") or "authenticate_request(" in path.read_text(encoding="utf-8")}  # fmt: skip
+    assert {"ingest", "registry", "notify", "console"} <= callers

@@ -15,7 +15,7 @@ from services.ingest.app import create_app
 from services.ingest.config import Settings
 from tests.conftest import ADMIN_TOKEN
 from tests.ingest.unit.test_validation import INCIDENT, REPORT, WG_REPORT
-from tests.kafka_helpers import make_topic, registry_topic_with_the_seed, wait_for_events
+from tests.kafka_helpers import make_topic, metric_value, registry_topic_with_the_seed, wait_for_events
 
 pytestmark = pytest.mark.integration
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -279,11 +279,20 @@ def test_a_deeply_nested_body_or_a_lone_surrogate_is_a_422_not_a_500(ingest):
 
 
 def test_metrics_count_submissions_by_outcome(ingest):
+    labels = {"kind": "enterprise_report", "source": "http"}
     with ingest() as client:
+        before = client.get("/metrics").text
         client.post("/v1/reports", json=report("m-1"), headers=ADMIN)
         client.post("/v1/reports", json=report("m-1"), headers=ADMIN)
-        text = client.get("/metrics").text
-    assert (
-        'liaison_ingest_submissions_total{kind="enterprise_report",outcome="duplicate",source="http"}' in text
+        client.post("/v1/reports", json=report("m-2", indicators={"inventory_t": -1}), headers=ADMIN)
+        after = client.get("/metrics").text
+    for outcome in ("accepted", "duplicate", "rejected"):
+        name = "liaison_ingest_submissions_total"
+        assert (
+            metric_value(after, name, outcome=outcome, **labels)
+            == metric_value(before, name, outcome=outcome, **labels) + 1
+        )
+    timed = {"service": "ingest", "route": "/v1/reports", "method": "POST"}
+    assert metric_value(after, "liaison_http_request_duration_seconds_count", **timed) == (
+        metric_value(before, "liaison_http_request_duration_seconds_count", **timed) + 3
     )
-    assert "liaison_http_request_duration_seconds_bucket" in text

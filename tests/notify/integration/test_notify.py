@@ -343,17 +343,20 @@ def test_a_stream_client_sees_a_new_alert(notify, kafka_bootstrap, topics):
     with notify() as client:
         finance = token("group", "finance")
         seen: list[str] = []
+        connected = threading.Event()
 
         def listen() -> None:
             with client.stream("GET", "/v1/alerts/stream", headers=finance) as response:
                 for line in response.iter_lines():
+                    if line.startswith(": connected"):
+                        connected.set()
                     if line.startswith("data:"):
                         seen.append(json.loads(line[5:])["alert_id"])
                         return
 
         listener = threading.Thread(target=listen, daemon=True)
         listener.start()
-        time.sleep(0.5)
+        assert connected.wait(timeout=30), "the stream did not open"
         publish(kafka_bootstrap, topics["alerts_topic"], alert())
         listener.join(timeout=30)
         assert seen == ["funding_gap.chalco-qinghai.2011-12-18"]
@@ -372,12 +375,13 @@ def test_a_new_week_sends_the_week_before_as_a_digest_by_email_and_webhook(
     notify, kafka_bootstrap, topics, receivers
 ):
     finance_hook, _, smtp = receivers
-    with notify():
+    with notify() as client:
         publish(kafka_bootstrap, topics["alerts_topic"], alert())
         week50 = {"week": "2011-W50", "period_end": "2011-12-18", "expected": 34, "received": 30, "on_time": 28,
                   "reporting_rate": 0.88, "timeliness_rate": 0.82, "missing": [], "by_work_group": {}}  # fmt: skip
         publish(kafka_bootstrap, topics["reporting_topic"], week50)
-        time.sleep(1.5)
+        # W50's digest counts the alert: it must be stored before W51 closes W50.
+        eventually(lambda: client.get(f"/v1/alerts/{CASE_ID}", headers=ADMIN).status_code == 200)
         publish(
             kafka_bootstrap,
             topics["reporting_topic"],

@@ -124,11 +124,19 @@ def test_the_links_the_contract_names(enterprise_id, work_group_id):
     assert work_group_id in ENTERPRISES[enterprise_id]["work_group_ids"]
 
 
+# The seed names no 主要联点 for these seven (附件2 二.10, 15–20): they serve a sector or a task.
+WORK_GROUPS_WITHOUT_LIAISON_POINTS = {
+    "wg-export", "wg-power", "wg-rail", "wg-credit", "wg-provincial-soe", "wg-statistics", "wg-liaison",
+}  # fmt: skip
+
+
 def test_every_main_liaison_point_of_each_work_group_is_an_enterprise_linked_to_it():
+    without = set()
     for wg in DATA["work_groups"]:
         match = re.search(r"主要联点([^。]+?)(?:等企业|等)?[。，]", wg["duties"])
         if match is None:
-            continue  # 外向型企业, 电力生产, 铁路运输 … name no enterprise
+            without.add(wg["id"])
+            continue
         for name in match.group(1).split("、"):
             linked = [
                 e
@@ -136,6 +144,7 @@ def test_every_main_liaison_point_of_each_work_group_is_an_enterprise_linked_to_
                 if wg["id"] in e["work_group_ids"] and name in [e["name"], *e["aliases"]]
             ]
             assert linked, f"{wg['id']}: {name} is not an enterprise linked to it"
+    assert without == WORK_GROUPS_WITHOUT_LIAISON_POINTS  # no work group skipped unnoticed
 
 
 def test_energy_ceiling_products_are_recorded_for_the_annex_3_enterprises():

@@ -1,0 +1,236 @@
+"""Is a lived-in platform as fast as an empty one? (issue: a platform that stays fast after a year)
+
+  make bench-scale        (needs `make up`; best on a fresh one: DEMO=0 make up)
+
+Measures the running platform as it is ("before"), then makes it lived-in — a simulated year:
+every enterprise of the registry reporting 52 weeks through ingest, at least ALERTS (20,000)
+alerts stored by notify, two webhook subscriptions of which one points at a receiver that is
+down — and measures again ("after"). Each phase prints:
+
+- pipeline: submission → stored alert, p50/p99, at a steady RATE (100) reports/s for SECONDS;
+- ingest: batches of 500 reports, reports/s;
+- inbox: GET /v1/alerts?group_id=finance&limit=100, p50/p99 over 100 calls;
+- idle: each process's CPU over IDLE (60) seconds with nothing submitted, and its RSS.
+
+Targets (the issue's): every lived-in figure within 1.5x of the empty one, pipeline p99 under
+500 ms at 100 reports/s, the services and the database together under 10 % of one core when
+idle (Kafka on its own line), each service under 200 MB RSS. Figures are printed, never
+asserted: a benchmark measures, a test checks behaviour.
+"""
+
+import json
+import os
+import threading
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+from kafka import KafkaProducer
+
+from liaison_client.local import local_admin_token
+
+REPO = Path(__file__).resolve().parents[1]
+INGEST, REGISTRY, NOTIFY = "http://127.0.0.1:8001", "http://127.0.0.1:8002", "http://127.0.0.1:8003"
+RATE = float(os.environ.get("RATE", "100"))
+SECONDS = float(os.environ.get("SECONDS", "20"))
+IDLE = float(os.environ.get("IDLE", "60"))
+ALERTS = int(os.environ.get("ALERTS", "20000"))
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+def report(enterprise_id: str, monday: date, run: str, **indicators: float) -> dict:
+    end = monday + timedelta(days=6)
+    return {
+        "report_id": f"scale-{run}-{enterprise_id}-{end.isoformat()}",
+        "enterprise_id": enterprise_id,
+        "period_start": monday.isoformat(),
+        "period_end": end.isoformat(),
+        "submitted_at": f"{(end + timedelta(days=1)).isoformat()}T09:00:00+08:00",
+        "indicators": indicators,
+    }
+
+
+class Seen:
+    """When each report id first appears in an alert notify stored (its event stream)."""
+
+    def __init__(self, token: str):
+        self.times: dict[str, float] = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, args=(token,), daemon=True)
+        self.thread.start()
+        time.sleep(1)
+
+    def _watch(self, token: str) -> None:
+        with (
+            httpx.Client(timeout=httpx.Timeout(10, read=None)) as client,
+            client.stream(
+                "GET", f"{NOTIFY}/v1/alerts/stream", headers={"Authorization": f"Bearer {token}"}
+            ) as answer,
+        ):
+            for line in answer.iter_lines():
+                if self.stop.is_set():
+                    return
+                if line.startswith("data:"):
+                    for source in json.loads(line[5:]).get("source_ids", []):
+                        self.times.setdefault(source, time.perf_counter())
+
+
+def pipeline(client: httpx.Client, token: str, enterprises: list[str], year: int) -> str:
+    """A steady RATE of reports with a funding gap (each enterprise once a week, weeks moving on)."""
+    run, seen, sent = uuid.uuid4().hex[:6], Seen(token), {}
+    total = int(RATE * SECONDS)
+    gap = {"working_capital_need": 50000, "cash_on_hand": 100, "credit_available": 100}
+    items = [report(enterprises[i % len(enterprises)], date(year, 1, 2) + timedelta(weeks=i // len(enterprises)),
+                    run, **gap) for i in range(total)]  # fmt: skip
+    started = time.perf_counter()
+    for index, item in enumerate(items):
+        time.sleep(max(0.0, started + index / RATE - time.perf_counter()))
+        sent[item["report_id"]] = time.perf_counter()
+        answer = client.post("/v1/reports", json=item)
+        assert answer.status_code in (200, 202), answer.text[:200]
+    deadline = time.monotonic() + 60
+    while len([r for r in sent if r in seen.times]) < total and time.monotonic() < deadline:
+        time.sleep(0.2)
+    seen.stop.set()
+    latencies = [seen.times[r] - sent[r] for r in sent if r in seen.times]
+    return (f"pipeline at {RATE:.0f}/s: {len(latencies)}/{total} stored, p50 {percentile(latencies, 50) * 1000:.0f} ms,"
+            f" p99 {percentile(latencies, 99) * 1000:.0f} ms")  # fmt: skip
+
+
+def ingest_batches(client: httpx.Client, enterprises: list[str], year: int) -> str:
+    run = uuid.uuid4().hex[:6]
+    items = [report(e, date(year, 1, 2) + timedelta(weeks=w), run, production_t=100, sales_t=100)
+             for w in range(10) for e in enterprises][:2000]  # fmt: skip
+    started = time.perf_counter()
+    for i in range(0, len(items), 500):
+        answer = client.post("/v1/reports", json=items[i : i + 500])
+        assert answer.status_code in (202, 207), answer.text[:200]
+    return f"ingest, batches of 500: {len(items) / (time.perf_counter() - started):.0f} reports/s"
+
+
+def inbox(token: str) -> str:
+    times = []
+    with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
+        for _ in range(100):
+            started = time.perf_counter()
+            client.get(f"{NOTIFY}/v1/alerts", params={"group_id": "finance", "limit": 100}).raise_for_status()
+            times.append(time.perf_counter() - started)
+    return f"inbox (finance, 100 per page): p50 {percentile(times, 50) * 1000:.0f} ms, p99 {percentile(times, 99) * 1000:.0f} ms"
+
+
+def processes() -> dict[str, int]:
+    found = {}
+    for pidfile in sorted((REPO / ".local" / "run").glob("*.pid")):
+        try:
+            found[pidfile.stem] = int(pidfile.read_text().strip())
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / TICKS
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def idle() -> list[str]:
+    pids = processes()
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    time.sleep(IDLE)
+    lines, platform_total = [], 0.0
+    for name, pid in pids.items():
+        share = (cpu_seconds(pid) - before[name]) / IDLE * 100
+        if name not in ("kafka", "prometheus"):
+            platform_total += share
+        lines.append(f"  {name:<11} {share:5.1f} % of a core   RSS {rss_mb(pid):6.0f} MB")
+    lines.append(
+        f"  services + database together: {platform_total:.1f} % of a core (Kafka and Prometheus apart)"
+    )
+    return lines
+
+
+def measure(label: str, token: str, enterprises: list[str], year: int) -> None:
+    print(f"\n== {label}")
+    with httpx.Client(base_url=INGEST, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
+        print(pipeline(client, token, enterprises, year))
+        print(ingest_batches(client, enterprises, year))
+    print(inbox(token))
+    print(f"idle for {IDLE:.0f} s:")
+    for line in idle():
+        print(line)
+
+
+def live_in(token: str, enterprises: list[str]) -> None:
+    """A year of reports from every enterprise, ALERTS stored alerts, a receiver that is down."""
+    headers = {"Authorization": f"Bearer {token}"}
+    run = uuid.uuid4().hex[:6]
+    for group, target in (("finance", "http://127.0.0.1:9/down"), ("sme", "http://127.0.0.1:9/down-too")):
+        body = {"id": f"scale-{run}-{group}", "group_id": group, "channel": "webhook", "target": target}
+        httpx.post(f"{REGISTRY}/v1/subscriptions", json=body, headers=headers, timeout=30)
+    year = date(2013, 1, 7)
+    items = []
+    for week in range(52):
+        for index, enterprise_id in enumerate(enterprises):
+            troubled = (week + index) % 9 == 0  # now and then a funding gap, a case that comes and goes
+            items.append(report(enterprise_id, year + timedelta(weeks=week), run, production_t=1000, sales_t=900,
+                                inventory_t=3000, cash_on_hand=100, credit_available=100,
+                                working_capital_need=5000 if troubled else 50))  # fmt: skip
+    print(
+        f"lived-in: {len(items)} reports ({len(enterprises)} enterprises x 52 weeks) through ingest …",
+        flush=True,
+    )
+    with httpx.Client(base_url=INGEST, headers=headers, timeout=120) as client:
+        for i in range(0, len(items), 500):
+            client.post("/v1/reports", json=items[i : i + 500]).raise_for_status()
+    print(f"lived-in: {ALERTS} alerts onto liaison.alerts.v1 for notify to store …", flush=True)
+    producer = KafkaProducer(bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"), acks=1,
+                             linger_ms=20)  # fmt: skip
+    for n in range(ALERTS):
+        enterprise_id = enterprises[n % len(enterprises)]
+        alert = {"alert_id": f"stated_problem.{enterprise_id}.scale-{run}-{n}", "type": "stated_problem",
+                 "severity": "low", "enterprise_id": enterprise_id, "period_end": "2013-06-30",
+                 "detected_at": "2013-07-01T09:00:00+08:00", "summary": "历史问题", "evidence": {},
+                 "routes": [{"group_id": ("finance", "comprehensive", "operations")[n % 3], "role": "primary"}],
+                 "source_ids": [f"scale-{run}-{n}"]}  # fmt: skip
+        producer.send("liaison.alerts.v1", key=alert["alert_id"].encode(), value=json.dumps(alert).encode())
+    producer.flush()
+    producer.close()
+    deadline = time.monotonic() + 3600
+    while time.monotonic() < deadline:
+        stored = httpx.get(f"{NOTIFY}/metrics", timeout=30).text
+        count = sum(float(line.rsplit(" ", 1)[1]) for line in stored.splitlines()
+                    if line.startswith("liaison_notify_alerts_received_total{") and 'outcome="new"' in line)  # fmt: skip
+        print(f"  notify has stored {count:.0f} new alerts since it started", flush=True)
+        if count >= ALERTS:
+            break
+        time.sleep(15)
+
+
+def main() -> None:
+    token = local_admin_token() or ""
+    enterprises = [e["id"] for e in httpx.get(f"{REGISTRY}/v1/enterprises", params={"limit": 1000},
+                                               headers={"Authorization": f"Bearer {token}"}, timeout=30).json()]  # fmt: skip
+    print(
+        f"{os.cpu_count()} cores; {len(enterprises)} enterprises in the registry; RATE={RATE:.0f}/s for {SECONDS:.0f} s"
+    )
+    measure("before (as the platform is now)", token, enterprises, 2012)
+    live_in(token, enterprises)
+    measure("after a simulated year", token, enterprises, 2014)
+
+
+if __name__ == "__main__":
+    main()
