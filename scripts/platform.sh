@@ -192,7 +192,12 @@ start_postgres() {
   if [[ ! -f "$PG_DATA/PG_VERSION" ]]; then
     say "creating a PostgreSQL cluster in .local/postgres (127.0.0.1:$PG_PORT only)"
     mkdir -p "$PG_DATA"
-    if [[ $(id -u) -eq 0 ]]; then chown -R postgres: "$PG_HOME"; fi
+    if [[ $(id -u) -eq 0 ]]; then
+      chown -R postgres: "$PG_HOME"
+      # initdb runs as the postgres user, which must be able to reach the folder.
+      runuser -u postgres -- test -w "$PG_DATA" \
+        || fail "the postgres user cannot reach $PG_DATA: let others traverse the folders above the repo (chmod o+x)"
+    fi
     chmod 700 "$PG_DATA"
     as_pg_owner "$bin/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
       >"$LOGS/postgres-init.log" 2>&1 || fail "initdb failed; see $LOGS/postgres-init.log"

@@ -223,10 +223,11 @@ def _parse(text: str) -> Any:
 def _record_failure(notification: Notification, error: str, settings: Settings) -> str:
     moment = service.now()
     attempts = notification.attempts + 1
+    shown = (service.without_target(error, notification.target) or "")[:300]  # groups read the events
     for alert_id in notification.alert_ids:
         alert_events.record(alert_id, "delivery_failed", by="notify", at=moment,
                             detail={"group_id": notification.group_id, "channel": notification.channel,
-                                    "attempt": attempts, "error": error[:300]})  # fmt: skip
+                                    "attempt": attempts, "error": shown})  # fmt: skip
     created = service.aware(notification.created_at)
     assert created is not None
     if (moment - created).total_seconds() > settings.delivery_expiry_seconds:

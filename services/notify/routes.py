@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from anyio import to_thread
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from liaison_common import tokens
 from liaison_common.routing import PROBLEM_TYPES
@@ -45,6 +45,10 @@ class SilenceMatchers(BaseModel):
     group_id: SlugText | None = None
 
 
+SILENCE_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+SILENCE_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
 class SilenceCreate(BaseModel):
     """Hold back deliveries that match, from starts_at until ends_at (CONTRACT.md §6)."""
 
@@ -53,6 +57,16 @@ class SilenceCreate(BaseModel):
     starts_at: AwareDatetime | None = None  # default: now
     ends_at: AwareDatetime
     comment: str = Field(default="", max_length=2000)
+
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def _in_range(cls, moment: datetime | None) -> datetime | None:
+        # Years 1 and 9999 with an offset do not fit the database's dates: bound them (a 422).
+        if moment is None:
+            return None
+        if not SILENCE_EARLIEST <= moment <= SILENCE_LATEST:
+            raise ValueError("must be between 2000-01-01 and 2100-01-01")
+        return moment.astimezone(UTC)
 
 
 async def principal_of(request: Request) -> Principal:

@@ -77,6 +77,7 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
 def alert_dict(alert: Alert) -> dict[str, Any]:
     data = alert.to_mongo().to_dict()
     data["alert_id"] = data.pop("_id")
+    data.pop("pending_plan", None)  # the writer's own bookkeeping
     for moment in ("received_at", "updated_at", "first_delivered_at", "next_escalation_at"):
         if data.get(moment) is not None:
             data[moment] = aware(data[moment]).isoformat()  # type: ignore[union-attr]
@@ -317,9 +318,10 @@ def merge(existing: dict[str, Any], incoming: dict[str, Any]) -> dict[str, Any]:
         )
         if not existing.get("measures") and incoming.get("measures"):
             merged["measures"] = incoming["measures"]
-    merged["source_ids"] = list(
-        dict.fromkeys([*existing.get("source_ids", []), *incoming.get("source_ids", [])])
-    )[-MAX_SOURCES:]
+    if not resolution:  # the report that ended the case is named in the resolution's history
+        merged["source_ids"] = list(
+            dict.fromkeys([*existing.get("source_ids", []), *incoming.get("source_ids", [])])
+        )[-MAX_SOURCES:]
     known = {route["group_id"] for route in existing.get("routes", [])}
     merged["routes"] = [
         *existing.get("routes", []),
@@ -408,7 +410,8 @@ def store_alert(incoming: dict[str, Any], *, view: RegistryView, settings: Setti
     outcome = "updated"
     if transition == "resolved":
         existing.status, existing.resolved_by, existing.next_escalation_at = "resolved", "data", None
-        note = "absent from two consecutive reports: resolved by data"
+        ended_by = ", ".join(incoming.get("source_ids") or [])
+        note = f"absent from two consecutive reports ({ended_by}): resolved by data"
         existing.history.append(HistoryEntry(at=moment, event="resolved", by="rules", detail=note))
         alert_events.record(
             existing.alert_id, "resolved", by="rules", detail={"resolved_by": "data"}, at=moment
@@ -689,7 +692,9 @@ def apply_command(
         ACTIONS.labels(action).inc()
         received = aware(alert.received_at)
         if received is not None:
-            TIME_TO_ACT.labels(str(command["by"]), action).observe(max((moment - received).total_seconds(), 0))
+            TIME_TO_ACT.labels(str(command["by"]), action).observe(
+                max((moment - received).total_seconds(), 0)
+            )
         return alert, True
     if event == "commented":
         if any(entry.ref == command.get("id") for entry in alert.history):
@@ -789,6 +794,13 @@ def plan_digests(week: str, *, view: RegistryView) -> list[str]:
     return planned
 
 
+def without_target(text: str | None, target: str | None) -> str | None:
+    """An error message with the receiver's URL or address taken out (groups read it)."""
+    if not text or not target:
+        return text
+    return text.replace(target, "<target>")
+
+
 def why_notified(alert_id: str, principal: Principal) -> dict[str, Any]:
     """Why each routed group was (or was not) notified of the alert (CONTRACT.md §6)."""
     alert = get_visible(alert_id, principal)
@@ -818,7 +830,7 @@ def why_notified(alert_id: str, principal: Principal) -> dict[str, Any]:
             "channel": notification.channel, "kind": notification.kind, "notification_id": notification.key,
             "outcome": {"delivered": "delivered", "expired": "failed"}.get(notification.status, "pending"),
             "at": delivered_at.isoformat() if delivered_at else None, "attempts": notification.attempts,
-            "last_error": notification.last_error,
+            "last_error": without_target(notification.last_error, notification.target),
         })  # fmt: skip
     if principal.subject_type in GROUP_SUBJECTS and not principal.is_admin:
         shown = [groups[principal.subject_id]] if principal.subject_id in groups else []

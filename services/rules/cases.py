@@ -8,6 +8,8 @@ problem belongs to and which open cases the report ends:
   `last_period_end` moves on, `occurrences` counts the periods;
 - a case whose problem is absent from two consecutive reports is resolved by data;
 - the same problem within four weeks of that reopens the case (same id); later, a new case;
+- a problem detected again more than five weeks after its case's last detection, with no
+  reports between to resolve it, opens a new case (the old one is left to the groups);
 - a redelivered report (a period the case has already seen) changes nothing, so the same
   input always gives the same ids and counts.
 """
@@ -53,8 +55,12 @@ class CaseBook:
         case = self.data.get(problem_type)
         if case is not None and period_end in case["periods"]:
             return self._update(case, problem_type, "repeat")
-        if case is None or (
-            case.get("resolved_on") and _days(period_end, case["resolved_on"]) > REOPEN_WITHIN_DAYS
+        if (
+            case is None
+            or (case.get("resolved_on") and _days(period_end, case["resolved_on"]) > REOPEN_WITHIN_DAYS)
+            # Not detected for longer than that, and no reports said so: the old case is stale
+            # (left to the groups), this is a new one.
+            or (not case.get("resolved_on") and _days(period_end, case["last"]) > REOPEN_WITHIN_DAYS + 7)
         ):
             case = {"id": case_id(problem_type, subject_id, period_end), "first": period_end,
                     "last": period_end, "occurrences": 1, "periods": [period_end], "absent": [],

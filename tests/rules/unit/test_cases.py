@@ -59,3 +59,20 @@ def test_the_book_survives_the_table_as_plain_data():
     book.detected("stockpile", "e", WEEKS[0])
     restored = CaseBook(book.data)
     assert restored.detected("stockpile", "e", WEEKS[1]).occurrences == 2
+
+
+def test_a_problem_seen_again_long_after_its_last_detection_is_a_new_case():
+    book = CaseBook()
+    old = book.detected("funding_gap", "e", "2011-12-18")
+    new = book.detected("funding_gap", "e", "2019-01-13")  # no report in between
+    assert new.change == "opened" and new.case_id == "funding_gap.e.2019-01-13" != old.case_id
+    assert book.detected("funding_gap", "e", "2019-01-20").case_id == new.case_id
+
+
+def test_a_case_resolved_by_data_reopens_for_four_weeks_after_its_resolution():
+    book = CaseBook()
+    opened = book.detected("funding_gap", "e", "2011-12-04")
+    book.absent(set(), "2011-12-11")
+    book.absent(set(), "2011-12-18")  # resolved on 12-18
+    again = book.detected("funding_gap", "e", "2012-01-15")  # 28 days after the resolution
+    assert (again.change, again.case_id) == ("reopened", opened.case_id)
