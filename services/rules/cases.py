@@ -11,7 +11,9 @@ problem belongs to and which open cases the report ends:
 - a problem detected again more than five weeks after its case's last detection, with no
   reports between to resolve it, opens a new case (the old one is left to the groups);
 - a redelivered report (a period the case has already seen) changes nothing, so the same
-  input always gives the same ids and counts.
+  input always gives the same ids and counts;
+- a report from more than five weeks before the current case began (history filled in
+  later) is an alert of its own, by its period, and leaves the case alone.
 """
 
 from dataclasses import dataclass
@@ -37,7 +39,7 @@ class CaseUpdate:
     first_period_end: str
     last_period_end: str
     occurrences: int
-    change: str  # opened, updated, reopened, repeat (a redelivery), resolved
+    change: str  # opened, updated, reopened, repeat (a redelivery), resolved, historical
 
 
 def _days(later: str, earlier: str) -> int:
@@ -55,6 +57,11 @@ class CaseBook:
         case = self.data.get(problem_type)
         if case is not None and period_end in case["periods"]:
             return self._update(case, problem_type, "repeat")
+        if case is not None and _days(case["first"], period_end) > REOPEN_WITHIN_DAYS + 7:
+            # A report from long before the case began (a back-filled year): an alert of its own,
+            # by its period, that leaves the current case alone.
+            own_id = case_id(problem_type, subject_id, period_end)
+            return CaseUpdate(own_id, problem_type, period_end, period_end, 1, "historical")
         if (
             case is None
             or (case.get("resolved_on") and _days(period_end, case["resolved_on"]) > REOPEN_WITHIN_DAYS)

@@ -32,7 +32,7 @@ def bearer(value: str) -> dict[str, str]:
 
 def report(enterprise_id: str, run: str) -> dict[str, Any]:
     return {"report_id": f"access-{run}-{enterprise_id}", "enterprise_id": enterprise_id,
-            "period_start": "2020-01-06", "period_end": "2020-01-12", "submitted_at": "2020-01-13T09:00:00+08:00",
+            "period_start": "2010-01-04", "period_end": "2010-01-10", "submitted_at": "2010-01-11T09:00:00+08:00",
             "indicators": {"working_capital_need": 5000, "cash_on_hand": 1, "credit_available": 1}}  # fmt: skip
 
 
@@ -128,7 +128,8 @@ def test_who_may_do_what(healthy_cluster, scenario):
     checks += 1
     expect(202, httpx.post(f"{ingest}/v1/reports", json=report("chalco-qinghai", run), headers=bearer(chalco)),
            "an enterprise submitting for itself")  # fmt: skip
-    alert_id = "funding_gap.chalco-qinghai.2020-01-12"
+    # An early week, before every later scenario's (alerts are cases, CONTRACT.md §6).
+    alert_id = "funding_gap.chalco-qinghai.2010-01-10"
     wait_until("the alert stored", lambda: httpx.get(f"{notify}/v1/alerts/{alert_id}", headers=cluster.admin).status_code == 200,
                timeout=120)  # fmt: skip
     expect(

@@ -76,3 +76,12 @@ def test_a_case_resolved_by_data_reopens_for_four_weeks_after_its_resolution():
     book.absent(set(), "2011-12-18")  # resolved on 12-18
     again = book.detected("funding_gap", "e", "2012-01-15")  # 28 days after the resolution
     assert (again.change, again.case_id) == ("reopened", opened.case_id)
+
+
+def test_a_report_from_long_before_the_case_is_an_alert_of_its_own():
+    book = CaseBook()
+    current = book.detected("funding_gap", "e", "2019-01-13")
+    old = book.detected("funding_gap", "e", "2013-02-03")
+    assert (old.case_id, old.change) == ("funding_gap.e.2013-02-03", "historical")
+    assert book.detected("funding_gap", "e", "2019-01-20").case_id == current.case_id
+    assert book.absent(set(), "2013-02-10") == []  # an old report says nothing of today's case
