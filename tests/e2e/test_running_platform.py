@@ -110,3 +110,69 @@ def test_prometheus_holds_the_registry_metrics():
             break
         assert time.monotonic() < deadline, f"liaison_registry_entities not in Prometheus: {series}"
         time.sleep(1)
+
+
+def test_a_subscription_and_a_routing_rule_made_in_the_registry_reach_rules_and_notify(admin_token):
+    """Nothing injected: the registry's own API makes the enterprise, the routing rule and the
+    webhook subscription; rules routes by the new rule, notify delivers signed with the
+    subscription's own secret."""
+    import hashlib
+    import hmac
+    import uuid
+
+    from tests.notify.receivers import WebhookReceiver
+
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    suffix = uuid.uuid4().hex[:8]
+    rule_url = f"{REGISTRY}/v1/routing-rules/workforce_cut"
+    original = httpx.get(rule_url, headers=headers, timeout=10).json()
+    receiver = WebhookReceiver()
+    subscription_id = f"e2e-sme-{suffix}"
+    try:
+        changed = httpx.patch(rule_url, json={"primary": "sme", "cc": ["enterprise-management"]}, headers=headers,
+                              timeout=10)  # fmt: skip
+        assert changed.status_code == 200, changed.text
+        created = httpx.post(f"{REGISTRY}/v1/subscriptions", headers=headers, timeout=10,
+                             json={"id": subscription_id, "group_id": "sme", "channel": "webhook",
+                                   "target": receiver.url})  # fmt: skip
+        assert created.status_code == 201, created.text
+        secret = created.json()["secret"]
+        for attempt in range(3):  # each a new enterprise, so each a new case that notify plans
+            # rules, ingest and notify follow the registry topic: a moment for the rule and channel
+            time.sleep(3)
+            enterprise_id = f"e2e-co-{suffix}-{attempt}"
+            body = {
+                "id": enterprise_id,
+                "name": f"端到端测试企业{suffix}{attempt}",
+                "work_group_ids": ["wg-light-textile"],
+            }
+            assert (
+                httpx.post(f"{REGISTRY}/v1/enterprises", json=body, headers=headers, timeout=10).status_code
+                == 201
+            )
+            time.sleep(2)
+            report = {"report_id": f"e2e-{suffix}-{attempt}", "enterprise_id": enterprise_id,
+                      "period_start": "2005-03-07", "period_end": "2005-03-13",
+                      "submitted_at": "2005-03-14T09:00:00+08:00", "indicators": {"wage_arrears": 120}}  # fmt: skip
+            answer = httpx.post(f"{INGEST}/v1/reports", json=report, headers=headers, timeout=10)
+            assert answer.status_code == 202, answer.text
+            deadline = time.monotonic() + 30
+            while not receiver.accepted() and time.monotonic() < deadline:
+                time.sleep(0.5)
+            if receiver.accepted():
+                break
+        assert receiver.accepted(), "no delivery reached the subscription made through the registry"
+        request = receiver.accepted()[0]
+        payload = json.loads(request["body"])
+        alert = payload["liaison"]["alerts"][0]
+        assert alert["type"] == "workforce_cut" and alert["enterprise_id"].startswith(f"e2e-co-{suffix}")
+        assert ("sme", "primary") in [(r["group_id"], r["role"]) for r in alert["routes"]]
+        sent_headers = {k.lower(): v for k, v in request["headers"].items()}
+        signed = sent_headers["x-liaison-timestamp"].encode() + b"." + request["body"]
+        expected = "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+        assert sent_headers["x-liaison-signature"] == expected
+    finally:
+        receiver.close()
+        httpx.delete(f"{REGISTRY}/v1/subscriptions/{subscription_id}", headers=headers, timeout=10)
+        restore = {k: original[k] for k in ("primary", "cc", "cc_when_sme") if k in original}
+        httpx.patch(rule_url, json=restore, headers=headers, timeout=10)

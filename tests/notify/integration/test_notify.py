@@ -5,141 +5,17 @@ import hmac
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
 from kafka import KafkaProducer
 
-from liaison_common import jsonbytes, tokens
-from services.notify.app import create_app
-from services.notify.config import Settings
-from tests.conftest import ADMIN_TOKEN
-from tests.kafka_helpers import make_topic, registry_topic_with_the_seed
-from tests.notify.receivers import SmtpServer, WebhookReceiver
+from liaison_common import jsonbytes
+from tests.notify.integration.helpers import ADMIN, SECRET, alert, eventually, publish, token
+from tests.notify.receivers import WebhookReceiver
 
 pytestmark = pytest.mark.integration
-ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-SECRET = "test-webhook-secret-0123456789"
-
-
-@pytest.fixture
-def receivers() -> Iterator[tuple[WebhookReceiver, WebhookReceiver, SmtpServer]]:
-    finance, comprehensive, smtp = WebhookReceiver(), WebhookReceiver(), SmtpServer()
-    yield finance, comprehensive, smtp
-    finance.close()
-    comprehensive.close()
-    smtp.close()
-
-
-@pytest.fixture
-def topics(kafka_bootstrap: str, unique_name: str, receivers) -> dict[str, str]:
-    finance, comprehensive, _ = receivers
-    registry = registry_topic_with_the_seed(kafka_bootstrap, f"test.notify-registry.{unique_name}")
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    subscriptions = [
-        {"id": "finance-hook", "group_id": "finance", "channel": "webhook", "target": finance.url, "enabled": True},
-        {"id": "finance-mail", "group_id": "finance", "channel": "email", "target": "finance@example.org", "enabled": True},
-        {"id": "comprehensive-hook", "group_id": "comprehensive", "channel": "webhook", "target": comprehensive.url,
-         "enabled": True},
-    ]  # fmt: skip
-    for item in subscriptions:
-        event = {
-            "entity_type": "subscription",
-            "id": item["id"],
-            "version": 1,
-            "deleted": False,
-            "data": item,
-        }
-        producer.send(registry, key=item["id"].encode(), value=jsonbytes.dumps(event))
-    producer.flush()
-    producer.close()
-    return {
-        "registry_topic": registry,
-        "alerts_topic": make_topic(kafka_bootstrap, f"test.notify-alerts.{unique_name}", partitions=3),
-        "reporting_topic": make_topic(kafka_bootstrap, f"test.notify-reporting.{unique_name}"),
-        "dlq_topic": make_topic(kafka_bootstrap, f"test.notify-dlq.{unique_name}"),
-        "alert_events_topic": make_topic(
-            kafka_bootstrap, f"test.notify-alert-events.{unique_name}", partitions=3
-        ),
-    }
-
-
-@pytest.fixture
-def notify(kafka_bootstrap, mongodb_uri, topics, receivers, unique_name) -> Callable[..., object]:
-    _, _, smtp = receivers
-
-    @contextmanager
-    def start(**overrides: object) -> Iterator[TestClient]:
-        options = {
-            "kafka_bootstrap_servers": kafka_bootstrap,
-            "mongodb_uri": mongodb_uri,
-            "admin_token": ADMIN_TOKEN,
-            "consumer_group": f"test-notify-{unique_name}",
-            "webhook_secret": SECRET,
-            "smtp_port": smtp.port,
-            "group_wait_seconds": 0.5,
-            "poll_seconds": 0.1,
-            "retry_initial_seconds": 0.2,
-            "retry_max_seconds": 1.0,
-            **topics,
-            **overrides,
-        }
-        with TestClient(create_app(Settings(**options))) as client:
-            deadline = time.monotonic() + 30
-            while client.get("/healthz").status_code != 200:
-                assert time.monotonic() < deadline, "notify did not load the registry"
-                time.sleep(0.1)
-            yield client
-
-    return start
-
-
-def alert(alert_id: str = "funding_gap.chalco-qinghai.2011-12-18", **changes: object) -> dict:
-    return {
-        "alert_id": alert_id,
-        "type": "funding_gap",
-        "severity": "medium",
-        "enterprise_id": "chalco-qinghai",
-        "period_end": "2011-12-18",
-        "detected_at": "2011-12-19T09:31:00+08:00",
-        "submitted_at": "2011-12-19T09:30:00+08:00",
-        "summary": "中国铝业股份有限公司青海分公司资金缺口10000万元。",
-        "evidence": {"values": {"gap": 10000}},
-        "routes": [
-            {"group_id": "finance", "role": "primary"},
-            {"group_id": "wg-credit", "role": "cc"},
-            {"group_id": "wg-aluminium", "role": "cc"},
-        ],
-        "source_ids": ["chalco-qinghai-2011-W50"],
-        **changes,
-    }
-
-
-def publish(bootstrap: str, topic: str, *items: dict) -> None:
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    for item in items:
-        producer.send(
-            topic, key=str(item.get("alert_id", item.get("week"))).encode(), value=jsonbytes.dumps(item)
-        )
-    producer.flush()
-    producer.close()
-
-
-def eventually(check: Callable[[], object], timeout: float = 30.0) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.1)
-
-
-def token(subject_type: str, subject_id: str) -> dict[str, str]:
-    secret, _ = tokens.issue_token(subject_type=subject_type, subject_id=subject_id)
-    return {"Authorization": f"Bearer {secret}"}
 
 
 def test_an_alert_is_stored_and_delivered_on_every_channel(notify, kafka_bootstrap, topics, receivers):

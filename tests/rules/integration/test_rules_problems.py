@@ -1,0 +1,72 @@
+"""What rules publishes besides alerts: every detected problem on liaison.problems.v1, the
+problems a work-group report states, and a case's resolution by data."""
+
+import pytest
+
+from liaison_common import jsonbytes
+from tests.kafka_helpers import wait_for_events
+from tests.rules.integration.test_rules_pipeline import alerts_by_id, publish, publish_reports, report, routes
+
+pytestmark = pytest.mark.integration
+
+
+def test_problems_topic_holds_each_detected_problem_before_routing(
+    kafka_bootstrap, rules_topics, spawn_worker
+):
+    worker = spawn_worker()
+    gap = report("chalco-qinghai", 1, working_capital_need=30000, cash_on_hand=12000, credit_available=8000,
+                 lines_halted=1)  # fmt: skip
+    publish_reports(kafka_bootstrap, rules_topics["reports_topic"], [gap])
+    worker.wait_ready()
+    problems = wait_for_events(
+        kafka_bootstrap, rules_topics["problems_topic"], lambda e: len(e) >= 2, timeout=90
+    )
+    assert {(p["type"], p["enterprise_id"], p["period_end"]) for p in problems} == {
+        ("funding_gap", "chalco-qinghai", gap["period_end"]),
+        ("production_halt", "chalco-qinghai", gap["period_end"]),
+    }
+    assert all("routes" not in p and p["source_ids"] == [gap["report_id"]] for p in problems)
+
+
+def test_a_work_group_report_states_problems_that_become_alerts(kafka_bootstrap, rules_topics, spawn_worker):
+    worker = spawn_worker()
+    wg = {"kind": "workgroup_report", "report_id": "rail-W1", "work_group_id": "wg-rail",
+          "period_start": "2011-12-12", "period_end": "2011-12-18", "submitted_at": "2011-12-19T09:00:00+08:00",
+          "progress": "组织钾肥抢运",
+          "open_problems": [{"enterprise_id": "qinghai-salt-lake", "category": "transport", "text": "车皮不足"}]}  # fmt: skip
+    publish(kafka_bootstrap, rules_topics["workgroup_reports_topic"], [(b"wg-rail", jsonbytes.dumps(wg))])
+    worker.wait_ready()
+    alerts = alerts_by_id(kafka_bootstrap, rules_topics["alerts_topic"],
+                          lambda a: "transport_backlog.qinghai-salt-lake.2011-12-18" in a)  # fmt: skip
+    stated = alerts["transport_backlog.qinghai-salt-lake.2011-12-18"]
+    assert stated["severity"] == "low" and "车皮不足" in stated["summary"] and "wg-rail" in stated["summary"]
+    assert routes(stated)[:2] == [("operations", "primary"), ("wg-rail", "cc")]
+    assert stated["evidence"]["reported_by"] == "wg-rail" and stated["source_ids"] == ["rail-W1"]
+
+
+def test_a_case_absent_from_two_reports_is_resolved_by_data(kafka_bootstrap, rules_topics, spawn_worker):
+    worker = spawn_worker()
+    gap = {"working_capital_need": 100, "cash_on_hand": 1}
+    calm = {"working_capital_need": 1, "cash_on_hand": 100}
+    weeks = [report("huading-industrial", 0, **gap), report("huading-industrial", 1, **gap),
+             report("huading-industrial", 2, **calm), report("huading-industrial", 3, **calm),
+             report("huading-industrial", 4, **gap)]  # fmt: skip
+    publish_reports(kafka_bootstrap, rules_topics["reports_topic"], weeks)
+    worker.wait_ready()
+    case_id = f"funding_gap.huading-industrial.{weeks[0]['period_end']}"
+    events = wait_for_events(
+        kafka_bootstrap, rules_topics["alerts_topic"],
+        lambda e: len([a for a in e if a["alert_id"] == case_id]) >= 4, timeout=90,
+    )  # fmt: skip
+    mine = [a for a in events if a["alert_id"] == case_id]
+    assert [(a["state"], a["occurrences"]) for a in mine] == [
+        ("open", 1),
+        ("open", 2),
+        ("resolved", 2),
+        ("open", 3),
+    ]
+    assert mine[2]["resolved_by"] == "data" and mine[2]["source_ids"] == [weeks[3]["report_id"]]
+    assert (
+        mine[3]["last_period_end"] == weeks[4]["period_end"]
+        and mine[3]["period_end"] == weeks[0]["period_end"]
+    )
