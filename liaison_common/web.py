@@ -7,8 +7,9 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
+from mongoengine.errors import OperationError
 from pydantic import BaseModel
-from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
+from pymongo.errors import ConnectionFailure, OperationFailure, ServerSelectionTimeoutError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from liaison_common import tokens
@@ -126,7 +127,10 @@ def operator_in_query(query_params: Any) -> list[dict[str, Any]]:
     or a value such as `$ne` or `{"$gt": ""}`. No Liaison call takes any such thing."""
     errors = []
     for name, value in query_params.multi_items():
-        if any(mark in name for mark in ("$", "[", "]", ".")):
+        if "\x00" in name or "\x00" in value:
+            # PostgreSQL (under FerretDB) stores no NUL character: refuse it by name, not as a 500.
+            errors.append(field_error(["query", name.replace("\x00", "")], "NUL characters are not accepted"))
+        elif any(mark in name for mark in ("$", "[", "]", ".")):
             errors.append(
                 field_error(["query", name], "operators and dotted paths are not accepted in names")
             )
@@ -184,6 +188,17 @@ def install_common(app: FastAPI, *, service: str, max_body_bytes: int) -> None:
             {"detail": [field_error(["body"], "the body is nested too deeply", "json_invalid")]},
             status_code=422,
         )
+
+    @app.exception_handler(OperationFailure)
+    @app.exception_handler(OperationError)  # mongoengine's wrapper of the same
+    async def refused_by_the_database(request: Request, exc: Exception) -> JSONResponse:
+        # Text with a NUL character (\u0000) in a body: PostgreSQL under FerretDB cannot store it.
+        if "22P05" in str(exc) or "unsupported Unicode escape" in str(exc):
+            detail = [field_error(["body"], "NUL characters (\\u0000) are not accepted in text")]
+            return JSONResponse({"detail": detail}, status_code=422)
+        log.error("database refused an operation: %s", exc)
+        return JSONResponse({"detail": "the database refused the operation"}, status_code=503,
+                            headers={"Retry-After": "5"})  # fmt: skip
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
