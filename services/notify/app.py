@@ -21,7 +21,7 @@ from liaison_common.logs import configure_logging
 from liaison_common.registry_follower import follow_registry
 from liaison_common.registry_view import RegistryView
 from liaison_common.web import COMMON_RESPONSES, install_common
-from services.notify import alert_events, delivery, service, timers
+from services.notify import alert_events, alerts, delivery, timers
 from services.notify.config import Settings
 from services.notify.delivery import dispatch_due, resync_at_next_pass
 from services.notify.documents import Alert
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def on_alert(alert: Alert, outcome: str) -> None:
         broadcaster.publish(
-            {"event": "new" if outcome == "new" else "changed", "alert": service.alert_dict(alert)}
+            {"event": "new" if outcome == "new" else "changed", "alert": alerts.alert_dict(alert)}
         )
 
     async def run_dispatcher() -> None:
@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     resync = loop.time() - last_resync > timers.RESYNC_SECONDS
                     if resync:
                         last_resync = loop.time()
-                    due = await to_thread.run_sync(partial(service.escalations_due, settings, resync=resync))
+                    due = await to_thread.run_sync(partial(alerts.escalations_due, settings, resync=resync))
                     for command in due:
                         alert_events.enqueue(command)
                         ESCALATIONS.inc()

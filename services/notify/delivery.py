@@ -27,7 +27,7 @@ from anyio import to_thread
 from mongoengine.errors import NotUniqueError
 
 from liaison_common import jsonbytes
-from services.notify import alert_events, service, timers
+from services.notify import alert_events, alerts, clock, payloads, planning, timers
 from services.notify.config import Settings
 from services.notify.documents import Alert, DeliveryClaim, Notification, NotificationItem
 from services.notify.metrics import DELIVERIES, DELIVERY_SECONDS, PENDING_DELIVERIES
@@ -58,7 +58,7 @@ async def send_webhook(
     headers = {
         "Content-Type": "application/json",
         "X-Liaison-Timestamp": timestamp,
-        "X-Liaison-Signature": service.signature(secret, timestamp, body),
+        "X-Liaison-Signature": payloads.signature(secret, timestamp, body),
         "Idempotency-Key": notification.key,
     }
     try:
@@ -91,7 +91,7 @@ def send_email(notification: Notification, subject: str, text: str, settings: Se
 async def deliver(client: httpx.AsyncClient, notification: Notification, settings: Settings) -> None:
     if notification.kind == "digest":
         if notification.channel == "webhook":
-            body = jsonbytes.dumps(service.digest_webhook_payload(notification))
+            body = jsonbytes.dumps(payloads.digest_webhook_payload(notification))
             await send_webhook(client, notification, body, settings)
         elif notification.channel == "email":
             await to_thread.run_sync(
@@ -99,15 +99,15 @@ async def deliver(client: httpx.AsyncClient, notification: Notification, setting
             )
         return
     alert_ids = alerts_of(notification)
-    alerts = [service.alert_dict(a) for a in Alert.objects(alert_id__in=alert_ids)]
+    alerts = [alerts.alert_dict(a) for a in Alert.objects(alert_id__in=alert_ids)]
     alerts.sort(key=lambda a: alert_ids.index(a["alert_id"]))
     notification.alert_ids = alert_ids  # what this attempt carries, recorded on delivery
     if notification.channel == "webhook":
         await send_webhook(
-            client, notification, jsonbytes.dumps(service.webhook_payload(notification, alerts)), settings
+            client, notification, jsonbytes.dumps(payloads.webhook_payload(notification, alerts)), settings
         )
     elif notification.channel == "email":
-        subject, text = service.email_text(notification, alerts)
+        subject, text = payloads.email_text(notification, alerts)
         await to_thread.run_sync(send_email, notification, subject, text, settings)
 
 
@@ -121,16 +121,16 @@ def alerts_of(notification: Notification) -> list[str]:
 
 def _claim(key: str, settings: Settings) -> Notification | None:
     """This instance's right to send the notification's next attempt, or None."""
-    moment = service.now()
+    moment = clock.now()
     notification = Notification.objects(key=key).first()
     if notification is None or notification.status not in ("collecting", "pending"):
         return None
-    send_at = service.aware(notification.send_at)
+    send_at = clock.aware(notification.send_at)
     if send_at is not None and send_at > moment:
         return None
     window = int(moment.timestamp() // LEASE_SECONDS)
     earlier = DeliveryClaim.objects(claim_id=f"{key}|{notification.attempts}|{window - 1}").first()
-    claimed_at = service.aware(earlier.claimed_at) if earlier is not None else None
+    claimed_at = clock.aware(earlier.claimed_at) if earlier is not None else None
     if claimed_at is not None and claimed_at > moment - timedelta(seconds=LEASE_SECONDS):
         return None  # claimed at the end of the last window, and maybe still being sent
     try:
@@ -143,7 +143,7 @@ def _claim(key: str, settings: Settings) -> Notification | None:
 
 
 def _record_delivery(notification: Notification) -> None:
-    moment = service.now()
+    moment = clock.now()
     Notification.objects(key=notification.key).update_one(
         set__status="delivered",
         set__delivered_at=moment,
@@ -153,7 +153,7 @@ def _record_delivery(notification: Notification) -> None:
     NotificationItem.objects(key=notification.key, alert_id__in=notification.alert_ids).update(
         set__sent_in=notification.key
     )
-    created = service.aware(notification.created_at)
+    created = clock.aware(notification.created_at)
     assert created is not None
     DELIVERY_SECONDS.labels(notification.channel).observe((moment - created).total_seconds())
     # The alerts' history is their writer's to change (FerretDB loses concurrent updates): each
@@ -175,16 +175,16 @@ def replan_late_items(key: str, settings: Settings) -> int:
     notification = Notification.objects(key=key).first()
     if notification is None or notification.status != "delivered":
         return 0
-    moment = service.now()
+    moment = clock.now()
     carried = set(notification.alert_ids)
     replanned = 0
     for item in NotificationItem.objects(key=key, sent_in=None):
         if item.alert_id in carried:
             continue
-        new_key, send_at = service.grouping_window(
+        new_key, send_at = planning.grouping_window(
             notification.grouping or notification.key, moment, settings
         )
-        service.insert_notification(
+        planning.insert_notification(
             key=new_key,
             subscription={"id": notification.subscription_id, "channel": notification.channel,
                           "target": notification.target},
@@ -194,7 +194,7 @@ def replan_late_items(key: str, settings: Settings) -> int:
             created_at=moment,
             send_at=send_at,
         )  # fmt: skip
-        service.add_item(new_key, item.alert_id, moment)
+        planning.add_item(new_key, item.alert_id, moment)
         NotificationItem.objects(key=key, alert_id=item.alert_id).update_one(set__sent_in=f"late:{new_key}")
         replanned += 1
     return replanned
@@ -210,7 +210,7 @@ def resync(settings: Settings) -> None:
     """Re-read what is due from the database: at start, then once a minute (work another
     instance planned and left, a claim that lapsed, an escalation command that was lost)."""
     for notification in Notification.objects(status__in=("collecting", "pending")).only("key", "send_at"):
-        timers.notifications.schedule(notification.key, service.aware(notification.send_at) or service.now())
+        timers.notifications.schedule(notification.key, clock.aware(notification.send_at) or clock.now())
 
 
 def _parse(text: str) -> Any:
@@ -221,30 +221,30 @@ def _parse(text: str) -> Any:
 
 
 def _record_failure(notification: Notification, error: str, settings: Settings) -> str:
-    moment = service.now()
+    moment = clock.now()
     attempts = notification.attempts + 1
-    shown = (service.without_target(error, notification.target) or "")[:300]  # groups read the events
+    shown = (alerts.without_target(error, notification.target) or "")[:300]  # groups read the events
     for alert_id in notification.alert_ids:
         alert_events.record(alert_id, "delivery_failed", by="notify", at=moment,
                             detail={"group_id": notification.group_id, "channel": notification.channel,
                                     "attempt": attempts, "error": shown})  # fmt: skip
-    created = service.aware(notification.created_at)
+    created = clock.aware(notification.created_at)
     assert created is not None
     if (moment - created).total_seconds() > settings.delivery_expiry_seconds:
         Notification.objects(key=notification.key).update_one(
             set__status="expired",
             set__attempts=attempts,
             set__last_error=error,
-            set__lease_until=service.EPOCH,
+            set__lease_until=clock.EPOCH,
         )
         # Its items are settled too: nothing is left pending for ever.
         NotificationItem.objects(key=notification.key, sent_in=None).update(
             set__sent_in=f"expired:{notification.key}"
         )
         return "expired"
-    retry_at = moment + timedelta(seconds=service.backoff(attempts, settings))
+    retry_at = moment + timedelta(seconds=payloads.backoff(attempts, settings))
     Notification.objects(key=notification.key).update_one(
-        set__attempts=attempts, set__last_error=error, set__send_at=retry_at, set__lease_until=service.EPOCH
+        set__attempts=attempts, set__last_error=error, set__send_at=retry_at, set__lease_until=clock.EPOCH
     )
     timers.notifications.schedule(notification.key, retry_at)
     return "retry"
@@ -257,7 +257,7 @@ async def dispatch_due(client: httpx.AsyncClient, settings: Settings) -> int:
     if time.monotonic() - _last_resync > timers.RESYNC_SECONDS:
         _last_resync = time.monotonic()
         await to_thread.run_sync(resync, settings)
-    moment = service.now()
+    moment = clock.now()
     delivered = 0
     for key in timers.notifications.pop_due(moment):
         notification = await to_thread.run_sync(_claim, key, settings)
@@ -271,7 +271,7 @@ async def dispatch_due(client: httpx.AsyncClient, settings: Settings) -> int:
             log.info("delivery of %s failed (%s): %s", key, outcome, error)
             continue
         await to_thread.run_sync(_record_delivery, notification)
-        timers.late_checks.schedule(key, service.now() + LATE_AFTER)
+        timers.late_checks.schedule(key, clock.now() + LATE_AFTER)
         DELIVERIES.labels(notification.channel, "delivered").inc()
         delivered += 1
     for key in timers.late_checks.pop_due(moment):

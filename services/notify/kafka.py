@@ -18,7 +18,7 @@ from liaison_common.deadletter import MAX_DEAD_LETTER_BYTES, RawMessage, dead_le
 from liaison_common.events import AlertEvent
 from liaison_common.kafka_clients import stop_quietly
 from liaison_common.registry_view import RegistryView
-from services.notify import service
+from services.notify import alerts, digests, documents
 from services.notify.config import Settings
 from services.notify.metrics import ALERTS_RECEIVED
 
@@ -73,7 +73,7 @@ async def consume(
     settings: Settings,
     view: RegistryView,
     ready: asyncio.Event,
-    on_alert: Callable[[service.Alert, str], None],
+    on_alert: Callable[[documents.Alert, str], None],
 ) -> None:
     await ready.wait()  # subscriptions come from the registry
     while True:
@@ -124,7 +124,7 @@ async def _handle_guarded(
     settings: Settings,
     view: RegistryView,
     producer: AIOKafkaProducer,
-    on_alert: Callable[[service.Alert, str], None],
+    on_alert: Callable[[documents.Alert, str], None],
 ) -> None:
     """One message never stops the consumer: whatever it raises (an overflow, a recursion, a
     type the store refuses) sends it to the dead-letter topic with the reason. Only the
@@ -149,14 +149,14 @@ async def _handle(
     settings: Settings,
     view: RegistryView,
     producer: AIOKafkaProducer,
-    on_alert: Callable[[service.Alert, str], None],
+    on_alert: Callable[[documents.Alert, str], None],
 ) -> None:
     if topic == settings.reporting_topic:
         try:
             record = json.loads(message.value or b"")
             if not isinstance(record, dict) or not isinstance(record.get("week"), str):
                 raise ValueError("not a reporting record: an object with a week is expected")
-            planned = await to_thread.run_sync(lambda: service.store_reporting(record, view=view))
+            planned = await to_thread.run_sync(lambda: digests.store_reporting(record, view=view))
             if planned:
                 log.info("weekly digests planned: %s", ", ".join(planned))
         except (ValueError, KeyError, TypeError, AttributeError) as error:
@@ -171,7 +171,7 @@ async def _handle(
         if command is None:
             return  # a record of a change already made (the audit log), not a command
         applied, changed = await to_thread.run_sync(
-            lambda: service.apply_command(command, view=view, settings=settings)
+            lambda: alerts.apply_command(command, view=view, settings=settings)
         )
         if changed and applied is not None:
             on_alert(applied, "changed")
@@ -183,7 +183,7 @@ async def _handle(
         await producer.send_and_wait(settings.dlq_topic, key=message.key, value=jsonbytes.dumps(record))
         return
     stored, outcome = await to_thread.run_sync(
-        lambda: service.store_alert(alert, view=view, settings=settings)
+        lambda: alerts.store_alert(alert, view=view, settings=settings)
     )
     ALERTS_RECEIVED.labels(outcome).inc()
     if outcome != "repeat":

@@ -15,7 +15,7 @@ from liaison_common import tokens
 from liaison_common.routing import PROBLEM_TYPES
 from liaison_common.tokens import Principal
 from liaison_common.web import UnprocessableError, authenticate_request, bearer_token, field_error
-from services.notify import alert_events, service, silences
+from services.notify import alert_events, alerts, digests, silences
 from services.notify.documents import Alert, Silence
 from services.notify.events import Broadcaster
 from services.notify.exceptions import Forbidden, NotFound, Unavailable
@@ -76,7 +76,7 @@ async def principal_of(request: Request) -> Principal:
 
 def _alert_filters(principal: Principal, group_id: str | None, enterprise_id: str | None) -> dict[str, Any]:
     filters: dict[str, Any] = {}
-    if principal.subject_type in service.GROUP_SUBJECTS:
+    if principal.subject_type in alerts.GROUP_SUBJECTS:
         if group_id is not None and group_id != principal.subject_id:
             raise Forbidden(
                 f"a token of {principal.subject_type} '{principal.subject_id}' lists only its own alerts"
@@ -116,7 +116,7 @@ def build_router() -> APIRouter:
 
         def query() -> list[dict[str, Any]]:
             found = Alert.objects(**filters).order_by("-received_at").skip(offset).limit(limit)
-            return [service.alert_dict(a) for a in found]
+            return [alerts.alert_dict(a) for a in found]
 
         return await to_thread.run_sync(query)
 
@@ -165,12 +165,12 @@ def build_router() -> APIRouter:
         """For each group routed: the route and its reason, the silences and inhibitions that
         applied, and each delivery with its channel kind, time and outcome (never the target)."""
         principal = await principal_of(request)
-        return await to_thread.run_sync(lambda: service.why_notified(alert_id, principal))
+        return await to_thread.run_sync(lambda: alerts.why_notified(alert_id, principal))
 
     @router.get("/v1/alerts/{alert_id}")
     async def get_alert(alert_id: str, request: Request) -> dict[str, Any]:
         principal = await principal_of(request)
-        return service.alert_dict(await to_thread.run_sync(service.get_visible, alert_id, principal))
+        return alerts.alert_dict(await to_thread.run_sync(alerts.get_visible, alert_id, principal))
 
     for action in ("ack", "resolve"):
         router.add_api_route(
@@ -184,15 +184,15 @@ def build_router() -> APIRouter:
     async def add_comment(alert_id: str, body: CommentCreate, request: Request) -> dict[str, Any]:
         """Applied by the alert's one writer; answered once the note is in the alert's history."""
         principal = await principal_of(request)
-        await to_thread.run_sync(lambda: service.check_comment(alert_id, principal))
+        await to_thread.run_sync(lambda: alerts.check_comment(alert_id, principal))
         command = alert_events.change(
             alert_id, "commented", by="admin" if principal.is_admin else principal.subject_id, command=True,
             detail={"comment": body.comment, "principal": f"{principal.subject_type}:{principal.subject_id}"},
         )  # fmt: skip
         applied = await _send_and_wait(
-            request, command, lambda: service.comment_applied(alert_id, command["id"])
+            request, command, lambda: alerts.comment_applied(alert_id, command["id"])
         )
-        return service.alert_dict(applied)
+        return alerts.alert_dict(applied)
 
     @router.get(
         "/v1/digests/{group_id}",
@@ -208,18 +208,18 @@ def build_router() -> APIRouter:
         """The group's weekly summary: alerts by status, enterprise and type, and reporting rates."""
         principal = await principal_of(request)
         if not principal.is_admin and not (
-            principal.subject_type in service.GROUP_SUBJECTS and principal.subject_id == group_id
+            principal.subject_type in alerts.GROUP_SUBJECTS and principal.subject_id == group_id
         ):
             raise Forbidden(f"the digest of '{group_id}' is for that group (or the admin)")
         _check_week(week)
 
-        result = await to_thread.run_sync(service.digest_for, group_id, week)
+        result = await to_thread.run_sync(digests.digest_for, group_id, week)
         if format == "markdown":
             return PlainTextResponse(
-                service.digest_markdown(result), media_type="text/markdown; charset=utf-8"
+                digests.digest_markdown(result), media_type="text/markdown; charset=utf-8"
             )
         if format == "html":
-            return HTMLResponse(service.digest_html(result))
+            return HTMLResponse(digests.digest_html(result))
         return JSONResponse(result)
 
     return router
@@ -234,7 +234,7 @@ def build_silences_router() -> APIRouter:
         principal = await principal_of(request)
         matchers = body.matchers.model_dump(exclude_none=True)
         if not principal.is_admin:
-            if principal.subject_type not in service.GROUP_SUBJECTS:
+            if principal.subject_type not in alerts.GROUP_SUBJECTS:
                 raise Forbidden("only a group (for its own deliveries) or the admin may silence")
             if matchers.setdefault("group_id", principal.subject_id) != principal.subject_id:
                 raise Forbidden(f"a token of '{principal.subject_id}' may silence only its own deliveries "
@@ -297,7 +297,7 @@ def _check_week(week: str) -> None:
 
 def _visible(principal: Principal, event: dict[str, Any]) -> bool:
     alert = event["alert"]
-    if principal.subject_type in service.GROUP_SUBJECTS:
+    if principal.subject_type in alerts.GROUP_SUBJECTS:
         return principal.subject_id in alert.get("group_ids", [])
     return principal.subject_type == "enterprise" and principal.subject_id == alert.get("enterprise_id")
 
@@ -309,18 +309,18 @@ def _action_endpoint(action: str) -> Any:
         principal = await principal_of(request)
         comment = body.comment if body is not None else ""
         alert, changes = await to_thread.run_sync(
-            lambda: service.check_action(alert_id, principal, action=action)
+            lambda: alerts.check_action(alert_id, principal, action=action)
         )
         if not changes:
-            return service.alert_dict(alert)
+            return alerts.alert_dict(alert)
         who = f"{principal.subject_type}:{principal.subject_id}"
         by = "admin" if principal.is_admin else principal.subject_id
         command = alert_events.change(
-            alert_id, service.ACTION_TARGETS[action], by=by, command=True,
+            alert_id, alerts.ACTION_TARGETS[action], by=by, command=True,
             detail={"comment": comment, "principal": who},
         )  # fmt: skip
-        applied = await _send_and_wait(request, command, lambda: service.action_applied(alert_id, action))
-        return service.alert_dict(applied)
+        applied = await _send_and_wait(request, command, lambda: alerts.action_applied(alert_id, action))
+        return alerts.alert_dict(applied)
 
     return endpoint
 
@@ -339,7 +339,7 @@ async def _send_and_wait(
     while True:
         alert = await to_thread.run_sync(applied)
         if alert is not None:
-            request.app.state.broadcaster.publish({"event": "changed", "alert": service.alert_dict(alert)})
+            request.app.state.broadcaster.publish({"event": "changed", "alert": alerts.alert_dict(alert)})
             return alert
         if loop.time() > deadline:
             raise Unavailable("the change is recorded but not applied yet; read the alert again shortly")

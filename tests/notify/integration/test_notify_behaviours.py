@@ -9,7 +9,7 @@ import pytest
 from kafka import KafkaProducer
 
 from liaison_common import jsonbytes
-from services.notify import delivery, service
+from services.notify import clock, delivery
 from services.notify.documents import Notification, NotificationItem
 from tests.notify.integration.helpers import ADMIN, alert, eventually, publish, token
 from tests.notify.receivers import WebhookReceiver
@@ -149,7 +149,7 @@ def test_an_item_that_missed_its_notification_goes_out_in_the_next(
         publish(kafka_bootstrap, topics["alerts_topic"], late)
         eventually(lambda: client.get(f"/v1/alerts/{late['alert_id']}", headers=ADMIN).status_code == 200)
         before = len(finance_hook.accepted())
-        NotificationItem(key=key, alert_id=late["alert_id"], created_at=service.now()).save(force_insert=True)
+        NotificationItem(key=key, alert_id=late["alert_id"], created_at=clock.now()).save(force_insert=True)
         time.sleep(1)
         assert len(finance_hook.accepted()) == before  # nothing else would have sent it
         assert delivery.replan_late_items(key, client.app.state.settings) == 1

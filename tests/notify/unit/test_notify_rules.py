@@ -6,7 +6,7 @@ import random
 from datetime import UTC, datetime
 
 from liaison_common.tokens import Principal
-from services.notify import service
+from services.notify import alerts, clock, digests, payloads
 from services.notify.config import Settings
 from services.notify.documents import Alert, Notification
 
@@ -21,17 +21,17 @@ BASE = {
 def test_a_repeat_keeps_the_worse_severity_unites_sources_and_routes_and_keeps_the_status():
     worse = {**BASE, "severity": "high", "summary": "s2", "source_ids": ["r2"],
              "routes": [{"group_id": "finance", "role": "primary"}, {"group_id": "wg-credit", "role": "cc"}]}  # fmt: skip
-    merged = service.merge(BASE, worse)
+    merged = alerts.merge(BASE, worse)
     assert (merged["severity"], merged["summary"], merged["status"]) == ("high", "s2", "acknowledged")
     assert merged["source_ids"] == ["r1", "r2"] and merged["group_ids"] == ["finance", "wg-credit"]
-    milder = service.merge(merged, {**BASE, "severity": "low", "summary": "s3"})
+    milder = alerts.merge(merged, {**BASE, "severity": "low", "summary": "s3"})
     assert (milder["severity"], milder["summary"]) == ("high", "s2")
 
 
 def test_what_escalates():
-    assert service.escalates({"severity": "high", "type": "stockpile"})
-    assert service.escalates({"severity": "low", "type": "major_incident"})
-    assert not service.escalates({"severity": "medium", "type": "stockpile"})
+    assert alerts.escalates({"severity": "high", "type": "stockpile"})
+    assert alerts.escalates({"severity": "low", "type": "major_incident"})
+    assert not alerts.escalates({"severity": "medium", "type": "stockpile"})
 
 
 def test_who_sees_and_who_acts():
@@ -42,31 +42,31 @@ def test_who_sees_and_who_acts():
         enterprise_id="chalco-qinghai",
         group_ids=["finance", "wg-credit"],
     )
-    assert service.visible_to(Principal("group", "finance"), alert)
-    assert service.visible_to(Principal("work_group", "wg-credit"), alert)
-    assert not service.visible_to(Principal("group", "sme"), alert)
-    assert service.visible_to(Principal("enterprise", "chalco-qinghai"), alert)
-    assert not service.may_act(Principal("enterprise", "chalco-qinghai"), alert)
-    assert service.may_act(Principal("admin", "admin"), alert)
+    assert alerts.visible_to(Principal("group", "finance"), alert)
+    assert alerts.visible_to(Principal("work_group", "wg-credit"), alert)
+    assert not alerts.visible_to(Principal("group", "sme"), alert)
+    assert alerts.visible_to(Principal("enterprise", "chalco-qinghai"), alert)
+    assert not alerts.may_act(Principal("enterprise", "chalco-qinghai"), alert)
+    assert alerts.may_act(Principal("admin", "admin"), alert)
 
 
 def test_backoff_grows_exponentially_with_jitter_up_to_the_cap():
     rng = random.Random(7)
-    steps = [service.backoff(n, SETTINGS, rng) for n in range(1, 10)]
+    steps = [payloads.backoff(n, SETTINGS, rng) for n in range(1, 10)]
     assert 0.5 <= steps[0] <= 1 and 2 <= steps[2] <= 4
     assert all(30 <= s <= 60 for s in steps[6:])
 
 
 def test_the_signature_is_hmac_sha256_over_timestamp_and_body():
     expected = hmac.new(b"k" * 16, b"1700000000.{}", hashlib.sha256).hexdigest()
-    assert service.signature("k" * 16, "1700000000", b"{}") == f"sha256={expected}"
+    assert payloads.signature("k" * 16, "1700000000", b"{}") == f"sha256={expected}"
 
 
 def test_the_webhook_payload_is_alertmanager_v4_plus_ours():
     notification = Notification(
         key="k", subscription_id="s", group_id="finance", channel="webhook", kind="alerts"
     )
-    payload = service.webhook_payload(
+    payload = payloads.webhook_payload(
         notification, [{**BASE, "status": "open", "detected_at": "2011-12-19T00:00:00Z"}]
     )
     assert payload["version"] == "4" and payload["status"] == "firing" and payload["groupKey"] == "k"
@@ -87,12 +87,12 @@ def test_the_digest_counts_the_week_by_status_enterprise_and_type():
         },
         {**BASE, "alert_id": "3", "status": "open", "enterprise_id": "b", "period_end": "2011-12-19"},
     ]
-    digest = service.build_digest("finance", "2011-W50", alerts, None)
+    digest = digests.build_digest("finance", "2011-W50", alerts, None)
     assert digest["period"] == {"from": "2011-12-12", "to": "2011-12-18"}
     assert digest["alerts"]["total"] == 2 and digest["alerts"]["resolved"] == 1
     assert digest["by_enterprise"] == {"a": {"funding_gap": 1, "stockpile": 1}}
-    assert "| a | stockpile | 1 |" in service.digest_markdown(digest)
+    assert "| a | stockpile | 1 |" in digests.digest_markdown(digest)
 
 
 def test_aware_makes_naive_database_times_utc():
-    assert service.aware(datetime(2011, 12, 19)).tzinfo == UTC
+    assert clock.aware(datetime(2011, 12, 19)).tzinfo == UTC

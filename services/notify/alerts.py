@@ -1,46 +1,30 @@
-"""What notify does: pure rules first (merging, visibility, backoff, payloads, digests), then
-the functions that store alerts, plan notifications, escalate and record actions."""
+"""Alerts and their state: one case per alert id, written only by the notify instance that owns
+the alert's partition (store_alert for what rules sends, apply_command for every other change),
+who may see and act on it, and why each group was (or was not) notified."""
 
 import contextlib
-import hashlib
-import hmac
-import random
-import threading
-from collections import Counter, defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from mongoengine.errors import NotUniqueError
 
 from liaison_common.registry_view import RegistryView
 from liaison_common.tokens import Principal
-from services.notify import alert_events, silences, timers
+from services.notify import alert_events, timers
+from services.notify.clock import aware, now
 from services.notify.config import Settings
-from services.notify.documents import Alert, HistoryEntry, Notification, NotificationItem, ReportingWeek
+from services.notify.documents import Alert, HistoryEntry, Notification, NotificationItem
 from services.notify.exceptions import Conflict, Forbidden, NotFound
 from services.notify.metrics import ACTIONS, END_TO_END_SECONDS, TIME_TO_ACT
+from services.notify.planning import plan_notifications
 
 SEVERITIES = ("low", "medium", "high", "critical")
+
+
 GROUP_SUBJECTS = ("group", "work_group")
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# A grouping window's notification leaves this long after the window ends, so that an alert
-# planned at the window's last moment is in it.
-GRACE = timedelta(seconds=1)
+
+
 MAX_SOURCES = 20
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def aware(moment: datetime | None) -> datetime | None:
-    """mongoengine may hand back naive UTC datetimes; make them comparable."""
-    if moment is None:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-# ------------------------------------------------------------------ pure rules
 
 
 def escalates(alert: dict[str, Any]) -> bool:
@@ -63,17 +47,6 @@ def may_act(principal: Principal, alert: Alert) -> bool:
     )
 
 
-def backoff(attempts: int, settings: Settings, rng: random.Random | None = None) -> float:
-    """Exponential backoff with equal jitter: half the step fixed, half random."""
-    step = min(settings.retry_max_seconds, settings.retry_initial_seconds * 2 ** max(attempts - 1, 0))
-    return step / 2 + (rng or random).uniform(0, step / 2)
-
-
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    """HMAC-SHA256 over '<timestamp>.<body>', as X-Liaison-Signature: sha256=<hex>."""
-    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-
-
 def alert_dict(alert: Alert) -> dict[str, Any]:
     data = alert.to_mongo().to_dict()
     data["alert_id"] = data.pop("_id")
@@ -86,206 +59,6 @@ def alert_dict(alert: Alert) -> dict[str, Any]:
         for entry in data.get("history", [])
     ]
     return data
-
-
-def webhook_payload(notification: Notification, alerts: list[dict[str, Any]]) -> dict[str, Any]:
-    """Alertmanager's webhook format (version 4), so existing receivers can take it, plus ours."""
-    first = alerts[0] if alerts else {}
-    return {
-        "version": "4",
-        "groupKey": notification.key,
-        "truncatedAlerts": 0,
-        "status": "firing" if any(a["status"] != "resolved" for a in alerts) else "resolved",
-        "receiver": notification.subscription_id,
-        "groupLabels": {"group_id": notification.group_id, "type": first.get("type", "")},
-        "commonLabels": {"group_id": notification.group_id, "type": first.get("type", "")},
-        "commonAnnotations": {},
-        "externalURL": "",
-        "alerts": [
-            {
-                "status": "resolved" if a["status"] == "resolved" else "firing",
-                "labels": {
-                    "alertname": a["type"],
-                    "alert_id": a["alert_id"],
-                    "severity": a["severity"],
-                    "enterprise_id": a.get("enterprise_id") or "",
-                    "work_group_id": a.get("work_group_id") or "",
-                    "group_id": notification.group_id,
-                },
-                "annotations": {"summary": a.get("summary") or ""},
-                "startsAt": a.get("detected_at") or "",
-                "endsAt": "0001-01-01T00:00:00Z",
-                "generatorURL": "",
-                "fingerprint": hashlib.sha256(a["alert_id"].encode()).hexdigest()[:16],
-            }
-            for a in alerts
-        ],
-        "liaison": {
-            "notification_id": notification.key,
-            "kind": notification.kind,
-            "group_id": notification.group_id,
-            "alerts": [{k: v for k, v in a.items() if k != "history"} for a in alerts],
-        },
-    }
-
-
-def digest_webhook_payload(notification: Notification) -> dict[str, Any]:
-    """A weekly digest in Alertmanager's webhook form (version 4) too: one alert of its own whose
-    annotations carry the text, so a receiver built on Alertmanager's message type decodes it."""
-    digest = notification.digest or {}
-    created = aware(notification.created_at) or now()
-    labels = {
-        "alertname": "weekly_digest",
-        "group_id": notification.group_id,
-        "week": str(digest.get("week", "")),
-    }
-    return {
-        "version": "4",
-        "groupKey": notification.key,
-        "truncatedAlerts": 0,
-        "status": "firing",
-        "receiver": notification.subscription_id,
-        "groupLabels": {"group_id": notification.group_id, "type": "weekly_digest"},
-        "commonLabels": labels,
-        "commonAnnotations": {"summary": notification.subject or ""},
-        "externalURL": "",
-        "alerts": [
-            {
-                "status": "firing",
-                "labels": labels,
-                "annotations": {"summary": notification.subject or "", "description": notification.body or ""},
-                "startsAt": created.isoformat(),
-                "endsAt": "0001-01-01T00:00:00Z",
-                "generatorURL": "",
-                "fingerprint": hashlib.sha256(notification.key.encode()).hexdigest()[:16],
-            }
-        ],
-        "liaison": {"kind": "digest", "notification_id": notification.key, "group_id": notification.group_id,
-                    "digest": digest},
-    }  # fmt: skip
-
-
-def email_text(notification: Notification, alerts: list[dict[str, Any]]) -> tuple[str, str]:
-    """(subject, body) in Chinese for people."""
-    verb = "升级提醒" if notification.kind == "escalation" else "预警"
-    subject = (
-        f"[Liaison {verb}] {notification.group_id}：{len(alerts)}条 {alerts[0]['type'] if alerts else ''}"
-    )
-    lines = [f"{notification.group_id}：", ""]
-    for a in alerts:
-        lines.append(f"- [{a['severity']}] {a.get('summary')}（{a['alert_id']}，状态 {a['status']}）")
-    lines += ["", "请在 Liaison 中确认（POST /v1/alerts/{id}/ack）或办结（/resolve）。"]
-    return subject, "\n".join(lines)
-
-
-def iso_week_bounds(week: str) -> tuple[date, date]:
-    """'2011-W50' → (Monday, Sunday)."""
-    year, number = week.split("-W")
-    monday = date.fromisocalendar(int(year), int(number), 1)
-    return monday, monday + timedelta(days=6)
-
-
-def build_digest(
-    group_id: str, week: str, alerts: list[dict[str, Any]], reporting: dict[str, Any] | None
-) -> dict[str, Any]:
-    """The week's summary for one group: its alerts by status, enterprise and type, and reporting."""
-    monday, sunday = iso_week_bounds(week)
-    mine = [a for a in alerts if monday.isoformat() <= (a.get("period_end") or "") <= sunday.isoformat()]
-    by_status = Counter(a["status"] for a in mine)
-    by_enterprise: dict[str, Counter[str]] = defaultdict(Counter)
-    for a in mine:
-        by_enterprise[a.get("enterprise_id") or a.get("work_group_id") or "?"][a["type"]] += 1
-    group_rates = (reporting or {}).get("by_work_group", {}).get(group_id)
-    return {
-        "group_id": group_id,
-        "week": week,
-        "period": {"from": monday.isoformat(), "to": sunday.isoformat()},
-        "alerts": {
-            "total": len(mine),
-            "new": len(mine),
-            "open": by_status.get("open", 0),
-            "acknowledged": by_status.get("acknowledged", 0),
-            "resolved": by_status.get("resolved", 0),
-        },
-        "by_enterprise": {subject: dict(types) for subject, types in sorted(by_enterprise.items())},
-        "items": [
-            {
-                k: a.get(k)
-                for k in (
-                    "alert_id",
-                    "type",
-                    "severity",
-                    "status",
-                    "enterprise_id",
-                    "work_group_id",
-                    "summary",
-                )
-            }
-            for a in sorted(mine, key=lambda a: (SEVERITIES.index(a["severity"]) * -1, a["alert_id"]))
-        ],
-        "reporting": None
-        if reporting is None
-        else {
-            "expected": reporting.get("expected"),
-            "received": reporting.get("received"),
-            "on_time": reporting.get("on_time"),
-            "reporting_rate": reporting.get("reporting_rate"),
-            "timeliness_rate": reporting.get("timeliness_rate"),
-            "missing": reporting.get("missing", []),
-            "this_group": group_rates,
-        },
-    }
-
-
-def digest_markdown(digest: dict[str, Any]) -> str:
-    a = digest["alerts"]
-    lines = [
-        f"# {digest['group_id']} 周报摘要 {digest['week']}（{digest['period']['from']} 至 {digest['period']['to']}）",
-        "",
-        f"预警 {a['total']} 条：未确认 {a['open']}，已确认 {a['acknowledged']}，已办结 {a['resolved']}。",
-        "",
-        "| 企业/工作组 | 类型 | 条数 |",
-        "|---|---|---|",
-    ]
-    for subject, types in digest["by_enterprise"].items():
-        for kind, count in sorted(types.items()):
-            lines.append(f"| {subject} | {kind} | {count} |")
-    reporting = digest["reporting"]
-    if reporting:
-        lines += [
-            "",
-            f"报送情况：应报 {reporting['expected']}，已报 {reporting['received']}，按时 {reporting['on_time']}"
-            f"（报送率 {reporting['reporting_rate']:.0%}，及时率 {reporting['timeliness_rate']:.0%}）。",
-        ]
-        if reporting["missing"]:
-            lines.append("未报：" + "、".join(reporting["missing"]))
-    return "\n".join(lines) + "\n"
-
-
-def digest_html(digest: dict[str, Any]) -> str:
-    from html import escape
-
-    rows = "".join(
-        f"<tr><td>{escape(subject)}</td><td>{escape(kind)}</td><td>{count}</td></tr>"
-        for subject, types in digest["by_enterprise"].items()
-        for kind, count in sorted(types.items())
-    )
-    a = digest["alerts"]
-    reporting = digest["reporting"]
-    reporting_html = (
-        ""
-        if not reporting
-        else f"<p>报送情况：应报 {reporting['expected']}，已报 {reporting['received']}，按时 {reporting['on_time']}</p>"
-    )
-    return (
-        f'<!doctype html><html lang="zh"><meta charset="utf-8"><title>{escape(digest["group_id"])} {digest["week"]}</title>'
-        f"<h1>{escape(digest['group_id'])} 周报摘要 {digest['week']}</h1>"
-        f"<p>预警 {a['total']} 条：未确认 {a['open']}，已确认 {a['acknowledged']}，已办结 {a['resolved']}。</p>"
-        f"<table><tr><th>企业/工作组</th><th>类型</th><th>条数</th></tr>{rows}</table>{reporting_html}</html>"
-    )
-
-
-# ------------------------------------------------------------------ storing alerts and planning notifications
 
 
 CASE_FIELDS = ("severity", "summary", "evidence", "source_ids", "routes", "group_ids", "last_period_end",
@@ -460,128 +233,6 @@ def finish_planning(alert: Alert, *, view: RegistryView, settings: Settings) -> 
     planned(alert)
 
 
-def subscriptions_of(view: RegistryView, group_id: str) -> list[dict[str, Any]]:
-    """The group's enabled push channels (the inbox needs no delivery: it is the API)."""
-    found = []
-    for subscription_id in view.ids("subscription"):
-        data = view.get("subscription", subscription_id) or {}
-        if (
-            data.get("group_id") == group_id
-            and data.get("enabled", True)
-            and data.get("channel") in ("webhook", "email")
-        ):
-            found.append({**data, "id": subscription_id})
-    return found
-
-
-def plan_notifications(
-    alert: Alert, group_ids: list[str], *, view: RegistryView, settings: Settings, kind: str
-) -> list[str]:
-    """Put the alert into a notification per subscription: for alerts, the one of the current
-    grouping window (same subscription, kind and type), for escalations one of its own.
-
-    Insert-only, so that any number of notify instances can plan at once: the window's
-    notification is inserted by whoever comes first, and each alert joins it as an item.
-    """
-    moment = now()
-    keys = []
-    for group_id in group_ids:
-        held_back = silences.reasons_not_to_deliver(alert, group_id, moment)
-        if held_back:
-            Alert.objects(alert_id=alert.alert_id).update_one(
-                push_all__suppressions=held_back,
-                push__history=HistoryEntry(at=moment, event="silenced", by="notify",
-                                           detail=f"{group_id}: " + "; ".join(h["reason"] for h in held_back)),
-            )  # fmt: skip
-            alert_events.record(alert.alert_id, "silenced", by="notify", at=moment,
-                                detail={"group_id": group_id, "by": [{"kind": h["kind"], "id": h["id"]}
-                                                                     for h in held_back]})  # fmt: skip
-            continue
-        channels = []
-        for subscription in subscriptions_of(view, group_id):
-            channels.append(subscription["channel"])
-            grouping = f"{subscription['id']}|{kind}|{alert.type}"
-            if kind == "alerts":
-                key, send_at = grouping_window(grouping, moment, settings)
-            else:
-                key, send_at = f"{grouping}|{alert.alert_id}|{alert.escalation_level}", moment
-            insert_notification(
-                key=key,
-                subscription=subscription,
-                group_id=group_id,
-                kind=kind,
-                grouping=grouping,
-                created_at=moment,
-                send_at=send_at,
-            )
-            add_item(key, alert.alert_id, moment)
-            keys.append(key)
-        alert_events.record(alert.alert_id, "notified", by="notify", at=moment,
-                            detail={"group_id": group_id, "kind": kind, "channels": channels or ["inbox"]})  # fmt: skip
-    return keys
-
-
-def grouping_window(grouping: str, moment: datetime, settings: Settings) -> tuple[str, datetime]:
-    """The key of the notification collecting `grouping`'s alerts at `moment`, and when it leaves.
-
-    A window opens with the first alert of its grouping and stays open `group_wait_seconds`
-    (as Alertmanager's group_wait): alerts that arrive together are sent together, never split
-    by a boundary fixed to the clock. Windows are this writer's own (in memory): alerts of one
-    grouping written by two notify instances go out in two notifications.
-    """
-    with _windows_lock:
-        opened = _windows.get(grouping)
-        if opened is None or moment >= opened[1] - GRACE:
-            key = f"{grouping}|w{int(moment.timestamp() * 1000)}"
-            opened = (key, moment + timedelta(seconds=settings.group_wait_seconds) + GRACE)
-            _windows[grouping] = opened
-            if len(_windows) > 10_000:
-                for stale in [g for g, (_, leaves) in _windows.items() if leaves < moment]:
-                    del _windows[stale]
-        return opened
-
-
-_windows: dict[str, tuple[str, datetime]] = {}
-_windows_lock = threading.Lock()
-
-
-def insert_notification(
-    *,
-    key: str,
-    subscription: dict[str, Any],
-    group_id: str,
-    kind: str,
-    grouping: str,
-    created_at: datetime,
-    send_at: datetime,
-) -> None:
-    # A NotUniqueError means another alert (or instance) opened this window first.
-    with contextlib.suppress(NotUniqueError):
-        timers.notifications.schedule(key, send_at)
-        Notification(
-            key=key,
-            subscription_id=subscription["id"],
-            group_id=group_id,
-            channel=subscription["channel"],
-            target=subscription.get("target"),
-            kind=kind,
-            grouping=grouping,
-            alert_ids=[],
-            status="pending",
-            created_at=created_at,
-            send_at=send_at,
-            lease_until=EPOCH,
-        ).save(force_insert=True)
-
-
-def add_item(key: str, alert_id: str, moment: datetime) -> None:
-    with contextlib.suppress(NotUniqueError):  # planned before: a redelivered alert event
-        NotificationItem(key=key, alert_id=alert_id, created_at=moment).save(force_insert=True)
-
-
-# ------------------------------------------------------------------ actions and escalation
-
-
 def get_visible(alert_id: str, principal: Principal) -> Alert:
     alert = Alert.objects(alert_id=alert_id).first()
     if alert is None:
@@ -739,59 +390,6 @@ def apply_command(
         planned(alert)
         return alert, True
     return alert, False  # delivery_failed and the rest are records only
-
-
-def store_reporting(record: dict[str, Any], *, view: RegistryView) -> list[str]:
-    """Keep the week's reporting record. The first record of a week means the week before is
-    over (in event time): each group with a subscription gets that week's digest, once."""
-    monday, _ = iso_week_bounds(record["week"])  # ValueError for a week that is none
-    if monday.year < 2000:
-        raise ValueError(f"week {record['week']} is before 2000: not a reporting week")
-    ReportingWeek.objects(week=record["week"]).update_one(set__record=record, upsert=True)
-    monday, _ = iso_week_bounds(record["week"])
-    year, number, _ = (monday - timedelta(days=7)).isocalendar()
-    return plan_digests(f"{year}-W{number:02d}", view=view)
-
-
-def digest_for(group_id: str, week: str) -> dict[str, Any]:
-    alerts = [alert_dict(a) for a in Alert.objects(group_ids=group_id)]
-    reporting = ReportingWeek.objects(week=week).first()
-    return build_digest(group_id, week, alerts, reporting.record if reporting else None)
-
-
-def plan_digests(week: str, *, view: RegistryView) -> list[str]:
-    """One digest notification per subscription for the week; planning it again changes nothing."""
-    planned = []
-    moment = now()
-    for subscription_id in view.ids("subscription"):
-        data = view.get("subscription", subscription_id) or {}
-        if not data.get("enabled", True) or data.get("channel") not in ("webhook", "email"):
-            continue
-        key = f"{subscription_id}|digest|{week}"
-        digest = digest_for(data["group_id"], week)
-        try:
-            Notification(
-                key=key,
-                subscription_id=subscription_id,
-                group_id=data["group_id"],
-                channel=data["channel"],
-                target=data.get("target"),
-                kind="digest",
-                grouping=key,
-                alert_ids=[],
-                status="pending",
-                created_at=moment,
-                send_at=moment,
-                lease_until=EPOCH,
-                subject=f"[Liaison 周报] {data['group_id']} {week}",
-                body=digest_markdown(digest),
-                digest=digest,
-            ).save(force_insert=True)
-        except NotUniqueError:
-            continue
-        timers.notifications.schedule(key, moment)
-        planned.append(key)
-    return planned
 
 
 def without_target(text: str | None, target: str | None) -> str | None:

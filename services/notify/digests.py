@@ -1,0 +1,177 @@
+"""Weekly digests: each group's week in alerts and reporting, built from the store (pure
+rendering first), planned once per subscription when a new week begins in event time."""
+
+from collections import Counter, defaultdict
+from datetime import date, timedelta
+from typing import Any
+
+from mongoengine.errors import NotUniqueError
+
+from liaison_common.registry_view import RegistryView
+from services.notify import timers
+from services.notify.alerts import SEVERITIES, alert_dict
+from services.notify.clock import EPOCH, now
+from services.notify.documents import Alert, Notification, ReportingWeek
+
+
+def iso_week_bounds(week: str) -> tuple[date, date]:
+    """'2011-W50' → (Monday, Sunday)."""
+    year, number = week.split("-W")
+    monday = date.fromisocalendar(int(year), int(number), 1)
+    return monday, monday + timedelta(days=6)
+
+
+def build_digest(
+    group_id: str, week: str, alerts: list[dict[str, Any]], reporting: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The week's summary for one group: its alerts by status, enterprise and type, and reporting."""
+    monday, sunday = iso_week_bounds(week)
+    mine = [a for a in alerts if monday.isoformat() <= (a.get("period_end") or "") <= sunday.isoformat()]
+    by_status = Counter(a["status"] for a in mine)
+    by_enterprise: dict[str, Counter[str]] = defaultdict(Counter)
+    for a in mine:
+        by_enterprise[a.get("enterprise_id") or a.get("work_group_id") or "?"][a["type"]] += 1
+    group_rates = (reporting or {}).get("by_work_group", {}).get(group_id)
+    return {
+        "group_id": group_id,
+        "week": week,
+        "period": {"from": monday.isoformat(), "to": sunday.isoformat()},
+        "alerts": {
+            "total": len(mine),
+            "new": len(mine),
+            "open": by_status.get("open", 0),
+            "acknowledged": by_status.get("acknowledged", 0),
+            "resolved": by_status.get("resolved", 0),
+        },
+        "by_enterprise": {subject: dict(types) for subject, types in sorted(by_enterprise.items())},
+        "items": [
+            {
+                k: a.get(k)
+                for k in (
+                    "alert_id",
+                    "type",
+                    "severity",
+                    "status",
+                    "enterprise_id",
+                    "work_group_id",
+                    "summary",
+                )
+            }
+            for a in sorted(mine, key=lambda a: (SEVERITIES.index(a["severity"]) * -1, a["alert_id"]))
+        ],
+        "reporting": None
+        if reporting is None
+        else {
+            "expected": reporting.get("expected"),
+            "received": reporting.get("received"),
+            "on_time": reporting.get("on_time"),
+            "reporting_rate": reporting.get("reporting_rate"),
+            "timeliness_rate": reporting.get("timeliness_rate"),
+            "missing": reporting.get("missing", []),
+            "this_group": group_rates,
+        },
+    }
+
+
+def digest_markdown(digest: dict[str, Any]) -> str:
+    a = digest["alerts"]
+    lines = [
+        f"# {digest['group_id']} 周报摘要 {digest['week']}（{digest['period']['from']} 至 {digest['period']['to']}）",
+        "",
+        f"预警 {a['total']} 条：未确认 {a['open']}，已确认 {a['acknowledged']}，已办结 {a['resolved']}。",
+        "",
+        "| 企业/工作组 | 类型 | 条数 |",
+        "|---|---|---|",
+    ]
+    for subject, types in digest["by_enterprise"].items():
+        for kind, count in sorted(types.items()):
+            lines.append(f"| {subject} | {kind} | {count} |")
+    reporting = digest["reporting"]
+    if reporting:
+        lines += [
+            "",
+            f"报送情况：应报 {reporting['expected']}，已报 {reporting['received']}，按时 {reporting['on_time']}"
+            f"（报送率 {reporting['reporting_rate']:.0%}，及时率 {reporting['timeliness_rate']:.0%}）。",
+        ]
+        if reporting["missing"]:
+            lines.append("未报：" + "、".join(reporting["missing"]))
+    return "\n".join(lines) + "\n"
+
+
+def digest_html(digest: dict[str, Any]) -> str:
+    from html import escape
+
+    rows = "".join(
+        f"<tr><td>{escape(subject)}</td><td>{escape(kind)}</td><td>{count}</td></tr>"
+        for subject, types in digest["by_enterprise"].items()
+        for kind, count in sorted(types.items())
+    )
+    a = digest["alerts"]
+    reporting = digest["reporting"]
+    reporting_html = (
+        ""
+        if not reporting
+        else f"<p>报送情况：应报 {reporting['expected']}，已报 {reporting['received']}，按时 {reporting['on_time']}</p>"
+    )
+    return (
+        f'<!doctype html><html lang="zh"><meta charset="utf-8"><title>{escape(digest["group_id"])} {digest["week"]}</title>'
+        f"<h1>{escape(digest['group_id'])} 周报摘要 {digest['week']}</h1>"
+        f"<p>预警 {a['total']} 条：未确认 {a['open']}，已确认 {a['acknowledged']}，已办结 {a['resolved']}。</p>"
+        f"<table><tr><th>企业/工作组</th><th>类型</th><th>条数</th></tr>{rows}</table>{reporting_html}</html>"
+    )
+
+
+# ------------------------------------------------------------------ storing alerts and planning notifications
+
+
+def store_reporting(record: dict[str, Any], *, view: RegistryView) -> list[str]:
+    """Keep the week's reporting record. The first record of a week means the week before is
+    over (in event time): each group with a subscription gets that week's digest, once."""
+    monday, _ = iso_week_bounds(record["week"])  # ValueError for a week that is none
+    if monday.year < 2000:
+        raise ValueError(f"week {record['week']} is before 2000: not a reporting week")
+    ReportingWeek.objects(week=record["week"]).update_one(set__record=record, upsert=True)
+    monday, _ = iso_week_bounds(record["week"])
+    year, number, _ = (monday - timedelta(days=7)).isocalendar()
+    return plan_digests(f"{year}-W{number:02d}", view=view)
+
+
+def digest_for(group_id: str, week: str) -> dict[str, Any]:
+    alerts = [alert_dict(a) for a in Alert.objects(group_ids=group_id)]
+    reporting = ReportingWeek.objects(week=week).first()
+    return build_digest(group_id, week, alerts, reporting.record if reporting else None)
+
+
+def plan_digests(week: str, *, view: RegistryView) -> list[str]:
+    """One digest notification per subscription for the week; planning it again changes nothing."""
+    planned = []
+    moment = now()
+    for subscription_id in view.ids("subscription"):
+        data = view.get("subscription", subscription_id) or {}
+        if not data.get("enabled", True) or data.get("channel") not in ("webhook", "email"):
+            continue
+        key = f"{subscription_id}|digest|{week}"
+        digest = digest_for(data["group_id"], week)
+        try:
+            Notification(
+                key=key,
+                subscription_id=subscription_id,
+                group_id=data["group_id"],
+                channel=data["channel"],
+                target=data.get("target"),
+                kind="digest",
+                grouping=key,
+                alert_ids=[],
+                status="pending",
+                created_at=moment,
+                send_at=moment,
+                lease_until=EPOCH,
+                subject=f"[Liaison 周报] {data['group_id']} {week}",
+                body=digest_markdown(digest),
+                digest=digest,
+            ).save(force_insert=True)
+        except NotUniqueError:
+            continue
+        timers.notifications.schedule(key, moment)
+        planned.append(key)
+    return planned

@@ -1,0 +1,144 @@
+"""Planning notifications: which subscriptions of which groups get an alert, in which grouping
+window, unless a silence or an inhibition holds it back. Insert-only, so that any number of
+notify instances can plan at once (FerretDB loses concurrent updates, not inserts)."""
+
+import contextlib
+import threading
+from datetime import datetime, timedelta
+from typing import Any
+
+from mongoengine.errors import NotUniqueError
+
+from liaison_common.registry_view import RegistryView
+from services.notify import alert_events, silences, timers
+from services.notify.clock import EPOCH, now
+from services.notify.config import Settings
+from services.notify.documents import Alert, HistoryEntry, Notification, NotificationItem
+
+# A grouping window's notification leaves this long after the window ends, so that an alert
+# planned at the window's last moment is in it.
+GRACE = timedelta(seconds=1)
+
+
+def subscriptions_of(view: RegistryView, group_id: str) -> list[dict[str, Any]]:
+    """The group's enabled push channels (the inbox needs no delivery: it is the API)."""
+    found = []
+    for subscription_id in view.ids("subscription"):
+        data = view.get("subscription", subscription_id) or {}
+        if (
+            data.get("group_id") == group_id
+            and data.get("enabled", True)
+            and data.get("channel") in ("webhook", "email")
+        ):
+            found.append({**data, "id": subscription_id})
+    return found
+
+
+def plan_notifications(
+    alert: Alert, group_ids: list[str], *, view: RegistryView, settings: Settings, kind: str
+) -> list[str]:
+    """Put the alert into a notification per subscription: for alerts, the one of the current
+    grouping window (same subscription, kind and type), for escalations one of its own.
+
+    Insert-only, so that any number of notify instances can plan at once: the window's
+    notification is inserted by whoever comes first, and each alert joins it as an item.
+    """
+    moment = now()
+    keys = []
+    for group_id in group_ids:
+        held_back = silences.reasons_not_to_deliver(alert, group_id, moment)
+        if held_back:
+            Alert.objects(alert_id=alert.alert_id).update_one(
+                push_all__suppressions=held_back,
+                push__history=HistoryEntry(at=moment, event="silenced", by="notify",
+                                           detail=f"{group_id}: " + "; ".join(h["reason"] for h in held_back)),
+            )  # fmt: skip
+            alert_events.record(alert.alert_id, "silenced", by="notify", at=moment,
+                                detail={"group_id": group_id, "by": [{"kind": h["kind"], "id": h["id"]}
+                                                                     for h in held_back]})  # fmt: skip
+            continue
+        channels = []
+        for subscription in subscriptions_of(view, group_id):
+            channels.append(subscription["channel"])
+            grouping = f"{subscription['id']}|{kind}|{alert.type}"
+            if kind == "alerts":
+                key, send_at = grouping_window(grouping, moment, settings)
+            else:
+                key, send_at = f"{grouping}|{alert.alert_id}|{alert.escalation_level}", moment
+            insert_notification(
+                key=key,
+                subscription=subscription,
+                group_id=group_id,
+                kind=kind,
+                grouping=grouping,
+                created_at=moment,
+                send_at=send_at,
+            )
+            add_item(key, alert.alert_id, moment)
+            keys.append(key)
+        alert_events.record(alert.alert_id, "notified", by="notify", at=moment,
+                            detail={"group_id": group_id, "kind": kind, "channels": channels or ["inbox"]})  # fmt: skip
+    return keys
+
+
+def grouping_window(grouping: str, moment: datetime, settings: Settings) -> tuple[str, datetime]:
+    """The key of the notification collecting `grouping`'s alerts at `moment`, and when it leaves.
+
+    A window opens with the first alert of its grouping and stays open `group_wait_seconds`
+    (as Alertmanager's group_wait): alerts that arrive together are sent together, never split
+    by a boundary fixed to the clock. Windows are this writer's own (in memory): alerts of one
+    grouping written by two notify instances go out in two notifications.
+    """
+    with _windows_lock:
+        opened = _windows.get(grouping)
+        if opened is None or moment >= opened[1] - GRACE:
+            key = f"{grouping}|w{int(moment.timestamp() * 1000)}"
+            opened = (key, moment + timedelta(seconds=settings.group_wait_seconds) + GRACE)
+            _windows[grouping] = opened
+            if len(_windows) > 10_000:
+                for stale in [g for g, (_, leaves) in _windows.items() if leaves < moment]:
+                    del _windows[stale]
+        return opened
+
+
+_windows: dict[str, tuple[str, datetime]] = {}
+
+
+_windows_lock = threading.Lock()
+
+
+def insert_notification(
+    *,
+    key: str,
+    subscription: dict[str, Any],
+    group_id: str,
+    kind: str,
+    grouping: str,
+    created_at: datetime,
+    send_at: datetime,
+) -> None:
+    # A NotUniqueError means another alert (or instance) opened this window first.
+    with contextlib.suppress(NotUniqueError):
+        timers.notifications.schedule(key, send_at)
+        Notification(
+            key=key,
+            subscription_id=subscription["id"],
+            group_id=group_id,
+            channel=subscription["channel"],
+            target=subscription.get("target"),
+            kind=kind,
+            grouping=grouping,
+            alert_ids=[],
+            status="pending",
+            created_at=created_at,
+            send_at=send_at,
+            lease_until=EPOCH,
+        ).save(force_insert=True)
+
+
+def add_item(key: str, alert_id: str, moment: datetime) -> None:
+    with contextlib.suppress(NotUniqueError):  # planned before: a redelivered alert event
+        NotificationItem(key=key, alert_id=alert_id, created_at=moment).save(force_insert=True)
+
+
+# ------------------------------------------------------------------ actions and escalation
