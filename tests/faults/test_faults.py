@@ -19,7 +19,12 @@ from tests.faults.cluster import WEBHOOK_SECRET, Cluster
 from tests.faults.helpers import Receiver, read_topic, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
-ENTERPRISES = [e["id"] for e in load_organisation()["enterprises"]]
+# Enterprises no earlier scenario has reported for (the access and bad-input scenarios use
+# chalco-qinghai and western-mining): alerts are cases, so each scenario's ids depend only on its
+# own reports.
+ENTERPRISES = [
+    e["id"] for e in load_organisation()["enterprises"] if e["id"] not in ("chalco-qinghai", "western-mining")
+]
 
 
 def week(year: int, number: int) -> tuple[str, str]:
@@ -196,11 +201,13 @@ def test_kafka_stopped_for_ten_seconds_while_clients_submit(healthy_cluster, sce
     for thread in threads:
         thread.join(timeout=300)
     accepted = sum(s.accepted for s in summaries)
+    duplicate = sum(s.duplicate for s in summaries)
     rejected = sum(s.rejected for s in summaries)
     retried = sum(s.retried for s in summaries)
     assert rejected == 0, [line for s in summaries for line in s.lines()]
     assert retried > 0, "no client met the outage: the fault did not hit the submissions"
-    assert accepted == len(reports)
+    # A report answered 503 that Kafka took after all is recorded by ingest: its retry is a duplicate.
+    assert accepted + duplicate == len(reports)
     ids: Counter[str] = Counter()
     for _, value in read_topic(cluster.bootstrap, "liaison.reports.v1"):
         try:  # the topic may also hold the garbage of the bad-input tests
@@ -216,7 +223,8 @@ def test_kafka_stopped_for_ten_seconds_while_clients_submit(healthy_cluster, sce
     # the client sent it again): a handful at most, never a batch.
     assert len(doubled) <= 15, f"{len(doubled)} reports twice on the topic, e.g. {doubled[:3]}"
     scenario.measured(
-        f"{len(reports)} reports accepted, none lost; {retried} requests retried after a 503; "
+        f"{len(reports)} reports accepted, none lost; {retried} requests retried after a 503, "
+        f"{duplicate} of whose reports Kafka had taken after all (answered duplicate); "
         f"{len(doubled)} twice on the topic"
     )
     assert_stored_once(cluster, "funding_gap", year, expected)
