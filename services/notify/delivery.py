@@ -99,15 +99,15 @@ async def deliver(client: httpx.AsyncClient, notification: Notification, setting
             )
         return
     alert_ids = alerts_of(notification)
-    alerts = [alerts.alert_dict(a) for a in Alert.objects(alert_id__in=alert_ids)]
-    alerts.sort(key=lambda a: alert_ids.index(a["alert_id"]))
+    carried = [alerts.alert_dict(a) for a in Alert.objects(alert_id__in=alert_ids)]
+    carried.sort(key=lambda a: alert_ids.index(a["alert_id"]))
     notification.alert_ids = alert_ids  # what this attempt carries, recorded on delivery
     if notification.channel == "webhook":
         await send_webhook(
-            client, notification, jsonbytes.dumps(payloads.webhook_payload(notification, alerts)), settings
+            client, notification, jsonbytes.dumps(payloads.webhook_payload(notification, carried)), settings
         )
     elif notification.channel == "email":
-        subject, text = payloads.email_text(notification, alerts)
+        subject, text = payloads.email_text(notification, carried)
         await to_thread.run_sync(send_email, notification, subject, text, settings)
 
 
