@@ -393,7 +393,7 @@ def install_routes(app: FastAPI) -> None:
     @app.get("/healthz", tags=["ops"])
     async def healthz(request: Request) -> JSONResponse:
         try:
-            await to_thread.run_sync(service.count_report_points)
+            await to_thread.run_sync(service.database_answers)
         except Exception as error:
             return JSONResponse({"status": "unavailable", "database": str(error)}, status_code=503)
         return JSONResponse({"status": "ok", "service": "console"})

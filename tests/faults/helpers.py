@@ -116,7 +116,10 @@ class Receiver:
         ids: list[str] = []
         for request in self.requests:
             payload = json.loads(request["body"])
-            ids.extend(a["labels"]["alert_id"] for a in payload.get("alerts", []))
+            # Weekly digests come in the same form, as an alert without an alert_id label.
+            ids.extend(
+                a["labels"]["alert_id"] for a in payload.get("alerts", []) if "alert_id" in a["labels"]
+            )
         return ids
 
     def idempotency_keys(self) -> list[str]:
