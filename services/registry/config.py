@@ -13,8 +13,9 @@ class Settings(CommonSettings):
     dlq_topic: str = topics.DLQ
     # The consumer group of the guard that sends what is unusable on the topic to the DLQ.
     guard_group: str = "liaison-registry-guard"
-    # How often the outbox looks for unpublished changes when no write wakes it.
-    outbox_poll_seconds: float = 1.0
+    # Every write wakes the outbox at once; this poll only catches changes made by another
+    # process (the seed loader, a second instance), so an idle registry stays quiet.
+    outbox_poll_seconds: float = 10.0
     outbox_batch_size: int = 500
     # Webhook targets on loopback, private or link-local addresses are refused unless allowed:
     # `make up` allows them (the receivers of a local installation run on the same machine).
