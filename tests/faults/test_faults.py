@@ -109,8 +109,9 @@ def submit_all(cluster: Cluster, reports: list[dict[str, Any]], batch_size: int 
 
 
 def subscribe(cluster: Cluster, group_id: str, receiver: Receiver) -> None:
+    # The subscription's own signing secret is the one the receiver verifies with.
     body = {"id": f"faults-{group_id}-{uuid.uuid4().hex[:6]}", "group_id": group_id, "channel": "webhook",
-            "target": receiver.url}  # fmt: skip
+            "target": receiver.url, "secret": receiver.secret}  # fmt: skip
     answer = httpx.post(
         f"{cluster.url('registry')}/v1/subscriptions", json=body, headers=cluster.admin, timeout=30
     )
