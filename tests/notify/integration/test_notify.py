@@ -265,7 +265,13 @@ def test_a_new_week_sends_the_week_before_as_a_digest_by_email_and_webhook(
         )
         publish(kafka_bootstrap, topics["reporting_topic"], {**week50, "week": "2011-W51", "received": 31})
         eventually(lambda: [p for p in finance_hook.payloads() if p["liaison"].get("kind") == "digest"])
-        mails = eventually(lambda: [m for m in map(_decoded, smtp.messages) if "周报" in m["subject"]])
+        mails = eventually(
+            lambda: [
+                m
+                for m in map(_decoded, smtp.messages)
+                if "周报" in m["subject"] and "2011-W50" in m["subject"]
+            ]
+        )
         time.sleep(1)  # a repeated W51 record would plan a second digest within this second
     digests = [p for p in finance_hook.payloads() if p["liaison"].get("kind") == "digest"]
     for payload in finance_hook.payloads():  # every body on a webhook is Alertmanager's v4 form
