@@ -55,7 +55,11 @@ class CaseBook:
     def detected(self, problem_type: str, subject_id: str, period_end: str) -> CaseUpdate:
         """The problem was detected in this period: open, update or reopen its case."""
         case = self.data.get(problem_type)
-        if case is not None and period_end in case["periods"]:
+        if case is not None and (
+            period_end in case["periods"] or case["first"] <= period_end <= case["last"]
+        ):
+            # Seen already, or inside the case's span: a redelivery (after a crash, up to a
+            # commit interval of reports comes again) counts nothing and reopens nothing.
             return self._update(case, problem_type, "repeat")
         if case is not None and _days(case["first"], period_end) > REOPEN_WITHIN_DAYS + 7:
             # A report from long before the case began (a back-filled year): an alert of its own,

@@ -85,3 +85,17 @@ def test_a_report_from_long_before_the_case_is_an_alert_of_its_own():
     assert (old.case_id, old.change) == ("funding_gap.e.2013-02-03", "historical")
     assert book.detected("funding_gap", "e", "2019-01-20").case_id == current.case_id
     assert book.absent(set(), "2013-02-10") == []  # an old report says nothing of today's case
+
+
+def test_a_long_redelivery_after_a_crash_counts_nothing_twice():
+    from datetime import date, timedelta
+
+    weeks = [(date(2011, 12, 4) + timedelta(weeks=n)).isoformat() for n in range(40)]
+    book = CaseBook()
+    for week in weeks:
+        book.detected("workforce_cut", "e", week)
+    for week in weeks:  # the whole stream again, as after a kill before any commit
+        assert book.detected("workforce_cut", "e", week).occurrences == 40
+    book.absent(set(), "2012-09-09")
+    book.absent(set(), "2012-09-16")  # resolved
+    assert book.detected("workforce_cut", "e", weeks[20]).change == "repeat"  # old data reopens nothing
