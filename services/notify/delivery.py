@@ -120,25 +120,32 @@ def alerts_of(notification: Notification) -> list[str]:
 
 
 def _claim(key: str, settings: Settings) -> Notification | None:
-    """This instance's right to send the notification's next attempt, or None."""
+    """This instance's right to send the notification's next attempt, or None. A notification
+    still pending that this instance may not send now is put back on its timer for when it may
+    (its retry time, or the end of another sender's lease)."""
     moment = clock.now()
     notification = Notification.objects(key=key).first()
     if notification is None or notification.status not in ("collecting", "pending"):
         return None
     send_at = clock.aware(notification.send_at)
     if send_at is not None and send_at > moment:
+        timers.notifications.schedule(key, send_at)
         return None
     window = int(moment.timestamp() // LEASE_SECONDS)
     earlier = DeliveryClaim.objects(claim_id=f"{key}|{notification.attempts}|{window - 1}").first()
     claimed_at = clock.aware(earlier.claimed_at) if earlier is not None else None
     if claimed_at is not None and claimed_at > moment - timedelta(seconds=LEASE_SECONDS):
-        return None  # claimed at the end of the last window, and maybe still being sent
+        # Claimed at the end of the last window, and maybe still being sent.
+        timers.notifications.schedule(key, claimed_at + timedelta(seconds=LEASE_SECONDS))
+        return None
     try:
         DeliveryClaim(
             claim_id=f"{key}|{notification.attempts}|{window}", claimed_at=moment, claimed_by=INSTANCE
         ).save(force_insert=True)
     except NotUniqueError:
-        return None  # another instance sends it
+        # Another instance sends it (or one that died did): look again once its lease is over.
+        timers.notifications.schedule(key, moment + timedelta(seconds=LEASE_SECONDS))
+        return None
     return notification
 
 

@@ -1,5 +1,6 @@
 """Reports in, alerts out, through real Kafka and real Faust workers."""
 
+import threading
 import time
 from datetime import date, timedelta
 
@@ -203,27 +204,31 @@ def settled(bootstrap, topic, until, quiet: float = 3.0):
 
 
 def test_a_worker_killed_mid_stream_loses_nothing(kafka_bootstrap, rules_topics, spawn_worker):
-    enterprises = [
-        "chalco-qinghai",
-        "qinghai-salt-lake",
-        "western-mining",
-        "huading-industrial",
-        "qinghai-electric-power",
-    ]
+    from services.registry.organisation import load_organisation
+
+    # 30 enterprises of the seed, 100 weeks each: 3,000 reports, so that the kill lands mid-stream.
+    enterprises = [e["id"] for e in load_organisation()["enterprises"]][:30]
     batch = [report(e, w, wage_arrears=1) for w in range(100) for e in enterprises]
     # One case per enterprise (wages owed every week), its id the first week's; by the end each
     # case has counted all 100 weeks.
     expected = {f"workforce_cut.{e}.{batch[0]['period_end']}" for e in enterprises}
     last_week = batch[-1]["period_end"]
-    publish_reports(kafka_bootstrap, rules_topics["reports_topic"], batch)
     worker = spawn_worker()
     worker.wait_ready()
-    # Kill as soon as the first reports have been judged: well before the 500th.
+
+    def stream() -> None:  # the reports keep coming, 100 every 0.2 s, while the worker is killed
+        for start in range(0, len(batch), 100):
+            publish_reports(kafka_bootstrap, rules_topics["reports_topic"], batch[start : start + 100])
+            time.sleep(0.2)
+
+    feeder = threading.Thread(target=stream)
+    feeder.start()
     wait_for_events(kafka_bootstrap, rules_topics["alerts_topic"],
                     lambda e: any(a["type"] == "workforce_cut" for a in e), timeout=90)  # fmt: skip
     worker.kill()
     published = wait_for_events(kafka_bootstrap, rules_topics["alerts_topic"], lambda e: True)
     before_kill = len([a for a in published if a["type"] == "workforce_cut"])  # one per report judged
+    feeder.join()
     assert before_kill < len(batch), "the worker finished the stream before the kill: nothing was tested"
     spawn_worker().wait_ready()
 
