@@ -76,5 +76,6 @@ logs: ## Follow the logs of everything `make up` started
 	@tail -n 20 -F .local/logs/*.log
 
 clean-data: down ## Stop and delete local data (Kafka log, the PostgreSQL cluster under FerretDB, Prometheus TSDB, rules tables)
+	@scripts/platform.sh forget-postgres
 	@rm -rf .local/kafka/data .local/postgres .local/ferretdb .local/prometheus .local/rules
 	@echo "local data deleted; the next make up starts empty"

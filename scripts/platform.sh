@@ -43,6 +43,16 @@ SERVICES=(
 
 mkdir -p "$RUN" "$LOGS"
 
+# initdb and postgres run as the postgres user when we are root: if that user cannot reach the
+# repository's folder (a clone under a private home), the cluster lives in its own home instead.
+choose_pg_home() {
+  if [[ $(id -u) -eq 0 ]] && id postgres >/dev/null 2>&1 && ! runuser -u postgres -- test -x "$LOCAL" 2>/dev/null; then
+    PG_HOME="/var/lib/postgresql/liaison-$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)"
+    PG_DATA="$PG_HOME/data"
+  fi
+}
+choose_pg_home
+
 say() { printf '\033[1m==>\033[0m %s\n' "$*"; }
 fail() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
@@ -187,6 +197,7 @@ start_kafka() {
 }
 
 start_postgres() {
+  choose_pg_home  # the postgres user may have been created by the install just now
   local bin; bin="$(pg_bin)"
   [[ -n "$bin" ]] || fail "PostgreSQL is not installed (make install does it)"
   if [[ ! -f "$PG_DATA/PG_VERSION" ]]; then
@@ -195,8 +206,7 @@ start_postgres() {
     if [[ $(id -u) -eq 0 ]]; then
       chown -R postgres: "$PG_HOME"
       # initdb runs as the postgres user, which must be able to reach the folder.
-      runuser -u postgres -- test -w "$PG_DATA" \
-        || fail "the postgres user cannot reach $PG_DATA: let others traverse the folders above the repo (chmod o+x)"
+      runuser -u postgres -- test -w "$PG_DATA" || fail "the postgres user cannot write $PG_DATA"
     fi
     chmod 700 "$PG_DATA"
     as_pg_owner "$bin/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
@@ -397,6 +407,9 @@ case "${1:-}" in
     ;;
   status) status ;;
   admin-token) printf '%s\n' "$LIAISON_ADMIN_TOKEN" ;;
+  forget-postgres)  # clean-data: the cluster's files, wherever they are (after down)
+    rm -rf "$PG_HOME"
+    ;;
   postgres)  # the PostgreSQL cluster alone (the fault suite's FerretDB keeps a database there)
     install_postgres
     start_postgres
