@@ -208,9 +208,6 @@ class DuplicateStore:
         """The enterprise or work group that submitted this id first, or None if nobody did."""
         return self._owners.get(key)
 
-    def seen(self, key: str) -> bool:
-        return key in self._owners
-
     def record(self, accepted: list[dict[str, Any]]) -> set[str]:
         """Record acknowledged submissions in one insert; return the keys someone recorded first."""
         if not accepted:

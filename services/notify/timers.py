@@ -30,10 +30,6 @@ class DueQueue:
             self._due_at[key] = moment
             heapq.heappush(self._heap, (moment, key))
 
-    def cancel(self, key: str) -> None:
-        with self._lock:
-            self._due_at.pop(key, None)
-
     def pop_due(self, now: datetime, limit: int = 500) -> list[str]:
         """The keys due at `now`, oldest first (each once)."""
         moment = now.timestamp()
