@@ -11,6 +11,7 @@ records it: then the same Idempotency-Key arrives again (in the next lease windo
 the receiver can drop.
 """
 
+import asyncio
 import json
 import logging
 import os
@@ -119,8 +120,9 @@ def alerts_of(notification: Notification) -> list[str]:
     return found
 
 
-def _claim(key: str, settings: Settings) -> Notification | None:
-    """This instance's right to send the notification's next attempt, or None. A notification
+def _claim(key: str, settings: Settings) -> tuple[Notification, str] | None:
+    """This instance's right to send the notification's next attempt (with the claim's id), or
+    None. A notification
     still pending that this instance may not send now is put back on its timer for when it may
     (its retry time, or the end of another sender's lease)."""
     moment = clock.now()
@@ -138,15 +140,20 @@ def _claim(key: str, settings: Settings) -> Notification | None:
         # Claimed at the end of the last window, and maybe still being sent.
         timers.notifications.schedule(key, claimed_at + timedelta(seconds=LEASE_SECONDS))
         return None
+    claim_id = f"{key}|{notification.attempts}|{window}"
     try:
-        DeliveryClaim(
-            claim_id=f"{key}|{notification.attempts}|{window}", claimed_at=moment, claimed_by=INSTANCE
-        ).save(force_insert=True)
+        DeliveryClaim(claim_id=claim_id, claimed_at=moment, claimed_by=INSTANCE).save(force_insert=True)
     except NotUniqueError:
         # Another instance sends it (or one that died did): look again once its lease is over.
         timers.notifications.schedule(key, moment + timedelta(seconds=LEASE_SECONDS))
         return None
-    return notification
+    return notification, claim_id
+
+
+def _release_claim(claim_id: str) -> None:
+    """Give back a claim whose attempt this instance did not finish (it is stopping), so that
+    the next instance sends it at once rather than a lease later."""
+    DeliveryClaim.objects(claim_id=claim_id, claimed_by=INSTANCE).delete()
 
 
 def _record_delivery(notification: Notification) -> None:
@@ -267,11 +274,17 @@ async def dispatch_due(client: httpx.AsyncClient, settings: Settings) -> int:
     moment = clock.now()
     delivered = 0
     for key in timers.notifications.pop_due(moment):
-        notification = await to_thread.run_sync(_claim, key, settings)
-        if notification is None:
+        claimed = await to_thread.run_sync(_claim, key, settings)
+        if claimed is None:
             continue  # another instance has it, or it is settled
+        notification, claim_id = claimed
         try:
             await deliver(client, notification, settings)
+        except asyncio.CancelledError:
+            # Stopped mid-send: the outcome is unknown, so the attempt is given back. A receiver
+            # that did take it sees the same Idempotency-Key again from the next instance.
+            _release_claim(claim_id)
+            raise
         except DeliveryFailed as error:
             outcome = await to_thread.run_sync(_record_failure, notification, str(error), settings)
             DELIVERIES.labels(notification.channel, outcome).inc()

@@ -222,7 +222,9 @@ def test_kafka_stopped_for_ten_seconds_while_clients_submit(healthy_cluster, sce
         if isinstance(report_id, str) and report_id.startswith(run):
             ids[report_id] += 1
     wanted = {r["report_id"] for r in reports}
-    assert set(ids) == wanted, f"missing: {sorted(wanted - set(ids))[:5]}"
+    # The probe was answered 503, but the producer may still have delivered it once the broker
+    # was back (the 503 says "not confirmed", not "dropped"): it may be there, nothing else may.
+    assert set(ids) - {probe["report_id"]} == wanted, f"missing: {sorted(wanted - set(ids))[:5]}"
     doubled = [report_id for report_id, count in ids.items() if count > 1]
     # Only a send the broker took while ingest timed out can be there twice (ingest answered 503,
     # the client sent it again): a handful at most, never a batch.

@@ -3,6 +3,7 @@
 import json
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -12,10 +13,11 @@ from aiosmtpd.controller import Controller
 
 @dataclass
 class WebhookReceiver:
-    """Records every request; answers 503 while `down` is set."""
+    """Records every request as it arrives; answers 503 while `down` is set, `delay` seconds late."""
 
     requests: list[dict[str, Any]] = field(default_factory=list)
     down: bool = False
+    delay: float = 0.0
 
     def __post_init__(self) -> None:
         receiver = self
@@ -27,6 +29,7 @@ class WebhookReceiver:
                 receiver.requests.append(
                     {"path": self.path, "headers": dict(self.headers), "body": body, "status": status}
                 )
+                time.sleep(receiver.delay)
                 self.send_response(status)
                 self.end_headers()
 

@@ -113,6 +113,22 @@ def test_notify_stopped_mid_retry_and_restarted_still_delivers_once(
     assert len(finance_hook.accepted()) == 1
 
 
+def test_notify_stopped_while_a_receiver_is_answering_sends_again_at_the_next_start(
+    notify, kafka_bootstrap, topics, receivers
+):
+    finance_hook, _, _ = receivers
+    finance_hook.delay = 4.0  # notify stops while its request waits for the answer
+    with notify():
+        publish(kafka_bootstrap, topics["alerts_topic"], alert())
+        eventually(lambda: finance_hook.requests)
+    finance_hook.delay = 0.0
+    # The attempt's outcome is unknown, so it is sent again: at once, not a lease (60 s) later.
+    with notify():
+        eventually(lambda: len(finance_hook.requests) >= 2, timeout=20)
+    keys = {r["headers"]["Idempotency-Key"] for r in finance_hook.requests}
+    assert len(keys) == 1  # the same notification, which the receiver can tell is a repeat
+
+
 def test_only_a_group_the_alert_is_routed_to_may_acknowledge_and_resolve(notify, kafka_bootstrap, topics):
     with notify() as client:
         publish(kafka_bootstrap, topics["alerts_topic"], alert())
