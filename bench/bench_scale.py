@@ -135,12 +135,44 @@ def processes() -> dict[str, int]:
     return found
 
 
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def tree(pid: int) -> list[int]:
+    """The process and its descendants (PostgreSQL's backends are children of the postmaster)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(_stat(int(entry.name))[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = [pid], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / TICKS
+    """CPU time of the process and of its live descendants, and of the children it reaped."""
+    total = 0.0
+    for member in tree(pid):
+        try:
+            fields = _stat(member)
+        except OSError:
+            continue  # ended in between
+        total += (
+            int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if member == pid else 0)
+        )
+    return total / TICKS
 
 
 def rss_mb(pid: int) -> float:
+    """Resident memory of the process itself (a sum over PostgreSQL's backends would count the
+    shared buffers once per backend)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS"):
             return int(line.split()[1]) / 1024

@@ -225,6 +225,10 @@ start_postgres() {
       | grep -q 1; then
     "$bin/createdb" -h 127.0.0.1 -p $PG_PORT -U postgres ferretdb
   fi
+  # The indexes FerretDB's lookups can use (each start: the file is idempotent).
+  "$bin/psql" -h 127.0.0.1 -p $PG_PORT -U postgres -d ferretdb -q -v ON_ERROR_STOP=1 \
+    -c "SET client_min_messages = warning" -f "$ROOT/infra/postgres/ferretdb-indexes.sql" >/dev/null \
+    || fail "could not apply infra/postgres/ferretdb-indexes.sql"
 }
 
 start_ferretdb() {

@@ -14,7 +14,17 @@ class HistoryEntry(me.EmbeddedDocument):
 class Alert(me.Document):
     """An alert as rules published it, plus its lifecycle. One document per alert_id."""
 
-    meta = {"collection": "alerts", "strict": False}
+    # The inbox's filters, newest first: a group's, an enterprise's, a status, all of them.
+    meta = {
+        "collection": "alerts",
+        "strict": False,
+        "indexes": [
+            ("group_ids", "-received_at"),
+            ("enterprise_id", "-received_at"),
+            ("status", "-received_at"),
+            "-received_at",
+        ],
+    }
 
     alert_id = me.StringField(primary_key=True)
     type = me.StringField(required=True)

@@ -123,9 +123,13 @@ class Cluster:
         """A PostgreSQL database of its own on the local cluster that `make up` runs (CREATE DATABASE once)."""
         name = f"faults_{self.root.name.replace('-', '_')}_{os.getpid()}"
         if not getattr(self, "_database_created", False):
-            createdb = sorted(Path("/usr/lib/postgresql").glob("*/bin/createdb"))[-1]
-            subprocess.run([str(createdb), "-h", "127.0.0.1", "-p", str(POSTGRES_PORT), "-U", "postgres", name],
-                           check=True, capture_output=True)  # fmt: skip
+            bin_dir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+            server = ["-h", "127.0.0.1", "-p", str(POSTGRES_PORT), "-U", "postgres"]
+            subprocess.run([str(bin_dir / "createdb"), *server, name], check=True, capture_output=True)
+            # The same indexes as `make up`'s database: the faults run on what users run.
+            indexes = REPO / "infra" / "postgres" / "ferretdb-indexes.sql"
+            subprocess.run([str(bin_dir / "psql"), *server, "-d", name, "-q", "-v", "ON_ERROR_STOP=1", "-f",
+                            str(indexes)], check=True, capture_output=True)  # fmt: skip
             self._database_created = True
         return f"postgres://postgres@127.0.0.1:{POSTGRES_PORT}/{name}"
 
