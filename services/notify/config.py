@@ -26,6 +26,9 @@ class Settings(CommonSettings):
 
     # Alerts for the same group and type within this window go out as one notification.
     group_wait_seconds: float = 5.0
+    # A window's notification carries at most this many alerts; the next ones open a new window.
+    # It bounds a payload (and the cost of each retry to a receiver that is down).
+    max_alerts_per_notification: int = 100
     # Delivery retries: exponential backoff with jitter, from `retry_initial` up to `retry_max`,
     # until delivered or `delivery_expiry` after the notification was created.
     retry_initial_seconds: float = 1.0

@@ -4,6 +4,7 @@ notify instances can plan at once (FerretDB loses concurrent updates, not insert
 
 import contextlib
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -86,22 +87,38 @@ def grouping_window(grouping: str, moment: datetime, settings: Settings) -> tupl
 
     A window opens with the first alert of its grouping and stays open `group_wait_seconds`
     (as Alertmanager's group_wait): alerts that arrive together are sent together, never split
-    by a boundary fixed to the clock. Windows are this writer's own (in memory): alerts of one
+    by a boundary fixed to the clock, up to `max_alerts_per_notification`, after which the next
+    alert opens a window of its own. Windows are this writer's own (in memory): alerts of one
     grouping written by two notify instances go out in two notifications.
     """
     with _windows_lock:
         opened = _windows.get(grouping)
-        if opened is None or moment >= opened[1] - GRACE:
-            key = f"{grouping}|w{int(moment.timestamp() * 1000)}"
-            opened = (key, moment + timedelta(seconds=settings.group_wait_seconds) + GRACE)
+        if (
+            opened is None
+            or moment >= opened.leaves - GRACE
+            or opened.alerts >= settings.max_alerts_per_notification
+        ):
+            # The key is unique per window even when a full one is followed in the same ms.
+            stamp = int(moment.timestamp() * 1000)
+            key = f"{grouping}|w{stamp}" if opened is None or opened.stamp != stamp else f"{opened.key}+"
+            opened = _Window(key, moment + timedelta(seconds=settings.group_wait_seconds) + GRACE, stamp)
             _windows[grouping] = opened
             if len(_windows) > 10_000:
-                for stale in [g for g, (_, leaves) in _windows.items() if leaves < moment]:
+                for stale in [g for g, window in _windows.items() if window.leaves < moment]:
                     del _windows[stale]
-        return opened
+        opened.alerts += 1
+        return opened.key, opened.leaves
 
 
-_windows: dict[str, tuple[str, datetime]] = {}
+@dataclass
+class _Window:
+    key: str
+    leaves: datetime
+    stamp: int  # the millisecond it opened
+    alerts: int = 0
+
+
+_windows: dict[str, _Window] = {}
 
 
 _windows_lock = threading.Lock()

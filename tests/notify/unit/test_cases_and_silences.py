@@ -58,6 +58,14 @@ def test_a_grouping_window_opens_with_its_first_alert():
     assert next_key != key
 
 
+def test_a_full_grouping_window_makes_way_for_a_new_one():
+    settings = Settings(admin_token="admin-token-0123456789", max_alerts_per_notification=3)  # type: ignore[call-arg]
+    start = datetime(2011, 12, 20, 10, 0, 0, tzinfo=UTC)
+    keys = [planning.grouping_window("sub|alerts|full-test", start, settings)[0] for _ in range(7)]
+    # 3 + 3 + 1 alerts, in three notifications, all opened in the same millisecond
+    assert [keys.count(k) for k in dict.fromkeys(keys)] == [3, 3, 1]
+
+
 def test_error_messages_lose_the_target():
     assert (
         alerts.without_target("POST https://h.example/x failed", "https://h.example/x")
