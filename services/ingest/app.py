@@ -24,14 +24,18 @@ from services.ingest.exceptions import BrokerUnavailable, RegistryNotReady
 from services.ingest.kafka import Producer, consume_inbound
 from services.ingest.metrics import REGISTRY_ENTITIES
 from services.ingest.routes import install_routes
-from services.ingest.service import Pipeline
+from services.ingest.service import DuplicateStore, Pipeline
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()  # read from the environment
     producer = Producer(settings)
     pipeline = Pipeline(
-        settings=settings, producer=producer, registry=RegistryView(), registry_ready=asyncio.Event()
+        settings=settings,
+        producer=producer,
+        registry=RegistryView(),
+        registry_ready=asyncio.Event(),
+        store=DuplicateStore(settings.duplicate_memory_ids),
     )
 
     @asynccontextmanager

@@ -12,6 +12,8 @@ class Settings(CommonSettings):
     # A batch of 1,000 weekly reports is about 0.5 MB; leave room.
     max_body_bytes: int = 8 * 1024 * 1024
     max_batch_items: int = 1000
+    # How many accepted ids ingest remembers (the most recent); older ones are checked by the store.
+    duplicate_memory_ids: int = 200_000
     # How long a submission waits for Kafka's acknowledgement before the answer is 503.
     publish_timeout_seconds: float = 5.0
     inbound_group: str = "liaison-ingest-inbound"

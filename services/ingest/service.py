@@ -9,6 +9,7 @@ only then record the id (see DuplicateStore).
 import asyncio
 import json
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -180,50 +181,78 @@ def parse_inbound(message: RawMessage) -> tuple[SubmissionKind, Any] | Outcome:
 
 
 class DuplicateStore:
-    """The ids ingest has accepted, and whose they are: a map in memory, backed by an
-    insert-only collection.
+    """The ids ingest has accepted, and whose they are: the most recent ones in memory, all of
+    them in an insert-only collection.
 
-    A submission is checked against the map, published, and only then recorded. Nothing is
+    A submission is checked against memory, published, and only then recorded. Nothing is
     written before Kafka has the event, so a broker failure leaves nothing behind. Two
-    instances (or two concurrent requests) that both miss the map both publish; the unique
+    instances (or two concurrent requests) that both miss memory both publish; the unique
     _id lets one record win and the other answers 'duplicate'. The extra copy on the topic
     is harmless: downstream processing is idempotent by report id.
+
+    Memory holds at most `limit` ids, the most recently accepted (INGEST_DUPLICATE_MEMORY_IDS),
+    so that it does not grow with a year of data. An older id sent again misses memory and is
+    found by the same unique insert after publishing: it still answers 'duplicate' (or
+    'conflict'), and its extra copy on the topic is absorbed downstream like any other.
 
     Ids are unique per submitter (CONTRACT.md §6): the same id from the enterprise or work
     group that first used it is a duplicate; from anyone else it is a conflict, so that no
     submitter can make another's real report look like a repeat.
     """
 
-    def __init__(self) -> None:
-        self._owners: dict[str, str] = {}
+    def __init__(self, limit: int = 200_000) -> None:
+        self.limit = limit
+        self._owners: dict[str, str] = {}  # in the order accepted: the oldest first
+        self._lock = threading.Lock()  # records run in worker threads
 
     def load(self) -> int:
+        """Fill memory with the `limit` most recently accepted ids; return how many."""
         collection = AcceptedSubmission._get_collection()
-        self._owners = {
-            doc["_id"]: doc.get("subject_id", "") for doc in collection.find({}, {"subject_id": 1})
-        }
+        newest = collection.find({}, {"subject_id": 1}).sort("accepted_at", -1).limit(self.limit)
+        self._owners = {doc["_id"]: doc.get("subject_id", "") for doc in reversed(list(newest))}
+        return len(self._owners)
+
+    def __len__(self) -> int:
         return len(self._owners)
 
     def owner(self, key: str) -> str | None:
-        """The enterprise or work group that submitted this id first, or None if nobody did."""
+        """The enterprise or work group that submitted this id first, if memory holds it."""
         return self._owners.get(key)
 
-    def record(self, accepted: list[dict[str, Any]]) -> set[str]:
-        """Record acknowledged submissions in one insert; return the keys someone recorded first."""
+    def _remember(self, key: str, subject_id: str) -> None:
+        with self._lock:
+            self._owners.setdefault(key, subject_id)
+            while len(self._owners) > self.limit:
+                del self._owners[next(iter(self._owners))]  # the oldest goes
+
+    def record(self, accepted: list[dict[str, Any]]) -> dict[str, str]:
+        """Record acknowledged submissions in one insert; return the keys someone recorded
+        first, each with its first submitter."""
         if not accepted:
-            return set()
-        for doc in accepted:
-            self._owners.setdefault(doc["_id"], doc["subject_id"])
+            return {}
         try:
             AcceptedSubmission._get_collection().insert_many(accepted, ordered=False)
         except BulkWriteError as error:
-            duplicates = {
-                accepted[e["index"]]["_id"] for e in error.details["writeErrors"] if e["code"] == 11000
-            }
-            if len(duplicates) < len(error.details["writeErrors"]):
+            errors = error.details["writeErrors"]
+            if any(e["code"] != 11000 for e in errors):
                 raise
-            return duplicates
-        return set()
+            taken = {accepted[e["index"]]["_id"] for e in errors}
+        else:
+            taken = set()
+        first: dict[str, str] = {}
+        for doc in accepted:
+            if doc["_id"] in taken:
+                owner = self._owners.get(doc["_id"]) or self._stored_owner(doc["_id"]) or doc["subject_id"]
+                first[doc["_id"]] = owner
+                self._remember(doc["_id"], owner)
+            else:
+                self._remember(doc["_id"], doc["subject_id"])
+        return first
+
+    @staticmethod
+    def _stored_owner(key: str) -> str | None:
+        doc = AcceptedSubmission._get_collection().find_one({"_id": key}, {"subject_id": 1})
+        return None if doc is None else doc.get("subject_id")
 
 
 @dataclass(frozen=True)
@@ -331,7 +360,9 @@ class Pipeline:
             outcomes[item.index] = Outcome("accepted", id=item.id, http_status=202)
         if not acknowledged:
             raise BrokerUnavailable("Kafka acknowledged none of the submissions")
-        recorded_first_elsewhere = await to_thread.run_sync(self.store.record, acknowledged)
+        recorded_first = await to_thread.run_sync(self.store.record, acknowledged)
         for item in ready:
-            if item.key in recorded_first_elsewhere:
-                outcomes[item.index] = Outcome("duplicate", id=item.id, http_status=200)
+            if item.key in recorded_first:
+                outcomes[item.index] = same_id_again(
+                    kind, item.id, owner=recorded_first[item.key], submitter=item.subject_id
+                )

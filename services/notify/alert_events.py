@@ -36,6 +36,7 @@ EVENTS = (
     "escalated",
     "silenced",
     "commented",  # beyond CONTRACT.md §6's list: a group's note on the case
+    "archived",  # beyond it too: resolved long ago, moved to the read-only archive
 )
 _pending: "queue.SimpleQueue[dict[str, Any]]" = queue.SimpleQueue()
 

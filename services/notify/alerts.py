@@ -3,10 +3,12 @@ the alert's partition (store_alert for what rules sends, apply_command for every
 who may see and act on it, and why each group was (or was not) notified."""
 
 import contextlib
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 
 from mongoengine.errors import NotUniqueError
+from pymongo.errors import DuplicateKeyError
 
 from liaison_common.registry_view import RegistryView
 from liaison_common.tokens import Principal
@@ -48,10 +50,15 @@ def may_act(principal: Principal, alert: Alert) -> bool:
 
 
 def alert_dict(alert: Alert) -> dict[str, Any]:
-    data = alert.to_mongo().to_dict()
+    return stored_alert_dict(alert.to_mongo().to_dict())
+
+
+def stored_alert_dict(data: dict[str, Any]) -> dict[str, Any]:
+    """An alert as the API shows it, from its stored document (a list reads these raw: building
+    mongoengine objects for a page of alerts with their histories cost most of its time)."""
     data["alert_id"] = data.pop("_id")
     data.pop("pending_plan", None)  # the writer's own bookkeeping
-    for moment in ("received_at", "updated_at", "first_delivered_at", "next_escalation_at"):
+    for moment in ("received_at", "updated_at", "first_delivered_at", "next_escalation_at", "archived_at"):
         if data.get(moment) is not None:
             data[moment] = aware(data[moment]).isoformat()  # type: ignore[union-attr]
     data["history"] = [
@@ -117,6 +124,33 @@ def status_change(existing: dict[str, Any], incoming: dict[str, Any]) -> str | N
     return None
 
 
+class KnownAlerts:
+    """Alert ids this writer has stored or found (at most `limit`, the most recent): a repeat of
+    a known case skips the insert that would fail, one database round trip of three."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.limit = limit
+        self._ids: dict[str, None] = {}
+        self._lock = threading.Lock()
+
+    def has(self, alert_id: str) -> bool:
+        return alert_id in self._ids
+
+    def add(self, alert_id: str) -> None:
+        with self._lock:
+            self._ids.pop(alert_id, None)
+            self._ids[alert_id] = None  # the most recent last
+            while len(self._ids) > self.limit:
+                del self._ids[next(iter(self._ids))]
+
+    def forget(self, alert_id: str) -> None:
+        with self._lock:
+            self._ids.pop(alert_id, None)
+
+
+known_alerts = KnownAlerts()
+
+
 def store_alert(incoming: dict[str, Any], *, view: RegistryView, settings: Settings) -> tuple[Alert, str]:
     """Insert or update one case; plan its notifications when it is new, reopened, resolved by
     data or routed to new groups. Returns (alert, outcome): new, updated, reopened, resolved, repeat."""
@@ -151,10 +185,13 @@ def store_alert(incoming: dict[str, Any], *, view: RegistryView, settings: Setti
         history=[HistoryEntry(at=moment, event="received", by="rules", detail=", ".join(group_ids))],
     )
     try:
+        if known_alerts.has(alert.alert_id):
+            raise NotUniqueError(alert.alert_id)  # a repeat of a case this writer has seen: no insert
         alert.save(force_insert=True)
     except NotUniqueError:
         pass
     else:
+        known_alerts.add(alert.alert_id)
         alert_events.record(alert.alert_id, "received", by="rules", detail={"groups": group_ids}, at=moment)
         if alert.next_escalation_at is not None:
             timers.escalations.schedule(alert.alert_id, alert.next_escalation_at)
@@ -163,7 +200,10 @@ def store_alert(incoming: dict[str, Any], *, view: RegistryView, settings: Setti
             planned(alert)
         return alert, "new"
     existing = Alert.objects(alert_id=incoming["alert_id"]).first()
-    assert existing is not None
+    if existing is None:  # archived since this writer saw it: a new alert again
+        known_alerts.forget(incoming["alert_id"])
+        return store_alert(incoming, view=view, settings=settings)
+    known_alerts.add(existing.alert_id)
     current = alert_dict(existing)
     merged = merge(current, incoming)
     changed = {k: merged.get(k) for k in CASE_FIELDS if merged.get(k) != current.get(k)}
@@ -233,8 +273,49 @@ def finish_planning(alert: Alert, *, view: RegistryView, settings: Settings) -> 
     planned(alert)
 
 
+ARCHIVE = "alerts_archive"
+
+
+def archived(alert_id: str) -> Alert | None:
+    """An alert moved to the archive (resolved long ago): read-only, still readable by id."""
+    doc = Alert._get_db()[ARCHIVE].find_one({"_id": alert_id})
+    return None if doc is None else Alert._from_son(doc)
+
+
+def archive_resolved(settings: Settings) -> int:
+    """Move alerts resolved more than `archive_after_days` ago to the archive collection, so
+    that the working set (the inbox, the writer's lookups) stays the size of what is current.
+
+    Each move is an insert into the archive, then a delete that holds only if the alert has not
+    changed since it was read (a comment, a reopening): otherwise the copy is taken back and the
+    alert stays. Any notify instance may run it; a second mover finds the copy there already.
+    """
+    cutoff = now() - timedelta(days=settings.archive_after_days)
+    live, archive = Alert._get_collection(), Alert._get_db()[ARCHIVE]
+    moved = 0
+    for found in Alert.objects(status="resolved").only("alert_id", "updated_at"):
+        updated_at = aware(found.updated_at)
+        if updated_at is None or updated_at >= cutoff:
+            continue
+        doc = live.find_one({"_id": found.alert_id})
+        if doc is None or doc.get("status") != "resolved" or doc.get("updated_at") != found.updated_at:
+            continue  # changed since
+        doc["archived_at"] = now()
+        with contextlib.suppress(DuplicateKeyError):
+            archive.insert_one(doc)
+        if live.delete_one(
+            {"_id": found.alert_id, "status": "resolved", "updated_at": found.updated_at}
+        ).deleted_count:
+            moved += 1
+            alert_events.record(found.alert_id, "archived", by="notify", at=doc["archived_at"],
+                                detail={"after_days": settings.archive_after_days})  # fmt: skip
+        else:
+            archive.delete_one({"_id": found.alert_id})
+    return moved
+
+
 def get_visible(alert_id: str, principal: Principal) -> Alert:
-    alert = Alert.objects(alert_id=alert_id).first()
+    alert = Alert.objects(alert_id=alert_id).first() or archived(alert_id)
     if alert is None:
         raise NotFound(f"no alert with id '{alert_id}'")
     if not visible_to(principal, alert):
@@ -254,10 +335,16 @@ def check_action(alert_id: str, principal: Principal, *, action: str) -> tuple[A
     alert = get_visible(alert_id, principal)
     if not may_act(principal, alert):
         raise Forbidden(f"only a group alert '{alert_id}' is routed to may {action} it")
+    _refuse_archived(alert)
     target = ACTION_TARGETS[action]
     if alert.status == "resolved" and action == "ack":
         raise Conflict(f"alert '{alert_id}' is already resolved")
     return alert, alert.status != target
+
+
+def _refuse_archived(alert: Alert) -> None:
+    if getattr(alert, "archived_at", None) is not None:
+        raise Conflict(f"alert '{alert.alert_id}' was resolved long ago and archived: it is read-only")
 
 
 def comment_applied(alert_id: str, command_id: str) -> Alert | None:
@@ -271,6 +358,7 @@ def check_comment(alert_id: str, principal: Principal) -> Alert:
     alert = get_visible(alert_id, principal)
     if not may_act(principal, alert):
         raise Forbidden(f"only a group alert '{alert_id}' is routed to may comment on it")
+    _refuse_archived(alert)
     return alert
 
 

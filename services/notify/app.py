@@ -54,6 +54,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         resync_at_next_pass()
         loop = asyncio.get_running_loop()
         last_gauge, last_resync = 0.0, -1e9
+        # The first archiving a minute after start (or sooner, if it runs more often than that).
+        every = settings.archive_every_seconds
+        last_archive = loop.time() - every + min(60.0, every)
         async with httpx.AsyncClient() as client:
             while True:
                 try:
@@ -69,6 +72,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     if loop.time() - last_gauge > 60:
                         await to_thread.run_sync(_count_open_alerts)
                         last_gauge = loop.time()
+                    if loop.time() - last_archive > every:
+                        last_archive = loop.time()
+                        moved = await to_thread.run_sync(alerts.archive_resolved, settings)
+                        if moved:
+                            log.info("archived %d alerts resolved over %s days ago", moved,
+                                     settings.archive_after_days)  # fmt: skip
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:  # the database or a receiver may be away: try again shortly

@@ -39,6 +39,9 @@ class Settings(CommonSettings):
     escalation_delay_seconds: float = 2 * 3600.0
     escalation_repeat_seconds: float = 3600.0
     escalation_group: str = "comprehensive"
+    # Alerts resolved longer ago than this move to the read-only archive (26 weeks by default).
+    archive_after_days: float = 182.0
+    archive_every_seconds: float = 3600.0
     # How often the dispatcher looks for due notifications, and for due escalations.
     poll_seconds: float = 0.5
     # An acknowledgement or resolution answers once the alert's writer has applied it, or 503

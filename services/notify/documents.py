@@ -57,6 +57,8 @@ class Alert(me.Document):
     pending_plan = me.StringField()
     # Silences and inhibitions that kept a group from being notified: {group_id, kind, id, at, reason}.
     suppressions = me.ListField(me.DictField())
+    # Set on the copy in the archive (alerts resolved more than NOTIFY_ARCHIVE_AFTER_DAYS ago).
+    archived_at = me.DateTimeField()
 
 
 class Notification(me.Document):

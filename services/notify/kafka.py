@@ -101,14 +101,14 @@ async def consume(
             await consumer.start()
             await producer.start()
             while True:
-                batches = await consumer.getmany(timeout_ms=500, max_records=200)
+                batches = await consumer.getmany(timeout_ms=500, max_records=600)
                 async with busy:
-                    for tp, messages in batches.items():
-                        if tp not in consumer.assignment():
-                            continue  # handed over meanwhile: its new owner reads these again
-                        for message in messages:
-                            await _handle_guarded(message, tp.topic, settings, view, producer, on_alert)
-                        await consumer.commit({tp: messages[-1].offset + 1})
+                    # Partitions apart run side by side: an alert and its commands share one
+                    # partition number (and so one lane), which keeps one writer per alert.
+                    lanes = _lanes(batches)
+                    await asyncio.gather(
+                        *(_run_lane(lane, consumer, settings, view, producer, on_alert) for lane in lanes)
+                    )
         except asyncio.CancelledError:
             raise
         except Exception as error:
@@ -116,6 +116,30 @@ async def consume(
             await asyncio.sleep(2)
         finally:
             await stop_quietly(consumer, producer)
+
+
+def _lanes(batches: dict[Any, list[Any]]) -> list[list[tuple[Any, list[Any]]]]:
+    by_partition: dict[int, list[tuple[Any, list[Any]]]] = {}
+    for tp, messages in batches.items():
+        by_partition.setdefault(tp.partition, []).append((tp, messages))
+    return list(by_partition.values())
+
+
+async def _run_lane(
+    lane: list[tuple[Any, list[Any]]],
+    consumer: AIOKafkaConsumer,
+    settings: Settings,
+    view: RegistryView,
+    producer: AIOKafkaProducer,
+    on_alert: Callable[[documents.Alert, str], None],
+) -> None:
+    """One partition number's messages, topic after topic, in order; committed per topic."""
+    for tp, messages in lane:
+        if tp not in consumer.assignment():
+            continue  # handed over meanwhile: its new owner reads these again
+        for message in messages:
+            await _handle_guarded(message, tp.topic, settings, view, producer, on_alert)
+        await consumer.commit({tp: messages[-1].offset + 1})
 
 
 async def _handle_guarded(

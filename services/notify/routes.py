@@ -115,8 +115,8 @@ def build_router() -> APIRouter:
             filters["status"] = status
 
         def query() -> list[dict[str, Any]]:
-            found = Alert.objects(**filters).order_by("-received_at").skip(offset).limit(limit)
-            return [alerts.alert_dict(a) for a in found]
+            found = Alert.objects(**filters).order_by("-received_at").skip(offset).limit(limit).as_pymongo()
+            return [alerts.stored_alert_dict(doc) for doc in found]
 
         return await to_thread.run_sync(query)
 

@@ -252,6 +252,20 @@ def test_ids_are_unique_per_submitter_and_another_submitters_id_is_a_409(ingest)
         assert batch.status_code == 207 and batch.json()[0]["status"] == "rejected"
 
 
+def test_an_id_older_than_the_duplicate_memory_is_still_a_duplicate_or_a_conflict(ingest):
+    # Memory keeps the 2 most recent ids; the first one is forgotten and found by the store.
+    with ingest(duplicate_memory_ids=2) as client:
+        chalco, salt_lake = token("enterprise", "chalco-qinghai"), token("enterprise", "qinghai-salt-lake")
+        for number in (1, 2, 3):
+            assert client.post("/v1/reports", json=report(f"old-{number}"), headers=chalco).status_code == 202
+        again = client.post("/v1/reports", json=report("old-1"), headers=chalco)
+        assert (again.status_code, again.json()["status"]) == (200, "duplicate")
+        squatted = report("old-2", enterprise_id="qinghai-salt-lake")
+        client.post("/v1/reports", json=report("old-4"), headers=chalco)  # old-2 leaves memory
+        answer = client.post("/v1/reports", json=squatted, headers=salt_lake)
+        assert answer.status_code == 409 and answer.json()["detail"][0]["type"] == "conflict", answer.text
+
+
 @pytest.mark.parametrize(
     ("changes", "field"),
     [

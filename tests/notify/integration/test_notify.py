@@ -155,6 +155,30 @@ def test_only_a_group_the_alert_is_routed_to_may_acknowledge_and_resolve(notify,
         assert client.get("/v1/alerts").status_code == 401
 
 
+def test_an_alert_resolved_long_ago_moves_to_the_archive_and_stays_readable(notify, kafka_bootstrap, topics):
+    alert_id = "funding_gap.chalco-qinghai.2011-12-18"
+    with notify(archive_after_days=0, archive_every_seconds=1.0) as client:
+        publish(
+            kafka_bootstrap,
+            topics["alerts_topic"],
+            alert(),
+            alert("still.open", enterprise_id="western-mining"),
+        )
+        eventually(lambda: client.get(f"/v1/alerts/{alert_id}", headers=ADMIN).status_code == 200)
+        assert client.post(f"/v1/alerts/{alert_id}/resolve", headers=ADMIN).json()["status"] == "resolved"
+
+        def listed() -> set[str]:
+            return {a["alert_id"] for a in client.get("/v1/alerts", headers=ADMIN).json()}
+
+        eventually(lambda: alert_id not in listed(), timeout=20)
+        assert "still.open" in listed()  # only what was resolved moves
+        kept = client.get(f"/v1/alerts/{alert_id}", headers=ADMIN)
+        assert kept.status_code == 200 and kept.json()["archived_at"] and kept.json()["status"] == "resolved"
+        assert [h["event"] for h in kept.json()["history"]][-1] == "resolved"
+        refused = client.post(f"/v1/alerts/{alert_id}/ack", headers=ADMIN)
+        assert refused.status_code == 409 and "archived" in refused.text
+
+
 def test_an_unacknowledged_high_alert_is_escalated_and_reminded(notify, kafka_bootstrap, topics, receivers):
     _, comprehensive_hook, _ = receivers
     with notify(escalation_delay_seconds=1.0, escalation_repeat_seconds=1.5) as client:
