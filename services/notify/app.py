@@ -131,9 +131,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _count_open_alerts() -> None:
     counts: Counter[tuple[str, str]] = Counter()
-    for alert in Alert.objects(status="open").only("group_ids", "severity"):
-        for group_id in alert.group_ids:
-            counts[(group_id, alert.severity)] += 1
+    for alert in Alert.objects(status="open").only("group_ids", "severity").as_pymongo():
+        for group_id in alert.get("group_ids", []):
+            counts[(group_id, alert.get("severity", ""))] += 1
     OPEN_ALERTS.clear()
     for (group_id, severity), count in counts.items():
         OPEN_ALERTS.labels(group_id, severity).set(count)
