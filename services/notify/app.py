@@ -27,7 +27,7 @@ from services.notify.delivery import dispatch_due, resync_at_next_pass
 from services.notify.documents import Alert
 from services.notify.events import Broadcaster
 from services.notify.kafka import consume
-from services.notify.metrics import ESCALATIONS, OPEN_ALERTS
+from services.notify.metrics import ESCALATIONS, OPEN_ALERTS, REGISTRY_ENTITIES
 from services.notify.routes import install_routes
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             view,
             app.state.registry_ready,
             client_id="liaison-notify-registry",
+            on_batch=_count_registry,
         )
         tasks = [
             asyncio.create_task(follower),
@@ -127,6 +128,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_routes(app)
     configure_logging()
     return app
+
+
+def _count_registry(view: RegistryView) -> None:
+    for entity_type in ("enterprise", "group", "subscription"):
+        REGISTRY_ENTITIES.labels(entity_type).set(view.count(entity_type))
 
 
 def _count_open_alerts() -> None:

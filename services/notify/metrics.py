@@ -39,3 +39,8 @@ TIME_TO_ACT = Histogram(
     ["group_id", "action"],
     buckets=(60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400),
 )
+REGISTRY_ENTITIES = Gauge(
+    "liaison_notify_registry_entities",
+    "Entities notify knows from liaison.registry.v1 (subscriptions among them), by entity type.",
+    ["entity_type"],
+)

@@ -17,6 +17,7 @@ from liaison_client.client import LiaisonClient
 from services.registry.organisation import load_organisation
 from tests.faults.cluster import WEBHOOK_SECRET, Cluster
 from tests.faults.helpers import Receiver, read_topic, wait_until
+from tests.kafka_helpers import metric_value
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 # Enterprises no earlier scenario has reported for (the access and bad-input scenarios use
@@ -112,11 +113,23 @@ def subscribe(cluster: Cluster, group_id: str, receiver: Receiver) -> None:
     # The subscription's own signing secret is the one the receiver verifies with.
     body = {"id": f"faults-{group_id}-{uuid.uuid4().hex[:6]}", "group_id": group_id, "channel": "webhook",
             "target": receiver.url, "secret": receiver.secret}  # fmt: skip
+
+    instances = [name for name in ("notify", "notify-2") if name in cluster.processes and cluster[name].alive]
+
+    def subscriptions_notify_knows() -> float:  # the fewest any running notify instance knows
+        return min(
+            metric_value(httpx.get(f"{cluster.url(name)}/metrics", timeout=10).text,
+                         "liaison_notify_registry_entities", entity_type="subscription")
+            for name in instances
+        )  # fmt: skip
+
+    known = subscriptions_notify_knows()
     answer = httpx.post(
         f"{cluster.url('registry')}/v1/subscriptions", json=body, headers=cluster.admin, timeout=30
     )
     assert answer.status_code == 201, answer.text
-    time.sleep(3)  # notify follows the registry topic: give it the new subscription
+    # Notify follows the registry topic: wait until it has the new subscription.
+    wait_until("notify knows the new subscription", lambda: subscriptions_notify_knows() > known, timeout=60)
 
 
 def test_rules_worker_killed_mid_stream_loses_and_doubles_nothing(healthy_cluster, scenario):
