@@ -351,8 +351,9 @@ async def track_reporting(stream: Any) -> None:
                     partitions_of, settings.kafka_bootstrap_servers, topic
                 )
             ]
-            state = dict(reporting_state["state"]) or reporting.new_state()
+            state = reporting.state_from_parts(dict(reporting_state.items()))
             reporting.expect_sources(state, sources, now=started_at)
+            save_reporting(state, None)
         try:
             seen = json.loads(raw.value or b"")
             tick = bool(seen.get("tick"))
@@ -366,12 +367,30 @@ async def track_reporting(stream: Any) -> None:
         except Exception as error:  # one bad record never stops the reporting agent
             await reject(raw, "invalid", f"not a period event: {error!r}"[:2000])
             continue
+        # Written before the offset is committed, so that a restart loses nothing; only the parts
+        # this event changed (the clocks and its week), never the whole state.
+        save_reporting(state, [] if tick else [week], flagged=False)
         if tick or time.monotonic() - last_check >= CHECK_EVERY or stream_is_quiet(raw):
             last_check = time.monotonic()
             await check_reporting(state, weeks, days_after, lateness)
             weeks = set()
-        reporting_state["state"] = state
         done(raw, started)
+
+
+def save_reporting(state: dict[str, Any], weeks: list[str] | None, *, flagged: bool = True) -> None:
+    """Write the reporting state's parts to its table: the clocks, the given weeks (all when
+    None) and the flags; drop the weeks the state has forgotten (and the one-key form)."""
+    for key, value in reporting.state_parts(state, weeks, flagged=flagged).items():
+        reporting_state[key] = value
+    if weeks is None:
+        kept = {reporting.WEEK_PREFIX + week for week in state["weeks"]}
+        stale = [
+            k
+            for k in reporting_state
+            if k == "state" or (k.startswith(reporting.WEEK_PREFIX) and k not in kept)
+        ]
+        for key in stale:
+            del reporting_state[key]
 
 
 CHECK_EVERY = 0.5
@@ -395,12 +414,16 @@ async def check_reporting(state: dict[str, Any], weeks: set[str], days_after: An
         today=datetime.now(UTC).date().isoformat(),
     )  # fmt: skip
     names = {key: _name(key) for key in expected}
-    for reporter, period_end in reporting.overdue(state, expected, days_after=days_after.value):
+    missed = reporting.overdue(state, expected, days_after=days_after.value)
+    for reporter, period_end in missed:
         problem = reporting.overdue_problem(
             reporter, period_end, names, state, days_after=days_after.value, source=days_after.source
         )
         await emit_problem(problem)
+    before = len(state["weeks"])
     reporting.forget_old_weeks(state)
+    # The watermark moved; the flags changed if a week was missed; forgotten weeks leave the table.
+    save_reporting(state, None if len(state["weeks"]) < before else [], flagged=bool(missed))
 
 
 def _name(reporter: str) -> str:

@@ -186,6 +186,37 @@ def forget_old_weeks(state: dict[str, Any], keep: int = 60) -> None:
         del state["weeks"][week]
 
 
+# The state is kept in the reporting-state table in parts, so that an event writes what it
+# changed (the clocks and its week) rather than the whole state, which holds up to 60 weeks.
+META_KEY = "meta"
+FLAGGED_KEY = "flagged"
+WEEK_PREFIX = "week:"
+
+
+def state_parts(
+    state: dict[str, Any], weeks: list[str] | None = None, *, flagged: bool = True
+) -> dict[str, Any]:
+    """The table entries for `state`: its clocks, and the given weeks (all when None) and flags."""
+    parts: dict[str, Any] = {META_KEY: {k: v for k, v in state.items() if k not in ("weeks", "flagged")}}
+    if flagged:
+        parts[FLAGGED_KEY] = state["flagged"]
+    for week in state["weeks"] if weeks is None else weeks:
+        if week in state["weeks"]:
+            parts[WEEK_PREFIX + week] = state["weeks"][week]
+    return parts
+
+
+def state_from_parts(parts: dict[str, Any]) -> dict[str, Any]:
+    """The state again from its table entries (a new state when there are none)."""
+    if "state" in parts:  # the whole state under one key, as written before parts
+        return dict(parts["state"])
+    if META_KEY not in parts:
+        return new_state()
+    state = {**new_state(), **parts[META_KEY], "flagged": dict(parts.get(FLAGGED_KEY) or {})}
+    state["weeks"] = {k[len(WEEK_PREFIX) :]: v for k, v in parts.items() if k.startswith(WEEK_PREFIX)}
+    return state
+
+
 def completeness(state: dict[str, Any], week: str, expected: dict[str, list[str]]) -> dict[str, Any]:
     """The week's reporting rate and timeliness, the way DHIS2 counts them, overall and per work group."""
     bucket = state["weeks"].get(week, {"period_end": None, "received": {}})

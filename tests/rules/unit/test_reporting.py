@@ -183,3 +183,18 @@ def test_a_report_dated_far_ahead_flags_at_most_the_last_weeks():
     reporting.observe(state, seen("enterprise:a", "2099-12-27", "2099-12-28"), on_time_days=1)
     flagged = reporting.overdue(state, {"enterprise:b": []}, days_after=8)
     assert 0 < len(flagged) <= reporting.MAX_WEEKS_JUDGED + 1
+
+
+def test_the_state_is_stored_in_parts_and_an_event_writes_only_its_week():
+    state = reporting.new_state()
+    for reporter in EXPECTED:
+        reporting.observe(state, seen(reporter, "2011-12-11", "2011-12-12"), on_time_days=1)
+    week = reporting.observe(state, seen("enterprise:a", "2011-12-18", "2011-12-20"), on_time_days=1)
+    reporting.overdue(state, EXPECTED, days_after=8)
+    table = reporting.state_parts(state)  # everything, as at start
+    assert reporting.state_from_parts(table) == state
+    one_event = reporting.state_parts(state, [week], flagged=False)
+    assert set(one_event) == {reporting.META_KEY, reporting.WEEK_PREFIX + week}
+    # A table written whole under one key, as before, still loads; an empty one is a new state.
+    assert reporting.state_from_parts({"state": state}) == state
+    assert reporting.state_from_parts({}) == reporting.new_state()
