@@ -27,7 +27,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
-from kafka import KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from liaison_client.local import local_admin_token
 
@@ -38,6 +38,7 @@ SECONDS = float(os.environ.get("SECONDS", "20"))
 IDLE = float(os.environ.get("IDLE", "60"))
 ALERTS = int(os.environ.get("ALERTS", "20000"))
 TICKS = os.sysconf("SC_CLK_TCK")
+BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -197,10 +198,12 @@ def idle() -> list[str]:
 
 def measure(label: str, token: str, enterprises: list[str], year: int) -> None:
     print(f"\n== {label}")
+    wait_drained()  # measured on a platform that has caught up
     with httpx.Client(base_url=INGEST, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
         print(pipeline(client, token, enterprises, year))
         print(ingest_batches(client, enterprises, year))
     print(inbox(token))
+    wait_drained()  # idle means nothing left to process
     print(f"idle for {IDLE:.0f} s:")
     for line in idle():
         print(line)
@@ -229,8 +232,7 @@ def live_in(token: str, enterprises: list[str]) -> None:
         for i in range(0, len(items), 500):
             client.post("/v1/reports", json=items[i : i + 500]).raise_for_status()
     print(f"lived-in: {ALERTS} alerts onto liaison.alerts.v1 for notify to store …", flush=True)
-    producer = KafkaProducer(bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"), acks=1,
-                             linger_ms=20)  # fmt: skip
+    producer = KafkaProducer(bootstrap_servers=BOOTSTRAP, acks=1, linger_ms=20)
     for n in range(ALERTS):
         enterprise_id = enterprises[n % len(enterprises)]
         alert = {"alert_id": f"stated_problem.{enterprise_id}.scale-{run}-{n}", "type": "stated_problem",
@@ -241,14 +243,40 @@ def live_in(token: str, enterprises: list[str]) -> None:
         producer.send("liaison.alerts.v1", key=alert["alert_id"].encode(), value=json.dumps(alert).encode())
     producer.flush()
     producer.close()
+    wait_drained()
+
+
+def backlog() -> dict[str, int]:
+    """Messages not yet processed (end offset minus committed offset) by rules and notify."""
+    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP)
+    try:
+        left = {}
+        for group, topics in (("liaison-rules", ("liaison.reports.v1",)),
+                              ("liaison-notify", ("liaison.alerts.v1", "liaison.alert-events.v1",
+                                                  "liaison.reporting.v1"))):  # fmt: skip
+            committed = admin.list_group_offsets(group).get(group, {})
+            for topic in topics:
+                partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+                ends = consumer.end_offsets(partitions)
+                left[topic] = sum(
+                    ends[tp] - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0)
+                    for tp in partitions
+                )
+        return left
+    finally:
+        consumer.close()
+        admin.close()
+
+
+def wait_drained() -> None:
+    """Until rules and notify have caught up with everything sent (progress every 15 s)."""
     deadline = time.monotonic() + 3600
     while time.monotonic() < deadline:
-        stored = httpx.get(f"{NOTIFY}/metrics", timeout=30).text
-        count = sum(float(line.rsplit(" ", 1)[1]) for line in stored.splitlines()
-                    if line.startswith("liaison_notify_alerts_received_total{") and 'outcome="new"' in line)  # fmt: skip
-        print(f"  notify has stored {count:.0f} new alerts since it started", flush=True)
-        if count >= ALERTS:
-            break
+        left = backlog()
+        print("  not yet processed: " + ", ".join(f"{t} {n}" for t, n in left.items()), flush=True)
+        if sum(left.values()) <= 5:  # a record or two may arrive meanwhile (digests, reporting)
+            return
         time.sleep(15)
 
 
