@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     for command in due:
                         alert_events.enqueue(command)
                         ESCALATIONS.inc()
-                    if loop.time() - last_gauge > 60:
+                    if loop.time() - last_gauge > settings.open_alerts_count_seconds:
                         await to_thread.run_sync(_count_open_alerts)
                         last_gauge = loop.time()
                     if loop.time() - last_archive > every:

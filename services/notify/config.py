@@ -42,6 +42,9 @@ class Settings(CommonSettings):
     # Alerts resolved longer ago than this move to the read-only archive (26 weeks by default).
     archive_after_days: float = 182.0
     archive_every_seconds: float = 3600.0
+    # How often the open-alerts gauge is recounted: a count reads every open alert (FerretDB
+    # cannot count from an index), so an idle notify does it rarely.
+    open_alerts_count_seconds: float = 300.0
     # How often the dispatcher looks for due notifications, and for due escalations.
     poll_seconds: float = 0.5
     # An acknowledgement or resolution answers once the alert's writer has applied it, or 503
