@@ -245,13 +245,18 @@ def _record_failure(notification: Notification, error: str, settings: Settings) 
     moment = clock.now()
     attempts = notification.attempts + 1
     shown = (alerts.without_target(error, notification.target) or "")[:300]  # groups read the events
-    for alert_id in notification.alert_ids:
-        alert_events.record(alert_id, "delivery_failed", by="notify", at=moment,
-                            detail={"group_id": notification.group_id, "channel": notification.channel,
-                                    "attempt": attempts, "error": shown})  # fmt: skip
     created = clock.aware(notification.created_at)
     assert created is not None
-    if (moment - created).total_seconds() > settings.delivery_expiry_seconds:
+    expired = (moment - created).total_seconds() > settings.delivery_expiry_seconds
+    if attempts == 1 or expired:
+        # The first failure and the last (expired) go on each alert's record; the retries in
+        # between are on the notification (attempts, last error: why-notified shows them), so
+        # a receiver that is down for a day does not flood the alert-events topic.
+        for alert_id in notification.alert_ids:
+            alert_events.record(alert_id, "delivery_failed", by="notify", at=moment,
+                                detail={"group_id": notification.group_id, "channel": notification.channel,
+                                        "attempt": attempts, "error": shown, "expired": expired})  # fmt: skip
+    if expired:
         Notification.objects(key=notification.key).update_one(
             set__status="expired",
             set__attempts=attempts,
