@@ -17,6 +17,7 @@ import logging
 import os
 import smtplib
 import socket
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -44,6 +45,39 @@ _last_resync = -1e9  # the first pass reads what is due from the database
 
 class DeliveryFailed(Exception):
     pass
+
+
+class Receivers:
+    """Receivers (targets) that are failing, and until when nothing more is sent to them.
+
+    After a failure, the other notifications for the same target wait for its backoff instead
+    of each trying (and reading its alerts) in turn: a receiver that is down for a day costs one
+    attempt per backoff step, not one per pending notification. In memory, per instance.
+    """
+
+    def __init__(self) -> None:
+        self._down: dict[str, tuple[int, datetime]] = {}  # target → (failures in a row, until)
+        self._lock = threading.Lock()
+
+    def down_until(self, target: str | None, moment: datetime) -> datetime | None:
+        with self._lock:
+            failing = self._down.get(target or "")
+        return failing[1] if failing is not None and failing[1] > moment else None
+
+    def failed(self, target: str | None, moment: datetime, settings: Settings) -> None:
+        with self._lock:
+            failures = self._down.get(target or "", (0, moment))[0] + 1
+            self._down[target or ""] = (
+                failures,
+                moment + timedelta(seconds=payloads.backoff(failures, settings)),
+            )
+
+    def answered(self, target: str | None) -> None:
+        with self._lock:
+            self._down.pop(target or "", None)
+
+
+receivers = Receivers()
 
 
 # Each webhook subscription's own signing secret (from the registry), by subscription id; the
@@ -138,6 +172,11 @@ def _claim(key: str, settings: Settings) -> tuple[Notification, str] | None:
     send_at = clock.aware(notification.send_at)
     if send_at is not None and send_at > moment:
         timers.notifications.schedule(key, send_at)
+        return None
+    held_until = receivers.down_until(notification.target, moment)
+    created = clock.aware(notification.created_at) or moment
+    if held_until is not None and (moment - created).total_seconds() <= settings.delivery_expiry_seconds:
+        timers.notifications.schedule(key, held_until)  # its receiver is failing: wait for it
         return None
     window = int(moment.timestamp() // LEASE_SECONDS)
     earlier = DeliveryClaim.objects(claim_id=f"{key}|{notification.attempts}|{window - 1}").first()
@@ -298,10 +337,12 @@ async def dispatch_due(client: httpx.AsyncClient, settings: Settings) -> int:
             _release_claim(claim_id)
             raise
         except DeliveryFailed as error:
+            receivers.failed(notification.target, clock.now(), settings)
             outcome = await to_thread.run_sync(_record_failure, notification, str(error), settings)
             DELIVERIES.labels(notification.channel, outcome).inc()
             log.info("delivery of %s failed (%s): %s", key, outcome, error)
             continue
+        receivers.answered(notification.target)
         await to_thread.run_sync(_record_delivery, notification)
         timers.late_checks.schedule(key, clock.now() + LATE_AFTER)
         DELIVERIES.labels(notification.channel, "delivered").inc()

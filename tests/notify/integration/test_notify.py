@@ -129,6 +129,31 @@ def test_notify_stopped_while_a_receiver_is_answering_sends_again_at_the_next_st
     assert len(keys) == 1  # the same notification, which the receiver can tell is a repeat
 
 
+def test_a_receiver_that_is_down_is_tried_once_per_backoff_step_not_once_per_notification(
+    notify, kafka_bootstrap, topics, receivers
+):
+    finance_hook, _, _ = receivers
+    finance_hook.down = True
+    types = ("funding_gap", "stockpile", "transport_backlog", "power_shortage")
+    # Four types: four notifications to the same webhook, due together.
+    with notify(retry_initial_seconds=30.0, retry_max_seconds=60.0) as client:
+        publish(kafka_bootstrap, topics["alerts_topic"],
+                *[alert(f"{kind}.chalco-qinghai.2011-12-18", type=kind) for kind in types])  # fmt: skip
+        eventually(lambda: finance_hook.requests)
+        time.sleep(3)  # a window in which the other three would have been tried
+        assert len(finance_hook.requests) == 1
+        # The three held back are still pending, never attempted: nothing is lost.
+        webhooks = []
+        for kind in types:
+            why = client.get(
+                f"/v1/alerts/{kind}.chalco-qinghai.2011-12-18/notifications", headers=ADMIN
+            ).json()
+            finance = next(g for g in why["groups"] if g["group_id"] == "finance")
+            webhooks += [d for d in finance["deliveries"] if d["channel"] == "webhook"]
+        assert len(webhooks) == 4 and {d["outcome"] for d in webhooks} == {"pending"}, webhooks
+        assert sorted(d["attempts"] for d in webhooks) == [0, 0, 0, 1]
+
+
 def test_only_a_group_the_alert_is_routed_to_may_acknowledge_and_resolve(notify, kafka_bootstrap, topics):
     with notify() as client:
         publish(kafka_bootstrap, topics["alerts_topic"], alert())
