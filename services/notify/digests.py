@@ -21,6 +21,10 @@ def iso_week_bounds(week: str) -> tuple[date, date]:
     return monday, monday + timedelta(days=6)
 
 
+# What a digest shows of each alert.
+ITEM_FIELDS = ("alert_id", "type", "severity", "status", "enterprise_id", "work_group_id", "summary")
+
+
 def build_digest(
     group_id: str, week: str, alerts: list[dict[str, Any]], reporting: dict[str, Any] | None
 ) -> dict[str, Any]:
@@ -45,18 +49,7 @@ def build_digest(
         },
         "by_enterprise": {subject: dict(types) for subject, types in sorted(by_enterprise.items())},
         "items": [
-            {
-                k: a.get(k)
-                for k in (
-                    "alert_id",
-                    "type",
-                    "severity",
-                    "status",
-                    "enterprise_id",
-                    "work_group_id",
-                    "summary",
-                )
-            }
+            {k: a.get(k) for k in ITEM_FIELDS}
             for a in sorted(mine, key=lambda a: (SEVERITIES.index(a["severity"]) * -1, a["alert_id"]))
         ],
         "reporting": None
@@ -136,16 +129,7 @@ def store_reporting(record: dict[str, Any], *, view: RegistryView) -> list[str]:
     return plan_digests(f"{year}-W{number:02d}", view=view)
 
 
-DIGEST_FIELDS = (
-    "alert_id",
-    "type",
-    "severity",
-    "status",
-    "enterprise_id",
-    "work_group_id",
-    "summary",
-    "period_end",
-)
+DIGEST_FIELDS = (*ITEM_FIELDS, "period_end")  # what a digest reads of each alert
 
 
 def digest_for(group_id: str, week: str) -> dict[str, Any]:
