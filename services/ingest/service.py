@@ -230,6 +230,11 @@ class DuplicateStore:
         first, each with its first submitter."""
         if not accepted:
             return {}
+        unknown = {doc["_id"] for doc in accepted if doc["_id"] not in self._owners}
+        # Remembered before the insert: Kafka has these events, so if the database is away and
+        # the insert fails (503), the client's retry is answered 'duplicate', not published again.
+        for doc in accepted:
+            self._remember(doc["_id"], doc["subject_id"])
         try:
             AcceptedSubmission._get_collection().insert_many(accepted, ordered=False)
         except BulkWriteError as error:
@@ -240,13 +245,13 @@ class DuplicateStore:
         else:
             taken = set()
         first: dict[str, str] = {}
-        for doc in accepted:
-            if doc["_id"] in taken:
-                owner = self._owners.get(doc["_id"]) or self._stored_owner(doc["_id"]) or doc["subject_id"]
-                first[doc["_id"]] = owner
-                self._remember(doc["_id"], owner)
-            else:
-                self._remember(doc["_id"], doc["subject_id"])
+        for key in taken:
+            # Someone recorded it first: whoever memory held, or, for an id memory did not know
+            # (older than it), whoever the store says.
+            owner = (self._stored_owner(key) if key in unknown else None) or self._owners.get(key, "")
+            with self._lock:
+                self._owners[key] = owner
+            first[key] = owner
         return first
 
     @staticmethod

@@ -260,9 +260,11 @@ def replan_late_items(key: str, settings: Settings) -> int:
 
 
 def resync_at_next_pass() -> None:
-    """At start: the first pass reads what is due from the database (timers are per process)."""
-    global _last_resync
+    """At start: the first pass reads what is due from the database (timers are per process),
+    and no receiver is held back by what an earlier run in this process saw of it."""
+    global _last_resync, receivers
     _last_resync = -1e9
+    receivers = Receivers()
 
 
 def resync(settings: Settings) -> None:
