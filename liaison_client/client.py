@@ -4,7 +4,7 @@ import csv
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -138,12 +138,7 @@ class LiaisonClient:
         summary = SubmitSummary()
         for start in range(0, len(items), batch_size):
             batch = items[start : start + batch_size]
-            response = self._post(PATHS[kind], batch, summary)
-            if response.status_code in (202, 207):
-                answers: Iterable[dict[str, Any]] = response.json()
-            else:  # the whole batch was refused (401, 403, 413, 422, 503 after retries)
-                reason = f"HTTP {response.status_code}: {describe(_detail(response))}"
-                answers = [{"status": "rejected", "detail": reason, "index": i} for i in range(len(batch))]
+            answers = self._submit_batch(PATHS[kind], batch, summary)
             for answer in answers:
                 row = start + int(answer.get("index", 0)) + 1
                 status = answer.get("status")
@@ -157,6 +152,32 @@ class LiaisonClient:
             if progress is not None:
                 progress(len(batch))
         return summary
+
+    def _submit_batch(
+        self, path: str, batch: list[dict[str, Any]], summary: SubmitSummary
+    ) -> list[dict[str, Any]]:
+        """One answer per item of the batch, in order. Items that Kafka did not take while the
+        rest of the batch went through (a 207 naming them broker_unavailable) are sent again."""
+        answers: list[dict[str, Any]] = [{} for _ in batch]
+        pending = list(range(len(batch)))
+        for attempt in range(self.max_retries):
+            response = self._post(path, [batch[i] for i in pending], summary)
+            if response.status_code not in (202, 207):  # the whole batch refused (or 503 after retries)
+                reason = f"HTTP {response.status_code}: {describe(_detail(response))}"
+                for i in pending:
+                    answers[i] = {"status": "rejected", "detail": reason, "index": i}
+                break
+            again = []
+            for sent, answer in zip(pending, response.json(), strict=True):
+                answers[sent] = {**answer, "index": sent}
+                if answer.get("reason") == "broker_unavailable":
+                    again.append(sent)
+            if not again or attempt == self.max_retries - 1:
+                break
+            pending = again
+            summary.retried += 1
+            time.sleep(float(response.headers.get("Retry-After", "2")))
+        return answers
 
 
 def _detail(response: httpx.Response) -> Any:

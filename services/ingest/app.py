@@ -18,7 +18,7 @@ from liaison_common.events import SUBMISSION_KINDS
 from liaison_common.logs import configure_logging
 from liaison_common.registry_follower import follow_registry
 from liaison_common.registry_view import RegistryView
-from liaison_common.web import COMMON_RESPONSES, install_common
+from liaison_common.web import ANY_REQUEST, install_common
 from services.ingest.config import Settings
 from services.ingest.exceptions import BrokerUnavailable, RegistryNotReady
 from services.ingest.kafka import Producer, consume_inbound
@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Enterprise reports, major incidents and work-group reports, validated and written "
         "to Kafka. 202 means Kafka has the event.",
         lifespan=lifespan,
-        responses=COMMON_RESPONSES,
+        responses=ANY_REQUEST,
     )
     app.state.settings = settings
     app.state.pipeline = pipeline

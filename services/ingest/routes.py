@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from liaison_common.events import SUBMISSION_KINDS, SubmissionKind
 from liaison_common.tokens import Principal
-from liaison_common.web import authenticate_request, field_error
+from liaison_common.web import ErrorRead, answers, authenticate_request, field_error
 from services.ingest.service import Pipeline
 
 PATHS = {
@@ -55,10 +55,15 @@ def add_submission_route(router: APIRouter, kind: SubmissionKind) -> None:
         responses={
             200: {"description": "a duplicate: this id was accepted before"},
             207: {"description": "a batch with duplicates or rejections: one answer per item, in order"},
-            401: {"description": "no valid token"},
-            403: {"description": "the token may not submit for this enterprise or work group"},
-            413: {"description": "body too large"},
-            422: {"description": "invalid: each field at fault is named in detail"},
+            **answers(401, 403, 409, 503),
+            403: {
+                "model": ErrorRead,
+                "description": "the token may not submit for this enterprise or work group",
+            },
+            409: {
+                "model": ErrorRead,
+                "description": "another submitter already used this id (CONTRACT.md §6)",
+            },
             503: {"description": "Kafka or the registry is not available; retry after Retry-After"},
         },
     )
@@ -100,7 +105,7 @@ def install_routes(app: FastAPI) -> None:
         add_submission_route(router, kind)
     app.include_router(router)
 
-    @app.get("/healthz", tags=["ops"])
+    @app.get("/healthz", tags=["ops"], responses=answers(503))
     async def healthz(request: Request) -> JSONResponse:
         ready: asyncio.Event = request.app.state.pipeline.registry_ready
         body = {

@@ -46,7 +46,9 @@ class Outcome:
 
     def answer(self) -> dict[str, Any]:
         if self.status == "rejected":
-            return {"id": self.id, "status": "rejected", "detail": self.detail}
+            # `reason` lets a client tell an item worth sending again (broker_unavailable: Kafka
+            # did not take it) from one that is wrong; `detail` says what, for people.
+            return {"id": self.id, "status": "rejected", "reason": self.reason, "detail": self.detail}
         return {"id": self.id, "status": self.status}
 
 

@@ -20,7 +20,7 @@ from liaison_common.background import stop_tasks
 from liaison_common.logs import configure_logging
 from liaison_common.registry_follower import follow_registry
 from liaison_common.registry_view import RegistryView
-from liaison_common.web import COMMON_RESPONSES, install_common
+from liaison_common.web import ANY_REQUEST, install_common
 from services.notify import alert_events, alerts, delivery, timers
 from services.notify.config import Settings
 from services.notify.delivery import dispatch_due, resync_at_next_pass
@@ -117,7 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Alerts for the coordination and work groups: the inbox, acknowledgement, escalation, "
         "delivery by webhook and email, and weekly digests.",
         lifespan=lifespan,
-        responses=COMMON_RESPONSES,
+        responses=ANY_REQUEST,
     )
     app.state.settings = settings
     app.state.broadcaster = broadcaster

@@ -14,7 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from liaison_common import tokens
 from liaison_common.routing import PROBLEM_TYPES
 from liaison_common.tokens import Principal
-from liaison_common.web import UnprocessableError, authenticate_request, bearer_token, field_error
+from liaison_common.web import UnprocessableError, answers, authenticate_request, bearer_token, field_error
 from services.notify import alert_events, alerts, digests, silences
 from services.notify.documents import Alert, Silence
 from services.notify.events import Broadcaster
@@ -96,7 +96,7 @@ def _alert_filters(principal: Principal, group_id: str | None, enterprise_id: st
 def build_router() -> APIRouter:
     router = APIRouter(tags=["alerts"])
 
-    @router.get("/v1/alerts")
+    @router.get("/v1/alerts", responses=answers(401, 403, 503))
     async def list_alerts(
         request: Request,
         group_id: str | None = Query(None, max_length=80),
@@ -120,7 +120,7 @@ def build_router() -> APIRouter:
 
         return await to_thread.run_sync(query)
 
-    @router.get("/v1/alerts/stream")
+    @router.get("/v1/alerts/stream", responses=answers(401, 503))
     async def stream_alerts(request: Request) -> StreamingResponse:
         """Server-sent events: every new or changed alert the caller may see, as it happens."""
         principal = await principal_of(request)
@@ -160,14 +160,14 @@ def build_router() -> APIRouter:
             events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
         )
 
-    @router.get("/v1/alerts/{alert_id}/notifications")
+    @router.get("/v1/alerts/{alert_id}/notifications", responses=answers(401, 403, 404, 503))
     async def why_notified(alert_id: str, request: Request) -> dict[str, Any]:
         """For each group routed: the route and its reason, the silences and inhibitions that
         applied, and each delivery with its channel kind, time and outcome (never the target)."""
         principal = await principal_of(request)
         return await to_thread.run_sync(lambda: alerts.why_notified(alert_id, principal))
 
-    @router.get("/v1/alerts/{alert_id}")
+    @router.get("/v1/alerts/{alert_id}", responses=answers(401, 403, 404, 503))
     async def get_alert(alert_id: str, request: Request) -> dict[str, Any]:
         principal = await principal_of(request)
         return alerts.alert_dict(await to_thread.run_sync(alerts.get_visible, alert_id, principal))
@@ -177,10 +177,15 @@ def build_router() -> APIRouter:
             f"/v1/alerts/{{alert_id}}/{action}",
             _action_endpoint(action),
             methods=["POST"],
+            responses=answers(400, 401, 403, 404, 409, 503),
             summary=f"{'Acknowledge' if action == 'ack' else 'Resolve'} an alert (a group it is routed to)",
         )
 
-    @router.post("/v1/alerts/{alert_id}/comments", summary="Add a note to the case (a group it is routed to)")
+    @router.post(
+        "/v1/alerts/{alert_id}/comments",
+        summary="Add a note to the case (a group it is routed to)",
+        responses=answers(400, 401, 403, 404, 409, 503),
+    )
     async def add_comment(alert_id: str, body: CommentCreate, request: Request) -> dict[str, Any]:
         """Applied by the alert's one writer; answered once the note is in the alert's history."""
         principal = await principal_of(request)
@@ -197,7 +202,10 @@ def build_router() -> APIRouter:
     @router.get(
         "/v1/digests/{group_id}",
         tags=["digests"],
-        responses={200: {"content": {"application/json": {}, "text/markdown": {}, "text/html": {}}}},
+        responses={
+            200: {"content": {"application/json": {}, "text/markdown": {}, "text/html": {}}},
+            **answers(401, 403, 503),
+        },
     )
     async def digest(
         group_id: str,
@@ -228,7 +236,7 @@ def build_router() -> APIRouter:
 def build_silences_router() -> APIRouter:
     router = APIRouter(tags=["silences"])
 
-    @router.post("/v1/silences", status_code=201)
+    @router.post("/v1/silences", status_code=201, responses=answers(400, 401, 403, 503))
     async def create_silence(body: SilenceCreate, request: Request) -> dict[str, Any]:
         """A group silences its own deliveries (group_id is itself); the admin any."""
         principal = await principal_of(request)
@@ -250,7 +258,7 @@ def build_silences_router() -> APIRouter:
                                     comment=body.comment, created_by=by)
         )  # fmt: skip
 
-    @router.get("/v1/silences")
+    @router.get("/v1/silences", responses=answers(401, 503))
     async def list_silences(
         request: Request, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=1_000_000)
     ) -> list[dict[str, Any]]:
@@ -265,7 +273,7 @@ def build_silences_router() -> APIRouter:
 
         return await to_thread.run_sync(query)
 
-    @router.delete("/v1/silences/{silence_id}")
+    @router.delete("/v1/silences/{silence_id}", responses=answers(401, 403, 404, 503))
     async def expire_silence(silence_id: str, request: Request) -> dict[str, Any]:
         """Expire the silence now (it stays listed, with its new end)."""
         principal = await principal_of(request)
@@ -350,7 +358,7 @@ def install_routes(app: FastAPI) -> None:
     app.include_router(build_router())
     app.include_router(build_silences_router())
 
-    @app.get("/healthz", tags=["ops"])
+    @app.get("/healthz", tags=["ops"], responses=answers(503))
     async def healthz(request: Request) -> JSONResponse:
         ready = request.app.state.registry_ready.is_set()
         try:

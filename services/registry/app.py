@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from liaison_common import db
 from liaison_common.logs import configure_logging
-from liaison_common.web import COMMON_RESPONSES, install_common
+from liaison_common.web import ANY_REQUEST, install_common
 from services.registry.config import Settings
 from services.registry.guard import TopicGuard
 from services.registry.outbox import OutboxPublisher
@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="The organisation of 附件2 (coordination groups, work groups, key enterprises), "
         "routing rules and API tokens. Every change is published to liaison.registry.v1.",
         lifespan=lifespan,
-        responses=COMMON_RESPONSES,
+        responses=ANY_REQUEST,
     )
     app.state.settings = settings
     app.state.publisher = None

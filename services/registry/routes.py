@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 
 from liaison_common.routing import PROBLEM_TYPES
 from liaison_common.tokens import ApiToken, Principal
-from liaison_common.web import UnprocessableError, authenticate_request, field_error, require_admin
+from liaison_common.web import UnprocessableError, answers, authenticate_request, field_error, require_admin
 from liaison_common.webhooks import webhook_target_problem
 from services.registry import schemas, service
 from services.registry.exceptions import Forbidden
@@ -124,6 +124,7 @@ def add_entity_routes(router: APIRouter, kind: Kind) -> None:
         response_model=list[read_model],  # type: ignore[valid-type]
         summary=f"List {label}s",
         tags=[kind.path],
+        responses=answers(401, 403, 503),
     )
     def list_entities(
         request: Request,
@@ -139,7 +140,11 @@ def add_entity_routes(router: APIRouter, kind: Kind) -> None:
         return [service.read(kind, doc) for doc in docs]
 
     @router.get(
-        f"/v1/{kind.path}/{{entity_id}}", response_model=read_model, summary=f"One {label}", tags=[kind.path]
+        f"/v1/{kind.path}/{{entity_id}}",
+        response_model=read_model,
+        summary=f"One {label}",
+        tags=[kind.path],
+        responses=answers(401, 403, 404, 503),
     )
     def get_entity(entity_id: str, who: Principal = Depends(principal)) -> dict[str, Any]:
         data = service.read(kind, service.get(kind, entity_id))
@@ -152,6 +157,7 @@ def add_entity_routes(router: APIRouter, kind: Kind) -> None:
         status_code=201,
         summary=f"Create a {label} (admin)",
         tags=[kind.path],
+        responses=answers(400, 401, 403, 409, 503),
     )
     def create_entity(
         body: create_model,  # type: ignore[valid-type]
@@ -171,6 +177,7 @@ def add_entity_routes(router: APIRouter, kind: Kind) -> None:
         response_model=read_model,
         summary=f"Change a {label} (admin)",
         tags=[kind.path],
+        responses=answers(400, 401, 403, 404, 503),
     )
     def update_entity(
         entity_id: str,
@@ -197,6 +204,7 @@ def add_entity_routes(router: APIRouter, kind: Kind) -> None:
         status_code=204,
         summary=f"Delete a {label} (admin)",
         tags=[kind.path],
+        responses=answers(401, 403, 404, 409, 503),
     )
     def delete_entity(entity_id: str, request: Request, _: Principal = Depends(admin)) -> Response:
         service.delete(kind, entity_id)
@@ -209,7 +217,12 @@ def build_router() -> APIRouter:
     for kind in KINDS:
         add_entity_routes(router, kind)
 
-    @router.get("/v1/routes/resolve", response_model=schemas.ResolveRead, tags=["routing"])
+    @router.get(
+        "/v1/routes/resolve",
+        response_model=schemas.ResolveRead,
+        tags=["routing"],
+        responses=answers(401, 503),
+    )
     def resolve_routes(
         type: str = Query(..., description="problem type, CONTRACT.md §3"),
         enterprise_id: str | None = Query(None),
@@ -235,7 +248,13 @@ def build_router() -> APIRouter:
             "routes": [route.as_dict() for route in routes],
         }
 
-    @router.post("/v1/tokens", response_model=schemas.TokenIssued, status_code=201, tags=["tokens"])
+    @router.post(
+        "/v1/tokens",
+        response_model=schemas.TokenIssued,
+        status_code=201,
+        tags=["tokens"],
+        responses=answers(400, 401, 403, 503),
+    )
     def issue_token(body: schemas.TokenCreate, _: Principal = Depends(admin)) -> dict[str, Any]:
         token, record = service.issue_token(
             subject_type=body.subject_type,
@@ -245,7 +264,12 @@ def build_router() -> APIRouter:
         )
         return {**_token_read(record), "token": token}
 
-    @router.get("/v1/tokens", response_model=list[schemas.TokenRead], tags=["tokens"])
+    @router.get(
+        "/v1/tokens",
+        response_model=list[schemas.TokenRead],
+        tags=["tokens"],
+        responses=answers(401, 403, 503),
+    )
     def list_tokens(
         limit: int = Query(100, ge=1, le=1000),
         offset: int = Query(0, ge=0, le=1_000_000),
@@ -253,7 +277,12 @@ def build_router() -> APIRouter:
     ) -> list[dict[str, Any]]:
         return [_token_read(r) for r in ApiToken.objects.order_by("created_at").skip(offset).limit(limit)]
 
-    @router.delete("/v1/tokens/{token_id}", response_model=schemas.TokenRead, tags=["tokens"])
+    @router.delete(
+        "/v1/tokens/{token_id}",
+        response_model=schemas.TokenRead,
+        tags=["tokens"],
+        responses=answers(401, 403, 404, 503),
+    )
     def revoke_token(token_id: str, _: Principal = Depends(admin)) -> dict[str, Any]:
         return _token_read(service.revoke_token(token_id))
 
@@ -275,7 +304,7 @@ def _token_read(record: ApiToken) -> dict[str, Any]:
 def install_routes(app: FastAPI) -> None:
     app.include_router(build_router())
 
-    @app.get("/healthz", tags=["ops"])
+    @app.get("/healthz", tags=["ops"], responses=answers(503))
     def healthz(request: Request) -> JSONResponse:
         publisher: OutboxPublisher | None = request.app.state.publisher
         body: dict[str, Any] = {"status": "ok", "service": "registry"}

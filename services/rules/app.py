@@ -60,6 +60,7 @@ from services.rules.metrics import (
     TABLE_KEYS,
 )
 from services.rules.thresholds import Thresholds
+from services.rules.watchdog import GroupOffsets, ProgressWatch, start_over
 
 configure_logging()
 log = logging.getLogger(__name__)
@@ -344,13 +345,7 @@ async def track_reporting(stream: Any) -> None:
         await registry_ready.wait()  # inside the loop: see iterate_at_once
         started, raw = time.perf_counter(), raw_message(event)
         if not state:
-            sources = [
-                f"{topic}:{partition}"
-                for topic in (settings.reports_topic, settings.workgroup_reports_topic)
-                for partition in await to_thread.run_sync(
-                    partitions_of, settings.kafka_bootstrap_servers, topic
-                )
-            ]
+            sources = await report_sources()
             state = reporting.state_from_parts(dict(reporting_state.items()))
             reporting.expect_sources(state, sources, now=started_at)
             save_reporting(state, None)
@@ -375,6 +370,25 @@ async def track_reporting(stream: Any) -> None:
             await check_reporting(state, weeks, days_after, lateness)
             weeks = set()
         done(raw, started)
+
+
+async def report_sources() -> list[str]:
+    """Every partition that carries reports ("topic:partition"), asked of the broker until it
+    answers. Raised, the error crashed the agent (seen with the broker frozen for 35 s); Faust
+    restarts a crashed agent, but what becomes of the event it held is Faust's business, not
+    something to rely on."""
+    while True:
+        try:
+            return [
+                f"{topic}:{partition}"
+                for topic in (settings.reports_topic, settings.workgroup_reports_topic)
+                for partition in await to_thread.run_sync(
+                    partitions_of, settings.kafka_bootstrap_servers, topic
+                )
+            ]
+        except Exception as error:
+            log.warning("report partitions unknown (%r); asking again in 2 s", error)
+            await asyncio.sleep(2)
 
 
 def save_reporting(state: dict[str, Any], weeks: list[str] | None, *, flagged: bool = True) -> None:
@@ -482,6 +496,32 @@ async def measure() -> None:
             continue
         processed = last_offsets.get((tp.topic, tp.partition), -1)
         CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(highwater - processed - 1, 0))
+
+
+progress_watch = ProgressWatch(settings.stall_restart_seconds)
+group_offsets = GroupOffsets(settings.kafka_bootstrap_servers, settings.app_id)
+
+
+@app.timer(interval=15.0)
+async def watch_progress() -> None:
+    """Start over when assigned input partitions have work waiting and no commit for
+    stall_restart_seconds (see services/rules/watchdog.py for why)."""
+    if settings.stall_restart_seconds <= 0 or not registry_ready.is_set():
+        return
+    inputs = {settings.reports_topic, settings.incidents_topic, settings.workgroup_reports_topic,
+              settings.periods_topic}  # fmt: skip
+    assigned = sorted((tp.topic, tp.partition) for tp in app.consumer.assignment() if tp.topic in inputs)
+    try:
+        offsets = await to_thread.run_sync(group_offsets.read, assigned)
+    except Exception as error:  # the broker away: no judgement this time
+        log.info("progress watch: offsets unavailable (%r)", error)
+        return
+    stalled = progress_watch.observe(offsets, time.monotonic())
+    if stalled:
+        waiting = sum(offsets[p][1] - offsets[p][0] for p in stalled)
+        named = ", ".join(f"{topic}:{number}" for topic, number in stalled)
+        start_over(f"{waiting} messages waiting on {named} and no commit for "
+                   f"{settings.stall_restart_seconds:.0f} s")  # fmt: skip
 
 
 @app.page("/metrics")

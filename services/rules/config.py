@@ -22,6 +22,9 @@ class Settings(KafkaSettings):
     overdue_check_seconds: float = 30.0
     # A report partition silent this long (processing time) stops holding event time back.
     idle_source_seconds: float = 120.0
+    # A worker whose assigned input partitions have messages waiting and no commit for this long
+    # starts over (services/rules/watchdog.py); 0 turns the watch off. Checked every 15 s.
+    stall_restart_seconds: float = 120.0
 
     reports_topic: str = topics.REPORTS
     incidents_topic: str = topics.INCIDENTS

@@ -1,10 +1,12 @@
+import json
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from liaison_client.__main__ import main
-from liaison_client.client import describe, load_file, rows_from_csv
+from liaison_client.client import LiaisonClient, describe, load_file, rows_from_csv
 from liaison_client.local import local_admin_token
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -32,6 +34,35 @@ def test_json_files_may_hold_one_object_or_an_array():
 def test_errors_are_described_by_field():
     detail = [{"loc": ["body", "indicators", "inventory_t"], "msg": "must be ≥ 0"}]
     assert describe(detail) == "indicators.inventory_t: must be ≥ 0"
+
+
+def test_items_kafka_did_not_take_in_a_partial_batch_are_sent_again_alone(monkeypatch):
+    """Ingest answers 207 when Kafka took part of a batch: the rest is worth sending again, the
+    wrong items are not (the fault suite's Kafka outage met this as 'rejected' reports)."""
+    monkeypatch.setattr("liaison_client.client.time.sleep", lambda seconds: None)
+    bodies: list[list[str]] = []
+
+    def ingest(request: httpx.Request) -> httpx.Response:
+        items = json.loads(request.content)
+        bodies.append([item["report_id"] for item in items])
+        answers = []
+        for item in items:
+            if item["report_id"] == "bad":
+                answers.append({"id": "bad", "status": "rejected", "reason": "invalid", "detail": "wrong"})
+            elif item["report_id"] == "late" and len(bodies) == 1:
+                answers.append({"id": "late", "status": "rejected", "reason": "broker_unavailable",
+                                "detail": "Kafka did not acknowledge this item"})  # fmt: skip
+            else:
+                answers.append({"id": item["report_id"], "status": "accepted"})
+        status = 202 if all(a["status"] == "accepted" for a in answers) else 207
+        return httpx.Response(status, json=[{"index": i, **a} for i, a in enumerate(answers)])
+
+    client = LiaisonClient("http://ingest.test", "token")
+    client.http = httpx.Client(base_url="http://ingest.test", transport=httpx.MockTransport(ingest))
+    summary = client.submit("reports", [{"report_id": r} for r in ("a", "late", "bad", "b")])
+    assert bodies == [["a", "late", "bad", "b"], ["late"]]
+    assert (summary.accepted, summary.rejected, summary.retried) == (3, 1, 1)
+    assert [(row, item_id) for row, item_id, _ in summary.rejections] == [(3, "bad")]
 
 
 @pytest.mark.integration
