@@ -102,6 +102,7 @@ class OutboxPublisher:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("registry outbox: %s; retrying in %.1fs", self.last_error, backoff)
                 backoff = min(backoff * 2, 30.0)
+                self._count_pending()  # what waits for the broker shows while it is away
             self._wake.wait(timeout=backoff)
             self._wake.clear()
 
@@ -148,8 +149,15 @@ class OutboxPublisher:
                     kind.document.objects(id=doc.id, version=doc.version).update(set__pending_publish=False)
                 OUTBOX_PUBLISHED.labels(kind.name).inc()
                 sent += 1
-        OUTBOX_PENDING.set(sum(kind.document.objects(pending_publish=True).count() for kind in KINDS))
+        self._count_pending()
         if time.monotonic() >= self._next_count:
             service.count_entities()  # refreshes the liaison_registry_entities gauge
             self._next_count = time.monotonic() + 15
         return sent
+
+    @staticmethod
+    def _count_pending() -> None:
+        try:
+            OUTBOX_PENDING.set(sum(kind.document.objects(pending_publish=True).count() for kind in KINDS))
+        except Exception as exc:  # the database away too: the gauge keeps its last value
+            log.debug("registry outbox: pending not counted: %r", exc)

@@ -125,7 +125,15 @@ class Cluster:
         if not getattr(self, "_database_created", False):
             bin_dir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
             server = ["-h", "127.0.0.1", "-p", str(POSTGRES_PORT), "-U", "postgres"]
-            subprocess.run([str(bin_dir / "createdb"), *server, name], check=True, capture_output=True)
+            for attempt in range(5):
+                # createdb copies template1 and refuses while another session is connected to it
+                # (seen once, briefly): try again, and name PostgreSQL's reason if it persists.
+                made = subprocess.run([str(bin_dir / "createdb"), *server, name], capture_output=True, text=True)
+                if made.returncode == 0:
+                    break
+                time.sleep(1 + attempt)
+            else:
+                raise RuntimeError(f"createdb {name} failed: {made.stderr.strip()}")
             # The same indexes as `make up`'s database: the faults run on what users run.
             indexes = REPO / "infra" / "postgres" / "ferretdb-indexes.sql"
             subprocess.run([str(bin_dir / "psql"), *server, "-d", name, "-q", "-v", "ON_ERROR_STOP=1", "-f",
