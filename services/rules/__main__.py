@@ -1,8 +1,15 @@
 """python -m services.rules worker -l info  — a rules worker (Faust's own command line)."""
 
+import asyncio
 import sys
 
-from services.rules.app import app, preload_registry
+import uvloop
+
+# uvloop before anything makes a loop: Faust's own loop is then libuv's (about a tenth of the
+# worker's time went to the standard loop's select and socket calls; docs/benchmarks.md).
+asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+from services.rules.app import app, preload_registry  # noqa: E402  (after the loop policy)
 
 if __name__ == "__main__":
     if "worker" in sys.argv[1:]:

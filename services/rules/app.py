@@ -89,14 +89,15 @@ app = faust.App(
     producer_acks=-1,
     # A report makes about five outputs (problems, alerts, its period, table changelogs): let the
     # producer gather them into one request instead of one each (Faust lingers 0 ms by default).
-    producer_linger=0.005,
+    producer_linger=0.02,
     producer_max_batch_size=256 * 1024,
     producer_max_request_size=MAX_DEAD_LETTER_BYTES,  # a dead letter of a 10 MB input fits
     # Outputs are sent at once (not attached to the input's offset with
     # stream_publish_on_commit: a commit that stalls on one partition then held that partition's
-    # alerts back for good; the fault suite saw it). The commit flushes the producer first.
-    broker_commit_every=200,
-    broker_commit_interval=0.5,
+    # alerts back for good; the fault suite saw it). The commit flushes the producer first and
+    # the agents wait behind it: every 2 s, not 0.5 s (docs/benchmarks.md: 174 → 224–402/s).
+    broker_commit_every=1000,
+    broker_commit_interval=2.0,
     # A worker that dies is noticed after this long and its partitions go to the others (or to
     # itself restarted); Faust's default of 60 s left a killed worker's partitions idle a minute.
     broker_session_timeout=15.0,

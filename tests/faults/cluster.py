@@ -128,7 +128,9 @@ class Cluster:
             for attempt in range(5):
                 # createdb copies template1 and refuses while another session is connected to it
                 # (seen once, briefly): try again, and name PostgreSQL's reason if it persists.
-                made = subprocess.run([str(bin_dir / "createdb"), *server, name], capture_output=True, text=True)
+                made = subprocess.run(
+                    [str(bin_dir / "createdb"), *server, name], capture_output=True, text=True
+                )
                 if made.returncode == 0:
                     break
                 time.sleep(1 + attempt)
