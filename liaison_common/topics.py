@@ -112,3 +112,28 @@ def partitions_of(bootstrap_servers: str, topic: str) -> list[int]:
     if not partitions:
         raise RuntimeError(f"topic {topic} does not exist; create it with `python -m liaison_common.topics`")
     return sorted(partitions)
+
+
+def group_backlog(bootstrap_servers: str, group: str, topics: list[str]) -> int:
+    """Messages on `topics` that consumer group `group` has not committed yet (end − committed;
+    a partition it never committed counts from its start)."""
+    from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="liaison-backlog")
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, client_id="liaison-backlog")
+    try:
+        committed = admin.list_group_offsets(group).get(group, {})
+        partitions = [
+            TopicPartition(topic, number)
+            for topic in topics
+            for number in consumer.partitions_for_topic(topic) or ()
+        ]
+        ends = consumer.end_offsets(partitions)
+        left = 0
+        for tp in partitions:
+            mark = committed.get(tp)
+            left += ends[tp] - (mark.offset if mark is not None and mark.offset >= 0 else 0)
+        return left
+    finally:
+        consumer.close()
+        admin.close()
