@@ -2,6 +2,7 @@
 on every event (ingest's id checks, rules' routing) without an HTTP call per event."""
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -68,3 +69,26 @@ async def _caught_up(consumer: AIOKafkaConsumer, targets: dict[TopicPartition, i
         if await consumer.position(tp) < end:
             return False
     return True
+
+
+def read_registry(bootstrap_servers: str, topic: str, view: RegistryView) -> RegistryView:
+    """The registry topic read once to its end into `view`, synchronously (a worker before it
+    starts, a command-line tool). Anything that is not a change event is skipped: the registry's
+    guard dead-letters it."""
+    from kafka import KafkaConsumer
+    from kafka.structs import TopicPartition as SyncTopicPartition
+
+    partitions = [SyncTopicPartition(topic, p) for p in partitions_of(bootstrap_servers, topic)]
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    try:
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions)
+        while any(consumer.position(tp) < ends[tp] for tp in partitions):
+            for records in consumer.poll(timeout_ms=1000).values():
+                for record in records:
+                    with contextlib.suppress(ValueError):
+                        view.apply(json.loads(record.value))
+    finally:
+        consumer.close()
+    return view

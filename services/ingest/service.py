@@ -23,6 +23,7 @@ from liaison_common.deadletter import RawMessage
 from liaison_common.events import SUBMISSION_KINDS, Contract, SubmissionKind
 from liaison_common.registry_view import RegistryView
 from liaison_common.tokens import Principal
+from liaison_common.validation import field_errors
 from services.ingest.config import Settings
 from services.ingest.documents import AcceptedSubmission
 from services.ingest.exceptions import BrokerUnavailable, RegistryNotReady
@@ -56,14 +57,6 @@ def rejected(
     reason: str, detail: list[dict[str, Any]] | str, *, http_status: int, id: str | None = None
 ) -> Outcome:
     return Outcome("rejected", id=id, reason=reason, detail=detail, http_status=http_status)
-
-
-def field_errors(error: ValidationError) -> list[dict[str, Any]]:
-    """pydantic's errors, as FastAPI shows them: loc from the body, msg, type."""
-    return [
-        {"loc": ["body", *error_item["loc"]], "msg": error_item["msg"], "type": error_item["type"]}
-        for error_item in error.errors(include_url=False, include_input=False, include_context=False)
-    ]
 
 
 # ------------------------------------------------------------------ pure steps

@@ -114,11 +114,7 @@ def build_router() -> APIRouter:
         if status is not None:
             filters["status"] = status
 
-        def query() -> list[dict[str, Any]]:
-            found = Alert.objects(**filters).order_by("-received_at").skip(offset).limit(limit).as_pymongo()
-            return [alerts.stored_alert_dict(doc) for doc in found]
-
-        return await to_thread.run_sync(query)
+        return await to_thread.run_sync(lambda: alerts.inbox(filters, limit=limit, offset=offset))
 
     @router.get("/v1/alerts/stream", responses=answers(401, 503))
     async def stream_alerts(request: Request) -> StreamingResponse:

@@ -9,7 +9,10 @@ import uvloop
 # worker's time went to the standard loop's select and socket calls; docs/benchmarks.md).
 asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
-from services.rules.app import app, preload_registry  # noqa: E402  (after the loop policy)
+# The app, then every module that adds agents, timers and pages to it.
+from services.rules import detection, reporting_agent  # noqa: E402, F401
+from services.rules.app import app  # noqa: E402
+from services.rules.operations import preload_registry  # noqa: E402
 
 if __name__ == "__main__":
     if "worker" in sys.argv[1:]:

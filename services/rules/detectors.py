@@ -9,7 +9,7 @@ from datetime import date
 from statistics import fmean
 from typing import Any
 
-from liaison_common.events import EnterpriseReport, Incident
+from liaison_common.events import EnterpriseReport, Incident, OpenProblem, WorkgroupReport
 from services.rules.thresholds import Thresholds
 
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -399,6 +399,18 @@ def incident_problem(facts: EnterpriseFacts, incident: Incident) -> Problem:
         {"incident_id": incident.incident_id, "category": incident.category, "severity": incident.severity,
          "occurred_at": incident.occurred_at.isoformat(), "rule": "any incident", "source": "附件1 八：重大事项、突发事件实行限时报送制度"},
         [incident.incident_id],
+    )  # fmt: skip
+
+
+def workgroup_problem(report: WorkgroupReport, stated: OpenProblem, facts: EnterpriseFacts | None) -> Problem:
+    """A problem a work group's report states about an enterprise: low at first, in the report's period."""
+    name = facts.name if facts else stated.enterprise_id
+    return Problem(
+        CATEGORY_TYPES[stated.category], stated.enterprise_id, report.period_end.isoformat(), "low",
+        f"{name}：{stated.text}（{report.work_group_id}报告）",
+        {"stated": [stated.text], "category": stated.category, "reported_by": report.work_group_id,
+         "rule": "a problem a work-group report states", "source": "CONTRACT.md §3"},
+        [report.report_id],
     )  # fmt: skip
 
 

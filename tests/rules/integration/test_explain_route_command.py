@@ -1,6 +1,6 @@
 import pytest
 
-from services.rules.route_test import main
+from services.rules.explain_route import main
 
 pytestmark = pytest.mark.integration
 

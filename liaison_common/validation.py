@@ -1,0 +1,13 @@
+"""pydantic's validation errors in the one shape every Liaison answer and dead letter uses."""
+
+from typing import Any
+
+from pydantic import ValidationError
+
+
+def field_errors(error: ValidationError) -> list[dict[str, Any]]:
+    """pydantic's errors, as FastAPI shows them: loc from the body, msg, type."""
+    return [
+        {"loc": ["body", *item["loc"]], "msg": item["msg"], "type": item["type"]}
+        for item in error.errors(include_url=False, include_input=False, include_context=False)
+    ]

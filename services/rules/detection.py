@@ -1,0 +1,124 @@
+"""The detection agents: enterprise reports, incidents and work-group reports become problems,
+and each problem its routed alert (the detectors themselves are in detectors.py)."""
+
+from typing import Any
+
+from liaison_common.events import EnterpriseReport, Incident, WorkgroupReport
+from services.rules.app import (
+    app,
+    cases,
+    history,
+    incidents_topic,
+    registry_ready,
+    reports_topic,
+    settings,
+    thresholds,
+    workgroup_reports_topic,
+)
+from services.rules.cases import CaseBook
+from services.rules.detectors import (
+    EnterpriseFacts,
+    Snapshot,
+    detect,
+    incident_problem,
+    remember,
+    workgroup_problem,
+)
+from services.rules.outputs import (
+    RawMessage,
+    done,
+    emit_period,
+    emit_problem,
+    emit_resolution,
+    facts_of,
+    guarded,
+    parse,
+    raw_message,
+    reject,
+)
+
+
+# iterate_at_once: every agent starts iterating its stream at once, and the worker has read the
+# registry before it joins its group (preload_registry, from __main__), so the wait inside the
+# loop is already over. An agent that awaited the registry before its first `async for` let
+# faust-streaming 0.15.3 commit, unprocessed, the events fetched meanwhile; one that awaited it
+# at its first event lost the first events of each partition and never committed them: after
+# a restart with a backlog, the fault suite's kill -9 of 5,000 reports lost alerts both ways.
+@app.agent(reports_topic)
+async def detect_in_reports(stream: Any) -> None:
+    async for event in stream.events():
+        await registry_ready.wait()  # inside the loop: see iterate_at_once
+        await guarded(raw_message(event), handle_report)
+
+
+async def handle_report(raw: RawMessage, started: float) -> None:
+    report = await parse(raw, EnterpriseReport)
+    if report is None:
+        return
+    facts = facts_of(report.enterprise_id)
+    if facts is None:
+        await reject(raw, "unknown_reference", f"unknown enterprise '{report.enterprise_id}'")
+        return
+    # A redelivered report (the same report_id) is judged against the others, as it was the
+    # first time: so it raises the same alerts, with the same ids.
+    known = [
+        Snapshot.of(item) for item in history[report.enterprise_id] if item["report_id"] != report.report_id
+    ]
+    submitted_at = report.submitted_at.isoformat()
+    book = CaseBook(cases[report.enterprise_id])
+    period_end = report.period_end.isoformat()
+    problems = detect(facts, report, known, thresholds)
+    for problem in problems:
+        case = book.detected(problem.type, report.enterprise_id, period_end)
+        await emit_problem(problem, submitted_at=submitted_at, case=case)
+    for ended in book.absent({problem.type for problem in problems}, period_end):
+        await emit_resolution(facts, ended, report.report_id)
+    book.forget_old(period_end)
+    cases[report.enterprise_id] = book.data
+    history[report.enterprise_id] = [s.as_dict() for s in remember(known, report, settings.history_size)]
+    await emit_period(
+        raw,
+        "enterprise",
+        report.enterprise_id,
+        report.report_id,
+        report.period_end.isoformat(),
+        submitted_at,
+    )
+    done(raw, started)
+
+
+@app.agent(incidents_topic)
+async def detect_in_incidents(stream: Any) -> None:
+    async for event in stream.events():
+        await registry_ready.wait()  # inside the loop: see iterate_at_once
+        await guarded(raw_message(event), handle_incident)
+
+
+async def handle_incident(raw: RawMessage, started: float) -> None:
+    incident = await parse(raw, Incident)
+    if incident is None:
+        return
+    facts = facts_of(incident.enterprise_id) or EnterpriseFacts(
+        incident.enterprise_id, incident.enterprise_id
+    )
+    await emit_problem(incident_problem(facts, incident), submitted_at=incident.occurred_at.isoformat())
+    done(raw, started)
+
+
+@app.agent(workgroup_reports_topic)
+async def detect_in_workgroup_reports(stream: Any) -> None:
+    async for event in stream.events():
+        await registry_ready.wait()  # inside the loop: see iterate_at_once
+        await guarded(raw_message(event), handle_workgroup_report)
+
+
+async def handle_workgroup_report(raw: RawMessage, started: float) -> None:
+    report = await parse(raw, WorkgroupReport)
+    if report is None:
+        return
+    submitted_at, period_end = report.submitted_at.isoformat(), report.period_end.isoformat()
+    for stated in report.open_problems:
+        problem = workgroup_problem(report, stated, facts_of(stated.enterprise_id))
+        await emit_problem(problem, submitted_at=submitted_at)
+    await emit_period(raw, "work_group", report.work_group_id, report.report_id, period_end, submitted_at)
+    done(raw, started)

@@ -1,0 +1,116 @@
+"""What every agent does with a message: read it as its contract model (or dead-letter it with
+the reason), and publish what it found: problems with their routed alerts, resolutions, and the
+period event the reporting agent counts."""
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from liaison_common import jsonbytes
+from liaison_common.deadletter import RawMessage, dead_letter
+from liaison_common.validation import field_errors
+from services.rules import reporting
+from services.rules.alerts import build_alert, resolution_alert
+from services.rules.app import alerts_topic, dlq_topic, last_offsets, periods_topic, problems_topic, registry
+from services.rules.cases import CaseUpdate
+from services.rules.detectors import EnterpriseFacts, Problem
+from services.rules.metrics import ALERTS, EVENTS, PROBLEMS, PROCESSING_SECONDS, SUBMISSION_TO_ALERT_SECONDS
+
+log = logging.getLogger(__name__)
+
+
+def raw_message(event: Any) -> RawMessage:
+    message = event.message
+    return RawMessage(message.topic, message.partition, message.offset, message.key, message.value)
+
+
+async def reject(raw: RawMessage, reason: str, detail: Any) -> None:
+    record = dead_letter(raw, reason=reason, detail=detail, rejected_by="rules", now=datetime.now(UTC))
+    await dlq_topic.send(
+        key=raw.key, value=jsonbytes.dumps(record), headers={"liaison-reason": reason.encode()}
+    )
+    EVENTS.labels(raw.topic, "dead_lettered").inc()
+
+
+async def parse(raw: RawMessage, model: Any) -> Any | None:
+    """The event as its contract model, or None after sending it to the dead-letter topic."""
+    try:
+        return model.model_validate_json(raw.value or b"")
+    except ValidationError as error:
+        detail = field_errors(error)
+        reason = "not_json" if any(e["type"] == "json_invalid" for e in detail) else "invalid"
+        await reject(raw, reason, detail)
+        return None
+
+
+def facts_of(enterprise_id: str) -> EnterpriseFacts | None:
+    data = registry.get("enterprise", enterprise_id)
+    if data is None:
+        return None
+    return EnterpriseFacts(
+        enterprise_id, data.get("name") or enterprise_id, data.get("main_product"), data.get("region")
+    )
+
+
+async def emit_problem(
+    problem: Problem, *, submitted_at: str | None = None, case: CaseUpdate | None = None
+) -> None:
+    """Publish the problem, and its routed alert, from the same event.
+
+    Routing is done here rather than by a second agent reading liaison.problems.v1: Faust's
+    cost is per event consumed, and a second hop doubled it (docs/benchmarks.md). The problems
+    topic still holds every detected problem, before routing, as the contract has it.
+    """
+    value = problem.as_dict()
+    if submitted_at is not None:
+        value["submitted_at"] = submitted_at
+    await problems_topic.send(key=problem.subject_id.encode(), value=jsonbytes.dumps(value))
+    PROBLEMS.labels(problem.type).inc()
+    alert = build_alert(value, registry, detected_at=datetime.now(UTC).isoformat(), case=case)
+    await alerts_topic.send(key=alert["alert_id"].encode(), value=jsonbytes.dumps(alert))
+    for route in alert["routes"]:
+        ALERTS.labels(route["group_id"], route["role"]).inc()
+    if submitted_at is not None:
+        age = datetime.now(UTC) - datetime.fromisoformat(submitted_at)
+        SUBMISSION_TO_ALERT_SECONDS.observe(max(age.total_seconds(), 0))
+
+
+async def emit_resolution(facts: EnterpriseFacts, case: CaseUpdate, report_id: str) -> None:
+    """The case's problem was absent from two reports in a row: resolved by data."""
+    alert = resolution_alert(
+        facts, case, registry, report_id=report_id, detected_at=datetime.now(UTC).isoformat()
+    )
+    await alerts_topic.send(key=alert["alert_id"].encode(), value=jsonbytes.dumps(alert))
+
+
+async def emit_period(
+    raw: RawMessage, kind: str, subject_id: str, report_id: str, period_end: str, submitted_at: str
+) -> None:
+    seen = {"reporter": reporting.reporter_key(kind, subject_id), "report_id": report_id,
+            "period_end": period_end, "submitted_at": submitted_at,
+            "source": f"{raw.topic}:{raw.partition}"}  # each partition keeps its own clock  # fmt: skip
+    await periods_topic.send(key=b"periods", value=jsonbytes.dumps(seen))
+
+
+async def guarded(raw: RawMessage, handle: Callable[[RawMessage, float], Awaitable[None]]) -> None:
+    """One message never stops an agent: whatever handling it raises sends it to the dead-letter
+    topic with the reason, and the agent goes on with the next."""
+    started = time.perf_counter()
+    try:
+        await handle(raw, started)
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:
+        log.warning("%s:%s@%s dead-lettered: %r", raw.topic, raw.partition, raw.offset, error)
+        await reject(raw, "processing_error", f"{type(error).__name__}: {error}"[:2000])
+
+
+def done(raw: RawMessage, started: float) -> None:
+    EVENTS.labels(raw.topic, "ok").inc()
+    PROCESSING_SECONDS.labels(raw.topic).observe(time.perf_counter() - started)
+    last_offsets[(raw.topic, raw.partition)] = raw.offset

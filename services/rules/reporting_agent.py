@@ -1,0 +1,157 @@
+"""The reporting agent: who is overdue, and how complete each week is (one partition, one owner;
+the pure logic is in reporting.py)."""
+
+import asyncio
+import json
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from anyio import to_thread
+from faust.types import TP
+
+from liaison_common import jsonbytes
+from liaison_common.topics import partitions_of
+from services.rules import reporting
+from services.rules.app import (
+    app,
+    periods_topic,
+    registry,
+    registry_ready,
+    reporting_state,
+    reporting_topic,
+    settings,
+    thresholds,
+)
+from services.rules.outputs import RawMessage, done, emit_problem, raw_message, reject
+
+log = logging.getLogger(__name__)
+
+
+@app.agent(periods_topic)
+async def track_reporting(stream: Any) -> None:
+    """One partition, so one owner. Every event is observed and the state written at once (so
+    a restart loses nothing); completeness and the overdue check, which cost more, run at most
+    every CHECK_EVERY seconds, on a tick, and after a quiet moment.
+
+    Not stream.take_events(): with faust-streaming 0.15.3 it handed this agent a batch that
+    repeated one event and lacked the next, which made a reporter look late.
+    """
+    days_after = thresholds.get("report_overdue", "days_after_period_end")
+    on_time_days = thresholds.get("report_overdue", "on_time_days_after_period_end").value
+    lateness = thresholds.get("report_overdue", "allowed_lateness_days").value
+    started_at = time.time()
+    state: dict[str, Any] = {}
+    weeks: set[str] = set()
+    last_check = 0.0
+    async for event in stream.events():
+        await registry_ready.wait()  # inside the loop: see iterate_at_once
+        started, raw = time.perf_counter(), raw_message(event)
+        if not state:
+            sources = await report_sources()
+            state = reporting.state_from_parts(dict(reporting_state.items()))
+            reporting.expect_sources(state, sources, now=started_at)
+            save_reporting(state, None)
+        try:
+            seen = json.loads(raw.value or b"")
+            tick = bool(seen.get("tick"))
+            if not tick:
+                week = reporting.observe(
+                    state, seen, on_time_days=on_time_days, days_after=days_after.value,
+                    now=time.time(), lateness_days=lateness, idle_seconds=settings.idle_source_seconds,
+                    today=datetime.now(UTC).date().isoformat(),
+                )  # fmt: skip
+                weeks.add(week)
+        except Exception as error:  # one bad record never stops the reporting agent
+            await reject(raw, "invalid", f"not a period event: {error!r}"[:2000])
+            continue
+        # Written before the offset is committed, so that a restart loses nothing; only the parts
+        # this event changed (the clocks and its week), never the whole state.
+        save_reporting(state, [] if tick else [week], flagged=False)
+        if tick or time.monotonic() - last_check >= CHECK_EVERY or stream_is_quiet(raw):
+            last_check = time.monotonic()
+            await check_reporting(state, weeks, days_after, lateness)
+            weeks = set()
+        done(raw, started)
+
+
+async def report_sources() -> list[str]:
+    """Every partition that carries reports ("topic:partition"), asked of the broker until it
+    answers. Raised, the error crashed the agent (seen with the broker frozen for 35 s); Faust
+    restarts a crashed agent, but what becomes of the event it held is Faust's business, not
+    something to rely on."""
+    while True:
+        try:
+            return [
+                f"{topic}:{partition}"
+                for topic in (settings.reports_topic, settings.workgroup_reports_topic)
+                for partition in await to_thread.run_sync(
+                    partitions_of, settings.kafka_bootstrap_servers, topic
+                )
+            ]
+        except Exception as error:
+            log.warning("report partitions unknown (%r); asking again in 2 s", error)
+            await asyncio.sleep(2)
+
+
+def save_reporting(state: dict[str, Any], weeks: list[str] | None, *, flagged: bool = True) -> None:
+    """Write the reporting state's parts to its table: the clocks, the given weeks (all when
+    None) and the flags; drop the weeks the state has forgotten (and the one-key form)."""
+    for key, value in reporting.state_parts(state, weeks, flagged=flagged).items():
+        reporting_state[key] = value
+    if weeks is None:
+        kept = {reporting.WEEK_PREFIX + week for week in state["weeks"]}
+        stale = [
+            k
+            for k in reporting_state
+            if k == "state" or (k.startswith(reporting.WEEK_PREFIX) and k not in kept)
+        ]
+        for key in stale:
+            del reporting_state[key]
+
+
+CHECK_EVERY = 0.5
+
+
+def stream_is_quiet(raw: RawMessage) -> bool:
+    """True when this was the last message the topic had (nothing more to read right now)."""
+    highwater = app.consumer.highwater(TP(raw.topic, raw.partition))
+    return highwater is None or raw.offset + 1 >= highwater
+
+
+async def check_reporting(state: dict[str, Any], weeks: set[str], days_after: Any, lateness: int) -> None:
+    expected = reporting.expected_reporters(registry)
+    for week in sorted(weeks):
+        record = reporting.completeness(state, week, expected)
+        record["computed_at"] = datetime.now(UTC).isoformat()
+        await reporting_topic.send(key=week.encode(), value=jsonbytes.dumps(record))
+    # Partitions gone quiet stop holding time back.
+    reporting.advance(
+        state, now=time.time(), lateness_days=lateness, idle_seconds=settings.idle_source_seconds,
+        today=datetime.now(UTC).date().isoformat(),
+    )  # fmt: skip
+    names = {key: _name(key) for key in expected}
+    missed = reporting.overdue(state, expected, days_after=days_after.value)
+    for reporter, period_end in missed:
+        problem = reporting.overdue_problem(
+            reporter, period_end, names, state, days_after=days_after.value, source=days_after.source
+        )
+        await emit_problem(problem)
+    before = len(state["weeks"])
+    reporting.forget_old_weeks(state)
+    # The watermark moved; the flags changed if a week was missed; forgotten weeks leave the table.
+    save_reporting(state, None if len(state["weeks"]) < before else [], flagged=bool(missed))
+
+
+def _name(reporter: str) -> str:
+    kind, subject_id = reporter.split(":", 1)
+    data = registry.get(kind, subject_id) or {}
+    return str(data.get("name") or subject_id)
+
+
+@app.timer(interval=settings.overdue_check_seconds, on_leader=True)
+async def ask_for_overdue_check() -> None:
+    """Registry changes (a new key enterprise) can make someone overdue without a new report."""
+    if registry_ready.is_set():
+        await periods_topic.send(key=b"periods", value=b'{"tick": true}')
