@@ -10,9 +10,10 @@ import asyncio
 import json
 import logging
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from anyio import to_thread
 from pydantic import ValidationError
@@ -266,12 +267,25 @@ class Prepared:
     value: bytes
 
 
+class Publisher(Protocol):
+    """What the pipeline needs of Kafka (services/ingest/kafka.py's Producer is the real one)."""
+
+    async def publish_many(
+        self,
+        topic: str,
+        messages: Sequence[tuple[bytes | None, bytes]],
+        *,
+        headers: Sequence[tuple[str, bytes]] = (),
+        on_late: Callable[[int, int, int], None] | None = None,
+    ) -> list[tuple[int, int] | BaseException]: ...
+
+
 @dataclass
 class Pipeline:
     """Validate → authorise → registry → duplicate? → publish → record, for HTTP and Kafka alike."""
 
     settings: Settings
-    producer: Any  # services.ingest.kafka.Producer
+    producer: Publisher
     registry: RegistryView
     registry_ready: asyncio.Event
     store: DuplicateStore = field(default_factory=DuplicateStore)
