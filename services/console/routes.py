@@ -33,6 +33,7 @@ INBOX_LIMIT = 300
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals.update(
     type_label=views.type_label,
+    coordinating=views.coordinating,
     TYPE_LABELS=views.TYPE_LABELS,
     SEVERITY_LABELS=views.SEVERITY_LABELS,
     STATUS_LABELS=views.STATUS_LABELS,
@@ -201,12 +202,16 @@ def build_router() -> APIRouter:
     async def act(
         request: Request,
         alert_id: str,
-        action: Literal["ack", "resolve"] = Form(...),
+        action: Literal["ack", "resolve", "coordinate"] = Form(...),
         comment: str = Form("", max_length=2000),
+        until: str = Form("", max_length=40),
     ) -> Response:
         session = session_of(request)
+        body: dict[str, Any] = {"comment": comment}
+        if action == "coordinate":  # 协调中 until the date chosen (notify checks it)
+            body["until"] = until
         answer = await _upstream(request, "notify").call(
-            "POST", f"/v1/alerts/{alert_id}/{action}", token=session.token, json={"comment": comment}
+            "POST", f"/v1/alerts/{alert_id}/{action}", token=session.token, json=body
         )
         if request.headers.get("hx-request") != "true":  # a plain form post: back to the inbox
             return RedirectResponse(request.headers.get("referer") or "/inbox", status_code=303)

@@ -6,7 +6,7 @@ them, unit tested directly.
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from html import escape
 from typing import Any
 
@@ -349,3 +349,12 @@ def timeline_svg(marks: Sequence[dict[str, Any]], axis: TimeAxis) -> str:
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def coordinating(alert: dict[str, Any], now: datetime | None = None) -> str | None:
+    """The date until which the case is 协调中 (under coordination), while it lasts; else None."""
+    until = alert.get("coordinating_until")
+    if not until or alert.get("status") == "resolved":
+        return None
+    moment = now or datetime.now(UTC)
+    return str(until)[:10] if datetime.fromisoformat(str(until)) > moment else None

@@ -37,6 +37,7 @@ EVENTS = (
     "silenced",
     "commented",  # beyond CONTRACT.md §6's list: a group's note on the case
     "archived",  # beyond it too: resolved long ago, moved to the read-only archive
+    "coordinating",  # beyond it too: 协调中, a group coordinates the case until a date
 )
 _pending: "queue.SimpleQueue[dict[str, Any]]" = queue.SimpleQueue()
 

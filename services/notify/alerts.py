@@ -65,7 +65,8 @@ def stored_alert_dict(data: dict[str, Any]) -> dict[str, Any]:
     mongoengine objects for a page of alerts with their histories cost most of its time)."""
     data["alert_id"] = data.pop("_id")
     data.pop("pending_plan", None)  # the writer's own bookkeeping
-    for moment in ("received_at", "updated_at", "first_delivered_at", "next_escalation_at", "archived_at"):
+    for moment in ("received_at", "updated_at", "first_delivered_at", "next_escalation_at", "archived_at",
+                   "coordinating_until"):  # fmt: skip
         if data.get(moment) is not None:
             data[moment] = aware(data[moment]).isoformat()  # type: ignore[union-attr]
     data["history"] = [
@@ -354,7 +355,7 @@ def _refuse_archived(alert: Alert) -> None:
         raise Conflict(f"alert '{alert.alert_id}' was resolved long ago and archived: it is read-only")
 
 
-def comment_applied(alert_id: str, command_id: str) -> Alert | None:
+def command_applied(alert_id: str, command_id: str) -> Alert | None:
     alert = Alert.objects(alert_id=alert_id).first()
     if alert is None or not any(entry.ref == command_id for entry in alert.history):
         return None
@@ -366,6 +367,31 @@ def check_comment(alert_id: str, principal: Principal) -> Alert:
     if not may_act(principal, alert):
         raise Forbidden(f"only a group alert '{alert_id}' is routed to may comment on it")
     _refuse_archived(alert)
+    return alert
+
+
+# How far ahead a group may put a case under coordination (协调中): a season at most, so that no
+# case drops out of escalation for good by a typing error.
+MAX_COORDINATION_DAYS = 92
+
+
+def coordination_problem(until: datetime, moment: datetime) -> str | None:
+    """What is wrong with this end of a coordination (协调中), if anything."""
+    if until <= moment:
+        return "must be in the future"
+    if until > moment + timedelta(days=MAX_COORDINATION_DAYS):
+        return f"at most {MAX_COORDINATION_DAYS} days ahead"
+    return None
+
+
+def check_coordination(alert_id: str, principal: Principal) -> Alert:
+    """May this principal mark the case 协调中? NotFound, Forbidden or Conflict otherwise."""
+    alert = get_visible(alert_id, principal)
+    if not may_act(principal, alert):
+        raise Forbidden(f"only a group alert '{alert_id}' is routed to may coordinate it")
+    _refuse_archived(alert)
+    if alert.status == "resolved":
+        raise Conflict(f"alert '{alert_id}' is resolved: there is nothing left to coordinate")
     return alert
 
 
@@ -447,6 +473,23 @@ def apply_command(
             return alert, False
         alert.history.append(HistoryEntry(at=moment, event="commented", by=str(detail.get("principal") or command["by"]),
                                           detail=str(detail.get("comment") or ""), ref=command.get("id")))  # fmt: skip
+        alert.updated_at = moment
+        alert.save()
+        return alert, True
+    if event == "coordinating":
+        if any(entry.ref == command.get("id") for entry in alert.history):
+            return alert, False
+        until = datetime.fromisoformat(str(detail["until"]))
+        alert.coordinating_until = until
+        # Escalation and reminders wait for the coordination to end; then, if the case is still
+        # open, they go on from there.
+        due = aware(alert.next_escalation_at)
+        if alert.status == "open" and due is not None and due < until:
+            alert.next_escalation_at = until
+            timers.escalations.schedule(alert.alert_id, until)
+        note = f"协调中，至 {until.isoformat()}" + (f"：{detail['comment']}" if detail.get("comment") else "")
+        alert.history.append(HistoryEntry(at=moment, event="coordinating", by=str(detail.get("principal") or command["by"]),
+                                          detail=note, ref=command.get("id")))  # fmt: skip
         alert.updated_at = moment
         alert.save()
         return alert, True

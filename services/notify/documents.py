@@ -50,6 +50,8 @@ class Alert(me.Document):
     first_delivered_at = me.DateTimeField()
     escalation_level = me.IntField(default=0)
     next_escalation_at = me.DateTimeField()
+    # 协调中: a routed group is coordinating the case until then; no escalation or reminder before.
+    coordinating_until = me.DateTimeField()
     history = me.EmbeddedDocumentListField(HistoryEntry)
     # A planning of notifications that was decided but not yet done ("alerts" or "escalation"): set
     # in the same write as the change that calls for it, cleared once planned, so a writer killed

@@ -3,7 +3,7 @@
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
 from anyio import to_thread
@@ -31,6 +31,25 @@ class ActionCreate(BaseModel):
 
 
 SlugText = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=80)]
+
+
+BEIJING = timezone(timedelta(hours=8))
+
+
+class CoordinationCreate(BaseModel):
+    """协调中: the group coordinates the case until `until`, a moment with its offset or a date
+    (through the end of that day, Beijing time: the officials' day); escalation and reminders
+    wait until then."""
+
+    model_config = ConfigDict(extra="forbid")
+    until: AwareDatetime | date
+    comment: str = Field(default="", max_length=2000)
+
+    def until_moment(self) -> datetime:
+        if isinstance(self.until, datetime):
+            return self.until
+        day = datetime(self.until.year, self.until.month, self.until.day, tzinfo=BEIJING)
+        return (day + timedelta(days=1)).astimezone(UTC)
 
 
 class CommentCreate(BaseModel):
@@ -191,7 +210,33 @@ def build_router() -> APIRouter:
             detail={"comment": body.comment, "principal": f"{principal.subject_type}:{principal.subject_id}"},
         )  # fmt: skip
         applied = await _send_and_wait(
-            request, command, lambda: alerts.comment_applied(alert_id, command["id"])
+            request, command, lambda: alerts.command_applied(alert_id, command["id"])
+        )
+        return alerts.alert_dict(applied)
+
+    @router.post(
+        "/v1/alerts/{alert_id}/coordinate",
+        summary="Mark the case 协调中 (under coordination) until a date (a group it is routed to)",
+        responses=answers(400, 401, 403, 404, 409, 503),
+    )
+    async def coordinate(alert_id: str, body: CoordinationCreate, request: Request) -> dict[str, Any]:
+        """Escalation and reminders wait until `until`; the history says who coordinates and why."""
+        principal = await principal_of(request)
+        until = body.until_moment()
+        problem = alerts.coordination_problem(until, datetime.now(UTC))
+        if problem is not None:
+            raise UnprocessableError([field_error(["body", "until"], problem)])
+        await to_thread.run_sync(lambda: alerts.check_coordination(alert_id, principal))
+        detail = {
+            "until": until.isoformat(),
+            "comment": body.comment,
+            "principal": f"{principal.subject_type}:{principal.subject_id}",
+        }
+        by = "admin" if principal.is_admin else principal.subject_id
+        command = alert_events.change(alert_id, "coordinating", by=by, command=True, detail=detail)
+        # Applied when the history holds the command's entry (the same check as for a comment).
+        applied = await _send_and_wait(
+            request, command, lambda: alerts.command_applied(alert_id, command["id"])
         )
         return alerts.alert_dict(applied)
 

@@ -125,3 +125,16 @@ def test_sessions_expire_and_close():
     session_id = other.open(principal, "lsn_x", "金融组")
     other.close(session_id)
     assert other.get(session_id) is None
+
+
+def test_a_case_shows_under_coordination_only_while_it_lasts():
+    from datetime import UTC, datetime
+
+    from services.console.views import coordinating
+
+    moment = datetime(2012, 1, 10, 12, tzinfo=UTC)
+    case = {"status": "open", "coordinating_until": "2012-01-20T16:00:00+00:00"}
+    assert coordinating(case, moment) == "2012-01-20"
+    assert coordinating(case, datetime(2012, 1, 21, tzinfo=UTC)) is None  # over
+    assert coordinating({**case, "status": "resolved"}, moment) is None
+    assert coordinating({"status": "open"}, moment) is None

@@ -4,6 +4,7 @@ not deliver, a delivery that expires, a late item, escalation from a severity ra
 import json
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from kafka import KafkaProducer
@@ -175,3 +176,41 @@ def test_a_severity_raise_schedules_escalation_and_a_resolution_stops_it(
         sent = len(comprehensive_hook.accepted())
         time.sleep(3)  # three reminder intervals
         assert len(comprehensive_hook.accepted()) == sent
+
+
+def test_a_case_under_coordination_is_not_escalated_until_the_date_it_names(
+    notify, kafka_bootstrap, topics, receivers
+):
+    """协调中: a routed group marks the case under coordination until a moment; escalation and
+    reminders wait for it, then go on; other groups, past dates and resolved cases are refused."""
+    _, comprehensive_hook, _ = receivers
+    # Escalation 3 s after receipt unless coordinated; the coordination ends 8 s from now.
+    with notify(escalation_delay_seconds=3.0, escalation_repeat_seconds=1.0) as client:
+        alert_id = "funding_gap.chalco-qinghai.2011-12-18"
+        publish(kafka_bootstrap, topics["alerts_topic"], alert(severity="high"))
+        eventually(lambda: client.get(f"/v1/alerts/{alert_id}", headers=ADMIN).status_code == 200)
+        finance = token("group", "finance")
+        until = (clock.now() + timedelta(seconds=8)).replace(microsecond=0).isoformat()
+        past = client.post(f"/v1/alerts/{alert_id}/coordinate", json={"until": "2011-12-01"}, headers=finance)
+        assert past.status_code == 422 and past.json()["detail"][0]["loc"] == ["body", "until"]
+        other = client.post(f"/v1/alerts/{alert_id}/coordinate", json={"until": until},
+                            headers=token("group", "operations"))  # fmt: skip
+        assert other.status_code == 403
+        marked = client.post(
+            f"/v1/alerts/{alert_id}/coordinate",
+            json={"until": until, "comment": "银企对接会已安排"},
+            headers=finance,
+        )
+        assert marked.status_code == 200, marked.text
+        case = marked.json()
+        assert case["coordinating_until"] == until
+        assert (
+            case["history"][-1]["event"] == "coordinating"
+            and "银企对接会已安排" in case["history"][-1]["detail"]
+        )
+        started = time.monotonic()
+        eventually(lambda: comprehensive_hook.accepted(), timeout=30)  # escalated once it ended
+        assert time.monotonic() - started >= 5, "escalated while the case was under coordination"
+        assert client.post(f"/v1/alerts/{alert_id}/resolve", headers=finance).status_code == 200
+        again = client.post(f"/v1/alerts/{alert_id}/coordinate", json={"until": until}, headers=finance)
+        assert again.status_code == 409
