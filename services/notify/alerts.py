@@ -13,6 +13,7 @@ from pymongo.errors import DuplicateKeyError
 from liaison_common.registry_view import RegistryView
 from liaison_common.tokens import Principal
 from services.notify import alert_events, timers
+from services.notify.calendar import WorkingCalendar, add_working_time
 from services.notify.clock import aware, now
 from services.notify.config import Settings
 from services.notify.documents import Alert, HistoryEntry, Notification, NotificationItem
@@ -27,6 +28,17 @@ GROUP_SUBJECTS = ("group", "work_group")
 
 
 MAX_SOURCES = 20
+
+
+WORKING_CALENDAR = WorkingCalendar.load()
+
+
+def escalation_due(moment: datetime, seconds: float, settings: Settings) -> datetime:
+    """When an escalation (or its next reminder) falls due: `seconds` after `moment`, counted on
+    working days only when NOTIFY_WORKING_DAYS_ONLY is set."""
+    if settings.working_days_only:
+        return add_working_time(moment, seconds, WORKING_CALENDAR)
+    return moment + timedelta(seconds=seconds)
 
 
 def escalates(alert: dict[str, Any]) -> bool:
@@ -187,7 +199,7 @@ def store_alert(incoming: dict[str, Any], *, view: RegistryView, settings: Setti
         pending_plan=None if resolved_at_once else "alerts",
         received_at=moment,
         updated_at=moment,
-        next_escalation_at=moment + timedelta(seconds=settings.escalation_delay_seconds)
+        next_escalation_at=escalation_due(moment, settings.escalation_delay_seconds, settings)
         if escalates(incoming) and not resolved_at_once
         else None,
         history=[HistoryEntry(at=moment, event="received", by="rules", detail=", ".join(group_ids))],
@@ -245,7 +257,7 @@ def store_alert(incoming: dict[str, Any], *, view: RegistryView, settings: Setti
         alert_events.record(existing.alert_id, "reopened", by="rules", detail=note, at=moment)
         outcome = "reopened"
     if existing.next_escalation_at is None and existing.status == "open" and escalates(merged):
-        existing.next_escalation_at = moment + timedelta(seconds=settings.escalation_delay_seconds)
+        existing.next_escalation_at = escalation_due(moment, settings.escalation_delay_seconds, settings)
         timers.escalations.schedule(existing.alert_id, existing.next_escalation_at)
     new_groups = [g for g in merged["group_ids"] if g not in current.get("group_ids", [])]
     if outcome in ("resolved", "reopened") or new_groups:
@@ -515,7 +527,7 @@ def apply_command(
             return alert, False
         group = str(detail.get("to") or settings.escalation_group)
         alert.escalation_level = level
-        alert.next_escalation_at = moment + timedelta(seconds=settings.escalation_repeat_seconds)
+        alert.next_escalation_at = escalation_due(moment, settings.escalation_repeat_seconds, settings)
         timers.escalations.schedule(alert.alert_id, alert.next_escalation_at)
         if group not in alert.group_ids:
             alert.group_ids.append(group)

@@ -38,6 +38,10 @@ class Settings(CommonSettings):
     # are escalated to the comprehensive group, and reminded every `escalation_repeat`.
     escalation_delay_seconds: float = 2 * 3600.0
     escalation_repeat_seconds: float = 3600.0
+    # Count those delays on working days only (weekends, and the days off and make-up working
+    # days of services/notify/data/holidays.json; Beijing time), so that none runs out over a
+    # holiday. Off by default: a delay is wall-clock time.
+    working_days_only: bool = False
     escalation_group: str = "comprehensive"
     # Alerts resolved longer ago than this move to the read-only archive (26 weeks by default).
     archive_after_days: float = 182.0
