@@ -3,6 +3,7 @@ rendering first), planned once per subscription when a new week begins in event 
 
 from collections import Counter, defaultdict
 from datetime import date, timedelta
+from statistics import median
 from typing import Any
 
 from mongoengine.errors import NotUniqueError
@@ -23,6 +24,57 @@ def iso_week_bounds(week: str) -> tuple[date, date]:
 
 # What a digest shows of each alert.
 ITEM_FIELDS = ("alert_id", "type", "severity", "status", "enterprise_id", "work_group_id", "summary")
+
+
+def response(alerts: list[dict[str, Any]], group_id: str) -> dict[str, Any]:
+    """How the group handled these alerts: how many it acknowledged and resolved and the median
+    hours it took (from the alert's arrival; its own actions, not another group's), how many
+    were resolved by data, how many went unacknowledged into escalation."""
+    to_ack: list[float] = []
+    to_resolve: list[float] = []
+    by_data = escalated = 0
+    for alert in alerts:
+        received = alert.get("received_at")
+        history = alert.get("history") or []
+        if any(entry.get("event") == "escalated" for entry in history):
+            escalated += 1
+        if alert.get("resolved_by") == "data":
+            by_data += 1
+        if received is None:
+            continue
+        for event, into in (("acknowledged", to_ack), ("resolved", to_resolve)):
+            mine = [e["at"] for e in history if e.get("event") == event and _acted_by(e, group_id)]
+            if mine:
+                into.append((min(mine) - received).total_seconds() / 3600)
+    return {
+        "acknowledged": len(to_ack),
+        "median_hours_to_acknowledge": _median(to_ack),
+        "resolved_by_group": len(to_resolve),
+        "median_hours_to_resolve": _median(to_resolve),
+        "resolved_by_data": by_data,
+        "escalated": escalated,
+    }
+
+
+def _acted_by(entry: dict[str, Any], group_id: str) -> bool:
+    """An action's entry names its principal as "group:finance" (or the admin's "admin")."""
+    by = str(entry.get("by") or "")
+    return by.split(":", 1)[-1] == group_id
+
+
+def _median(values: list[float]) -> float | None:
+    return round(median(values), 1) if values else None
+
+
+def _response_line(r: dict[str, Any]) -> str:
+    def hours(value: float | None) -> str:
+        return "—" if value is None else f"{value:g} 小时"
+
+    return (
+        f"处置：确认 {r['acknowledged']} 条（中位用时 {hours(r['median_hours_to_acknowledge'])}），"
+        f"办结 {r['resolved_by_group']} 条（中位用时 {hours(r['median_hours_to_resolve'])}），"
+        f"数据恢复自动办结 {r['resolved_by_data']} 条，超时升级 {r['escalated']} 条。"
+    )
 
 
 def build_digest(
@@ -47,6 +99,7 @@ def build_digest(
             "acknowledged": by_status.get("acknowledged", 0),
             "resolved": by_status.get("resolved", 0),
         },
+        "response": response(mine, group_id),
         "by_enterprise": {subject: dict(types) for subject, types in sorted(by_enterprise.items())},
         "items": [
             {k: a.get(k) for k in ITEM_FIELDS}
@@ -72,6 +125,8 @@ def digest_markdown(digest: dict[str, Any]) -> str:
         f"# {digest['group_id']} 周报摘要 {digest['week']}（{digest['period']['from']} 至 {digest['period']['to']}）",
         "",
         f"预警 {a['total']} 条：未确认 {a['open']}，已确认 {a['acknowledged']}，已办结 {a['resolved']}。",
+        "",
+        _response_line(digest["response"]),
         "",
         "| 企业/工作组 | 类型 | 条数 |",
         "|---|---|---|",
@@ -110,6 +165,7 @@ def digest_html(digest: dict[str, Any]) -> str:
         f'<!doctype html><html lang="zh"><meta charset="utf-8"><title>{escape(digest["group_id"])} {digest["week"]}</title>'
         f"<h1>{escape(digest['group_id'])} 周报摘要 {digest['week']}</h1>"
         f"<p>预警 {a['total']} 条：未确认 {a['open']}，已确认 {a['acknowledged']}，已办结 {a['resolved']}。</p>"
+        f"<p>{escape(_response_line(digest['response']))}</p>"
         f"<table><tr><th>企业/工作组</th><th>类型</th><th>条数</th></tr>{rows}</table>{reporting_html}</html>"
     )
 
@@ -129,7 +185,7 @@ def store_reporting(record: dict[str, Any], *, view: RegistryView) -> list[str]:
     return plan_digests(f"{year}-W{number:02d}", view=view)
 
 
-DIGEST_FIELDS = (*ITEM_FIELDS, "period_end")  # what a digest reads of each alert
+DIGEST_FIELDS = (*ITEM_FIELDS, "period_end", "received_at", "resolved_by", "history")  # what a digest reads
 
 
 def digest_for(group_id: str, week: str) -> dict[str, Any]:

@@ -96,3 +96,29 @@ def test_the_digest_counts_the_week_by_status_enterprise_and_type():
 
 def test_aware_makes_naive_database_times_utc():
     assert clock.aware(datetime(2011, 12, 19)).tzinfo == UTC
+
+
+def test_the_digest_says_how_the_group_handled_its_alerts():
+    received = datetime(2011, 12, 19, 8)
+    history = [
+        {"event": "received", "by": "rules", "at": received},
+        {"event": "acknowledged", "by": "group:finance", "at": datetime(2011, 12, 19, 10)},
+        {"event": "resolved", "by": "group:finance", "at": datetime(2011, 12, 20, 8)},
+    ]
+    alerts = [
+        {**BASE, "alert_id": "1", "status": "resolved", "enterprise_id": "a", "period_end": "2011-12-18",
+         "received_at": received, "history": history},
+        {**BASE, "alert_id": "2", "status": "open", "enterprise_id": "b", "period_end": "2011-12-18",
+         "received_at": received, "history": [{"event": "escalated", "by": "notify", "at": received}]},
+        {**BASE, "alert_id": "3", "status": "resolved", "resolved_by": "data", "enterprise_id": "c",
+         "period_end": "2011-12-17", "received_at": received,
+         # another group's acknowledgement is not finance's
+         "history": [{"event": "acknowledged", "by": "group:operations", "at": datetime(2011, 12, 19, 9)}]},
+    ]  # fmt: skip
+    digest = digests.build_digest("finance", "2011-W50", alerts, None)
+    assert digest["response"] == {
+        "acknowledged": 1, "median_hours_to_acknowledge": 2.0, "resolved_by_group": 1,
+        "median_hours_to_resolve": 24.0, "resolved_by_data": 1, "escalated": 1,
+    }  # fmt: skip
+    assert "确认 1 条（中位用时 2 小时）" in digests.digest_markdown(digest)
+    assert "超时升级 1 条" in digests.digest_html(digest)
