@@ -250,6 +250,34 @@ def build_router() -> APIRouter:
             relay(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
         )
 
+    # ------------------------------------------------------------ one case
+
+    @router.get("/alerts/{alert_id}")
+    async def case_page(request: Request, alert_id: str) -> HTMLResponse:
+        """The case: its timeline across the weeks, evidence and measures, and why each group
+        was (or was not) notified."""
+        session = session_of(request)
+        notify = _upstream(request, "notify")
+        answer, why = await asyncio.gather(
+            notify.call("GET", f"/v1/alerts/{alert_id}", token=session.token),
+            notify.call("GET", f"/v1/alerts/{alert_id}/notifications", token=session.token),
+        )
+        if not answer.ok:
+            message = (
+                "没有这条预警，或不在您的分送范围内。" if answer.status_code in (403, 404) else answer.detail
+            )
+            return _page(request, "error.html", session, message=message)
+        names = _names(await _enterprises(request, session))
+        return _page(
+            request,
+            "case.html",
+            session,
+            alert=answer.body,
+            names=names,
+            why=why.body if why.ok else None,
+            timeline=views.case_timeline(answer.body),
+        )
+
     # ------------------------------------------------------------ an enterprise's trends
 
     @router.get("/enterprises/{enterprise_id}")

@@ -358,3 +358,32 @@ def coordinating(alert: dict[str, Any], now: datetime | None = None) -> str | No
         return None
     moment = now or datetime.now(UTC)
     return str(until)[:10] if datetime.fromisoformat(str(until)) > moment else None
+
+
+EVENT_LABELS = {
+    "received": "收到",
+    "updated": "更新",
+    "acknowledged": "确认收到",
+    "resolved": "办结",
+    "reopened": "重新出现",
+    "escalated": "升级",
+    "reminded": "提醒",
+    "silenced": "静默",
+    "commented": "意见",
+    "coordinating": "协调中",
+    "sent": "已送达",
+    "archived": "归档",
+}
+
+
+def case_timeline(alert: dict[str, Any]) -> list[dict[str, str]]:
+    """The case's history, oldest first, in words an official reads: when, what, who, details."""
+    return [
+        {
+            "at": str(entry.get("at") or "")[:19].replace("T", " "),
+            "event": EVENT_LABELS.get(str(entry.get("event")), str(entry.get("event"))),
+            "by": str(entry.get("by") or ""),
+            "detail": str(entry.get("detail") or ""),
+        }
+        for entry in sorted(alert.get("history") or [], key=lambda e: str(e.get("at") or ""))
+    ]

@@ -9,6 +9,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +169,26 @@ def test_a_group_signs_in_sees_an_alert_arrive_live_and_acts_on_it(browser, ente
     assert stored["status"] == "acknowledged"
     assert any("过桥资金" in (h.get("detail") or "") for h in stored["history"])
     shot(page, "04-inbox-acknowledged")
+
+    # 协调中 until a date: the card says so, and notify holds the date (through that day, Beijing).
+    until_day = (date.today() + timedelta(days=7)).isoformat()
+    card = page.locator(f"article[data-alert-id='{alert_id}']")
+    card.locator("input[name=until]").fill(until_day)
+    card.locator("button[value=coordinate]").click()
+    page.wait_for_selector(f"article[data-alert-id='{alert_id}'] .coordinating")
+    assert until_day in page.locator(f"article[data-alert-id='{alert_id}'] .coordinating").inner_text()
+    assert alert_status(alert_id)["coordinating_until"].startswith(until_day)
+
+    # The case page: its facts, the seed's measures, its timeline, and who was notified and why.
+    page.locator(f"article[data-alert-id='{alert_id}'] a.case-link").click()
+    page.wait_for_url(f"{CONSOLE}/alerts/{alert_id}")
+    assert "资金缺口" in page.locator("h1").inner_text()
+    assert "银企对接" in page.locator("section.measures").inner_text()
+    history = page.locator("ol.case-history").inner_text()
+    assert "收到" in history and "确认收到" in history and "协调中" in history
+    assert "主办" in page.locator("section.why-notified tr[data-group=finance]").inner_text()
+    shot(page, "04b-case-page")
+    page.goto(f"{CONSOLE}/inbox?type=funding_gap&enterprise_id={enterprise_id}")
 
     # The comprehensive group's overview shows the enterprise's cell in the worst colour.
     overview_context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")

@@ -138,3 +138,15 @@ def test_a_case_shows_under_coordination_only_while_it_lasts():
     assert coordinating(case, datetime(2012, 1, 21, tzinfo=UTC)) is None  # over
     assert coordinating({**case, "status": "resolved"}, moment) is None
     assert coordinating({"status": "open"}, moment) is None
+
+
+def test_a_case_timeline_reads_oldest_first_in_words():
+    from services.console.views import case_timeline
+
+    alert = {"history": [
+        {"at": "2011-12-20T09:00:00+00:00", "event": "coordinating", "by": "group:finance", "detail": "协调中，至 2011-12-30"},
+        {"at": "2011-12-19T08:00:00+00:00", "event": "received", "by": "rules", "detail": "finance"},
+    ]}  # fmt: skip
+    timeline = case_timeline(alert)
+    assert [t["event"] for t in timeline] == ["收到", "协调中"]
+    assert timeline[0]["at"] == "2011-12-19 08:00:00"
