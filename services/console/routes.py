@@ -278,6 +278,59 @@ def build_router() -> APIRouter:
             timeline=views.case_timeline(answer.body),
         )
 
+    # ------------------------------------------------------------ silences
+
+    @router.get("/silences")
+    async def silences_page(request: Request, error: str = Query("", max_length=500)) -> HTMLResponse:
+        """The group's silences (the admin's: all), and a form to hold back its deliveries."""
+        session = session_of(request)
+        listed, enterprises = await asyncio.gather(
+            _upstream(request, "notify").get_list("/v1/silences", token=session.token),
+            _enterprises(request, session),
+        )
+        moment = views.utc_now()
+        return _page(
+            request,
+            "silences.html",
+            session,
+            silences=[{**s, "active": views.silence_active(s, moment)} for s in listed],
+            names=_names(enterprises),
+            enterprises=enterprises,
+            error=error,
+        )
+
+    @router.post("/silences")
+    async def create_silence(
+        request: Request,
+        enterprise_id: str = Form("", max_length=80),
+        type: str = Form("", max_length=40),
+        until: str = Form(..., max_length=40),
+        comment: str = Form("", max_length=2000),
+    ) -> Response:
+        session = session_of(request)
+        matchers = {k: v for k, v in (("enterprise_id", enterprise_id), ("type", type)) if v}
+        try:
+            ends_at = views.end_of_day_beijing(until)
+        except ValueError:
+            return RedirectResponse("/silences?" + urlencode({"error": "请选择截止日期"}), status_code=303)
+        answer = await _upstream(request, "notify").call(
+            "POST",
+            "/v1/silences",
+            token=session.token,
+            json={"matchers": matchers, "ends_at": ends_at.isoformat(), "comment": comment},
+        )
+        query = "" if answer.ok else "?" + urlencode({"error": _silence_error(answer)})
+        return RedirectResponse("/silences" + query, status_code=303)
+
+    @router.post("/silences/{silence_id}/expire")
+    async def expire_silence(request: Request, silence_id: str) -> Response:
+        session = session_of(request)
+        answer = await _upstream(request, "notify").call(
+            "DELETE", f"/v1/silences/{silence_id}", token=session.token
+        )
+        query = "" if answer.ok else "?" + urlencode({"error": _silence_error(answer)})
+        return RedirectResponse("/silences" + query, status_code=303)
+
     # ------------------------------------------------------------ an enterprise's trends
 
     @router.get("/enterprises/{enterprise_id}")
@@ -390,6 +443,12 @@ async def _energy_ceiling(request: Request, main_product: str | None) -> float |
     ceilings = answer.body.get("energy_overuse", {}).get("kwh_per_t_ceiling", {}) if answer.ok else {}
     entry = ceilings.get(main_product)
     return float(entry["value"]) if isinstance(entry, dict) and "value" in entry else None
+
+
+def _silence_error(answer: service.Answer) -> str:
+    if answer.status_code == 403:
+        return "只能静默本组的送达。"
+    return str(answer.detail)
 
 
 def _action_error(answer: service.Answer) -> str:

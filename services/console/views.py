@@ -6,7 +6,7 @@ them, unit tested directly.
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from html import escape
 from typing import Any
 
@@ -387,3 +387,21 @@ def case_timeline(alert: dict[str, Any]) -> list[dict[str, str]]:
         }
         for entry in sorted(alert.get("history") or [], key=lambda e: str(e.get("at") or ""))
     ]
+
+
+BEIJING = timezone(timedelta(hours=8))
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def end_of_day_beijing(day: str) -> datetime:
+    """'2012-01-20' → the end of that day in Beijing time, in UTC (ValueError if not a date)."""
+    chosen = date.fromisoformat(day)
+    return (datetime.combine(chosen, time(), BEIJING) + timedelta(days=1)).astimezone(UTC)
+
+
+def silence_active(silence: dict[str, Any], moment: datetime) -> bool:
+    starts, ends = (datetime.fromisoformat(silence[k]) for k in ("starts_at", "ends_at"))
+    return starts <= moment < ends

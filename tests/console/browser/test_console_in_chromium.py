@@ -236,6 +236,33 @@ def test_a_group_signs_in_sees_an_alert_arrive_live_and_acts_on_it(browser, ente
     assert enterprise["name"] in page.locator("#work-group-wg-credit").inner_text()
     shot(page, "08-organisation")
 
+    # Silences: the group holds back its deliveries for this enterprise's funding gaps, sees the
+    # silence listed as active (notify has it, for finance only), then ends it.
+    page.goto(f"{CONSOLE}/silences")
+    form = page.locator("form.silence-form")
+    form.locator("select[name=enterprise_id]").select_option(enterprise_id)
+    form.locator("select[name=type]").select_option("funding_gap")
+    form.locator("input[name=until]").fill((date.today() + timedelta(days=3)).isoformat())
+    form.locator("input[name=comment]").fill("银企对接会期间暂停推送")
+    form.locator("button[type=submit]").click()
+    page.wait_for_url(f"{CONSOLE}/silences")
+    row = page.locator("table.silences tr.active", has_text="银企对接会期间暂停推送")
+    assert row.count() == 1 and "finance" in row.inner_text()
+    held = httpx.get(f"{NOTIFY}/v1/silences", headers=ADMIN, timeout=10).json()
+    mine = [s for s in held if s["comment"] == "银企对接会期间暂停推送"]
+    assert mine and mine[0]["matchers"] == {
+        "enterprise_id": enterprise_id,
+        "type": "funding_gap",
+        "group_id": "finance",
+    }
+    shot(page, "08b-silences")
+    row.locator("button").click()
+    page.wait_for_url(f"{CONSOLE}/silences")
+    assert (
+        page.locator(f"table.silences tr[data-silence-id='{mine[0]['id']}']").get_attribute("class")
+        == "expired"
+    )
+
     # Signing out ends the session: the inbox asks for a token again.
     page.click("header form.who button")
     page.goto(f"{CONSOLE}/inbox")

@@ -150,3 +150,14 @@ def test_a_case_timeline_reads_oldest_first_in_words():
     timeline = case_timeline(alert)
     assert [t["event"] for t in timeline] == ["收到", "协调中"]
     assert timeline[0]["at"] == "2011-12-19 08:00:00"
+
+
+def test_a_silence_is_active_from_its_start_until_its_end_and_a_day_ends_in_beijing():
+    from datetime import UTC, datetime
+
+    from services.console.views import end_of_day_beijing, silence_active
+
+    silence = {"starts_at": "2012-01-10T00:00:00+00:00", "ends_at": "2012-01-12T16:00:00+00:00"}
+    assert silence_active(silence, datetime(2012, 1, 11, tzinfo=UTC))
+    assert not silence_active(silence, datetime(2012, 1, 12, 16, tzinfo=UTC))
+    assert end_of_day_beijing("2012-01-12") == datetime(2012, 1, 12, 16, tzinfo=UTC)
