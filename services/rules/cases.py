@@ -8,6 +8,8 @@ problem belongs to and which open cases the report ends:
   `last_period_end` moves on, `occurrences` counts the periods;
 - a case whose problem is absent from two consecutive reports is resolved by data;
 - the same problem within four weeks of that reopens the case (same id); later, a new case;
+  and never a case last detected more than nine weeks before (STALE_AFTER_DAYS): a problem of
+  last winter, resolved only because reports resumed, is not this winter's problem;
 - a problem detected again more than five weeks after its case's last detection, with no
   reports between to resolve it, opens a new case (the old one is left to the groups);
 - a redelivered report (a period the case has already seen) changes nothing, so the same
@@ -22,6 +24,10 @@ from typing import Any
 
 ABSENT_REPORTS_TO_RESOLVE = 2
 REOPEN_WITHIN_DAYS = 28
+# The longest an ordinary case takes from its last detection to a reopening: resolved by the
+# second report without it (up to five weekly periods when one is late), then reopened within
+# REOPEN_WITHIN_DAYS. A detection further from the case's last one than this is a new case.
+STALE_AFTER_DAYS = REOPEN_WITHIN_DAYS + 35
 KEEP_PERIODS = 12  # the periods a case remembers, to recognise a redelivered report
 
 
@@ -69,6 +75,7 @@ class CaseBook:
         if (
             case is None
             or (case.get("resolved_on") and _days(period_end, case["resolved_on"]) > REOPEN_WITHIN_DAYS)
+            or (case.get("resolved_on") and _days(period_end, case["last"]) > STALE_AFTER_DAYS)
             # Not detected for longer than that, and no reports said so: the old case is stale
             # (left to the groups), this is a new one.
             or (not case.get("resolved_on") and _days(period_end, case["last"]) > REOPEN_WITHIN_DAYS + 7)

@@ -99,3 +99,17 @@ def test_a_long_redelivery_after_a_crash_counts_nothing_twice():
     book.absent(set(), "2012-09-09")
     book.absent(set(), "2012-09-16")  # resolved
     assert book.detected("workforce_cut", "e", weeks[20]).change == "repeat"  # old data reopens nothing
+
+
+def test_last_winters_case_resolved_when_reports_resume_is_not_reopened_by_this_winters_problem():
+    """Found by the fault suite: an enterprise's gap of December 2013, its reports resuming in
+    January 2015 (two clean weeks resolve the old case), then a gap two weeks later. That is a
+    new case, not the 2013 one reopened (days since the resolution are few, since the last
+    detection more than a year)."""
+    book = CaseBook()
+    old = book.detected("funding_gap", "e", "2013-12-15")
+    book.absent(set(), "2015-01-04")
+    resolved = book.absent(set(), "2015-01-11")
+    assert [r.change for r in resolved] == ["resolved"]
+    new = book.detected("funding_gap", "e", "2015-01-25")
+    assert new.change == "opened" and new.case_id == "funding_gap.e.2015-01-25" != old.case_id
