@@ -90,6 +90,31 @@ def _names(enterprises: list[dict[str, Any]]) -> dict[str, str]:
     return {e["id"]: e["name"] for e in enterprises}
 
 
+_GROUP_NAMES: dict[str, Any] = {"at": 0.0, "names": {}}
+GROUP_NAMES_SECONDS = 300.0  # group names change rarely: read them from the registry every 5 min
+
+
+async def _display_names(
+    request: Request, session: Session, enterprises: list[dict[str, Any]]
+) -> dict[str, str]:
+    """Ids to Chinese names: the enterprises given, and every coordination group and work group
+    (so that a card says 金融组（主办）, never finance（主办）)."""
+    loop = asyncio.get_running_loop()
+    if loop.time() - _GROUP_NAMES["at"] > GROUP_NAMES_SECONDS or not _GROUP_NAMES["names"]:
+        registry = _upstream(request, "registry")
+        try:
+            groups, work_groups = await asyncio.gather(
+                registry.get_list("/v1/groups", token=session.token),
+                registry.get_list("/v1/work-groups", token=session.token),
+            )
+        except UpstreamUnavailable:
+            groups, work_groups = [], []  # ids, then, until the registry answers
+        if groups or work_groups:
+            _GROUP_NAMES["names"] = _names([*groups, *work_groups])
+            _GROUP_NAMES["at"] = loop.time()
+    return {**_GROUP_NAMES["names"], **_names(enterprises)}
+
+
 def inbox_filters(
     type: str = Query("", max_length=40),
     enterprise_id: str = Query("", max_length=80),
@@ -185,7 +210,12 @@ def build_router() -> APIRouter:
             await _enterprises(request, session), key=lambda e: (not e.get("is_key"), e["name"])
         )
         return _page(
-            request, "inbox.html", session, enterprises=enterprises, names=_names(enterprises), **context
+            request,
+            "inbox.html",
+            session,
+            enterprises=enterprises,
+            names=await _display_names(request, session, enterprises),
+            **context,
         )
 
     @router.get("/inbox/rows")
@@ -195,7 +225,7 @@ def build_router() -> APIRouter:
         """The list alone, for the live refresh after an event on the stream."""
         session = session_of(request)
         context = await inbox_context(request, session, filters)
-        names = _names(await _enterprises(request, session))
+        names = await _display_names(request, session, await _enterprises(request, session))
         return _page(request, "_alert_list.html", session, names=names, **context)
 
     @router.post("/alerts/{alert_id}/act")
@@ -224,7 +254,7 @@ def build_router() -> APIRouter:
             if not current.ok:
                 return HTMLResponse(f"<p class='error'>{answer.detail}</p>", status_code=answer.status_code)
             alert, error = current.body, _action_error(answer)
-        names = _names(await _enterprises(request, session))
+        names = await _display_names(request, session, await _enterprises(request, session))
         return _page(request, "_alert.html", session, alert=alert, names=names, action_error=error)
 
     @router.get("/stream")
@@ -267,7 +297,7 @@ def build_router() -> APIRouter:
                 "没有这条预警，或不在您的分送范围内。" if answer.status_code in (403, 404) else answer.detail
             )
             return _page(request, "error.html", session, message=message)
-        names = _names(await _enterprises(request, session))
+        names = await _display_names(request, session, await _enterprises(request, session))
         return _page(
             request,
             "case.html",
@@ -294,7 +324,7 @@ def build_router() -> APIRouter:
             "silences.html",
             session,
             silences=[{**s, "active": views.silence_active(s, moment)} for s in listed],
-            names=_names(enterprises),
+            names=await _display_names(request, session, enterprises),
             enterprises=enterprises,
             error=error,
         )

@@ -148,8 +148,10 @@ def test_a_group_signs_in_sees_an_alert_arrive_live_and_acts_on_it(browser, ente
     assert card.locator(".status").inner_text() == "待处理"
     card.locator("summary").click()
     assert "working_capital_need" in card.locator(".evidence").inner_text()
-    assert "finance（主办）" in card.locator(".routes").inner_text()
-    assert "wg-credit（抄送）" in card.locator(".routes").inner_text()
+    # Groups by their Chinese names (the registry's), never their ids.
+    assert "金融组（主办）" in card.locator(".routes").inner_text()
+    assert "金融信贷保增稳产工作组（抄送）" in card.locator(".routes").inner_text()
+    assert "finance" not in card.locator(".routes").inner_text()
     shot(page, "02-inbox-live-alert")
 
     # Filters: a severity it does not have hides it; its enterprise shows it.
@@ -186,7 +188,7 @@ def test_a_group_signs_in_sees_an_alert_arrive_live_and_acts_on_it(browser, ente
     assert "银企对接" in page.locator("section.measures").inner_text()
     history = page.locator("ol.case-history").inner_text()
     assert "收到" in history and "确认收到" in history and "协调中" in history
-    assert "主办" in page.locator("section.why-notified tr[data-group=finance]").inner_text()
+    assert "金融组" in page.locator("section.why-notified tr[data-group=finance]").inner_text()
     shot(page, "04b-case-page")
     page.goto(f"{CONSOLE}/inbox?type=funding_gap&enterprise_id={enterprise_id}")
 
@@ -247,7 +249,7 @@ def test_a_group_signs_in_sees_an_alert_arrive_live_and_acts_on_it(browser, ente
     form.locator("button[type=submit]").click()
     page.wait_for_url(f"{CONSOLE}/silences")
     row = page.locator("table.silences tr.active", has_text="银企对接会期间暂停推送")
-    assert row.count() == 1 and "finance" in row.inner_text()
+    assert row.count() == 1 and "金融组" in row.inner_text()
     held = httpx.get(f"{NOTIFY}/v1/silences", headers=ADMIN, timeout=10).json()
     mine = [s for s in held if s["comment"] == "银企对接会期间暂停推送"]
     assert mine and mine[0]["matchers"] == {
