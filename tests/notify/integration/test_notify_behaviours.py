@@ -142,7 +142,13 @@ def test_an_item_that_missed_its_notification_goes_out_in_the_next(
     with notify() as client:
         publish(kafka_bootstrap, topics["alerts_topic"], alert())
         eventually(lambda: finance_hook.accepted())
-        key = next(n.key for n in Notification.objects(subscription_id="finance-hook", status="delivered"))
+        # The receiver has it a moment before notify records the delivery: wait for the record.
+        key = eventually(
+            lambda: next(
+                (n.key for n in Notification.objects(subscription_id="finance-hook", status="delivered")),
+                None,
+            )
+        )
         # An alert planned into that notification after it left (the race the late check is for).
         # Routed to a group with no channel, so only the late check can carry it to finance's hook.
         late = alert("funding_gap.western-mining.2011-12-18", enterprise_id="western-mining",
