@@ -66,7 +66,7 @@ def usable_command(value: bytes | None) -> dict[str, Any] | None:
     return record
 
 
-COMMANDS = ("acknowledged", "resolved", "delivered", "escalated", "commented")
+COMMANDS = ("acknowledged", "resolved", "delivered", "escalated", "commented", "coordinating")
 
 
 async def consume(

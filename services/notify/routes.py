@@ -222,11 +222,11 @@ def build_router() -> APIRouter:
     async def coordinate(alert_id: str, body: CoordinationCreate, request: Request) -> dict[str, Any]:
         """Escalation and reminders wait until `until`; the history says who coordinates and why."""
         principal = await principal_of(request)
+        await to_thread.run_sync(lambda: alerts.check_coordination(alert_id, principal))
         until = body.until_moment()
         problem = alerts.coordination_problem(until, datetime.now(UTC))
         if problem is not None:
             raise UnprocessableError([field_error(["body", "until"], problem)])
-        await to_thread.run_sync(lambda: alerts.check_coordination(alert_id, principal))
         detail = {
             "until": until.isoformat(),
             "comment": body.comment,
