@@ -97,4 +97,13 @@ cases = app.Table("enterprise-cases", default=dict, partitions=3, key_type=str)
 # One key, "state": the reporting state of services.rules.reporting (one partition, one owner).
 reporting_state = app.Table("reporting-state", default=dict, partitions=1, key_type=str)
 
+# The topics the agents read (their lag is measured, their progress watched).
+INPUT_TOPICS = frozenset(
+    {
+        settings.reports_topic,
+        settings.incidents_topic,
+        settings.workgroup_reports_topic,
+        settings.periods_topic,
+    }
+)
 last_offsets: dict[tuple[str, int], int] = {}

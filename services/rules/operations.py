@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from liaison_common.registry_follower import follow_registry, read_registry
 from liaison_common.registry_view import RegistryView
 from services.rules.app import (
+    INPUT_TOPICS,
     app,
     cases,
     history,
@@ -57,11 +58,9 @@ async def measure() -> None:
     TABLE_KEYS.labels("enterprise-history").set(len(history))
     TABLE_KEYS.labels("enterprise-cases").set(len(cases))
     TABLE_KEYS.labels("reporting-state").set(len(reporting_state))
-    inputs = {settings.reports_topic, settings.incidents_topic, settings.workgroup_reports_topic,
-              settings.periods_topic}  # fmt: skip
     for tp in app.consumer.assignment():
         highwater = app.consumer.highwater(tp)
-        if tp.topic not in inputs or highwater is None:
+        if tp.topic not in INPUT_TOPICS or highwater is None:
             continue
         processed = last_offsets.get((tp.topic, tp.partition), -1)
         CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(highwater - processed - 1, 0))
@@ -77,9 +76,9 @@ async def watch_progress() -> None:
     stall_restart_seconds (see services/rules/watchdog.py for why)."""
     if settings.stall_restart_seconds <= 0 or not registry_ready.is_set():
         return
-    inputs = {settings.reports_topic, settings.incidents_topic, settings.workgroup_reports_topic,
-              settings.periods_topic}  # fmt: skip
-    assigned = sorted((tp.topic, tp.partition) for tp in app.consumer.assignment() if tp.topic in inputs)
+    assigned = sorted(
+        (tp.topic, tp.partition) for tp in app.consumer.assignment() if tp.topic in INPUT_TOPICS
+    )
     try:
         offsets = await to_thread.run_sync(group_offsets.read, assigned)
     except Exception as error:  # the broker away: no judgement this time
