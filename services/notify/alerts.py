@@ -425,10 +425,11 @@ def escalations_due(settings: Settings, *, resync: bool = False) -> list[dict[st
     """
     moment = now()
     if resync:
-        for alert in Alert.objects(status="open", next_escalation_at__ne=None).only(
-            "alert_id", "next_escalation_at"
-        ):
-            timers.escalations.schedule(alert.alert_id, aware(alert.next_escalation_at) or moment)
+        for status in ("open", "acknowledged"):  # one equality each: FerretDB reads all for $in
+            for alert in Alert.objects(status=status, next_escalation_at__ne=None).only(
+                "alert_id", "next_escalation_at"
+            ):
+                timers.escalations.schedule(alert.alert_id, aware(alert.next_escalation_at) or moment)
     commands = []
     for alert_id in timers.escalations.pop_due(moment):
         alert = (
@@ -437,10 +438,17 @@ def escalations_due(settings: Settings, *, resync: bool = False) -> list[dict[st
             .first()
         )
         due_at = aware(alert.next_escalation_at) if alert is not None else None
-        if alert is None or alert.status != "open" or due_at is None:
-            continue  # acknowledged, resolved or gone since
+        if alert is None or alert.status == "resolved" or due_at is None:
+            continue  # resolved or gone since
         if due_at > moment:
             timers.escalations.schedule(alert_id, due_at)
+            continue
+        if alert.status == "acknowledged":  # acknowledged and left unresolved: open it again
+            detail = {
+                "reason": f"acknowledged and not resolved within {settings.ack_timeout_seconds / 3600:g} h"
+            }
+            commands.append(alert_events.change(alert_id, "reopened", by="notify", at=moment, command=True,
+                                                detail=detail))  # fmt: skip
             continue
         level = alert.escalation_level + 1
         commands.append(alert_events.change(alert_id, "escalated", by="notify", at=moment, command=True,
@@ -466,6 +474,12 @@ def apply_command(
             return alert, False
         alert.status = event
         alert.next_escalation_at = None
+        if event == "acknowledged" and settings.ack_timeout_seconds > 0:
+            # Re-triggered if it is still not resolved by then (or by the end of a coordination).
+            timeout_at = escalation_due(moment, settings.ack_timeout_seconds, settings)
+            until = aware(alert.coordinating_until)
+            alert.next_escalation_at = max(timeout_at, until) if until is not None else timeout_at
+            timers.escalations.schedule(alert.alert_id, alert.next_escalation_at)
         alert.updated_at = moment
         if event == "resolved":
             alert.resolved_by = "group"
@@ -488,6 +502,26 @@ def apply_command(
         alert.updated_at = moment
         alert.save()
         return alert, True
+    if event == "reopened":  # an acknowledgement that timed out (escalations_due)
+        if alert.status != "acknowledged":
+            return alert, False  # resolved, or reopened already: nothing to do
+        alert.status = "open"
+        alert.updated_at = moment
+        alert.next_escalation_at = (
+            escalation_due(moment, settings.escalation_delay_seconds, settings)
+            if escalates(alert_dict(alert))
+            else None
+        )
+        if alert.next_escalation_at is not None:
+            timers.escalations.schedule(alert.alert_id, alert.next_escalation_at)
+        alert.history.append(HistoryEntry(at=moment, event="reopened", by="notify",
+                                          detail=str(detail.get("reason") or "")))  # fmt: skip
+        alert.pending_plan = "alerts"
+        alert.save()
+        # The groups are told again: the case is theirs once more.
+        plan_notifications(alert, alert.group_ids, view=view, settings=settings, kind="alerts")
+        planned(alert)
+        return alert, True
     if event == "coordinating":
         if any(entry.ref == command.get("id") for entry in alert.history):
             return alert, False
@@ -496,7 +530,7 @@ def apply_command(
         # Escalation and reminders wait for the coordination to end; then, if the case is still
         # open, they go on from there.
         due = aware(alert.next_escalation_at)
-        if alert.status == "open" and due is not None and due < until:
+        if alert.status in ("open", "acknowledged") and due is not None and due < until:
             alert.next_escalation_at = until
             timers.escalations.schedule(alert.alert_id, until)
         note = f"协调中，至 {until.isoformat()}" + (f"：{detail['comment']}" if detail.get("comment") else "")

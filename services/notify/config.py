@@ -42,6 +42,9 @@ class Settings(CommonSettings):
     # days of services/notify/data/holidays.json; Beijing time), so that none runs out over a
     # holiday. Off by default: a delay is wall-clock time.
     working_days_only: bool = False
+    # A case acknowledged and left unresolved this long is re-triggered: open again, its groups
+    # told again, its escalation timer restarted (72 h; 0 turns it off).
+    ack_timeout_seconds: float = 72 * 3600.0
     escalation_group: str = "comprehensive"
     # Alerts resolved longer ago than this move to the read-only archive (26 weeks by default).
     archive_after_days: float = 182.0

@@ -66,7 +66,7 @@ def usable_command(value: bytes | None) -> dict[str, Any] | None:
     return record
 
 
-COMMANDS = ("acknowledged", "resolved", "delivered", "escalated", "commented", "coordinating")
+COMMANDS = ("acknowledged", "resolved", "delivered", "escalated", "commented", "coordinating", "reopened")
 
 
 async def consume(

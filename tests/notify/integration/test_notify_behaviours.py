@@ -220,3 +220,30 @@ def test_a_case_under_coordination_is_not_escalated_until_the_date_it_names(
         assert client.post(f"/v1/alerts/{alert_id}/resolve", headers=finance).status_code == 200
         again = client.post(f"/v1/alerts/{alert_id}/coordinate", json={"until": until}, headers=finance)
         assert again.status_code == 409
+
+
+def test_an_acknowledged_case_left_unresolved_is_opened_again_and_its_groups_told_again(
+    notify, kafka_bootstrap, topics, receivers
+):
+    finance_hook, _, _ = receivers
+    with notify(ack_timeout_seconds=2.0) as client:
+        alert_id = "funding_gap.chalco-qinghai.2011-12-18"
+        publish(kafka_bootstrap, topics["alerts_topic"], alert(severity="medium"))
+        eventually(lambda: finance_hook.accepted())
+        told = len(finance_hook.accepted())
+        finance = token("group", "finance")
+        acknowledged = client.post(f"/v1/alerts/{alert_id}/ack", headers=finance)
+        assert acknowledged.status_code == 200 and acknowledged.json()["status"] == "acknowledged"
+        reopened = eventually(
+            lambda: (
+                (a := client.get(f"/v1/alerts/{alert_id}", headers=ADMIN).json())["status"] == "open" and a
+            ),
+            timeout=30,
+        )
+        assert reopened["history"][-1]["event"] in ("reopened", "sent")
+        assert any(h["event"] == "reopened" and "not resolved" in h["detail"] for h in reopened["history"])
+        eventually(lambda: len(finance_hook.accepted()) > told, timeout=30)  # told again
+        # Resolved, it stays resolved.
+        assert client.post(f"/v1/alerts/{alert_id}/resolve", headers=finance).status_code == 200
+        time.sleep(3)  # longer than the timeout
+        assert client.get(f"/v1/alerts/{alert_id}", headers=ADMIN).json()["status"] == "resolved"
