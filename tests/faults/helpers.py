@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 
 def read_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes]]:
@@ -124,3 +124,13 @@ class Receiver:
 
     def idempotency_keys(self) -> list[str]:
         return [r["headers"].get("Idempotency-Key", "") for r in self.requests]
+
+
+def group_state(bootstrap: str, group: str) -> tuple[str, int]:
+    """A consumer group's state (Stable, PreparingRebalance, …) and how many members it has."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        info = admin.describe_groups([group]).get(group) or {}
+    finally:
+        admin.close()
+    return str(info.get("group_state") or info.get("state") or ""), len(info.get("members") or [])

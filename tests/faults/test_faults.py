@@ -16,7 +16,7 @@ import pytest
 from liaison_client.client import LiaisonClient
 from services.registry.organisation import load_organisation
 from tests.faults.cluster import WEBHOOK_SECRET, Cluster
-from tests.faults.helpers import Receiver, read_topic, wait_until
+from tests.faults.helpers import Receiver, group_state, read_topic, wait_until
 from tests.kafka_helpers import metric_value
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -437,6 +437,10 @@ def test_two_notify_instances_send_nothing_twice(healthy_cluster, scenario):
     )
     cluster, run, year = healthy_cluster, uuid.uuid4().hex[:6], 2018
     cluster["notify-2"].start()
+    # Both instances share the partitions before the alerts come (a second instance that joined
+    # after them had nothing to deliver: seen once in CI).
+    wait_until("both notify instances in the consumer group",
+               lambda: group_state(cluster.bootstrap, "liaison-notify") == ("Stable", 2), timeout=90)  # fmt: skip
     receiver = Receiver(WEBHOOK_SECRET)
     try:
         subscribe(cluster, "enterprise-management", receiver)
