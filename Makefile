@@ -77,5 +77,5 @@ logs: ## Follow the logs of everything `make up` started
 
 clean-data: down ## Stop and delete local data (Kafka log, the PostgreSQL cluster under FerretDB, Prometheus TSDB, rules tables)
 	@scripts/platform.sh forget-postgres
-	@rm -rf .local/kafka/data .local/postgres .local/ferretdb .local/prometheus .local/rules
+	@rm -rf .local/kafka/data .local/kafka/sasl-ready .local/postgres .local/ferretdb .local/prometheus .local/rules
 	@echo "local data deleted; the next make up starts empty"

@@ -22,6 +22,7 @@ import httpx
 from kafka import KafkaConsumer, KafkaProducer
 
 from liaison_client.local import local_admin_token
+from liaison_common.kafka_auth import kafka_auth, use_local_kafka_admin
 from liaison_common.topics import TopicSpec, ensure_topics
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,9 +78,11 @@ def watch_notify(
 def bare_loop(bootstrap: str, items: list[dict]) -> float:
     topic = f"bench.e2e-bare.{uuid.uuid4().hex[:8]}"
     ensure_topics(bootstrap, (TopicSpec(topic, 3),))
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=topic)
+    consumer = KafkaConsumer(
+        topic, bootstrap_servers=bootstrap, **kafka_auth(), auto_offset_reset="earliest", group_id=topic
+    )
     consumer.poll(timeout_ms=1000)
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, **kafka_auth(), acks="all", linger_ms=5)
     started = time.perf_counter()
     for item in items:
         producer.send(topic, key=item["enterprise_id"].encode(), value=json.dumps(item).encode())
@@ -108,6 +111,7 @@ def peak_memory() -> dict[str, str]:
 
 
 def main() -> None:
+    use_local_kafka_admin()  # the local broker wants SASL: be its admin
     n = min(int(os.environ.get("N", "200")), 238)
     token = local_admin_token() or ""
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")

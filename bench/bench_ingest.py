@@ -21,6 +21,7 @@ import httpx
 from kafka import KafkaProducer
 
 from liaison_client.local import local_admin_token
+from liaison_common.kafka_auth import kafka_auth, use_local_kafka_admin
 from liaison_common.topics import TopicSpec, ensure_topics
 
 KEY_ENTERPRISES = [
@@ -94,7 +95,7 @@ def batch(url: str, token: str, items: list[dict], size: int) -> tuple[float, li
 def bare(bootstrap: str, items: list[dict]) -> tuple[float, list[float], float, list[float]]:
     topic = f"bench.bare.{uuid.uuid4().hex[:8]}"
     ensure_topics(bootstrap, (TopicSpec(topic, 3),))
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, **kafka_auth(), acks="all", linger_ms=2)
     payloads = [(i["enterprise_id"].encode(), json.dumps(i, ensure_ascii=False).encode()) for i in items]
     # One at a time, waiting for each acknowledgement (what a single HTTP submission does).
     latencies = []
@@ -116,6 +117,7 @@ def bare(bootstrap: str, items: list[dict]) -> tuple[float, list[float], float, 
 
 
 def main() -> None:
+    use_local_kafka_admin()  # the local broker wants SASL: be its admin
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=int(os.environ.get("N", "2000")))
     parser.add_argument("--concurrency", type=int, default=8)

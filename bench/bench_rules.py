@@ -31,6 +31,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from kafka import KafkaConsumer, KafkaProducer
 
+from liaison_common.kafka_auth import kafka_auth, use_local_kafka_admin
 from liaison_common.topics import REGISTRY, TopicSpec, ensure_topics
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,7 +77,7 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def count_messages(bootstrap: str, topic: str) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, **kafka_auth())
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         from kafka.structs import TopicPartition
@@ -125,7 +126,7 @@ def wait_healthy(port: int, process: subprocess.Popen, timeout: float = 120) -> 
 
 
 def fill(bootstrap: str, topic: str, n: int, run: str) -> None:
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, **kafka_auth(), acks="all", linger_ms=5)
     for i in range(n):
         item = report(i, run)
         producer.send(topic, key=item["enterprise_id"].encode(), value=json.dumps(item).encode())
@@ -150,7 +151,9 @@ def drain_rate(bootstrap: str, topics: dict[str, str], n: int) -> float:
 
 def live_latency(bootstrap: str, topics: dict[str, str], run: str, count: int = 300) -> list[float]:
     """Send reports at a steady pace; a thread reads the alerts as they come."""
-    consumer = KafkaConsumer(topics["alerts"], bootstrap_servers=bootstrap, auto_offset_reset="latest")
+    consumer = KafkaConsumer(
+        topics["alerts"], bootstrap_servers=bootstrap, **kafka_auth(), auto_offset_reset="latest"
+    )
     consumer.poll(timeout_ms=1000)  # join before sending
     received: dict[str, float] = {}
     stop = threading.Event()
@@ -166,7 +169,7 @@ def live_latency(bootstrap: str, topics: dict[str, str], run: str, count: int = 
 
     reader = threading.Thread(target=read)
     reader.start()
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, **kafka_auth(), acks="all", linger_ms=0)
     sent: dict[str, float] = {}
     for i in range(count):
         item = report(10_000_000 + i, run + "-live", gap=True)
@@ -187,9 +190,9 @@ def live_latency(bootstrap: str, topics: dict[str, str], run: str, count: int = 
 async def bare_loop(bootstrap: str, source: str, n: int) -> float:
     sink = f"bench.bare-sink.{uuid.uuid4().hex[:8]}"
     ensure_topics(bootstrap, (TopicSpec(sink, 3),))
-    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=f"bench-bare-{uuid.uuid4().hex[:6]}",
+    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, **kafka_auth(), group_id=f"bench-bare-{uuid.uuid4().hex[:6]}",
                                 auto_offset_reset="earliest", enable_auto_commit=False)  # fmt: skip
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **kafka_auth(), acks="all", linger_ms=5)
     await consumer.start()
     await producer.start()
     seen, started = 0, None
@@ -214,6 +217,7 @@ async def bare_loop(bootstrap: str, source: str, n: int) -> float:
 
 
 def main() -> None:
+    use_local_kafka_admin()  # the local broker wants SASL: be its admin
     n = int(os.environ.get("N", "5000"))
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     run = uuid.uuid4().hex[:8]

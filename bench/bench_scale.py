@@ -30,6 +30,7 @@ import httpx
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from liaison_client.local import local_admin_token
+from liaison_common.kafka_auth import kafka_auth, use_local_kafka_admin
 
 REPO = Path(__file__).resolve().parents[1]
 INGEST, REGISTRY, NOTIFY = "http://127.0.0.1:8001", "http://127.0.0.1:8002", "http://127.0.0.1:8003"
@@ -232,7 +233,7 @@ def live_in(token: str, enterprises: list[str]) -> None:
         for i in range(0, len(items), 500):
             client.post("/v1/reports", json=items[i : i + 500]).raise_for_status()
     print(f"lived-in: {ALERTS} alerts onto liaison.alerts.v1 for notify to store …", flush=True)
-    producer = KafkaProducer(bootstrap_servers=BOOTSTRAP, acks=1, linger_ms=20)
+    producer = KafkaProducer(bootstrap_servers=BOOTSTRAP, **kafka_auth(), acks=1, linger_ms=20)
     for n in range(ALERTS):
         enterprise_id = enterprises[n % len(enterprises)]
         alert = {"alert_id": f"stated_problem.{enterprise_id}.scale-{run}-{n}", "type": "stated_problem",
@@ -248,8 +249,8 @@ def live_in(token: str, enterprises: list[str]) -> None:
 
 def backlog() -> dict[str, int]:
     """Messages not yet processed (end offset minus committed offset) by rules and notify."""
-    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
-    consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP)
+    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP, **kafka_auth())
+    consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP, **kafka_auth())
     try:
         left = {}
         for group, topics in (("liaison-rules", ("liaison.reports.v1",)),
@@ -281,6 +282,7 @@ def wait_drained() -> None:
 
 
 def main() -> None:
+    use_local_kafka_admin()  # the local broker wants SASL: be its admin
     token = local_admin_token() or ""
     enterprises = [e["id"] for e in httpx.get(f"{REGISTRY}/v1/enterprises", params={"limit": 1000},
                                                headers={"Authorization": f"Bearer {token}"}, timeout=30).json()]  # fmt: skip

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from anyio import to_thread
 
+from liaison_common.kafka_auth import kafka_auth
 from liaison_common.kafka_clients import stop_quietly
 from liaison_common.registry_view import RegistryView
 from liaison_common.topics import partitions_of
@@ -30,6 +31,7 @@ async def follow_registry(
     while True:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
+            **kafka_auth(),
             client_id=client_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -79,7 +81,7 @@ def read_registry(bootstrap_servers: str, topic: str, view: RegistryView) -> Reg
     from kafka.structs import TopicPartition as SyncTopicPartition
 
     partitions = [SyncTopicPartition(topic, p) for p in partitions_of(bootstrap_servers, topic)]
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, **kafka_auth(), enable_auto_commit=False)
     try:
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)

@@ -7,6 +7,8 @@ Run `python -m liaison_common.topics` to create the missing ones (idempotent).
 import sys
 from dataclasses import dataclass, field
 
+from liaison_common.kafka_auth import kafka_auth
+
 INBOUND = "liaison.inbound.v1"
 REPORTS = "liaison.reports.v1"
 WORKGROUP_REPORTS = "liaison.workgroup-reports.v1"
@@ -57,7 +59,7 @@ def ensure_topics(bootstrap_servers: str, specs: tuple[TopicSpec, ...] = TOPICS)
     """Create the topics that do not exist yet; return the names created."""
     from kafka.admin import KafkaAdminClient, NewTopic
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="liaison-topics")
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, **kafka_auth(), client_id="liaison-topics")
     try:
         existing = set(admin.list_topics())
         missing = [spec for spec in specs if spec.name not in existing]
@@ -87,7 +89,10 @@ def ensure_topics(bootstrap_servers: str, specs: tuple[TopicSpec, ...] = TOPICS)
 
 
 def main() -> int:
+    from liaison_common.kafka_auth import use_local_kafka_admin
     from liaison_common.settings import KafkaSettings
+
+    use_local_kafka_admin()
 
     created = ensure_topics(KafkaSettings().kafka_bootstrap_servers)
     for name in created:
@@ -104,7 +109,9 @@ def partitions_of(bootstrap_servers: str, topic: str) -> list[int]:
     """The partition numbers of a topic; an error naming the topic if it does not exist."""
     from kafka import KafkaConsumer
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, client_id="liaison-metadata")
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap_servers, **kafka_auth(), client_id="liaison-metadata"
+    )
     try:
         partitions = consumer.partitions_for_topic(topic)
     finally:
@@ -119,8 +126,8 @@ def group_backlog(bootstrap_servers: str, group: str, topics: list[str]) -> int:
     a partition it never committed counts from its start)."""
     from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="liaison-backlog")
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, client_id="liaison-backlog")
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, **kafka_auth(), client_id="liaison-backlog")
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, **kafka_auth(), client_id="liaison-backlog")
     try:
         committed = admin.list_group_offsets(group).get(group, {})
         partitions = [

@@ -17,10 +17,12 @@ from tqdm import tqdm
 from liaison_client.client import LiaisonClient
 from liaison_client.local import local_admin_token
 from liaison_common import topics
+from liaison_common.kafka_auth import use_local_kafka_admin
 from liaison_sim.scenarios import winter
 
 
 def main(argv: list[str] | None = None) -> int:
+    use_local_kafka_admin()  # the local broker wants SASL: be its admin
     parser = argparse.ArgumentParser(prog="python -m liaison_sim", description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=2011, help="the same seed gives the same winter")
     parser.add_argument("--ingest", default="http://127.0.0.1:8001")

@@ -175,25 +175,76 @@ install_all() {
 
 # ---------------------------------------------------------------- start
 
+kafka_java_opts=(-Xms256m -Xmx1g -Dlog4j.configuration="file:$ROOT/infra/kafka/log4j.properties")
+
+write_kafka_config() {  # the broker's settings with this installation's passwords (mode 0600)
+  local props="$LOCAL/kafka/server.properties"
+  mkdir -p "$LOCAL/kafka"
+  (umask 077 && sed -e "s#@DATA_DIR@#$KAFKA_DATA#" -e "s#@ADMIN_PASSWORD@#$KAFKA_PASSWORD#" \
+    -e "s#@CONTROLLER_PASSWORD@#$(secret kafka-controller.password)#g" \
+    "$ROOT/infra/kafka/server.properties" >"$props")
+  chmod 600 "$props"
+}
+
+migrate_kafka_to_sasl() {
+  # Data formatted by an earlier version (PLAINTEXT, no admin user): start it once without
+  # authentication, give the admin its SCRAM credentials, stop it. Topics and offsets stay.
+  say "Kafka's data predates SASL: adding the admin user to it (once)"
+  local plain="$LOCAL/kafka/server-plaintext.properties"
+  (umask 077 && sed -e 's/SASL_PLAINTEXT/PLAINTEXT/g' -e '/^sasl\./d' -e '/^listener\.name\./d' \
+    -e '/^authorizer\./d' -e '/^super\.users/d' -e '/^allow\.everyone/d' \
+    "$LOCAL/kafka/server.properties" >"$plain")
+  start_process kafka java "${kafka_java_opts[@]}" -cp "$KAFKA_LIBS/*" kafka.Kafka "$plain" || true
+  wait_for kafka 90 port_open $KAFKA_PORT
+  env -u KAFKA_USERNAME -u KAFKA_PASSWORD "$PY" - <<'EOF2'
+import os, time
+from kafka.admin import KafkaAdminClient, UserScramCredentialUpsertion
+deadline = time.monotonic() + 60
+while True:
+    try:
+        admin = KafkaAdminClient(bootstrap_servers="127.0.0.1:9092", client_id="liaison-migrate")
+        break
+    except Exception:
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(1)
+password = open(os.environ["KAFKA_ADMIN_PASSWORD_FILE"]).read().strip()
+errors = admin.alter_user_scram_credentials([UserScramCredentialUpsertion("admin", "SCRAM-SHA-256", password)])
+admin.close()
+assert not any(errors.values()), errors
+EOF2
+  stop_process kafka
+  rm -f "$plain"
+}
+
 start_kafka() {
   if port_open $KAFKA_PORT && ! pid_alive kafka; then
     say "a Kafka broker already listens on $KAFKA_PORT (not ours): using it"
     return
   fi
   local props="$LOCAL/kafka/server.properties"
-  sed "s#@DATA_DIR@#$KAFKA_DATA#" "$ROOT/infra/kafka/server.properties" >"$props"
-  local java_opts=(-Xms256m -Xmx1g -Dlog4j.configuration="file:$ROOT/infra/kafka/log4j.properties")
+  write_kafka_config
   if [[ ! -f "$KAFKA_DATA/meta.properties" ]]; then
-    say "formatting Kafka's KRaft storage in .local/kafka/data"
+    say "formatting Kafka's KRaft storage in .local/kafka/data (SASL/SCRAM, admin user from .local/secrets/)"
     local cluster_id
     cluster_id="$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode()[:22])')"
-    java "${java_opts[@]}" -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format -t "$cluster_id" \
-      -c "$props" >>"$LOGS/kafka.log" 2>&1 || fail "Kafka storage format failed; see $LOGS/kafka.log"
+    java "${kafka_java_opts[@]}" -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format -t "$cluster_id" \
+      -c "$props" --add-scram "SCRAM-SHA-256=[name=admin,password=$KAFKA_PASSWORD]" \
+      >>"$LOGS/kafka.log" 2>&1 || fail "Kafka storage format failed; see $LOGS/kafka.log"
+    touch "$LOCAL/kafka/sasl-ready"
+  elif [[ ! -f "$LOCAL/kafka/sasl-ready" ]] && ! pid_alive kafka; then
+    KAFKA_ADMIN_PASSWORD_FILE="$SECRETS/kafka-admin.password" migrate_kafka_to_sasl
+    touch "$LOCAL/kafka/sasl-ready"
   fi
-  if start_process kafka java "${java_opts[@]}" -cp "$KAFKA_LIBS/*" kafka.Kafka "$props"; then
-    say "starting Kafka on 127.0.0.1:$KAFKA_PORT"
+  if start_process kafka java "${kafka_java_opts[@]}" -cp "$KAFKA_LIBS/*" kafka.Kafka "$props"; then
+    say "starting Kafka on 127.0.0.1:$KAFKA_PORT (SASL/SCRAM, ACLs)"
   fi
   wait_for kafka 90 port_open $KAFKA_PORT
+}
+
+kafka_access() {
+  say "Kafka users and ACLs (idempotent)"
+  "$PY" -m liaison_common.kafka_access --secrets "$SECRETS" --bootstrap "127.0.0.1:$KAFKA_PORT"
 }
 
 start_postgres() {
@@ -267,16 +318,18 @@ except Exception:
 EOF
 }
 
+kafka_password() { cat "$SECRETS/kafka-$1.password"; }  # written by kafka_access
+
 start_services() {
   local entry name port module
   for entry in "${SERVICES[@]}"; do
     IFS=: read -r name port module attr <<<"$entry"
     if [[ $attr == faust ]]; then
       mkdir -p "$LOCAL/$name"
-      if RULES_DATADIR="$LOCAL/$name" start_process "$name" "$PY" -m "$module" worker -l info --web-port "$port"; then
+      if RULES_DATADIR="$LOCAL/$name" KAFKA_USERNAME="$name" KAFKA_PASSWORD="$(kafka_password "$name")" start_process "$name" "$PY" -m "$module" worker -l info --web-port "$port"; then
         say "starting $name (Faust worker) with /healthz on 127.0.0.1:$port"
       fi
-    elif start_process "$name" "$VENV/bin/uvicorn" --factory "$module:$attr" --host 127.0.0.1 --port "$port" --no-access-log; then
+    elif KAFKA_USERNAME="$name" KAFKA_PASSWORD="$(kafka_password "$name")" start_process "$name" "$VENV/bin/uvicorn" --factory "$module:$attr" --host 127.0.0.1 --port "$port" --no-access-log; then
       say "starting $name on 127.0.0.1:$port"
     fi
     wait_for "$name" 120 http_ok "http://127.0.0.1:$port/healthz"
@@ -345,7 +398,9 @@ Liaison is running:
   registry    http://127.0.0.1:8002/docs
   admin token from $ADMIN_TOKEN_FROM; webhook signing secret in .local/secrets/webhook-secret
   Prometheus  http://127.0.0.1:9090/targets
-  Kafka       127.0.0.1:9092   MongoDB wire (FerretDB)  127.0.0.1:27017
+  Kafka       127.0.0.1:9092 (SASL/SCRAM)   MongoDB wire (FerretDB)  127.0.0.1:27017
+              enterprise systems: .local/secrets/kafka-client.properties (may write liaison.inbound.v1 only)
+              operators:          .local/secrets/kafka-admin.properties  (kcat -F FILE ...)
   logs        .local/logs/     pids .local/run/     stop with: make down
 EOF
 }
@@ -370,6 +425,11 @@ export LIAISON_ADMIN_TOKEN
 export NOTIFY_WEBHOOK_SECRET="${NOTIFY_WEBHOOK_SECRET:-$(secret webhook-secret)}"
 # The receivers of a local installation run on this machine: let webhooks reach loopback.
 export REGISTRY_ALLOW_PRIVATE_WEBHOOKS="${REGISTRY_ALLOW_PRIVATE_WEBHOOKS:-true}"
+# This script's own Kafka clients (topics, seed, demo) are the broker's admin; each service is
+# started as its own user (kafka_access, start_services).
+export KAFKA_USERNAME=admin
+KAFKA_PASSWORD="$(secret kafka-admin.password)"
+export KAFKA_PASSWORD
 cd "$ROOT"
 
 case "${1:-}" in
@@ -378,12 +438,14 @@ case "${1:-}" in
   infra)
     install_all
     start_kafka
+    kafka_access
     start_ferretdb
     create_topics
     ;;
   up)
     install_all
     start_kafka
+    kafka_access
     start_ferretdb
     create_topics
     seed_registry

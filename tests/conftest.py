@@ -9,11 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from liaison_common.kafka_auth import use_local_kafka_admin
+
 REPO = Path(__file__).resolve().parents[1]
 SEED = REPO.parent / "shared" / "seed" / "000_41750fd7ee36e10e.txt"
 KAFKA = "127.0.0.1:9092"
 MONGO = "mongodb://127.0.0.1:27017"
 ADMIN_TOKEN = "test-admin-token-0123456789"
+# The broker `make up` runs wants SASL: the suite's own clients (and the services it runs in
+# process) are its admin, from the properties file `make up` writes.
+use_local_kafka_admin()
 
 
 def _listening(port: int) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 
 from kafka import KafkaConsumer
 
+from liaison_common.kafka_auth import kafka_auth
 from liaison_common.topics import TopicSpec, ensure_topics
 
 
@@ -27,6 +28,7 @@ def wait_for_events(
     consumer = KafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
+        **kafka_auth(),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         consumer_timeout_ms=500,
@@ -55,7 +57,7 @@ def registry_topic_with_the_seed(bootstrap: str, name: str) -> str:
     from services.registry.organisation import load_organisation
 
     topic = make_topic(bootstrap, name, compact=True)
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = KafkaProducer(bootstrap_servers=bootstrap, **kafka_auth(), acks="all")
     data = load_organisation()
     for section, entity_type in SEED_SECTIONS.items():
         for item in data[section]:

@@ -8,6 +8,7 @@ from anyio import to_thread
 from pydantic import ValidationError
 
 from liaison_common.events import EnterpriseReport
+from liaison_common.kafka_auth import kafka_auth
 from liaison_common.kafka_clients import stop_quietly
 from services.console import service
 from services.console.config import Settings
@@ -22,6 +23,7 @@ async def consume_reports(settings: Settings) -> None:
         consumer = AIOKafkaConsumer(
             settings.reports_topic,
             bootstrap_servers=settings.kafka_bootstrap_servers,
+            **kafka_auth(),
             group_id=settings.consumer_group,
             client_id="liaison-console",
             enable_auto_commit=False,

@@ -13,6 +13,7 @@ from anyio import to_thread
 
 from liaison_common import jsonbytes
 from liaison_common.deadletter import MAX_DEAD_LETTER_BYTES, RawMessage, dead_letter
+from liaison_common.kafka_auth import kafka_auth
 from liaison_common.kafka_clients import stop_quietly
 from liaison_common.tokens import Principal, authenticate
 from services.ingest.config import Settings
@@ -38,6 +39,7 @@ class Producer:
             if self._producer is None:
                 producer = AIOKafkaProducer(
                     bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                    **kafka_auth(),
                     client_id="liaison-ingest",
                     acks="all",
                     enable_idempotence=True,
@@ -139,6 +141,7 @@ async def consume_inbound(settings: Settings, pipeline: Pipeline, producer: Prod
         consumer = AIOKafkaConsumer(
             settings.inbound_topic,
             bootstrap_servers=settings.kafka_bootstrap_servers,
+            **kafka_auth(),
             group_id=settings.inbound_group,
             client_id="liaison-ingest-inbound",
             enable_auto_commit=False,

@@ -20,6 +20,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from liaison_common import jsonbytes
+from liaison_common.kafka_auth import kafka_auth
 from liaison_common.kafka_clients import stop_quietly
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,10 @@ class Commands:
         async with self._lock:
             if self._producer is None:
                 producer = AIOKafkaProducer(
-                    bootstrap_servers=self.bootstrap_servers, acks="all", client_id="liaison-notify-commands"
+                    bootstrap_servers=self.bootstrap_servers,
+                    **kafka_auth(),
+                    acks="all",
+                    client_id="liaison-notify-commands",
                 )
                 try:
                     await asyncio.wait_for(producer.start(), timeout=timeout)
@@ -117,8 +121,8 @@ async def publish_forever(bootstrap_servers: str, topic: str, *, idle_seconds: f
     for a minute (logged), so that a broker outage does not hold notify's memory forever."""
     while True:
         producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers, client_id="liaison-notify-alert-events", acks="all",
-            linger_ms=5, enable_idempotence=True,
+            bootstrap_servers=bootstrap_servers, **kafka_auth(), client_id="liaison-notify-alert-events",
+            acks="all", linger_ms=5, enable_idempotence=True,
         )  # fmt: skip
         try:
             await producer.start()

@@ -16,6 +16,7 @@ from pymongo.errors import ConnectionFailure
 from liaison_common import jsonbytes
 from liaison_common.deadletter import MAX_DEAD_LETTER_BYTES, RawMessage, dead_letter
 from liaison_common.events import AlertEvent
+from liaison_common.kafka_auth import kafka_auth
 from liaison_common.kafka_clients import stop_quietly
 from liaison_common.registry_view import RegistryView
 from services.notify import alerts, digests, documents
@@ -81,6 +82,7 @@ async def consume(
         # alert-events topics: the one writer of the alerts keyed there (alert_events.py).
         consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
+            **kafka_auth(),
             group_id=settings.consumer_group,
             client_id="liaison-notify",
             enable_auto_commit=False,
@@ -94,6 +96,7 @@ async def consume(
         )
         producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
+            **kafka_auth(),
             acks="all",
             max_request_size=MAX_DEAD_LETTER_BYTES,
         )

@@ -16,6 +16,7 @@ from kafka.structs import OffsetAndMetadata
 
 from liaison_common import jsonbytes
 from liaison_common.deadletter import MAX_DEAD_LETTER_BYTES, RawMessage, dead_letter
+from liaison_common.kafka_auth import kafka_auth
 from liaison_common.registry_view import change_event_problem
 from services.registry.config import Settings
 from services.registry.metrics import TOPIC_DEAD_LETTERS
@@ -59,13 +60,14 @@ class TopicGuard:
         consumer = KafkaConsumer(
             self.settings.topic,
             bootstrap_servers=servers,
+            **kafka_auth(),
             group_id=self.settings.guard_group,
             client_id="liaison-registry-guard",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
         producer = KafkaProducer(
-            bootstrap_servers=servers, acks="all", max_request_size=MAX_DEAD_LETTER_BYTES
+            bootstrap_servers=servers, **kafka_auth(), acks="all", max_request_size=MAX_DEAD_LETTER_BYTES
         )
         try:
             while not self._stop.is_set():

@@ -20,6 +20,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
 
 from liaison_common import jsonbytes
+from liaison_common.kafka_auth import kafka_auth
 from services.registry import service
 from services.registry.config import Settings
 from services.registry.kinds import KINDS
@@ -40,7 +41,9 @@ def change_event(kind_name: str, data: dict[str, Any], *, deleted: bool) -> dict
 
 
 def topic_is_empty(bootstrap: str, topic: str) -> bool:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="liaison-registry-snapshot-check")
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, **kafka_auth(), client_id="liaison-registry-snapshot-check"
+    )
     try:
         partitions = consumer.partitions_for_topic(topic)
         if not partitions:
@@ -110,6 +113,7 @@ class OutboxPublisher:
         if self._producer is None:
             self._producer = KafkaProducer(
                 bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                **kafka_auth(),
                 client_id="liaison-registry-outbox",
                 acks="all",
                 linger_ms=5,

@@ -29,6 +29,7 @@ from typing import Any
 import faust
 
 from liaison_common.deadletter import MAX_DEAD_LETTER_BYTES
+from liaison_common.kafka_auth import faust_credentials
 from liaison_common.logs import configure_logging
 from liaison_common.registry_view import RegistryView
 from services.rules.config import Settings
@@ -43,6 +44,7 @@ registry_ready = asyncio.Event()
 app = faust.App(
     settings.app_id,
     broker=f"kafka://{settings.kafka_bootstrap_servers}",
+    broker_credentials=faust_credentials(),  # this worker's own user (KAFKA_USERNAME)
     store=settings.store,
     datadir=settings.datadir,
     web_host=settings.web_host,

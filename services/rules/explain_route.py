@@ -10,6 +10,7 @@ rules service would give, with the reason for each.
 import argparse
 import sys
 
+from liaison_common.kafka_auth import use_local_kafka_admin
 from liaison_common.registry_follower import read_registry
 from liaison_common.registry_view import RegistryView
 from liaison_common.routing import PROBLEM_TYPES, resolve_routes
@@ -18,6 +19,7 @@ from services.rules.config import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
+    use_local_kafka_admin()  # run by hand beside `make up`: read the registry topic as its admin
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("subject", help="an enterprise id, or a work group id (wg-…)")
     parser.add_argument("type", choices=PROBLEM_TYPES, help="the problem type")

@@ -18,6 +18,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from liaison_common.kafka_auth import kafka_auth
+
 log = logging.getLogger(__name__)
 
 Partition = tuple[str, int]
@@ -65,10 +67,10 @@ class GroupOffsets:
         try:
             if self._admin is None:
                 self._admin = KafkaAdminClient(
-                    bootstrap_servers=self.bootstrap_servers, client_id="rules-watchdog"
+                    bootstrap_servers=self.bootstrap_servers, **kafka_auth(), client_id="rules-watchdog"
                 )
                 self._consumer = KafkaConsumer(
-                    bootstrap_servers=self.bootstrap_servers, client_id="rules-watchdog"
+                    bootstrap_servers=self.bootstrap_servers, **kafka_auth(), client_id="rules-watchdog"
                 )
             committed = self._admin.list_group_offsets(self.group_id).get(self.group_id, {})
             wanted = [TopicPartition(topic, number) for topic, number in partitions]

@@ -8,6 +8,7 @@ its data in a temporary folder, and stops every process it started (by the Popen
 
 import base64
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from liaison_common.kafka_access import ADMIN_USER, USERS, password_file, read_or_create_password
 from tests.conftest import REPO
 
 KAFKA_LIBS = REPO / ".local" / "kafka" / "libs"
@@ -171,9 +173,16 @@ class Cluster:
                 "MONGODB_URI": self.mongodb_uri,
                 "LIAISON_ADMIN_TOKEN": ADMIN_TOKEN,
                 "PYTHONUNBUFFERED": "1",
+                "KAFKA_USERNAME": ADMIN_USER,
+                "KAFKA_PASSWORD": os.environ.get("KAFKA_PASSWORD", ""),
             }
         )
         return env
+
+    def kafka_user(self, service: str) -> dict[str, str]:
+        """The service's own broker user (created by kafka_access in start())."""
+        password = password_file(self.root / "secrets", service).read_text().strip()
+        return {"KAFKA_USERNAME": service, "KAFKA_PASSWORD": password}
 
     def prepare(self) -> None:
         if not KAFKA_LIBS.is_dir() or not FERRETDB.exists():
@@ -203,15 +212,28 @@ class Cluster:
             .replace("127.0.0.1:9092", f"127.0.0.1:{self.ports['kafka']}")
             .replace("127.0.0.1:9093", f"127.0.0.1:{self.ports['controller']}")
         )
+        # The same SASL/SCRAM broker as `make up`'s: the suite's process is its admin (the
+        # platform's admin password when conftest found one, else a new one), each service its
+        # own user with only its ACLs (liaison_common.kafka_access, in start()).
+        if os.environ.get("KAFKA_USERNAME") != ADMIN_USER or not os.environ.get("KAFKA_PASSWORD"):
+            os.environ.update(KAFKA_USERNAME=ADMIN_USER, KAFKA_PASSWORD=secrets.token_urlsafe(24))
+        admin_password = os.environ["KAFKA_PASSWORD"]
+        text = text.replace("@ADMIN_PASSWORD@", admin_password).replace(
+            "@CONTROLLER_PASSWORD@", secrets.token_urlsafe(24)
+        )
         props.write_text(text)
+        props.chmod(0o600)
         java = ["java", "-Xms128m", "-Xmx768m",
                 f"-Dlog4j.configuration=file:{REPO / 'infra' / 'kafka' / 'log4j.properties'}",
                 "-cp", f"{KAFKA_LIBS}/*"]  # fmt: skip
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode()[:22]
         subprocess.run(
-            [*java, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
+            [*java, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props),
+             "--add-scram", f"SCRAM-SHA-256=[name={ADMIN_USER},password={admin_password}]"],
             check=True, capture_output=True, timeout=120,
         )  # fmt: skip
+        for user in USERS:  # the passwords first: the services' environments name them
+            read_or_create_password(self.root / "secrets", user)
         env = self.base_env()
         kafka_port, mongo_port = self.ports["kafka"], self.ports["ferretdb"]
         self.processes["kafka"] = Process(
@@ -230,7 +252,7 @@ class Cluster:
         for name, module in (("registry", "registry"), ("ingest", "ingest"), ("notify", "notify"),
                              ("notify-2", "notify")):  # fmt: skip
             port = self.ports[name]
-            service_env = {**env, **self.service_env(module)}
+            service_env = {**env, **self.service_env(module), **self.kafka_user(module)}
             self.processes[name] = Process(
                 name, [*uvicorn, f"services.{module}.app:create_app", "--port", str(port)],
                 service_env, logs / f"{name}.log", http_ready(port),
@@ -239,14 +261,16 @@ class Cluster:
         fuzz_port = self.ports["registry-fuzz"]
         self.processes["registry-fuzz"] = Process(
             "registry-fuzz", [*uvicorn, "services.registry.app:create_app", "--port", str(fuzz_port)],
-            {**env, "MONGODB_URI": self.mongodb_uri + "_fuzz", "REGISTRY_PUBLISH_ENABLED": "false"},
+            {**env, **self.kafka_user("registry"), "MONGODB_URI": self.mongodb_uri + "_fuzz",
+             "REGISTRY_PUBLISH_ENABLED": "false"},
             logs / "registry-fuzz.log", http_ready(fuzz_port),
         )  # fmt: skip
         rules_port = self.ports["rules"]
         self.processes["rules"] = Process(
             "rules",
             [sys.executable, "-m", "services.rules", "worker", "-l", "info", "--web-port", str(rules_port)],
-            {**env, **self.service_env("rules")}, logs / "rules.log", http_ready(rules_port),
+            {**env, **self.service_env("rules"), **self.kafka_user("rules")}, logs / "rules.log",
+            http_ready(rules_port),
         )  # fmt: skip
 
     def service_env(self, module: str) -> dict[str, str]:
@@ -277,6 +301,9 @@ class Cluster:
         self["kafka"].start()
         self["ferretdb"].start()
         env = self.base_env()
+        subprocess.run([sys.executable, "-m", "liaison_common.kafka_access", "--secrets", str(self.root / "secrets"),
+                        "--bootstrap", self.bootstrap], cwd=REPO, env=env, check=True, capture_output=True,
+                       timeout=120)  # fmt: skip
         subprocess.run([sys.executable, "-m", "liaison_common.topics"], cwd=REPO, env=env, check=True,
                        capture_output=True, timeout=120)  # fmt: skip
         subprocess.run([sys.executable, "-m", "services.registry.seed"], cwd=REPO, env=env, check=True,

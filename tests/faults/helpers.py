@@ -12,10 +12,12 @@ from typing import Any
 import httpx
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
+from liaison_common.kafka_auth import kafka_auth
+
 
 def read_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes]]:
     """Every message the topic holds now, as (key, value), read from the start to its end."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, **kafka_auth(), enable_auto_commit=False)
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
         consumer.assign(partitions)
@@ -128,7 +130,7 @@ class Receiver:
 
 def group_state(bootstrap: str, group: str) -> tuple[str, int]:
     """A consumer group's state (Stable, PreparingRebalance, …) and how many members it has."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, **kafka_auth())
     try:
         info = admin.describe_groups([group]).get(group) or {}
     finally:

@@ -36,11 +36,24 @@ def test_every_compose_service_starts_from_something_that_exists():
             assert dependency in services, f"{name} depends on unknown {dependency}"
 
 
-def test_compose_kafka_matches_the_local_broker_settings():
-    env = yaml.safe_load((INFRA / "compose.yaml").read_text())["services"]["kafka"]["environment"]
-    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
-    assert env["KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS"] == 0
-    assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == 1
+def test_compose_kafka_is_the_local_broker_with_sasl_and_acls():
+    compose = yaml.safe_load((INFRA / "compose.yaml").read_text())
+    kafka = compose["services"]["kafka"]
+    # The same server.properties as `make up` (auto-creation off, rebalance delay 0, ACLs), run
+    # by the entrypoint the container mounts.
+    assert "/liaison/compose-entrypoint.sh" in kafka["entrypoint"]
+    assert "./kafka:/liaison:ro" in kafka["volumes"]
+    entrypoint = (INFRA / "kafka" / "compose-entrypoint.sh").read_text()
+    assert "/liaison/server.properties" in entrypoint and "--add-scram" in entrypoint
+    properties = (INFRA / "kafka" / "server.properties").read_text()
+    for line in ("auto.create.topics.enable=false", "group.initial.rebalance.delay.ms=0",
+                 "allow.everyone.if.no.acl.found=false", "sasl.enabled.mechanisms=SCRAM-SHA-256"):  # fmt: skip
+        assert line in properties.splitlines(), line
+    # Every service authenticates; the users and ACLs are made before the topics.
+    env = compose["services"]["registry"]["environment"]
+    assert env["KAFKA_USERNAME"] == "admin" and env["KAFKA_PASSWORD"]
+    assert "kafka-access" in compose["services"]["topics"]["depends_on"]
+    assert kafka["ports"] == ["127.0.0.1:9092:9092"]
 
 
 def test_prometheus_rules_pass_promtool():

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from kafka import KafkaProducer
 
 from liaison_common import jsonbytes, tokens
+from liaison_common.kafka_auth import kafka_auth
 from services.ingest.app import create_app
 from services.ingest.config import Settings
 from tests.conftest import ADMIN_TOKEN
@@ -195,7 +196,9 @@ def test_oversized_bodies_get_413(ingest):
 
 
 def test_the_inbound_topic_forwards_good_events_and_dead_letters_the_rest(ingest, kafka_bootstrap, topics):
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", max_request_size=11_000_000)
+    producer = KafkaProducer(
+        bootstrap_servers=kafka_bootstrap, **kafka_auth(), acks="all", max_request_size=11_000_000
+    )
     huge = b'{"kind": "enterprise_report", "notes": "' + b"x" * 3_000_000 + b'"}'
     admin = [("authorization", f"Bearer {ADMIN_TOKEN}".encode())]
     with ingest() as _:  # connects the database, so that a token can be issued

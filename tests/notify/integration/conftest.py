@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from kafka import KafkaProducer
 
 from liaison_common import jsonbytes
+from liaison_common.kafka_auth import kafka_auth
 from services.notify.app import create_app
 from services.notify.config import Settings
 from tests.conftest import ADMIN_TOKEN
@@ -31,7 +32,7 @@ def receivers() -> Iterator[tuple[WebhookReceiver, WebhookReceiver, SmtpServer]]
 def topics(kafka_bootstrap: str, unique_name: str, receivers) -> dict[str, str]:
     finance, comprehensive, _ = receivers
     registry = registry_topic_with_the_seed(kafka_bootstrap, f"test.notify-registry.{unique_name}")
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, **kafka_auth(), acks="all")
     subscriptions = [
         {"id": "finance-hook", "group_id": "finance", "channel": "webhook", "target": finance.url, "enabled": True},
         {"id": "finance-mail", "group_id": "finance", "channel": "email", "target": "finance@example.org", "enabled": True},

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from kafka import KafkaProducer
 
 from liaison_common import jsonbytes, tokens
+from liaison_common.kafka_auth import kafka_auth
 from tests.conftest import ADMIN_TOKEN
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -34,7 +35,7 @@ def alert(alert_id: str = "funding_gap.chalco-qinghai.2011-12-18", **changes: ob
 
 
 def publish(bootstrap: str, topic: str, *items: dict) -> None:
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = KafkaProducer(bootstrap_servers=bootstrap, **kafka_auth(), acks="all")
     for item in items:
         producer.send(
             topic, key=str(item.get("alert_id", item.get("week"))).encode(), value=jsonbytes.dumps(item)

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from kafka import KafkaProducer
 
 from liaison_common import jsonbytes
+from liaison_common.kafka_auth import kafka_auth
 from tests.notify.integration.helpers import ADMIN, SECRET, alert, eventually, publish, token
 from tests.notify.receivers import WebhookReceiver
 
@@ -514,7 +515,7 @@ def test_messages_that_used_to_stop_notify_are_dead_lettered_and_the_next_is_sto
 ):
     from tests.kafka_helpers import wait_for_events
 
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, **kafka_auth(), acks="all")
     producer.send(topics["reporting_topic"], key=b"1-W01", value=jsonbytes.dumps({"week": "1-W01"}))
     producer.send(topics["alerts_topic"], key=b"x", value=b"[" * 5000 + b"]" * 5000)
     producer.send(topics["alerts_topic"], key=b"x", value=jsonbytes.dumps(alert(routes=[{"group_id": 5}])))
@@ -590,7 +591,7 @@ def test_a_webhook_subscription_with_its_own_secret_is_signed_with_it(notify, ka
             "deleted": False,
             "data": subscription,
         }
-        producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+        producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, **kafka_auth(), acks="all")
         producer.send(topics["registry_topic"], key=b"sme-hook", value=jsonbytes.dumps(event))
         producer.flush()
         producer.close()

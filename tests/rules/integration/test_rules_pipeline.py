@@ -9,6 +9,7 @@ import pytest
 from kafka import KafkaProducer
 
 from liaison_common import jsonbytes
+from liaison_common.kafka_auth import kafka_auth
 from tests.kafka_helpers import wait_for_events
 
 pytestmark = pytest.mark.integration
@@ -30,7 +31,7 @@ def report(enterprise_id: str, week: int, report_id: str | None = None, **indica
 
 
 def publish(bootstrap: str, topic: str, items: list[tuple[bytes, bytes]]) -> None:
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, **kafka_auth(), acks="all", linger_ms=5)
     for key, value in items:
         producer.send(topic, key=key, value=value)
     producer.flush()
