@@ -9,18 +9,21 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 import httpx
 from anyio import to_thread
-from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, Form, Header, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 
 from liaison_common import tokens
-from services.console import service, views
+from liaison_common.validation import field_errors
+from liaison_common.web import answers
+from services.console import incentives, service, views
 from services.console.config import Settings
 from services.console.exceptions import ConsoleError, UpstreamUnavailable
 from services.console.metrics import SIGN_INS
@@ -361,6 +364,29 @@ def build_router() -> APIRouter:
         query = "" if answer.ok else "?" + urlencode({"error": _silence_error(answer)})
         return RedirectResponse("/silences" + query, status_code=303)
 
+    # ------------------------------------------------------------ the 金融办's calculators
+
+    @router.get("/incentives")
+    async def incentives_page(request: Request) -> HTMLResponse:
+        session = session_of(request)
+        return _page(request, "incentives.html", session, calculators=views.calculator_forms(), result=None)
+
+    @router.post("/incentives")
+    async def incentives_compute(request: Request) -> HTMLResponse:
+        session = session_of(request)
+        form = await request.form()
+        name = str(form.get("calculator", ""))
+        result, error = None, None
+        try:
+            payload = views.calculator_payload(name, {k: str(v) for k, v in form.items()})
+            result = incentives.calculate(name, payload)
+        except KeyError:
+            error = "请选择一个计算器"
+        except ValueError as problem:  # pydantic's ValidationError is a ValueError
+            error = views.calculator_error(problem)
+        return _page(request, "incentives.html", session, calculators=views.calculator_forms(),
+                     result=result, error=error, chosen=name)  # fmt: skip
+
     # ------------------------------------------------------------ an enterprise's trends
 
     @router.get("/enterprises/{enterprise_id}")
@@ -489,9 +515,48 @@ def _action_error(answer: service.Answer) -> str:
     return answer.detail
 
 
+def _api_principal(request: Request, authorization: str | None) -> tokens.Principal:
+    """A coordination group's, a work group's or the admin's bearer token (401 / 403 otherwise)."""
+    token = (authorization or "").removeprefix("Bearer ").strip()
+    principal = tokens.authenticate(token, admin_token=_settings(request).admin_token.get_secret_value())
+    if not token or principal is None:
+        raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+    if principal.subject_type not in service.CONSOLE_SUBJECTS:
+        raise HTTPException(403, "the calculators are for the groups: use a group's token")
+    return principal
+
+
+def build_api_router() -> APIRouter:
+    """The calculators as JSON (the console's only API; its pages are above)."""
+    router = APIRouter(prefix="/v1/incentives", tags=["incentives"])
+
+    @router.get("", responses=answers(401, 403))
+    def list_calculators(request: Request, authorization: str | None = Header(None)) -> list[dict[str, Any]]:
+        _api_principal(request, authorization)
+        return views.calculator_catalogue()
+
+    @router.post("/{name}", responses=answers(401, 403, 404))
+    def compute(
+        request: Request,
+        name: str,
+        payload: Annotated[dict[str, Any], Body()],
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> dict[str, Any]:
+        _api_principal(request, authorization)
+        if name not in incentives.CALCULATORS:
+            raise HTTPException(404, f"no calculator named {name!r}; GET /v1/incentives lists them")
+        try:
+            return incentives.calculate(name, payload)
+        except ValidationError as error:
+            raise HTTPException(422, field_errors(error)) from None
+
+    return router
+
+
 def install_routes(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(build_router())
+    app.include_router(build_api_router())
 
     @app.exception_handler(SignInRequired)
     async def sign_in_first(request: Request, exc: SignInRequired) -> Response:
