@@ -21,6 +21,7 @@ plain JSON-able dict, kept by one Faust agent on a one-partition topic:
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from liaison_common.events import EARLIEST_PERIOD
 from liaison_common.registry_view import RegistryView
 from services.rules.detectors import Problem, iso_week
 
@@ -75,8 +76,13 @@ def observe(
     idle_seconds: float = IDLE_SECONDS,
     today: str | None = None,
 ) -> str:
-    """Take one 'period seen' event; return the ISO week it counts for."""
+    """Take one 'period seen' event; return the ISO week it counts for. A period outside the
+    bounds of CONTRACT.md §6 raises ValueError (the record is dead-lettered): a week of year 1
+    would make every week since then due."""
     period_end = date.fromisoformat(seen["period_end"])
+    latest = (date.fromisoformat(today) if today else date.today()) + timedelta(days=1)
+    if not EARLIEST_PERIOD <= period_end <= latest:
+        raise ValueError(f"period_end {period_end} is outside {EARLIEST_PERIOD}..{latest}")
     submitted = datetime.fromisoformat(seen["submitted_at"]).date()
     reporter = seen["reporter"]
     # A late report (or a wrong clock) moves event time no further than two weeks past its period.

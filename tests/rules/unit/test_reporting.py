@@ -1,3 +1,7 @@
+import json
+
+import pytest
+
 from liaison_common.registry_view import RegistryView
 from services.rules import reporting
 
@@ -178,9 +182,13 @@ def test_allowed_lateness_holds_event_time_back():
 
 
 def test_a_report_dated_far_ahead_flags_at_most_the_last_weeks():
+    # Such a period is refused against today's date (above); were the clock itself far ahead,
+    # at most the last weeks would still be judged.
     state = reporting.new_state()
     reporting.observe(state, seen("enterprise:a", "2011-12-11", "2011-12-12"), on_time_days=1)
-    reporting.observe(state, seen("enterprise:a", "2099-12-27", "2099-12-28"), on_time_days=1)
+    reporting.observe(
+        state, seen("enterprise:a", "2099-12-27", "2099-12-28"), on_time_days=1, today="2100-01-01"
+    )
     flagged = reporting.overdue(state, {"enterprise:b": []}, days_after=8)
     assert 0 < len(flagged) <= reporting.MAX_WEEKS_JUDGED + 1
 
@@ -198,3 +206,16 @@ def test_the_state_is_stored_in_parts_and_an_event_writes_only_its_week():
     # A table written whole under one key, as before, still loads; an empty one is a new state.
     assert reporting.state_from_parts({"state": state}) == state
     assert reporting.state_from_parts({}) == reporting.new_state()
+
+
+def test_a_period_of_year_1_or_of_next_year_is_refused_and_changes_nothing():
+    state = reporting.new_state()
+    reporting.observe(
+        state, seen("enterprise:a", "2011-12-11", "2011-12-12"), on_time_days=1, today="2026-01-01"
+    )
+    before = json.dumps(state, sort_keys=True)
+    for period_end in ("0001-01-07", "2099-01-04", "2026-01-03"):
+        with pytest.raises(ValueError, match="period_end"):
+            reporting.observe(state, seen("enterprise:a", period_end, "2011-12-12"), on_time_days=1,
+                              today="2026-01-01")  # fmt: skip
+    assert json.dumps(state, sort_keys=True) == before
