@@ -21,6 +21,7 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -267,6 +268,49 @@ class Measure(BaseModel):
     action: LongText = ""
 
 
+class ProblemEvent(BaseModel):
+    """A detected problem on liaison.problems.v1, before routing (CONTRACT.md §2 and §3).
+
+    Rules builds it from each detector's finding; the routed AlertEvent follows from it.
+    """
+
+    type: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    severity: Severity
+    enterprise_id: Slug | None = None
+    work_group_id: Slug | None = None
+    period_end: Annotated[str, StringConstraints(max_length=40)]
+    summary: LongText
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    source_ids: list[Annotated[str, StringConstraints(max_length=300)]] = Field(
+        default_factory=list, max_length=1000
+    )
+    submitted_at: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "funding_gap",
+                    "severity": "high",
+                    "enterprise_id": "huading-industrial",
+                    "period_end": "2011-12-18",
+                    "summary": "青海华鼎实业股份有限公司资金缺口 2700万元",
+                    "evidence": {"values": {"gap": 2700}, "rule": "need − cash − credit > 0"},
+                    "source_ids": ["huading-2011-W50"],
+                    "submitted_at": "2011-12-19T09:30:00+08:00",
+                }
+            ]
+        },
+    )
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> "ProblemEvent":
+        if (self.enterprise_id is None) == (self.work_group_id is None):
+            raise ValueError("a problem names either enterprise_id or work_group_id")
+        return self
+
+
 class AlertEvent(BaseModel):
     """A routed alert on liaison.alerts.v1: one case (CONTRACT.md §2 and §6).
 
@@ -357,12 +401,17 @@ SCHEMA_FILES = {
     "incident": "incident.schema.json",
     "workgroup_report": "workgroup_report.schema.json",
     "alert": "alert.schema.json",
+    "problem": "problem.schema.json",
 }
 
 
 def schema_model(kind: str) -> type[BaseModel]:
     """The model behind each file of schemas/."""
-    return AlertEvent if kind == "alert" else SUBMISSION_KINDS[kind].model
+    if kind == "alert":
+        return AlertEvent
+    if kind == "problem":
+        return ProblemEvent
+    return SUBMISSION_KINDS[kind].model
 
 
 def json_schema(kind: str) -> dict[str, Any]:

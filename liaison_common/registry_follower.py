@@ -2,7 +2,6 @@
 on every event (ingest's id checks, rules' routing) without an HTTP call per event."""
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -51,10 +50,7 @@ async def follow_registry(
                 batches = await consumer.getmany(timeout_ms=500)
                 for messages in batches.values():
                     for message in messages:
-                        try:
-                            view.apply(json.loads(message.value))
-                        except Exception as error:  # one bad record never stops the follower
-                            log.warning("registry event at offset %d unreadable: %r", message.offset, error)
+                        apply_record(view, message.value, message.offset)
                 if on_batch is not None:
                     on_batch(view)
         except asyncio.CancelledError:
@@ -64,6 +60,17 @@ async def follow_registry(
             await asyncio.sleep(2)
         finally:
             await stop_quietly(consumer)
+
+
+def apply_record(view: RegistryView, value: bytes | None, offset: int) -> None:
+    """One record of the registry topic into the view. Whatever it holds (not JSON, JSON nested
+    5,000 deep, the wrong shape), a bad record is skipped with a warning, never raised: every
+    service reads this topic from its start, so one record that raised would keep all of them
+    from ever becoming ready. The registry's guard dead-letters it."""
+    try:
+        view.apply(json.loads(value or b""))
+    except Exception as error:
+        log.warning("registry event at offset %d unreadable: %r", offset, error)
 
 
 async def _caught_up(consumer: AIOKafkaConsumer, targets: dict[TopicPartition, int]) -> bool:
@@ -89,8 +96,7 @@ def read_registry(bootstrap_servers: str, topic: str, view: RegistryView) -> Reg
         while any(consumer.position(tp) < ends[tp] for tp in partitions):
             for records in consumer.poll(timeout_ms=1000).values():
                 for record in records:
-                    with contextlib.suppress(ValueError):
-                        view.apply(json.loads(record.value))
+                    apply_record(view, record.value, record.offset)
     finally:
         consumer.close()
     return view

@@ -25,11 +25,16 @@ log = logging.getLogger(__name__)
 
 
 def unusable(value: bytes | None) -> str | None:
+    """Why this record is not a change event, or None when it is. Never raises: a record that
+    made the guard raise (JSON nested 5,000 deep: RecursionError) stopped it for good."""
     try:
         event = json.loads(value or b"")
-    except ValueError as error:
-        return f"not JSON: {error}"
-    return change_event_problem(event)
+    except (ValueError, RecursionError) as error:
+        return f"not JSON: {error!r}"
+    try:
+        return change_event_problem(event)
+    except Exception as error:
+        return f"not a change event: {error!r}"
 
 
 class TopicGuard:

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from liaison_common import jsonbytes
 from liaison_common.deadletter import RawMessage, dead_letter
+from liaison_common.events import ProblemEvent
 from liaison_common.validation import field_errors
 from services.rules import reporting
 from services.rules.alerts import build_alert, resolution_alert
@@ -66,9 +67,12 @@ async def emit_problem(
     cost is per event consumed, and a second hop doubled it (docs/benchmarks.md). The problems
     topic still holds every detected problem, before routing, as the contract has it.
     """
-    value = problem.as_dict()
+    fields = problem.as_dict()
     if submitted_at is not None:
-        value["submitted_at"] = submitted_at
+        fields["submitted_at"] = submitted_at
+    # The problems topic's contract (liaison_common.events.ProblemEvent): a detector that built
+    # a problem wrongly fails here, and the guard dead-letters its input with the reason.
+    value = ProblemEvent.model_validate(fields).model_dump(mode="json", exclude_none=True)
     await problems_topic.send(key=problem.subject_id.encode(), value=jsonbytes.dumps(value))
     PROBLEMS.labels(problem.type).inc()
     alert = build_alert(value, registry, detected_at=datetime.now(UTC).isoformat(), case=case)

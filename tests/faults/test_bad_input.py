@@ -20,6 +20,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from liaison_common.deadletter import MAX_DEAD_LETTER_BYTES
+from liaison_common.kafka_auth import kafka_auth
 from tests.faults.cluster import Cluster
 from tests.faults.helpers import issue_token, read_topic, wait_until
 
@@ -130,19 +131,92 @@ def garbage(run: str) -> list[tuple[str, bytes | None, bytes]]:
         ("wrong types", f"{run}-3".encode(), json.dumps(wrong_types).encode()),
         ("10 MB value", f"{run}-4".encode(), b'{"notes": "' + b"x" * (TEN_MB - 13) + b'"}'),
         ("missing key and fields", None, b"{}"),
+        # What a hostile or mistaken sender tried (the hardening issue): each stopped a consumer once.
+        ("JSON nested 5,000 deep", f"{run}-5".encode(), b"[" * 5000 + b"]" * 5000),
+        (
+            "a report dated year 1",
+            f"{run}-6".encode(),
+            json.dumps(
+                {
+                    "kind": "enterprise_report",
+                    "report_id": f"{run}-y1",
+                    "enterprise_id": "chalco-qinghai",
+                    "period_start": "0001-01-01",
+                    "period_end": "0001-01-07",
+                    "submitted_at": "0001-01-08T09:00:00+08:00",
+                    "indicators": {"sales_t": 1},
+                    "reporter": "chalco-qinghai",
+                    "source": "x",
+                }
+            ).encode(),
+        ),
+        (
+            "indicators of 1e308",
+            f"{run}-7".encode(),
+            json.dumps(
+                {
+                    "kind": "enterprise_report",
+                    "report_id": f"{run}-big",
+                    "enterprise_id": "chalco-qinghai",
+                    "period_start": "2009-02-02",
+                    "period_end": "2009-02-08",
+                    "submitted_at": "2009-02-09T09:00:00+08:00",
+                    "indicators": {"sales_t": 1e308, "inventory_t": 1e308},
+                }
+            ).encode(),
+        ),
+        (
+            "an alert whose routes and evidence have the wrong inner types",
+            f"{run}-8".encode(),
+            json.dumps(
+                {
+                    "alert_id": f"funding_gap.{run}.2009-02-08",
+                    "type": "funding_gap",
+                    "severity": "high",
+                    "subject_type": "enterprise",
+                    "subject_id": "chalco-qinghai",
+                    "period_start": "2009-02-02",
+                    "period_end": "2009-02-08",
+                    "summary": "x",
+                    "routes": [{"group_id": 5}],
+                    "evidence": "x",
+                    "source_ids": ["x"],
+                    "detected_at": "2009-02-09T09:00:00+08:00",
+                }
+            ).encode(),
+        ),
+        (
+            "a reporting record for week 1-W01",
+            f"{run}-9".encode(),
+            json.dumps(
+                {
+                    "week": "1-W01",
+                    "period_end": "0001-01-07",
+                    "expected": ["chalco-qinghai"],
+                    "received": [],
+                    "on_time": [],
+                    "late": [],
+                    "missing": ["chalco-qinghai"],
+                }
+            ).encode(),
+        ),
     ]
 
 
 def test_garbage_on_every_kafka_input_topic_goes_to_the_dead_letter_topic(healthy_cluster, scenario):
     scenario.describe(
         "garbage on every Kafka input topic (" + ", ".join(sorted(INPUT_TOPICS)) + "): not JSON, UTF-16, "
-        "wrong types, a 10 MB value, no key and no fields",
+        "wrong types, a 10 MB value, no key and no fields; JSON nested 5,000 deep, a report dated year 1, "
+        "indicators of 1e308, an alert with wrong inner types, a reporting record for week 1-W01",
         "each message the broker takes is on liaison.dlq.v1 with its source, a reason and its exact bytes; "
         "every worker still runs and a good report still becomes an alert",
     )
     cluster, run = healthy_cluster, uuid.uuid4().hex[:8]
     producer = KafkaProducer(
-        bootstrap_servers=cluster.bootstrap, acks="all", max_request_size=MAX_DEAD_LETTER_BYTES
+        bootstrap_servers=cluster.bootstrap,
+        **kafka_auth(),
+        acks="all",
+        max_request_size=MAX_DEAD_LETTER_BYTES,
     )
     sent: dict[tuple[str, int, int], tuple[str, bytes]] = {}
     refused: list[str] = []
@@ -158,6 +232,7 @@ def test_garbage_on_every_kafka_input_topic_goes_to_the_dead_letter_topic(health
                     producer.close()  # kafka-python would report this error again on the next send
                     producer = KafkaProducer(
                         bootstrap_servers=cluster.bootstrap,
+                        **kafka_auth(),
                         acks="all",
                         max_request_size=MAX_DEAD_LETTER_BYTES,
                     )

@@ -217,3 +217,19 @@ def test_every_incident_is_a_major_incident():
     problem = incident_problem(EnterpriseFacts("qinghai-salt-lake", "青海盐湖工业集团公司"), incident)
     assert (problem.type, problem.severity, problem.period_end) == ("major_incident", "high", "2011-12-20")
     assert "矿区塌方" in problem.summary
+
+
+def test_every_problem_a_detector_builds_is_a_valid_problem_event():
+    # One report that trips most detectors at once: each problem is checked against the problems
+    # topic's contract (liaison_common.events.ProblemEvent), as rules does before publishing.
+    from liaison_common.events import ProblemEvent
+
+    past = history(*[{"sales_t": 100, "production_t": 100, "employees": 1000}] * 4)
+    current = report(4, inventory_t=5000, sales_t=10, production_t=10, working_capital_need=100,
+                     cash_on_hand=1, credit_available=1, rail_requested_t=100, rail_shipped_t=10,
+                     power_supplied_mwh=1, power_demand_mwh=10, employees=10, wage_arrears=1,
+                     lines_halted=1, energy_kwh_per_t=99999, dust_mg_m3=999)  # fmt: skip
+    problems = run(current, past)
+    assert len(problems) >= 7
+    for problem in problems:
+        ProblemEvent.model_validate(problem.as_dict())
