@@ -266,6 +266,8 @@ class Measure(BaseModel):
     quote: LongText
     units: list[ShortText] = Field(default_factory=list, max_length=50)
     action: LongText = ""
+    # 产业对接: the registry's enterprises the measure proposes as partners (downstream firms).
+    partners: list[Slug] = Field(default_factory=list, max_length=100)
 
 
 class ProblemEvent(BaseModel):

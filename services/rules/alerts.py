@@ -63,7 +63,7 @@ def build_alert(
         "evidence": problem["evidence"],
         "routes": [{"group_id": r.group_id, "role": r.role, "reason": r.reason} for r in routes],
         "source_ids": problem["source_ids"],
-        "measures": measures_for(problem["type"], view),
+        "measures": measures_for(problem["type"], view, problem.get("enterprise_id")),
         "state": "open",
     }
     for field in ("enterprise_id", "work_group_id", "submitted_at"):

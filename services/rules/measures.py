@@ -88,12 +88,60 @@ MEASURES: dict[str, list[dict[str, Any]]] = {
 }
 
 
-def measures_for(problem_type: str, view: RegistryView | None = None) -> list[dict[str, Any]]:
-    """The measures of a problem type, naming only units the registry holds (when it is given)."""
+# 产业对接 (annex 2, the industry-matching group's duties): the chains along which a stockpile
+# upstream is offered to the province's own downstream firms. Each: the seed's words for the
+# chain, the registry products upstream of it, and those downstream.
+CHAINS_QUOTE = (
+    "重点开展铁精粉---钢材---建筑业产业链；铝锭---铝材压延加工产业链；碳化硅、单晶硅、多晶硅、切片---组件生产"
+    "---光伏发电产业链；黑色、有色金属采选业---金属压延业---装备制造产业链的联动合作。"
+)
+CHAINS: tuple[tuple[str, frozenset[str], frozenset[str]], ...] = (
+    ("铝锭---铝材压延加工产业链", frozenset({"电解铝"}), frozenset({"铝型材", "铝箔", "铝加工"})),
+    ("碳化硅、单晶硅、多晶硅、切片---组件生产---光伏发电产业链", frozenset({"碳化硅", "多晶硅", "硅材料"}),
+     frozenset({"光伏组件"})),
+    ("黑色、有色金属采选业---金属压延业---装备制造产业链", frozenset({"特钢", "镁", "镁合金", "钛合金"}),
+     frozenset({"大型锻件", "机床", "曲轴", "农机", "风力发电装备"})),
+)  # fmt: skip
+
+
+def downstream_partners(enterprise_id: str, view: RegistryView) -> list[dict[str, Any]]:
+    """The 产业对接 measure for a stockpile: the registry's firms downstream of the enterprise's
+    product along the seed's chains, named (none when its product is on no chain)."""
+    enterprise = view.get("enterprise", enterprise_id) or {}
+    product = enterprise.get("main_product")
+    found = []
+    for chain, upstream, downstream in CHAINS:
+        if product not in upstream:
+            continue
+        partners = sorted(  # by id: the same order in every run and in `partners`
+            (other, data.get("name", other))
+            for other in view.ids("enterprise")
+            if other != enterprise_id
+            and (data := view.get("enterprise", other) or {}).get("main_product") in downstream
+        )
+        if partners:
+            names = "、".join(name for _, name in partners)
+            found.append({
+                "ref": "附件2 一、7（产业对接组）",
+                "quote": CHAINS_QUOTE,
+                "units": ["industry-matching"],
+                "action": f"产业对接组按{chain}组织对接，向省内下游企业推介：{names}",
+                "partners": [other for other, _ in partners],
+            })  # fmt: skip
+    return found
+
+
+def measures_for(
+    problem_type: str, view: RegistryView | None = None, subject_id: str | None = None
+) -> list[dict[str, Any]]:
+    """The measures of a problem type, naming only units the registry holds (when it is given);
+    for a stockpile, the downstream firms the seed's chains offer it to."""
     found = []
     for measure in MEASURES.get(problem_type, []):
         units = list(measure["units"])
         if view is not None and (view.count("group") or view.count("work_group")):
             units = [u for u in units if view.has("group", u) or view.has("work_group", u)]
         found.append({**measure, "units": units})
+    if problem_type == "stockpile" and view is not None and subject_id:
+        found.extend(downstream_partners(subject_id, view))
     return found

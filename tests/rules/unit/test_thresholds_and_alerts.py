@@ -63,3 +63,27 @@ def test_an_alert_proposes_the_seed_measures_for_its_problem():
     alert = build_alert(PROBLEM, view_with_chalco(), detected_at="x")
     assert {m["ref"] for m in alert["measures"]} >= {"（五）", "（二）"}
     assert alert["state"] == "open" and alert["occurrences"] == 1 and alert["last_period_end"] == "2011-12-18"
+
+
+def test_a_stockpile_of_aluminium_ingot_proposes_the_provinces_aluminium_processors(seed_text):
+    from services.rules.measures import CHAINS_QUOTE
+
+    assert CHAINS_QUOTE in seed_text
+    view = RegistryView()
+    firms = [("chalco-qinghai", "中铝青海分公司", "电解铝"), ("qinghai-aluminium-profile", "青海铝型材厂", "铝型材"),
+             ("ruihe-foil", "瑞合铝箔", "铝箔"), ("huading-industrial", "青海华鼎", "机床")]  # fmt: skip
+    for version, (firm, name, product) in enumerate(firms, start=1):
+        view.apply({"entity_type": "enterprise", "id": firm, "version": version,
+                    "data": {"id": firm, "name": name, "main_product": product}})  # fmt: skip
+    stockpile = dict(PROBLEM, type="stockpile")
+    matching = [m for m in build_alert(stockpile, view, detected_at="x")["measures"] if m.get("partners")]
+    assert len(matching) == 1
+    assert matching[0]["partners"] == ["qinghai-aluminium-profile", "ruihe-foil"]
+    assert (
+        "铝锭---铝材压延加工产业链" in matching[0]["action"]
+        and "青海铝型材厂、瑞合铝箔" in matching[0]["action"]
+    )
+    # A funding gap proposes no partners; nor does a stockpile of a product on no chain.
+    assert not any(m.get("partners") for m in build_alert(PROBLEM, view, detected_at="x")["measures"])
+    carpets = dict(stockpile, enterprise_id="huading-industrial")
+    assert not any(m.get("partners") for m in build_alert(carpets, view, detected_at="x")["measures"])
