@@ -36,6 +36,7 @@ INBOX_LIMIT = 300
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals.update(
     type_label=views.type_label,
+    evidence_label=views.evidence_label,
     coordinating=views.coordinating,
     TYPE_LABELS=views.TYPE_LABELS,
     SEVERITY_LABELS=views.SEVERITY_LABELS,

@@ -31,6 +31,63 @@ TYPE_LABELS = {
     "major_incident": "重大事件",
     "stated_problem": "企业反映问题",
 }
+# The evidence's field names as an official reads them (power in 兆瓦时 = 千度, the seed's 度).
+EVIDENCE_LABELS = {
+    "inventory_t": "库存（吨）",
+    "sales_t": "销量（吨）",
+    "production_t": "产量（吨）",
+    "mean_weekly_sales_t": "近期周均销量（吨）",
+    "mean_production_t": "近期平均产量（吨）",
+    "inventory_weeks_of_sales": "库存周数上限",
+    "sales_to_production": "产销率",
+    "sales_to_production_min": "产销率下限",
+    "working_capital_need": "流动资金需求（万元）",
+    "cash_on_hand": "现有资金（万元）",
+    "credit_available": "可用授信（万元）",
+    "gap": "资金缺口（万元）",
+    "gap_min": "缺口下限（万元）",
+    "rail_requested_t": "铁路请车（吨）",
+    "rail_shipped_t": "铁路实发（吨）",
+    "shipped_to_requested": "铁路兑现率",
+    "shipped_to_requested_min": "兑现率下限",
+    "awaiting_shipment_t": "待运量（吨）",
+    "awaiting_to_shipped_max": "待运/发运倍数上限",
+    "power_supplied_mwh": "供电量（兆瓦时，千度）",
+    "power_demand_mwh": "需电量（兆瓦时，千度）",
+    "supplied_to_demand": "供需比",
+    "supplied_to_demand_min": "供需比下限",
+    "coal_stock_days": "电煤库存（天）",
+    "coal_stock_days_min": "电煤库存下限（天）",
+    "energy_kwh_per_t": "单位电耗（千瓦时/吨，度/吨）",
+    "kwh_per_t_ceiling": "附件3改造目标（千瓦时/吨以下）",
+    "dust_mg_m3": "粉尘排放浓度（毫克/立方米）",
+    "dust_mg_m3_max": "粉尘目标或限值（毫克/立方米）",
+    "main_product": "主要产品",
+    "output_value_yoy_pct": "工业增加值同比增速（%）",
+    "target_pct": "目标增速（%）",
+    "region": "地区",
+    "lines_halted": "停产生产线（条）",
+    "lines_halted_max": "停产生产线上限",
+    "production_to_mean_min": "产量/均值下限",
+    "employees": "在岗职工（人）",
+    "mean_employees": "近期平均职工（人）",
+    "employees_to_mean_min": "职工/均值下限",
+    "wage_arrears": "拖欠工资（万元）",
+    "wage_arrears_max": "拖欠工资上限",
+    "last_period_end": "最近报告期结束",
+    "watermark": "事件时间",
+    "days_after_period_end": "报告期结束后天数",
+    "stated": "报告所述",
+    "category": "类别",
+    "incident_id": "事项编号",
+    "occurred_at": "发生时间",
+}
+
+
+def evidence_label(name: str) -> str:
+    return EVIDENCE_LABELS.get(name, name)
+
+
 SEVERITY_LABELS = {"low": "低", "medium": "中", "high": "高", "critical": "紧急"}
 STATUS_LABELS = {"open": "待处理", "acknowledged": "已确认", "resolved": "已解决"}
 ROLE_LABELS = {"primary": "主办", "cc": "抄送"}

@@ -88,7 +88,7 @@ def resolution_alert(
         "occurrences": case.occurrences,
         "detected_at": detected_at,
         "summary": f"{facts.name}：连续两期报告未再出现该问题，按数据办结",
-        "evidence": {"rule": "absent from two consecutive reports", "source": "CONTRACT.md §6"},
+        "evidence": {"rule": "连续两期报告未再出现该问题", "source": "平台规则：连续两期未再出现即办结"},
         "routes": [{"group_id": r.group_id, "role": r.role, "reason": r.reason} for r in routes],
         "source_ids": [report_id],
         "state": "resolved",

@@ -139,7 +139,7 @@ def stockpile(
                 "stockpile", facts, report, grade(ind.inventory_t / limit - 1, t),
                 f"{facts.name}库存{ind.inventory_t:g}吨，是近{len(recent_sales)}期周均销量的{ratio:.1f}倍，产品积压。",
                 _evidence({"inventory_t": ind.inventory_t, "mean_weekly_sales_t": round(mean_sales, 3)},
-                          {"inventory_weeks_of_sales": weeks.value}, "inventory ≥ weeks × mean weekly sales",
+                          {"inventory_weeks_of_sales": weeks.value}, "库存 ≥ 周数 × 近期周均销量",
                           weeks.source),
             )  # fmt: skip
     minimum = t.get("stockpile", "sales_to_production_min")
@@ -155,7 +155,7 @@ def stockpile(
             "stockpile", facts, report, grade((minimum.value - current) / minimum.value, t),
             f"{facts.name}产销率连续{running}期低于{minimum.value:.0%}（本期{current:.0%}），产品积压。",
             _evidence({"sales_to_production": [round(r, 4) for r in ratios if r is not None]},
-                      {"sales_to_production_min": minimum.value}, f"sales/production below the minimum {running} reports running",
+                      {"sales_to_production_min": minimum.value}, f"产销率连续{running}期低于下限",
                       minimum.source),
         )  # fmt: skip
     return None
@@ -183,7 +183,7 @@ def funding_gap(
         f"{(ind.cash_on_hand or 0) + (ind.credit_available or 0):g}万元，缺口{gap:g}万元。",
         _evidence({"working_capital_need": ind.working_capital_need, "cash_on_hand": ind.cash_on_hand,
                    "credit_available": ind.credit_available, "gap": gap},
-                  {"gap_min": threshold.value}, "need − cash − credit > gap_min", threshold.source),
+                  {"gap_min": threshold.value}, "资金需求 − 现有资金 − 可用授信 > 缺口下限", threshold.source),
     )  # fmt: skip
 
 
@@ -198,7 +198,7 @@ def transport_backlog(facts: EnterpriseFacts, report: EnterpriseReport, past: li
             f"{facts.name}铁路请车{ind.rail_requested_t:g}吨、实发{ind.rail_shipped_t:g}吨，兑现率{ratio:.0%}，运力不足。",
             _evidence({"rail_requested_t": ind.rail_requested_t, "rail_shipped_t": ind.rail_shipped_t,
                        "shipped_to_requested": round(ratio, 4)},
-                      {"shipped_to_requested_min": minimum.value}, "shipped/requested below the minimum",
+                      {"shipped_to_requested_min": minimum.value}, "铁路实发/请车低于下限",
                       minimum.source),
         )  # fmt: skip
     maximum = t.get("transport_backlog", "awaiting_to_shipped_max")
@@ -211,7 +211,7 @@ def transport_backlog(facts: EnterpriseFacts, report: EnterpriseReport, past: li
                 f"{facts.name}待运{ind.awaiting_shipment_t:g}吨，超过本期铁路发运量{ind.rail_shipped_t:g}吨的"
                 f"{maximum.value:g}倍，产品积压待运。",
                 _evidence({"awaiting_shipment_t": ind.awaiting_shipment_t, "rail_shipped_t": ind.rail_shipped_t},
-                          {"awaiting_to_shipped_max": maximum.value}, "awaiting > max × shipped", maximum.source),
+                          {"awaiting_to_shipped_max": maximum.value}, "待运量 > 倍数 × 本期铁路发运量", maximum.source),
             )  # fmt: skip
     return None
 
@@ -228,7 +228,7 @@ def power_shortage(facts: EnterpriseFacts, report: EnterpriseReport, past: list[
             f"用电需求{ind.power_demand_mwh:g}兆瓦时、实际供电{ind.power_supplied_mwh:g}兆瓦时，保障率{ratio:.0%}",
             _evidence({"power_demand_mwh": ind.power_demand_mwh, "power_supplied_mwh": ind.power_supplied_mwh,
                        "supplied_to_demand": round(ratio, 4)},
-                      {"supplied_to_demand_min": minimum.value}, "supplied/demand below the minimum", minimum.source),
+                      {"supplied_to_demand_min": minimum.value}, "供电量/需电量低于下限", minimum.source),
         ))  # fmt: skip
     coal = t.get("power_shortage", "coal_stock_days_min")
     if ind.coal_stock_days is not None and ind.coal_stock_days < coal.value:
@@ -236,7 +236,7 @@ def power_shortage(facts: EnterpriseFacts, report: EnterpriseReport, past: list[
             grade((coal.value - ind.coal_stock_days) / coal.value, t),
             f"电煤库存仅{ind.coal_stock_days:g}天（低于{coal.value:g}天）",
             _evidence({"coal_stock_days": ind.coal_stock_days}, {"coal_stock_days_min": coal.value},
-                      "coal stock below the minimum days", coal.source),
+                      "电煤库存天数低于下限", coal.source),
         ))  # fmt: skip
     if not found:
         return None
@@ -256,7 +256,7 @@ def energy_overuse(facts: EnterpriseFacts, report: EnterpriseReport, past: list[
             grade(ind.energy_kwh_per_t / ceiling.value - 1, t),
             f"{facts.main_product}单位电耗{ind.energy_kwh_per_t:g}千瓦时/吨，高于附件3改造目标（{ceiling.value:g}千瓦时/吨以下）",
             _evidence({"energy_kwh_per_t": ind.energy_kwh_per_t, "main_product": facts.main_product},
-                      {"kwh_per_t_ceiling": ceiling.value}, "energy per tonne above the product's renovation target (附件3)",
+                      {"kwh_per_t_ceiling": ceiling.value}, "单位电耗高于该产品的附件3改造目标",
                       ceiling.source),
         ))  # fmt: skip
     # 附件3 gives a dust target for 硅铁、铬铁、镍铬 (100) and 碳化硅 (200); CONTRACT.md §3 applies
@@ -269,7 +269,7 @@ def energy_overuse(facts: EnterpriseFacts, report: EnterpriseReport, past: list[
             grade(ind.dust_mg_m3 / dust.value - 1, t),
             f"{facts.main_product or facts.name}粉尘排放浓度{ind.dust_mg_m3:g}毫克/立方米，高于{named}（{dust.value:g}毫克/立方米以下）",
             _evidence({"dust_mg_m3": ind.dust_mg_m3}, {"dust_mg_m3_max": dust.value},
-                      "dust above the product's renovation target (附件3)", dust.source),
+                      "粉尘排放浓度高于改造目标或默认限值", dust.source),
         ))  # fmt: skip
     if not found:
         return None
@@ -295,7 +295,7 @@ def growth_shortfall(facts: EnterpriseFacts, report: EnterpriseReport, past: lis
         "growth_shortfall", facts, report, grade((target.value - current) / max(target.value, 1), t),
         f"{facts.name}工业产值同比增长{current:g}%，连续{running}期低于{where}目标{target.value:g}%。",
         _evidence({"output_value_yoy_pct": values, "region": facts.region}, {"target_pct": target.value},
-                  f"growth below the region's target {running} reports running", target.source),
+                  f"工业增加值增速连续{running}期低于本地区目标", target.source),
     )  # fmt: skip
 
 
@@ -306,8 +306,8 @@ def production_halt(facts: EnterpriseFacts, report: EnterpriseReport, past: list
         return _problem(
             "production_halt", facts, report, "high" if ind.lines_halted < 3 else "critical",
             f"{facts.name}期末停产生产线{ind.lines_halted:g}条。",
-            _evidence({"lines_halted": ind.lines_halted}, {"lines_halted_max": 0}, "lines halted > 0",
-                      "default (CONTRACT.md §3): lines_halted > 0"),
+            _evidence({"lines_halted": ind.lines_halted}, {"lines_halted_max": 0}, "停产生产线 > 0",
+                      "平台默认规则：有停产生产线即预警"),
         )  # fmt: skip
     minimum = t.get("production_halt", "production_to_mean_min")
     window = t.get("production_halt", "window_reports").value
@@ -322,7 +322,7 @@ def production_halt(facts: EnterpriseFacts, report: EnterpriseReport, past: list
         "production_halt", facts, report, grade(drop / (1 - minimum.value) - 1 + 0.1, t),
         f"{facts.name}本期产量{ind.production_t:g}吨，仅为前{window}期均值{mean:.0f}吨的{ind.production_t / mean:.0%}，减产明显。",
         _evidence({"production_t": ind.production_t, "mean_production_t": round(mean, 3)},
-                  {"production_to_mean_min": minimum.value}, "production below the share of the recent mean",
+                  {"production_to_mean_min": minimum.value}, "产量低于近期均值的下限比例",
                   minimum.source),
     )  # fmt: skip
 
@@ -341,15 +341,15 @@ def workforce_cut(facts: EnterpriseFacts, report: EnterpriseReport, past: list[S
                 grade((1 - ind.employees / mean) * 2, t),
                 f"在岗职工{ind.employees:g}人，比前{window}期均值{mean:.0f}人减少{1 - ind.employees / mean:.0%}",
                 _evidence({"employees": ind.employees, "mean_employees": round(mean, 3)},
-                          {"employees_to_mean_min": minimum.value}, "headcount below the share of the recent mean",
+                          {"employees_to_mean_min": minimum.value}, "在岗职工低于近期均值的下限比例",
                           minimum.source),
             ))  # fmt: skip
     if ind.wage_arrears is not None and ind.wage_arrears > 0:
         found.append((
             "high",
             f"拖欠工资{ind.wage_arrears:g}万元",
-            _evidence({"wage_arrears": ind.wage_arrears}, {"wage_arrears_max": 0}, "wage arrears > 0",
-                      "default (CONTRACT.md §3): wage_arrears > 0"),
+            _evidence({"wage_arrears": ind.wage_arrears}, {"wage_arrears_max": 0}, "拖欠工资 > 0",
+                      "平台默认规则：有拖欠工资即预警"),
         ))  # fmt: skip
     if not found:
         return None
@@ -379,7 +379,7 @@ def detect(
             problems[kind] = Problem(
                 kind, facts.id, report.period_end.isoformat(), "low",
                 f"{facts.name}报告：{stated.text}", {"stated": [stated.text], "category": stated.category,
-                                                 "rule": "a problem the report states", "source": "CONTRACT.md §3"},
+                                                 "rule": "企业报告自述的问题", "source": "平台规则：报告所述问题至少按低级预警"},
                 [report.report_id], stated=[stated.text],
             )  # fmt: skip
     return [problems[kind] for kind in sorted(problems)]
@@ -399,7 +399,7 @@ def incident_problem(facts: EnterpriseFacts, incident: Incident) -> Problem:
         "critical" if incident.severity == "critical" else "high",
         f"{facts.name}发生{labels[incident.category]}类重大事项：{incident.summary}",
         {"incident_id": incident.incident_id, "category": incident.category, "severity": incident.severity,
-         "occurred_at": incident.occurred_at.isoformat(), "rule": "any incident", "source": "附件1 八：重大事项、突发事件实行限时报送制度"},
+         "occurred_at": incident.occurred_at.isoformat(), "rule": "重大事项一律即时预警", "source": "附件1 八：重大事项、突发事件实行限时报送制度"},
         [incident.incident_id],
     )  # fmt: skip
 
@@ -411,7 +411,7 @@ def workgroup_problem(report: WorkgroupReport, stated: OpenProblem, facts: Enter
         CATEGORY_TYPES[stated.category], stated.enterprise_id, report.period_end.isoformat(), "low",
         f"{name}：{stated.text}（{report.work_group_id}报告）",
         {"stated": [stated.text], "category": stated.category, "reported_by": report.work_group_id,
-         "rule": "a problem a work-group report states", "source": "CONTRACT.md §3"},
+         "rule": "工作组报告所述的问题", "source": "平台规则：报告所述问题至少按低级预警"},
         [report.report_id],
     )  # fmt: skip
 

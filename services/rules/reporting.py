@@ -180,7 +180,7 @@ def overdue_problem(reporter: str, period_end: str, names: dict[str, str], state
         "report_overdue", subject_id, period_end, "medium",
         f"{name}截至{period_end}的一周未按时报送（上期结束{days_after}天后仍未收到）。",
         {"values": {"last_period_end": last, "watermark": state["watermark"]},
-         "threshold": {"days_after_period_end": days_after}, "rule": "no report days_after the period's end",
+         "threshold": {"days_after_period_end": days_after}, "rule": "报告期结束若干天后仍未报送",
          "source": source},
         [], subject_kind=kind,
     )  # fmt: skip

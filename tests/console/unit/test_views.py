@@ -161,3 +161,20 @@ def test_a_silence_is_active_from_its_start_until_its_end_and_a_day_ends_in_beij
     assert silence_active(silence, datetime(2012, 1, 11, tzinfo=UTC))
     assert not silence_active(silence, datetime(2012, 1, 12, 16, tzinfo=UTC))
     assert end_of_day_beijing("2012-01-12") == datetime(2012, 1, 12, 16, tzinfo=UTC)
+
+
+def test_every_evidence_field_the_detectors_write_has_a_chinese_label():
+    import re
+    from pathlib import Path
+
+    from services.console.views import EVIDENCE_LABELS, evidence_label
+
+    source = (Path(views.__file__).parents[1] / "rules" / "detectors.py").read_text(encoding="utf-8")
+    # The keys of each _evidence(values, threshold, ...) call: every quoted name followed by a colon.
+    written = set(re.findall(r'\{"([a-z_]+)":', source)) | set(re.findall(r', "([a-z_]+)":', source))
+    # Structural keys of the evidence and of the problem itself, not values shown by name:
+    written -= {"values", "threshold", "rule", "source", "findings", "reported_by", "indicators", "period_end",
+                "report_id", "severity"}  # fmt: skip
+    missing = sorted(name for name in written if name not in EVIDENCE_LABELS)
+    assert missing == []
+    assert evidence_label("inventory_t") == "库存（吨）" and evidence_label("unknown_x") == "unknown_x"

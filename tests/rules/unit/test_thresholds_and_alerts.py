@@ -4,7 +4,7 @@ from services.rules.thresholds import Thresholds
 
 
 def test_every_quoted_source_is_the_seed_text(seed_text):
-    quoted = [s for s in Thresholds.load().sources() if not s.startswith("default")]
+    quoted = [s for s in Thresholds.load().sources() if not s.startswith("平台默认值")]
     assert len(quoted) >= 12
     assert [s for s in quoted if s not in seed_text] == []
 
