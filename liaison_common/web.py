@@ -3,9 +3,10 @@
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Request
+from anyio import to_thread
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from mongoengine.errors import OperationError
 from pydantic import BaseModel
@@ -262,3 +263,22 @@ def authenticate_request(request: Request, *, admin_token: str) -> tokens.Princi
 def require_admin(principal: tokens.Principal) -> None:
     if not principal.is_admin:
         raise HTTPException(status_code=403, detail="this call needs the admin token")
+
+
+async def current_principal(request: Request) -> tokens.Principal:
+    """Who the request's bearer token stands for (401 otherwise): the one authentication every
+    service uses. The token is looked up off the event loop (a database read on a cache miss)."""
+    admin_token = request.app.state.settings.admin_token.get_secret_value()
+    return await to_thread.run_sync(lambda: authenticate_request(request, admin_token=admin_token))
+
+
+# Route parameters: `who: CurrentPrincipal` (any valid token) or `_: AdminPrincipal` (the admin's).
+CurrentPrincipal = Annotated[tokens.Principal, Depends(current_principal)]
+
+
+async def admin_principal(principal: CurrentPrincipal) -> tokens.Principal:
+    require_admin(principal)
+    return principal
+
+
+AdminPrincipal = Annotated[tokens.Principal, Depends(admin_principal)]

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 import httpx
 from anyio import to_thread
-from fastapi import APIRouter, Body, Depends, FastAPI, Form, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from liaison_common import tokens
 from liaison_common.validation import field_errors
-from liaison_common.web import answers
+from liaison_common.web import CurrentPrincipal, answers
 from services.console import incentives, service, views
 from services.console.config import Settings
 from services.console.exceptions import ConsoleError, UpstreamUnavailable
@@ -516,15 +516,14 @@ def _action_error(answer: service.Answer) -> str:
     return answer.detail
 
 
-def _api_principal(request: Request, authorization: str | None) -> tokens.Principal:
-    """A coordination group's, a work group's or the admin's bearer token (401 / 403 otherwise)."""
-    token = (authorization or "").removeprefix("Bearer ").strip()
-    principal = tokens.authenticate(token, admin_token=_settings(request).admin_token.get_secret_value())
-    if not token or principal is None:
-        raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+def _group_principal(principal: CurrentPrincipal) -> tokens.Principal:
+    """A coordination group's, a work group's or the admin's token (403 for an enterprise's)."""
     if principal.subject_type not in service.CONSOLE_SUBJECTS:
         raise HTTPException(403, "the calculators are for the groups: use a group's token")
     return principal
+
+
+GroupPrincipal = Annotated[tokens.Principal, Depends(_group_principal)]
 
 
 def build_api_router() -> APIRouter:
@@ -532,18 +531,11 @@ def build_api_router() -> APIRouter:
     router = APIRouter(prefix="/v1/incentives", tags=["incentives"])
 
     @router.get("", responses=answers(401, 403))
-    def list_calculators(request: Request, authorization: str | None = Header(None)) -> list[dict[str, Any]]:
-        _api_principal(request, authorization)
+    def list_calculators(_: GroupPrincipal) -> list[dict[str, Any]]:
         return views.calculator_catalogue()
 
     @router.post("/{name}", responses=answers(401, 403, 404))
-    def compute(
-        request: Request,
-        name: str,
-        payload: Annotated[dict[str, Any], Body()],
-        authorization: Annotated[str | None, Header()] = None,
-    ) -> dict[str, Any]:
-        _api_principal(request, authorization)
+    def compute(_: GroupPrincipal, name: str, payload: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
         if name not in incentives.CALCULATORS:
             raise HTTPException(404, f"no calculator named {name!r}; GET /v1/incentives lists them")
         try:

@@ -4,13 +4,12 @@ import asyncio
 import json
 from typing import Any
 
-from anyio import to_thread
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from liaison_common.events import SUBMISSION_KINDS, SubmissionKind
 from liaison_common.tokens import Principal
-from liaison_common.web import ErrorRead, answers, authenticate_request, field_error
+from liaison_common.web import CurrentPrincipal, ErrorRead, answers, field_error
 from services.ingest.service import Pipeline
 
 PATHS = {
@@ -32,10 +31,9 @@ def _request_body_doc(kind: SubmissionKind) -> dict[str, Any]:
 
 
 def add_submission_route(router: APIRouter, kind: SubmissionKind) -> None:
-    async def submit(request: Request) -> JSONResponse:
+    async def submit(principal: CurrentPrincipal, request: Request) -> JSONResponse:
         settings = request.app.state.settings
         pipeline: Pipeline = request.app.state.pipeline
-        principal = await _principal(request)
         body = await _json_body(request)
         if isinstance(body, list):
             return await _submit_batch(pipeline, kind, body, principal, settings.max_batch_items)
@@ -67,11 +65,6 @@ def add_submission_route(router: APIRouter, kind: SubmissionKind) -> None:
             503: {"description": "Kafka or the registry is not available; retry after Retry-After"},
         },
     )
-
-
-async def _principal(request: Request) -> Principal:
-    admin_token = request.app.state.settings.admin_token.get_secret_value()
-    return await to_thread.run_sync(lambda: authenticate_request(request, admin_token=admin_token))
 
 
 async def _json_body(request: Request) -> Any:

@@ -14,7 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from liaison_common import tokens
 from liaison_common.routing import PROBLEM_TYPES
 from liaison_common.tokens import Principal
-from liaison_common.web import UnprocessableError, answers, authenticate_request, bearer_token, field_error
+from liaison_common.web import CurrentPrincipal, UnprocessableError, answers, bearer_token, field_error
 from services.notify import alert_events, alerts, digests, silences
 from services.notify.documents import Alert, Silence
 from services.notify.events import Broadcaster
@@ -88,11 +88,6 @@ class SilenceCreate(BaseModel):
         return moment.astimezone(UTC)
 
 
-async def principal_of(request: Request) -> Principal:
-    admin_token = request.app.state.settings.admin_token.get_secret_value()
-    return await to_thread.run_sync(lambda: authenticate_request(request, admin_token=admin_token))
-
-
 def _alert_filters(principal: Principal, group_id: str | None, enterprise_id: str | None) -> dict[str, Any]:
     filters: dict[str, Any] = {}
     if principal.subject_type in alerts.GROUP_SUBJECTS:
@@ -117,6 +112,7 @@ def build_router() -> APIRouter:
 
     @router.get("/v1/alerts", responses=answers(401, 403, 503))
     async def list_alerts(
+        principal: CurrentPrincipal,
         request: Request,
         group_id: str | None = Query(None, max_length=80),
         enterprise_id: str | None = Query(None, max_length=80),
@@ -126,7 +122,6 @@ def build_router() -> APIRouter:
         offset: int = Query(0, ge=0, le=1_000_000),
     ) -> list[dict[str, Any]]:
         """The inbox: alerts the caller may see, newest first, with their status and history."""
-        principal = await principal_of(request)
         filters = _alert_filters(principal, group_id, enterprise_id)
         if type is not None:
             filters["type"] = type
@@ -136,9 +131,8 @@ def build_router() -> APIRouter:
         return await to_thread.run_sync(lambda: alerts.inbox(filters, limit=limit, offset=offset))
 
     @router.get("/v1/alerts/stream", responses=answers(401, 503))
-    async def stream_alerts(request: Request) -> StreamingResponse:
+    async def stream_alerts(principal: CurrentPrincipal, request: Request) -> StreamingResponse:
         """Server-sent events: every new or changed alert the caller may see, as it happens."""
-        principal = await principal_of(request)
         token = bearer_token(request)
         admin_token = request.app.state.settings.admin_token.get_secret_value()
         broadcaster: Broadcaster = request.app.state.broadcaster
@@ -176,15 +170,13 @@ def build_router() -> APIRouter:
         )
 
     @router.get("/v1/alerts/{alert_id}/notifications", responses=answers(401, 403, 404, 503))
-    async def why_notified(alert_id: str, request: Request) -> dict[str, Any]:
+    async def why_notified(principal: CurrentPrincipal, alert_id: str, request: Request) -> dict[str, Any]:
         """For each group routed: the route and its reason, the silences and inhibitions that
         applied, and each delivery with its channel kind, time and outcome (never the target)."""
-        principal = await principal_of(request)
         return await to_thread.run_sync(lambda: alerts.why_notified(alert_id, principal))
 
     @router.get("/v1/alerts/{alert_id}", responses=answers(401, 403, 404, 503))
-    async def get_alert(alert_id: str, request: Request) -> dict[str, Any]:
-        principal = await principal_of(request)
+    async def get_alert(principal: CurrentPrincipal, alert_id: str, request: Request) -> dict[str, Any]:
         return alerts.alert_dict(await to_thread.run_sync(alerts.get_visible, alert_id, principal))
 
     for action in ("ack", "resolve"):
@@ -201,9 +193,10 @@ def build_router() -> APIRouter:
         summary="Add a note to the case (a group it is routed to)",
         responses=answers(400, 401, 403, 404, 409, 503),
     )
-    async def add_comment(alert_id: str, body: CommentCreate, request: Request) -> dict[str, Any]:
+    async def add_comment(
+        principal: CurrentPrincipal, alert_id: str, body: CommentCreate, request: Request
+    ) -> dict[str, Any]:
         """Applied by the alert's one writer; answered once the note is in the alert's history."""
-        principal = await principal_of(request)
         await to_thread.run_sync(lambda: alerts.check_comment(alert_id, principal))
         command = alert_events.change(
             alert_id, "commented", by="admin" if principal.is_admin else principal.subject_id, command=True,
@@ -219,9 +212,10 @@ def build_router() -> APIRouter:
         summary="Mark the case 协调中 (under coordination) until a date (a group it is routed to)",
         responses=answers(400, 401, 403, 404, 409, 503),
     )
-    async def coordinate(alert_id: str, body: CoordinationCreate, request: Request) -> dict[str, Any]:
+    async def coordinate(
+        principal: CurrentPrincipal, alert_id: str, body: CoordinationCreate, request: Request
+    ) -> dict[str, Any]:
         """Escalation and reminders wait until `until`; the history says who coordinates and why."""
-        principal = await principal_of(request)
         await to_thread.run_sync(lambda: alerts.check_coordination(alert_id, principal))
         until = body.until_moment()
         problem = alerts.coordination_problem(until, datetime.now(UTC))
@@ -249,13 +243,13 @@ def build_router() -> APIRouter:
         },
     )
     async def digest(
+        principal: CurrentPrincipal,
         group_id: str,
         request: Request,
         week: str = Query(..., pattern=WEEK_PATTERN, description="ISO week, e.g. 2011-W50"),
         format: Literal["json", "markdown", "html"] = Query("json"),
     ) -> Response:
         """The group's weekly summary: alerts by status, enterprise and type, and reporting rates."""
-        principal = await principal_of(request)
         if not principal.is_admin and not (
             principal.subject_type in alerts.GROUP_SUBJECTS and principal.subject_id == group_id
         ):
@@ -278,9 +272,10 @@ def build_silences_router() -> APIRouter:
     router = APIRouter(tags=["silences"])
 
     @router.post("/v1/silences", status_code=201, responses=answers(400, 401, 403, 503))
-    async def create_silence(body: SilenceCreate, request: Request) -> dict[str, Any]:
+    async def create_silence(
+        principal: CurrentPrincipal, body: SilenceCreate, request: Request
+    ) -> dict[str, Any]:
         """A group silences its own deliveries (group_id is itself); the admin any."""
-        principal = await principal_of(request)
         matchers = body.matchers.model_dump(exclude_none=True)
         if not principal.is_admin:
             if principal.subject_type not in alerts.GROUP_SUBJECTS:
@@ -301,10 +296,12 @@ def build_silences_router() -> APIRouter:
 
     @router.get("/v1/silences", responses=answers(401, 503))
     async def list_silences(
-        request: Request, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=1_000_000)
+        principal: CurrentPrincipal,
+        request: Request,
+        limit: int = Query(100, ge=1, le=1000),
+        offset: int = Query(0, ge=0, le=1_000_000),
     ) -> list[dict[str, Any]]:
         """The silences the caller may see: a group its own, the admin all; newest first."""
-        principal = await principal_of(request)
 
         def query() -> list[dict[str, Any]]:
             found = Silence.objects.order_by("-created_at")
@@ -315,9 +312,10 @@ def build_silences_router() -> APIRouter:
         return await to_thread.run_sync(query)
 
     @router.delete("/v1/silences/{silence_id}", responses=answers(401, 403, 404, 503))
-    async def expire_silence(silence_id: str, request: Request) -> dict[str, Any]:
+    async def expire_silence(
+        principal: CurrentPrincipal, silence_id: str, request: Request
+    ) -> dict[str, Any]:
         """Expire the silence now (it stays listed, with its new end)."""
-        principal = await principal_of(request)
 
         def expire() -> dict[str, Any]:
             found = Silence.objects(silence_id=silence_id).first()
@@ -352,10 +350,11 @@ def _visible(principal: Principal, event: dict[str, Any]) -> bool:
 
 
 def _action_endpoint(action: str) -> Any:
-    async def endpoint(alert_id: str, request: Request, body: ActionCreate | None = None) -> dict[str, Any]:
+    async def endpoint(
+        principal: CurrentPrincipal, alert_id: str, request: Request, body: ActionCreate | None = None
+    ) -> dict[str, Any]:
         """Checked here, applied by the alert's one writer (a command on liaison.alert-events.v1);
         answered once the change is stored and readable by GET /v1/alerts/{id}."""
-        principal = await principal_of(request)
         comment = body.comment if body is not None else ""
         alert, changes = await to_thread.run_sync(
             lambda: alerts.check_action(alert_id, principal, action=action)

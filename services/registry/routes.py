@@ -3,29 +3,17 @@
 import secrets
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from liaison_common.routing import PROBLEM_TYPES
 from liaison_common.tokens import ApiToken, Principal
-from liaison_common.web import UnprocessableError, answers, authenticate_request, field_error, require_admin
+from liaison_common.web import AdminPrincipal, CurrentPrincipal, UnprocessableError, answers, field_error
 from liaison_common.webhooks import webhook_target_problem
 from services.registry import schemas, service
 from services.registry.exceptions import Forbidden
 from services.registry.kinds import KINDS, Kind
 from services.registry.outbox import OutboxPublisher
-
-
-def principal(request: Request) -> Principal:
-    return authenticate_request(
-        request, admin_token=request.app.state.settings.admin_token.get_secret_value()
-    )
-
-
-def admin(request: Request) -> Principal:
-    who = principal(request)
-    require_admin(who)
-    return who
 
 
 def _published(request: Request) -> None:
@@ -127,10 +115,10 @@ def add_entity_routes(router: APIRouter, kind: Kind) -> None:
         responses=answers(401, 403, 503),
     )
     def list_entities(
+        who: CurrentPrincipal,
         request: Request,
         limit: int = Query(100, ge=1, le=1000),
         offset: int = Query(0, ge=0, le=1_000_000),
-        who: Principal = Depends(principal),
     ) -> list[dict[str, Any]]:
         filters = _filters(kind, request)
         for field, value in _read_scope(kind, who).items():
@@ -146,7 +134,7 @@ def add_entity_routes(router: APIRouter, kind: Kind) -> None:
         tags=[kind.path],
         responses=answers(401, 403, 404, 503),
     )
-    def get_entity(entity_id: str, who: Principal = Depends(principal)) -> dict[str, Any]:
+    def get_entity(entity_id: str, who: CurrentPrincipal) -> dict[str, Any]:
         data = service.read(kind, service.get(kind, entity_id))
         _may_read(kind, who, data)
         return data
@@ -160,9 +148,9 @@ def add_entity_routes(router: APIRouter, kind: Kind) -> None:
         responses=answers(400, 401, 403, 409, 503),
     )
     def create_entity(
+        _: AdminPrincipal,
         body: create_model,  # type: ignore[valid-type]
         request: Request,
-        _: Principal = Depends(admin),
     ) -> dict[str, Any]:
         data = body.model_dump()  # type: ignore[attr-defined]
         _check_target(kind, request, data)
@@ -180,10 +168,10 @@ def add_entity_routes(router: APIRouter, kind: Kind) -> None:
         responses=answers(400, 401, 403, 404, 503),
     )
     def update_entity(
+        _: AdminPrincipal,
         entity_id: str,
         body: update_model,  # type: ignore[valid-type]
         request: Request,
-        _: Principal = Depends(admin),
     ) -> dict[str, Any]:
         changes = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
         # A field the entity must have cannot be set to null (found by the fault suite's fuzzing).
@@ -206,7 +194,7 @@ def add_entity_routes(router: APIRouter, kind: Kind) -> None:
         tags=[kind.path],
         responses=answers(401, 403, 404, 409, 503),
     )
-    def delete_entity(entity_id: str, request: Request, _: Principal = Depends(admin)) -> Response:
+    def delete_entity(entity_id: str, request: Request, _: AdminPrincipal) -> Response:
         service.delete(kind, entity_id)
         _published(request)
         return Response(status_code=204)
@@ -224,10 +212,10 @@ def build_router() -> APIRouter:
         responses=answers(401, 503),
     )
     def resolve_routes(
+        _: CurrentPrincipal,
         type: str = Query(..., description="problem type, CONTRACT.md §3"),
         enterprise_id: str | None = Query(None),
         work_group_id: str | None = Query(None),
-        _: Principal = Depends(principal),
     ) -> dict[str, Any]:
         errors = []
         if type not in PROBLEM_TYPES:
@@ -255,7 +243,7 @@ def build_router() -> APIRouter:
         tags=["tokens"],
         responses=answers(400, 401, 403, 503),
     )
-    def issue_token(body: schemas.TokenCreate, _: Principal = Depends(admin)) -> dict[str, Any]:
+    def issue_token(body: schemas.TokenCreate, _: AdminPrincipal) -> dict[str, Any]:
         token, record = service.issue_token(
             subject_type=body.subject_type,
             subject_id=body.subject_id,
@@ -271,9 +259,9 @@ def build_router() -> APIRouter:
         responses=answers(401, 403, 503),
     )
     def list_tokens(
+        _: AdminPrincipal,
         limit: int = Query(100, ge=1, le=1000),
         offset: int = Query(0, ge=0, le=1_000_000),
-        _: Principal = Depends(admin),
     ) -> list[dict[str, Any]]:
         return [_token_read(r) for r in ApiToken.objects.order_by("created_at").skip(offset).limit(limit)]
 
@@ -283,7 +271,7 @@ def build_router() -> APIRouter:
         tags=["tokens"],
         responses=answers(401, 403, 404, 503),
     )
-    def revoke_token(token_id: str, _: Principal = Depends(admin)) -> dict[str, Any]:
+    def revoke_token(token_id: str, _: AdminPrincipal) -> dict[str, Any]:
         return _token_read(service.revoke_token(token_id))
 
     return router
