@@ -4,6 +4,7 @@ who may see and act on it, and why each group was (or was not) notified."""
 
 import contextlib
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,6 +40,37 @@ def escalation_due(moment: datetime, seconds: float, settings: Settings) -> date
     if settings.working_days_only:
         return add_working_time(moment, seconds, WORKING_CALENDAR)
     return moment + timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class GroupTimers:
+    """How long a case waits, set per primary group in the registry (notify's defaults else)."""
+
+    escalation_seconds: float
+    reminder_seconds: float
+    ack_timeout_seconds: float
+
+
+def primary_group(routes: list[dict[str, Any]]) -> str | None:
+    return next((r.get("group_id") for r in routes if r.get("role") == "primary"), None)
+
+
+def group_timers(routes: list[dict[str, Any]], view: RegistryView, settings: Settings) -> GroupTimers:
+    """The primary group's `escalation_hours`, `reminder_hours` and `ack_timeout_hours` from the
+    registry, each falling back to NOTIFY_ESCALATION_DELAY_SECONDS, …_REPEAT_… and
+    NOTIFY_ACK_TIMEOUT_SECONDS."""
+    primary = primary_group(routes)
+    data = (view.get("group", primary) or {}) if primary else {}
+
+    def seconds(field: str, default: float) -> float:
+        value = data.get(field)
+        return float(value) * 3600 if isinstance(value, int | float) and value > 0 else default
+
+    return GroupTimers(
+        escalation_seconds=seconds("escalation_hours", settings.escalation_delay_seconds),
+        reminder_seconds=seconds("reminder_hours", settings.escalation_repeat_seconds),
+        ack_timeout_seconds=seconds("ack_timeout_hours", settings.ack_timeout_seconds),
+    )
 
 
 def escalates(alert: dict[str, Any]) -> bool:
@@ -199,7 +231,9 @@ def store_alert(incoming: dict[str, Any], *, view: RegistryView, settings: Setti
         pending_plan=None if resolved_at_once else "alerts",
         received_at=moment,
         updated_at=moment,
-        next_escalation_at=escalation_due(moment, settings.escalation_delay_seconds, settings)
+        next_escalation_at=escalation_due(
+            moment, group_timers(incoming.get("routes") or [], view, settings).escalation_seconds, settings
+        )
         if escalates(incoming) and not resolved_at_once
         else None,
         history=[HistoryEntry(at=moment, event="received", by="rules", detail=", ".join(group_ids))],
@@ -257,7 +291,8 @@ def store_alert(incoming: dict[str, Any], *, view: RegistryView, settings: Setti
         alert_events.record(existing.alert_id, "reopened", by="rules", detail=note, at=moment)
         outcome = "reopened"
     if existing.next_escalation_at is None and existing.status == "open" and escalates(merged):
-        existing.next_escalation_at = escalation_due(moment, settings.escalation_delay_seconds, settings)
+        delay = group_timers(existing.routes, view, settings).escalation_seconds
+        existing.next_escalation_at = escalation_due(moment, delay, settings)
         timers.escalations.schedule(existing.alert_id, existing.next_escalation_at)
     new_groups = [g for g in merged["group_ids"] if g not in current.get("group_ids", [])]
     if outcome in ("resolved", "reopened") or new_groups:
@@ -278,6 +313,15 @@ def planned(alert: Alert) -> None:
     Alert.objects(alert_id=alert.alert_id).update_one(unset__pending_plan=True)
 
 
+def plan_escalation(alert: Alert, *, view: RegistryView, settings: Settings, group: str) -> None:
+    """An escalation goes to 综合组 (`group`); from the first reminder on (level 2), also to
+    the 组长 of the case's primary group, through the subscriptions marked `leader`."""
+    plan_notifications(alert, [group], view=view, settings=settings, kind="escalation")
+    primary = primary_group(alert.routes)
+    if alert.escalation_level >= 2 and primary:
+        plan_notifications(alert, [primary], view=view, settings=settings, kind="escalation", leader=True)
+
+
 def finish_planning(alert: Alert, *, view: RegistryView, settings: Settings) -> None:
     """Plan what a writer killed between its change and its planning left undone: at least once
     (an escalation's notification has a fixed key, so it is planned once; an alert planned in
@@ -285,9 +329,7 @@ def finish_planning(alert: Alert, *, view: RegistryView, settings: Settings) -> 
     if alert.pending_plan == "alerts":
         plan_notifications(alert, alert.group_ids, view=view, settings=settings, kind="alerts")
     elif alert.pending_plan == "escalation":
-        plan_notifications(
-            alert, [settings.escalation_group], view=view, settings=settings, kind="escalation"
-        )
+        plan_escalation(alert, view=view, settings=settings, group=settings.escalation_group)
     else:
         return
     planned(alert)
@@ -444,9 +486,7 @@ def escalations_due(settings: Settings, *, resync: bool = False) -> list[dict[st
             timers.escalations.schedule(alert_id, due_at)
             continue
         if alert.status == "acknowledged":  # acknowledged and left unresolved: open it again
-            detail = {
-                "reason": f"acknowledged and not resolved within {settings.ack_timeout_seconds / 3600:g} h"
-            }
+            detail = {"reason": "acknowledged and not resolved in time (the group's acknowledgement timeout)"}
             commands.append(alert_events.change(alert_id, "reopened", by="notify", at=moment, command=True,
                                                 detail=detail))  # fmt: skip
             continue
@@ -474,9 +514,10 @@ def apply_command(
             return alert, False
         alert.status = event
         alert.next_escalation_at = None
-        if event == "acknowledged" and settings.ack_timeout_seconds > 0:
+        ack_timeout = group_timers(alert.routes, view, settings).ack_timeout_seconds
+        if event == "acknowledged" and ack_timeout > 0:
             # Re-triggered if it is still not resolved by then (or by the end of a coordination).
-            timeout_at = escalation_due(moment, settings.ack_timeout_seconds, settings)
+            timeout_at = escalation_due(moment, ack_timeout, settings)
             until = aware(alert.coordinating_until)
             alert.next_escalation_at = max(timeout_at, until) if until is not None else timeout_at
             timers.escalations.schedule(alert.alert_id, alert.next_escalation_at)
@@ -508,7 +549,7 @@ def apply_command(
         alert.status = "open"
         alert.updated_at = moment
         alert.next_escalation_at = (
-            escalation_due(moment, settings.escalation_delay_seconds, settings)
+            escalation_due(moment, group_timers(alert.routes, view, settings).escalation_seconds, settings)
             if escalates(alert_dict(alert))
             else None
         )
@@ -561,7 +602,8 @@ def apply_command(
             return alert, False
         group = str(detail.get("to") or settings.escalation_group)
         alert.escalation_level = level
-        alert.next_escalation_at = escalation_due(moment, settings.escalation_repeat_seconds, settings)
+        reminder = group_timers(alert.routes, view, settings).reminder_seconds
+        alert.next_escalation_at = escalation_due(moment, reminder, settings)
         timers.escalations.schedule(alert.alert_id, alert.next_escalation_at)
         if group not in alert.group_ids:
             alert.group_ids.append(group)
@@ -570,7 +612,7 @@ def apply_command(
                                           detail=f"to {group}, level {level}"))  # fmt: skip
         alert.pending_plan = "escalation"
         alert.save()
-        plan_notifications(alert, [group], view=view, settings=settings, kind="escalation")
+        plan_escalation(alert, view=view, settings=settings, group=group)
         planned(alert)
         return alert, True
     return alert, False  # delivery_failed and the rest are records only

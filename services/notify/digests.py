@@ -207,8 +207,12 @@ def plan_digests(week: str, *, view: RegistryView) -> list[str]:
     moment = now()
     for subscription_id in view.ids("subscription"):
         data = view.get("subscription", subscription_id) or {}
-        if not data.get("enabled", True) or data.get("channel") not in ("webhook", "email"):
-            continue
+        if (
+            not data.get("enabled", True)
+            or data.get("channel") not in ("webhook", "email")
+            or data.get("leader")
+        ):
+            continue  # a 组长's channel gets late reminders only
         key = f"{subscription_id}|digest|{week}"
         if Notification.objects(key=key).only("key").first() is not None:
             continue  # planned already (a week's first record came again)

@@ -21,8 +21,9 @@ from services.notify.documents import Alert, HistoryEntry, Notification, Notific
 GRACE = timedelta(seconds=1)
 
 
-def subscriptions_of(view: RegistryView, group_id: str) -> list[dict[str, Any]]:
-    """The group's enabled push channels (the inbox needs no delivery: it is the API)."""
+def subscriptions_of(view: RegistryView, group_id: str, *, leader: bool = False) -> list[dict[str, Any]]:
+    """The group's enabled push channels (the inbox needs no delivery: it is the API): its
+    ordinary ones, or (leader=True) its 组长's, which only late reminders reach."""
     found = []
     for subscription_id in view.ids("subscription"):
         data = view.get("subscription", subscription_id) or {}
@@ -30,13 +31,20 @@ def subscriptions_of(view: RegistryView, group_id: str) -> list[dict[str, Any]]:
             data.get("group_id") == group_id
             and data.get("enabled", True)
             and data.get("channel") in ("webhook", "email")
+            and bool(data.get("leader", False)) == leader
         ):
             found.append({**data, "id": subscription_id})
     return found
 
 
 def plan_notifications(
-    alert: Alert, group_ids: list[str], *, view: RegistryView, settings: Settings, kind: str
+    alert: Alert,
+    group_ids: list[str],
+    *,
+    view: RegistryView,
+    settings: Settings,
+    kind: str,
+    leader: bool = False,
 ) -> list[str]:
     """Put the alert into a notification per subscription: for alerts, the one of the current
     grouping window (same subscription, kind and type), for escalations one of its own.
@@ -59,7 +67,7 @@ def plan_notifications(
                                                                      for h in held_back]})  # fmt: skip
             continue
         channels = []
-        for subscription in subscriptions_of(view, group_id):
+        for subscription in subscriptions_of(view, group_id, leader=leader):
             channels.append(subscription["channel"])
             grouping = f"{subscription['id']}|{kind}|{alert.type}"
             if kind == "alerts":

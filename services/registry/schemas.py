@@ -37,6 +37,12 @@ class GroupCreate(StrictModel):
     lead_unit_id: Slug | None = None
     member_unit_ids: list[Slug] = Field(default_factory=list, max_length=200)
     duties: Text | None = None
+    # The group's own timers for its cases (as primary group); unset: notify's defaults. Hours
+    # before an unacknowledged high case escalates to 综合组, between reminders after that, and
+    # before an acknowledged case left unresolved is opened again. At most 92 days.
+    escalation_hours: float | None = Field(default=None, gt=0, le=2208)
+    reminder_hours: float | None = Field(default=None, gt=0, le=2208)
+    ack_timeout_hours: float | None = Field(default=None, gt=0, le=2208)
 
 
 class WorkGroupCreate(StrictModel):
@@ -89,6 +95,9 @@ class SubscriptionCreate(StrictModel):
     # The webhook's own HMAC signing key; generated when a webhook subscription is created
     # without one, and shown to the admin and the owning group only.
     secret: Annotated[str, StringConstraints(min_length=16, max_length=200)] | None = None
+    # The 组长's own channel: it gets nothing but the reminders of the group's cases that stay
+    # unacknowledged after the escalation to 综合组 (escalation level 2 and on).
+    leader: bool = False
 
 
 def _update_model(create: type[StrictModel]) -> type[StrictModel]:

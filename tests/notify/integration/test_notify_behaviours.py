@@ -269,3 +269,50 @@ def test_a_writer_killed_between_storing_and_planning_plans_when_the_alert_comes
         publish(kafka_bootstrap, topics["alerts_topic"], alert())
         eventually(lambda: len(finance_hook.accepted()) > delivered, timeout=30)
         assert Alert.objects(alert_id=alert_id).first().pending_plan is None
+
+
+def test_a_groups_own_timers_apply_and_late_reminders_reach_its_leader(
+    notify, kafka_bootstrap, topics, receivers
+):
+    """The finance group's escalation comes after its own `escalation_hours`, not notify's
+    default; from the first reminder on, its 组长's channel (`leader`) is told too, and it gets
+    nothing else."""
+    _, comprehensive_hook, _ = receivers
+    leader_hook = WebhookReceiver()
+    try:
+        producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, **kafka_auth(), acks="all")
+        group = {
+            "id": "finance",
+            "name": "金融组",
+            "escalation_hours": 1.5 / 3600,
+            "reminder_hours": 1.5 / 3600,
+        }
+        leader = {"id": "finance-leader", "group_id": "finance", "channel": "webhook", "target": leader_hook.url,
+                  "enabled": True, "leader": True}  # fmt: skip
+        for entity_type, data in (("group", group), ("subscription", leader)):
+            event = {
+                "entity_type": entity_type,
+                "id": data["id"],
+                "version": 99,
+                "deleted": False,
+                "data": data,
+            }
+            producer.send(topics["registry_topic"], key=data["id"].encode(), value=jsonbytes.dumps(event))
+        producer.flush()
+        producer.close()
+        # Notify's default delay is an hour: only the group's own 1.5 s makes this escalate.
+        with notify(escalation_delay_seconds=3600.0, escalation_repeat_seconds=3600.0) as client:
+            publish(kafka_bootstrap, topics["alerts_topic"], alert(severity="high"),
+                    alert("funding_gap.western-mining.2011-12-18", enterprise_id="western-mining"))  # fmt: skip
+            eventually(lambda: len(comprehensive_hook.accepted()) >= 2, timeout=30)
+            eventually(lambda: leader_hook.accepted(), timeout=30)
+            payloads = leader_hook.payloads()
+            assert all(p["liaison"]["kind"] == "escalation" for p in payloads)
+            # Only the high case escalates, and the leader hears of nothing else (not the medium one).
+            assert {a["labels"]["alert_id"] for p in payloads for a in p["alerts"]} == {
+                "funding_gap.chalco-qinghai.2011-12-18"
+            }
+            case = client.get("/v1/alerts/funding_gap.chalco-qinghai.2011-12-18", headers=ADMIN).json()
+            assert case["escalation_level"] >= 2
+    finally:
+        leader_hook.close()

@@ -49,3 +49,28 @@ def test_notify_counts_escalation_delays_on_working_days_only_when_set(monkeypat
     assert wall_clock == beijing(2011, 12, 17, 1)
     working = escalation_due(friday_night, 2 * HOUR, Settings(working_days_only=True))
     assert working == beijing(2011, 12, 19, 1)
+
+
+def test_a_groups_timers_come_from_the_registry_and_fall_back_to_notifys(monkeypatch):
+    monkeypatch.setenv("LIAISON_ADMIN_TOKEN", "calendar-test-admin-token-0123456789")
+    from liaison_common.registry_view import RegistryView
+    from services.notify.alerts import group_timers
+    from services.notify.config import Settings
+
+    view = RegistryView()
+    view.apply({"entity_type": "group", "id": "finance", "version": 1,
+                "data": {"id": "finance", "escalation_hours": 48, "ack_timeout_hours": 120}})  # fmt: skip
+    settings = Settings(
+        escalation_delay_seconds=2 * HOUR, escalation_repeat_seconds=HOUR, ack_timeout_seconds=72 * HOUR
+    )
+    routes = [{"group_id": "wg-credit", "role": "cc"}, {"group_id": "finance", "role": "primary"}]
+    timers = group_timers(routes, view, settings)
+    assert (timers.escalation_seconds, timers.reminder_seconds, timers.ack_timeout_seconds) == (
+        48 * HOUR,
+        HOUR,
+        120 * HOUR,
+    )
+    # Another primary group, or none, keeps notify's own.
+    other = group_timers([{"group_id": "operations", "role": "primary"}], view, settings)
+    assert other.escalation_seconds == 2 * HOUR and other.ack_timeout_seconds == 72 * HOUR
+    assert group_timers([], view, settings).reminder_seconds == HOUR
