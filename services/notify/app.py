@@ -27,7 +27,7 @@ from services.notify.delivery import dispatch_due, resync_at_next_pass
 from services.notify.documents import Alert
 from services.notify.events import Broadcaster
 from services.notify.kafka import consume
-from services.notify.metrics import ESCALATIONS, OPEN_ALERTS, REGISTRY_ENTITIES
+from services.notify.metrics import ESCALATIONS, OPEN_ALERTS, OVERDUE_ALERTS, REGISTRY_ENTITIES
 from services.notify.routes import install_routes
 
 log = logging.getLogger(__name__)
@@ -137,9 +137,21 @@ def _count_registry(view: RegistryView) -> None:
 
 def _count_open_alerts() -> None:
     counts: Counter[tuple[str, str]] = Counter()
-    for alert in Alert.objects(status="open").only("group_ids", "severity").as_pymongo():
+    overdue: Counter[str] = Counter()
+    for alert in (
+        Alert.objects(status="open").only("group_ids", "severity", "escalation_level", "routes").as_pymongo()
+    ):
         for group_id in alert.get("group_ids", []):
             counts[(group_id, alert.get("severity", ""))] += 1
+        if (
+            alert.get("escalation_level", 0) >= 1
+        ):  # not acknowledged in time: counted against its primary group
+            for route in alert.get("routes", []):
+                if route.get("role") == "primary":
+                    overdue[route.get("group_id", "")] += 1
     OPEN_ALERTS.clear()
     for (group_id, severity), count in counts.items():
         OPEN_ALERTS.labels(group_id, severity).set(count)
+    OVERDUE_ALERTS.clear()
+    for group_id, count in overdue.items():
+        OVERDUE_ALERTS.labels(group_id).set(count)

@@ -26,6 +26,11 @@ OPEN_ALERTS = Gauge(
     "Open (unacknowledged) alerts, by group and severity.",
     ["group_id", "severity"],
 )
+OVERDUE_ALERTS = Gauge(
+    "liaison_notify_overdue_alerts",
+    "Open cases escalated because their primary group did not acknowledge them in time, by that group.",
+    ["group_id"],
+)
 ESCALATIONS = Counter(
     "liaison_notify_escalations_total", "Escalations and reminders sent to the comprehensive group."
 )
