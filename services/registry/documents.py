@@ -40,6 +40,10 @@ class CoordinationGroup(RegistryEntity):
     lead_unit_id = me.StringField()
     member_unit_ids = me.ListField(me.StringField())
     duties = me.StringField()
+    # The group's own timers for its cases (notify's defaults when unset).
+    escalation_hours = me.FloatField()
+    reminder_hours = me.FloatField()
+    ack_timeout_hours = me.FloatField()
 
 
 class WorkGroup(RegistryEntity):
@@ -90,6 +94,7 @@ class AlertSubscription(RegistryEntity):
 
     meta = _meta("alert_subscriptions")
     group_id = me.StringField(required=True)
+    leader = me.BooleanField(default=False)  # the 组长's channel: late reminders only
     channel = me.StringField(required=True, choices=("webhook", "email", "inbox"))
     target = me.StringField()
     enabled = me.BooleanField(default=True)

@@ -1,5 +1,6 @@
 """HTTP request and response shapes: XCreate (POST), XUpdate (PATCH), XRead (answers)."""
 
+import copy
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -101,12 +102,15 @@ class SubscriptionCreate(StrictModel):
 
 
 def _update_model(create: type[StrictModel]) -> type[StrictModel]:
-    """The PATCH shape: every field of the create shape but the id, all optional."""
+    """The PATCH shape: every field of the create shape but the id, all optional, each with the
+    create shape's bounds (a PATCH with a value the create shape refuses is a 422, never stored)."""
     fields: dict[str, Any] = {}
     for name, info in create.model_fields.items():
         annotation: Any = info.annotation
         if name != "id":
-            fields[name] = (annotation | None, None)
+            optional = copy.copy(info)
+            optional.default, optional.default_factory = None, None
+            fields[name] = (annotation | None, optional)
     return create_model(create.__name__.replace("Create", "Update"), __base__=StrictModel, **fields)
 
 

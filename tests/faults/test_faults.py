@@ -230,7 +230,7 @@ def test_kafka_stopped_for_ten_seconds_while_clients_submit(healthy_cluster, sce
     for _, value in read_topic(cluster.bootstrap, "liaison.reports.v1"):
         try:  # the topic may also hold the garbage of the bad-input tests
             report_id = json.loads(value)["report_id"]
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: JSON 5,000 deep
             continue
         if isinstance(report_id, str) and report_id.startswith(run):
             ids[report_id] += 1

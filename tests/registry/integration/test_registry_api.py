@@ -328,3 +328,18 @@ def test_a_wiped_topic_gets_a_snapshot_of_everything_at_start(
 
 def _pending(client: TestClient) -> float:
     return metric_value(client.get("/metrics").text, "liaison_registry_outbox_pending")
+
+
+def test_a_group_sets_its_own_timers_and_a_leader_channel(client):
+    changed = client.patch(
+        "/v1/groups/finance", json={"escalation_hours": 48, "ack_timeout_hours": 120}, headers=ADMIN
+    )
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["escalation_hours"], changed.json()["ack_timeout_hours"]) == (48, 120)
+    for bad in (0, -1, 10_000):
+        refused = client.patch("/v1/groups/finance", json={"reminder_hours": bad}, headers=ADMIN)
+        assert refused.status_code == 422 and "reminder_hours" in refused.text, refused.text
+    leader = {"id": "finance-leader", "group_id": "finance", "channel": "email", "target": "zuzhang@example.org",
+              "leader": True}  # fmt: skip
+    created = client.post("/v1/subscriptions", json=leader, headers=ADMIN)
+    assert created.status_code == 201 and created.json()["leader"] is True, created.text
