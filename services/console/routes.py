@@ -370,7 +370,9 @@ def build_router() -> APIRouter:
     @router.get("/incentives")
     async def incentives_page(request: Request) -> HTMLResponse:
         session = session_of(request)
-        return _page(request, "incentives.html", session, calculators=views.calculator_forms(), result=None)
+        return _page(
+            request, "incentives.html", session, calculators=views.calculator_forms(), result=None, values={}
+        )
 
     @router.post("/incentives")
     async def incentives_compute(request: Request) -> HTMLResponse:
@@ -385,8 +387,17 @@ def build_router() -> APIRouter:
             error = "请选择一个计算器"
         except ValueError as problem:  # pydantic's ValidationError is a ValueError
             error = views.calculator_error(problem)
-        return _page(request, "incentives.html", session, calculators=views.calculator_forms(),
-                     result=result, error=error, chosen=name)  # fmt: skip
+        entered = {k: str(v) for k, v in form.items()}  # shown again beside the answer
+        return _page(
+            request,
+            "incentives.html",
+            session,
+            calculators=views.calculator_forms(),
+            result=result,
+            error=error,
+            chosen=name,
+            values=entered,
+        )
 
     # ------------------------------------------------------------ an enterprise's trends
 

@@ -147,7 +147,9 @@ def test_a_group_signs_in_sees_an_alert_arrive_live_and_acts_on_it(browser, ente
     assert "资金缺口" in card.inner_text() and enterprise["name"] in card.inner_text()
     assert card.locator(".status").inner_text() == "待处理"
     card.locator("summary").click()
-    assert "working_capital_need" in card.locator(".evidence").inner_text()
+    # The evidence by the names an official reads, never the field names of the contract.
+    evidence = card.locator(".evidence").inner_text()
+    assert "流动资金需求（万元）" in evidence and "working_capital_need" not in evidence
     # Groups by their Chinese names (the registry's), never their ids.
     assert "金融组（主办）" in card.locator(".routes").inner_text()
     assert "金融信贷保增稳产工作组（抄送）" in card.locator(".routes").inner_text()
@@ -292,4 +294,29 @@ def test_a_group_does_not_see_or_act_on_another_groups_alert(browser, enterprise
     )
     assert answer.status == 403
     shot(page, "09-other-group-inbox")
+    context.close()
+
+
+def test_the_finance_group_computes_a_subsidy_from_the_opinions(browser):
+    """金融支持测算: the risk-compensation clause with the seed's numbers, the clause quoted."""
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    sign_in(page, token_for("group", "finance"))
+    page.wait_for_url(f"{CONSOLE}/inbox")
+    page.click("nav a[href='/incentives']")
+    page.wait_for_url(f"{CONSOLE}/incentives")
+    calculator = page.locator(
+        "details.calculator", has=page.locator("form[data-calculator=risk_compensation]")
+    )
+    calculator.locator("summary").click()
+    form = calculator.locator("form")
+    form.locator("input[name='risk_compensation.new_small_micro_loans_wan']").fill("100000")
+    form.locator("input[name='risk_compensation.growth_over_last_year_wan']").fill("15000")
+    form.locator("input[name='risk_compensation.non_performing_ratio']").fill("4")
+    form.locator("button[type=submit]").click()
+    result = page.locator("section.incentive-result")
+    result.wait_for()
+    assert result.locator("strong").get_attribute("data-amount") == "1200.0"  # 10亿 × 2 points × 60 %
+    assert "按60％对银行业金融机构进行补偿" in result.inner_text()
+    shot(page, "10-incentives-risk-compensation")
     context.close()
