@@ -105,6 +105,12 @@ def reasons_not_to_deliver(alert: Alert, group_id: str, moment: datetime) -> lis
         for s in active(moment)
         if matches(s, data, group_id, moment)
     ]  # fmt: skip
+    # 协调中: a case being coordinated is not notified again before the date its group named
+    # (a reopening meanwhile goes to the inboxes only); the news that it ended always goes out.
+    until = _aware(alert.coordinating_until) if alert.coordinating_until else None
+    if until is not None and moment < until and alert.status != "resolved":
+        held = {"kind": "coordination", "id": alert.alert_id, "group_id": group_id, "at": moment.isoformat()}
+        found.append({**held, "reason": f"协调中，至 {until.isoformat()}", "ends_at": until.isoformat()})
     if alert.type in INHIBITED_BY_INCIDENT and alert.enterprise_id:
         incident = (
             Alert.objects(enterprise_id=alert.enterprise_id, type="major_incident", status__ne="resolved")

@@ -316,3 +316,35 @@ def test_a_groups_own_timers_apply_and_late_reminders_reach_its_leader(
             assert case["escalation_level"] >= 2
     finally:
         leader_hook.close()
+
+
+def test_a_case_under_coordination_reopened_meanwhile_is_not_notified_again_until_its_date(
+    notify, kafka_bootstrap, topics, receivers
+):
+    """协调中 holds the group's channels for the case until the date: its end by data is still
+    told (good news), its reopening meanwhile reaches the inbox only, with the reason."""
+    finance_hook, _, _ = receivers
+    alert_id = "funding_gap.chalco-qinghai.2011-12-18"
+    with notify() as client:
+        publish(kafka_bootstrap, topics["alerts_topic"], alert())
+        eventually(lambda: finance_hook.accepted())
+        finance = token("group", "finance")
+        until = (clock.now() + timedelta(hours=2)).replace(microsecond=0).isoformat()
+        marked = client.post(f"/v1/alerts/{alert_id}/coordinate", json={"until": until}, headers=finance)
+        assert marked.status_code == 200, marked.text
+        told = len(finance_hook.accepted())
+        publish(kafka_bootstrap, topics["alerts_topic"],
+                alert(state="resolved", resolved_by="data", last_period_end="2012-01-01"))  # fmt: skip
+        eventually(lambda: len(finance_hook.accepted()) > told, timeout=30)  # the end is told
+        told = len(finance_hook.accepted())
+        publish(kafka_bootstrap, topics["alerts_topic"], alert(last_period_end="2012-01-08", occurrences=2))
+        eventually(lambda: client.get(f"/v1/alerts/{alert_id}", headers=ADMIN).json()["status"] == "open")
+
+        def held() -> list[dict]:
+            why = client.get(f"/v1/alerts/{alert_id}/notifications", headers=ADMIN).json()
+            finance_group = next(g for g in why["groups"] if g["group_id"] == "finance")
+            return [s for s in finance_group["silences"] if s["kind"] == "coordination"]
+
+        assert eventually(held, timeout=30)[0]["ends_at"].startswith(until[:16])
+        time.sleep(2)  # a delivery would leave after the 0.5 s grouping window
+        assert len(finance_hook.accepted()) == told
