@@ -4,23 +4,23 @@ who may see and act on it, and why each group was (or was not) notified."""
 
 import contextlib
 import threading
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from mongoengine.errors import NotUniqueError
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from liaison_common.registry_view import RegistryView
 from liaison_common.tokens import Principal
-from services.notify import alert_events, timers
+from services.notify import alert_events, alert_index, timers
 from services.notify.calendar import WorkingCalendar, add_working_time
 from services.notify.clock import aware, now
 from services.notify.config import Settings
 from services.notify.documents import Alert, HistoryEntry, Notification, NotificationItem
 from services.notify.exceptions import Conflict, Forbidden, NotFound
 from services.notify.metrics import ACTIONS, END_TO_END_SECONDS, TIME_TO_ACT
-from services.notify.planning import plan_notifications
+from services.notify.planning import insert_items, plan_notifications
 
 SEVERITIES = ("low", "medium", "high", "critical")
 
@@ -97,11 +97,10 @@ def alert_dict(alert: Alert) -> dict[str, Any]:
     return stored_alert_dict(alert.to_mongo().to_dict())
 
 
-def inbox(filters: dict[str, Any], *, limit: int, offset: int) -> list[dict[str, Any]]:
+def inbox_page(filters: dict[str, Any], *, limit: int, offset: int) -> list[dict[str, Any]]:
     """The alerts matching `filters` (already narrowed to what the caller may see), newest first.
     Read as raw documents: building a Document per alert cost more than the query."""
-    found = Alert.objects(**filters).order_by("-received_at").skip(offset).limit(limit).as_pymongo()
-    return [stored_alert_dict(doc) for doc in found]
+    return [stored_alert_dict(doc) for doc in alert_index.page(filters, limit=limit, offset=offset)]
 
 
 def stored_alert_dict(data: dict[str, Any]) -> dict[str, Any]:
@@ -109,6 +108,7 @@ def stored_alert_dict(data: dict[str, Any]) -> dict[str, Any]:
     mongoengine objects for a page of alerts with their histories cost most of its time)."""
     data["alert_id"] = data.pop("_id")
     data.pop("pending_plan", None)  # the writer's own bookkeeping
+    data.pop("plan_batch", None)
     for moment in ("received_at", "updated_at", "first_delivered_at", "next_escalation_at", "archived_at",
                    "coordinating_until"):  # fmt: skip
         if data.get(moment) is not None:
@@ -204,11 +204,54 @@ known_alerts = KnownAlerts()
 
 
 def store_alert(incoming: dict[str, Any], *, view: RegistryView, settings: Settings) -> tuple[Alert, str]:
-    """Insert or update one case; plan its notifications when it is new, reopened, resolved by
-    data or routed to new groups. Returns (alert, outcome): new, updated, reopened, resolved, repeat."""
+    """Insert or update one case (see store_alerts). Returns (alert, outcome): new, updated,
+    reopened, resolved, repeat."""
+    return store_alerts([incoming], view=view, settings=settings)[0]
+
+
+def store_alerts(
+    batch: list[dict[str, Any]], *, view: RegistryView, settings: Settings
+) -> list[tuple[Alert, str]]:
+    """Store one partition's alerts of a consumer batch: insert the new cases, merge the repeats,
+    and plan their notifications when a case is new, reopened, resolved by data or routed to new
+    groups. Returns (alert, outcome) per stored message: new, updated, reopened, resolved, repeat.
+
+    FerretDB answers each round trip in milliseconds whatever it carries, so the number of round
+    trips is the cost: the new cases go in one insert and their planning in one more, and each
+    repeated case is read once and written once however often the batch names it.
+    """
     moment = now()
-    # Insert first: FerretDB checks a unique _id against its index quickly but scans the
-    # table for a lookup, and most alerts are new. Only a repeat pays for the lookup.
+    batch_id = uuid.uuid4().hex
+    # Insert first: most alerts are new, and a unique _id refuses a repeat without a lookup.
+    firsts: dict[str, dict[str, Any]] = {}
+    for item in batch:
+        if item["alert_id"] not in firsts and not known_alerts.has(item["alert_id"]):
+            firsts[item["alert_id"]] = item
+    # One millisecond apart (a stored time's precision), so that the newest first stays the
+    # order in which they came.
+    candidates = [
+        new_alert(item, moment=moment - timedelta(milliseconds=len(firsts) - 1 - i), view=view,
+                  settings=settings, batch_id=batch_id)
+        for i, item in enumerate(firsts.values())
+    ]  # fmt: skip
+    inserted = insert_new(candidates)
+    fresh = [alert for alert in candidates if alert.alert_id in inserted]
+    plan_new(fresh, batch_id=batch_id, view=view, settings=settings)
+    results: list[tuple[Alert, str]] = [(alert, "new") for alert in fresh]
+    repeats: dict[str, list[dict[str, Any]]] = {}
+    for item in batch:
+        alert_id = item["alert_id"]
+        if not (item is firsts.get(alert_id) and alert_id in inserted):
+            repeats.setdefault(alert_id, []).append(item)
+    for alert_id, items in repeats.items():
+        results.extend(store_repeats(alert_id, items, moment=moment, view=view, settings=settings))
+    return results
+
+
+def new_alert(
+    incoming: dict[str, Any], *, moment: datetime, view: RegistryView, settings: Settings, batch_id: str
+) -> Alert:
+    """The stored form of a case rules sent for the first time (not yet saved)."""
     fields = {
         k: incoming.get(k)
         for k in ("type", "severity", "enterprise_id", "work_group_id", "period_end", "detected_at", "submitted_at",
@@ -216,7 +259,7 @@ def store_alert(incoming: dict[str, Any], *, view: RegistryView, settings: Setti
     }  # fmt: skip
     group_ids = list(dict.fromkeys(r["group_id"] for r in incoming.get("routes", [])))
     resolved_at_once = incoming.get("state") == "resolved"
-    alert = Alert(
+    return Alert(
         alert_id=incoming["alert_id"],
         **fields,
         last_period_end=incoming.get("last_period_end") or incoming.get("period_end"),
@@ -228,7 +271,9 @@ def store_alert(incoming: dict[str, Any], *, view: RegistryView, settings: Setti
         group_ids=group_ids,
         status="resolved" if resolved_at_once else "open",
         resolved_by="data" if resolved_at_once else None,
+        # Planned in the same batch; a writer killed before that plans it when the message comes again.
         pending_plan=None if resolved_at_once else "alerts",
+        plan_batch=None if resolved_at_once else batch_id,
         received_at=moment,
         updated_at=moment,
         next_escalation_at=escalation_due(
@@ -238,33 +283,96 @@ def store_alert(incoming: dict[str, Any], *, view: RegistryView, settings: Setti
         else None,
         history=[HistoryEntry(at=moment, event="received", by="rules", detail=", ".join(group_ids))],
     )
+
+
+def insert_new(candidates: list[Alert]) -> set[str]:
+    """Insert the cases in one round trip; the ids inserted (the others were stored already)."""
+    if not candidates:
+        return set()
+    for alert in candidates:
+        alert.validate()  # what save() would check: a bad message fails before anything is written
+    alert_index.insert_entries(candidates)  # the entries first (alert_index.py)
     try:
-        if known_alerts.has(alert.alert_id):
-            raise NotUniqueError(alert.alert_id)  # a repeat of a case this writer has seen: no insert
-        alert.save(force_insert=True)
-    except NotUniqueError:
-        pass
-    else:
+        Alert._get_collection().insert_many([alert.to_mongo() for alert in candidates], ordered=False)
+    except BulkWriteError as error:
+        errors = error.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors) or error.details.get("writeConcernErrors"):
+            raise
+        refused = {e["index"] for e in errors}
+        return {alert.alert_id for i, alert in enumerate(candidates) if i not in refused}
+    return {alert.alert_id for alert in candidates}
+
+
+DUPLICATE_KEY = 11000
+
+
+def plan_new(fresh: list[Alert], *, batch_id: str, view: RegistryView, settings: Settings) -> None:
+    """Record, schedule and plan the cases just inserted, then clear their pending plan at once."""
+    items: list[NotificationItem] = []
+    for alert in fresh:
         known_alerts.add(alert.alert_id)
-        alert_events.record(alert.alert_id, "received", by="rules", detail={"groups": group_ids}, at=moment)
+        alert_events.record(
+            alert.alert_id, "received", by="rules", detail={"groups": alert.group_ids}, at=alert.received_at
+        )
         if alert.next_escalation_at is not None:
             timers.escalations.schedule(alert.alert_id, alert.next_escalation_at)
-        if not resolved_at_once:
-            plan_notifications(alert, alert.group_ids, view=view, settings=settings, kind="alerts")
-            planned(alert)
-        return alert, "new"
-    existing = Alert.objects(alert_id=incoming["alert_id"]).first()
+        if alert.pending_plan:
+            plan_notifications(
+                alert, alert.group_ids, view=view, settings=settings, kind="alerts", items=items
+            )
+    insert_items(items)
+    if any(alert.pending_plan for alert in fresh):
+        Alert.objects(plan_batch=batch_id).update(unset__pending_plan=True, unset__plan_batch=True)
+    for alert in fresh:
+        alert.pending_plan = alert.plan_batch = None
+
+
+def store_repeats(
+    alert_id: str, items: list[dict[str, Any]], *, moment: datetime, view: RegistryView, settings: Settings
+) -> list[tuple[Alert, str]]:
+    """Merge every message of one stored case, in order: one read, one write, one planning."""
+    existing = Alert.objects(alert_id=alert_id).first()
     if existing is None:  # archived since this writer saw it: a new alert again
-        known_alerts.forget(incoming["alert_id"])
-        return store_alert(incoming, view=view, settings=settings)
-    known_alerts.add(existing.alert_id)
+        known_alerts.forget(alert_id)
+        first, *later = items
+        again = store_alerts([first], view=view, settings=settings)
+        return again + (
+            store_repeats(alert_id, later, moment=moment, view=view, settings=settings) if later else []
+        )
+    known_alerts.add(alert_id)
+    finish_planning(existing, view=view, settings=settings)  # a writer killed before it planned: plan now
+    results: list[tuple[Alert, str]] = []
+    to_plan: list[str] = []
+    listed = alert_index.entry_of(existing)
+    for incoming in items:
+        outcome, groups = merge_into(existing, incoming, moment=moment, view=view, settings=settings)
+        results.append((existing, outcome))
+        to_plan.extend(g for g in groups if g not in to_plan)
+    if any(outcome != "repeat" for _, outcome in results):
+        if to_plan:
+            existing.pending_plan = "alerts"
+        alert_index.save(existing, listed)
+    if to_plan:
+        planned_items: list[NotificationItem] = []
+        plan_notifications(
+            existing, to_plan, view=view, settings=settings, kind="alerts", items=planned_items
+        )
+        insert_items(planned_items)
+        planned(existing)
+    return results
+
+
+def merge_into(
+    existing: Alert, incoming: dict[str, Any], *, moment: datetime, view: RegistryView, settings: Settings
+) -> tuple[str, list[str]]:
+    """Apply one message to a stored case in memory (saved by the caller). Returns the outcome
+    and the groups to notify: all of them when the case ended or came back, else the new ones."""
     current = alert_dict(existing)
     merged = merge(current, incoming)
     changed = {k: merged.get(k) for k in CASE_FIELDS if merged.get(k) != current.get(k)}
     transition = status_change(current, incoming)
     if not changed and transition is None:
-        finish_planning(existing, view=view, settings=settings)  # killed before it planned: plan now
-        return existing, "repeat"
+        return "repeat", []
     for key, value in changed.items():
         setattr(existing, key, value)
     existing.updated_at = moment
@@ -294,23 +402,16 @@ def store_alert(incoming: dict[str, Any], *, view: RegistryView, settings: Setti
         delay = group_timers(existing.routes, view, settings).escalation_seconds
         existing.next_escalation_at = escalation_due(moment, delay, settings)
         timers.escalations.schedule(existing.alert_id, existing.next_escalation_at)
-    new_groups = [g for g in merged["group_ids"] if g not in current.get("group_ids", [])]
-    if outcome in ("resolved", "reopened") or new_groups:
-        existing.pending_plan = "alerts"
-    existing.save()
     if outcome in ("resolved", "reopened"):
-        # The groups are told once that the case ended (or came back).
-        plan_notifications(existing, existing.group_ids, view=view, settings=settings, kind="alerts")
-    elif new_groups:
-        plan_notifications(existing, new_groups, view=view, settings=settings, kind="alerts")
-    if existing.pending_plan:
-        planned(existing)
-    return existing, outcome
+        return outcome, list(
+            existing.group_ids
+        )  # the groups are told once that the case ended (or came back)
+    return outcome, [g for g in merged["group_ids"] if g not in current.get("group_ids", [])]
 
 
 def planned(alert: Alert) -> None:
-    alert.pending_plan = None
-    Alert.objects(alert_id=alert.alert_id).update_one(unset__pending_plan=True)
+    alert.pending_plan = alert.plan_batch = None
+    Alert.objects(alert_id=alert.alert_id).update_one(unset__pending_plan=True, unset__plan_batch=True)
 
 
 def plan_escalation(alert: Alert, *, view: RegistryView, settings: Settings, group: str) -> None:
@@ -369,6 +470,7 @@ def archive_resolved(settings: Settings) -> int:
             {"_id": found.alert_id, "status": "resolved", "updated_at": found.updated_at}
         ).deleted_count:
             moved += 1
+            alert_index.forget(found.alert_id)
             alert_events.record(found.alert_id, "archived", by="notify", at=doc["archived_at"],
                                 detail={"after_days": settings.archive_after_days})  # fmt: skip
         else:
@@ -468,10 +570,9 @@ def escalations_due(settings: Settings, *, resync: bool = False) -> list[dict[st
     moment = now()
     if resync:
         for status in ("open", "acknowledged"):  # one equality each: FerretDB reads all for $in
-            for alert in Alert.objects(status=status, next_escalation_at__ne=None).only(
-                "alert_id", "next_escalation_at"
-            ):
-                timers.escalations.schedule(alert.alert_id, aware(alert.next_escalation_at) or moment)
+            for entry in alert_index.entries(status=status):
+                if entry.get("next_escalation_at") is not None:
+                    timers.escalations.schedule(entry["_id"], aware(entry["next_escalation_at"]) or moment)
     commands = []
     for alert_id in timers.escalations.pop_due(moment):
         alert = (
@@ -507,6 +608,7 @@ def apply_command(
     alert = Alert.objects(alert_id=command["alert_id"]).first()
     if alert is None:
         return None, False
+    listed = alert_index.entry_of(alert)
     event, detail = command["event"], command.get("detail") or {}
     moment = datetime.fromisoformat(command["at"]) if command.get("at") else now()
     if event in ("acknowledged", "resolved"):
@@ -526,7 +628,7 @@ def apply_command(
             alert.resolved_by = "group"
         alert.history.append(HistoryEntry(at=moment, event=event, by=str(detail.get("principal") or command["by"]),
                                           detail=str(detail.get("comment") or "")))  # fmt: skip
-        alert.save()
+        alert_index.save(alert, listed)
         action = "ack" if event == "acknowledged" else "resolve"
         ACTIONS.labels(action).inc()
         received = aware(alert.received_at)
@@ -541,7 +643,7 @@ def apply_command(
         alert.history.append(HistoryEntry(at=moment, event="commented", by=str(detail.get("principal") or command["by"]),
                                           detail=str(detail.get("comment") or ""), ref=command.get("id")))  # fmt: skip
         alert.updated_at = moment
-        alert.save()
+        alert_index.save(alert, listed)
         return alert, True
     if event == "reopened":  # an acknowledgement that timed out (escalations_due)
         if alert.status != "acknowledged":
@@ -558,7 +660,7 @@ def apply_command(
         alert.history.append(HistoryEntry(at=moment, event="reopened", by="notify",
                                           detail=str(detail.get("reason") or "")))  # fmt: skip
         alert.pending_plan = "alerts"
-        alert.save()
+        alert_index.save(alert, listed)
         # The groups are told again: the case is theirs once more.
         plan_notifications(alert, alert.group_ids, view=view, settings=settings, kind="alerts")
         planned(alert)
@@ -578,7 +680,7 @@ def apply_command(
         alert.history.append(HistoryEntry(at=moment, event="coordinating", by=str(detail.get("principal") or command["by"]),
                                           detail=note, ref=command.get("id")))  # fmt: skip
         alert.updated_at = moment
-        alert.save()
+        alert_index.save(alert, listed)
         return alert, True
     if event == "delivered":
         notification_id = str(detail.get("notification") or "")
@@ -589,7 +691,7 @@ def apply_command(
         first = alert.first_delivered_at is None
         if first:
             alert.first_delivered_at = moment
-        alert.save()
+        alert_index.save(alert, listed)
         if first and alert.submitted_at:
             with contextlib.suppress(ValueError):
                 submitted = datetime.fromisoformat(alert.submitted_at)
@@ -611,7 +713,7 @@ def apply_command(
         alert.history.append(HistoryEntry(at=moment, event="escalated" if level == 1 else "reminded", by="notify",
                                           detail=f"to {group}, level {level}"))  # fmt: skip
         alert.pending_plan = "escalation"
-        alert.save()
+        alert_index.save(alert, listed)
         plan_escalation(alert, view=view, settings=settings, group=group)
         planned(alert)
         return alert, True

@@ -21,7 +21,7 @@ from liaison_common.logs import configure_logging
 from liaison_common.registry_follower import follow_registry
 from liaison_common.registry_view import RegistryView
 from liaison_common.web import ANY_REQUEST, install_common
-from services.notify import alert_events, alerts, delivery, timers
+from services.notify import alert_events, alert_index, alerts, delivery, timers
 from services.notify.config import Settings
 from services.notify.delivery import dispatch_due, resync_at_next_pass
 from services.notify.documents import Alert
@@ -138,17 +138,11 @@ def _count_registry(view: RegistryView) -> None:
 def _count_open_alerts() -> None:
     counts: Counter[tuple[str, str]] = Counter()
     overdue: Counter[str] = Counter()
-    for alert in (
-        Alert.objects(status="open").only("group_ids", "severity", "escalation_level", "routes").as_pymongo()
-    ):
-        for group_id in alert.get("group_ids", []):
-            counts[(group_id, alert.get("severity", ""))] += 1
-        if (
-            alert.get("escalation_level", 0) >= 1
-        ):  # not acknowledged in time: counted against its primary group
-            for route in alert.get("routes", []):
-                if route.get("role") == "primary":
-                    overdue[route.get("group_id", "")] += 1
+    for entry in alert_index.entries(status="open"):  # the small entries, not the alerts
+        for group_id in entry.get("group_ids", []):
+            counts[(group_id, entry.get("severity") or "")] += 1
+        if (entry.get("escalation_level") or 0) >= 1 and entry.get("primary_group"):
+            overdue[entry["primary_group"]] += 1  # not acknowledged in time: its primary group's
     OPEN_ALERTS.clear()
     for (group_id, severity), count in counts.items():
         OPEN_ALERTS.labels(group_id, severity).set(count)

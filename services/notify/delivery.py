@@ -240,9 +240,8 @@ def replan_late_items(key: str, settings: Settings) -> int:
     for item in NotificationItem.objects(key=key, sent_in=None):
         if item.alert_id in carried:
             continue
-        new_key, send_at = planning.grouping_window(
-            notification.grouping or notification.key, moment, settings
-        )
+        window = planning.grouping_window(notification.grouping or notification.key, moment, settings)
+        new_key, send_at = window.key, window.leaves
         planning.insert_notification(
             key=new_key,
             subscription={"id": notification.subscription_id, "channel": notification.channel,
@@ -253,6 +252,7 @@ def replan_late_items(key: str, settings: Settings) -> int:
             created_at=moment,
             send_at=send_at,
         )  # fmt: skip
+        window.stored = True
         planning.add_item(new_key, item.alert_id, moment)
         NotificationItem.objects(key=key, alert_id=item.alert_id).update_one(set__sent_in=f"late:{new_key}")
         replanned += 1

@@ -23,6 +23,7 @@ class Alert(me.Document):
             ("enterprise_id", "-received_at"),
             ("status", "-received_at"),
             "-received_at",
+            "plan_batch",
         ],
     }
 
@@ -57,10 +58,38 @@ class Alert(me.Document):
     # in the same write as the change that calls for it, cleared once planned, so a writer killed
     # in between plans it when the message comes again.
     pending_plan = me.StringField()
+    plan_batch = me.StringField()  # the consumer batch that inserted it, while its planning is pending
     # Silences and inhibitions that kept a group from being notified: {group_id, kind, id, at, reason}.
     suppressions = me.ListField(me.DictField())
     # Set on the copy in the archive (alerts resolved more than NOTIFY_ARCHIVE_AFTER_DAYS ago).
     archived_at = me.DateTimeField()
+
+
+class AlertIndexEntry(me.Document):
+    """What the inbox filters and sorts an alert by, and what the dispatcher's periodic work
+    reads of it; nothing else (services/notify/alert_index.py)."""
+
+    meta = {
+        "collection": "alert_index",
+        "strict": False,
+        "indexes": [
+            ("group_ids", "-received_at"),
+            ("enterprise_id", "-received_at"),
+            ("status", "-received_at"),
+            "-received_at",
+        ],
+    }
+
+    alert_id = me.StringField(primary_key=True)
+    group_ids = me.ListField(me.StringField())
+    enterprise_id = me.StringField()
+    type = me.StringField()
+    status = me.StringField()
+    received_at = me.DateTimeField(required=True)
+    severity = me.StringField()
+    escalation_level = me.IntField()
+    next_escalation_at = me.DateTimeField()
+    primary_group = me.StringField()
 
 
 class Notification(me.Document):

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mongoengine.errors import NotUniqueError
+from pymongo.errors import BulkWriteError
 
 from liaison_common.registry_view import RegistryView
 from services.notify import alert_events, silences, timers
@@ -45,12 +46,14 @@ def plan_notifications(
     settings: Settings,
     kind: str,
     leader: bool = False,
+    items: list[NotificationItem] | None = None,
 ) -> list[str]:
     """Put the alert into a notification per subscription: for alerts, the one of the current
     grouping window (same subscription, kind and type), for escalations one of its own.
 
     Insert-only, so that any number of notify instances can plan at once: the window's
-    notification is inserted by whoever comes first, and each alert joins it as an item.
+    notification is inserted by whoever comes first, and each alert joins it as an item. Given
+    `items`, the items are collected there for the caller to insert together (insert_items).
     """
     moment = now()
     keys = []
@@ -70,28 +73,36 @@ def plan_notifications(
         for subscription in subscriptions_of(view, group_id, leader=leader):
             channels.append(subscription["channel"])
             grouping = f"{subscription['id']}|{kind}|{alert.type}"
+            window = None
             if kind == "alerts":
-                key, send_at = grouping_window(grouping, moment, settings)
+                window = grouping_window(grouping, moment, settings)
+                key, send_at = window.key, window.leaves
             else:
                 key, send_at = f"{grouping}|{alert.alert_id}|{alert.escalation_level}", moment
-            insert_notification(
-                key=key,
-                subscription=subscription,
-                group_id=group_id,
-                kind=kind,
-                grouping=grouping,
-                created_at=moment,
-                send_at=send_at,
-            )
-            add_item(key, alert.alert_id, moment)
+            if window is None or not window.stored:  # a window's notification is inserted once
+                insert_notification(
+                    key=key,
+                    subscription=subscription,
+                    group_id=group_id,
+                    kind=kind,
+                    grouping=grouping,
+                    created_at=moment,
+                    send_at=send_at,
+                )
+                if window is not None:
+                    window.stored = True
+            if items is None:
+                add_item(key, alert.alert_id, moment)
+            else:
+                items.append(NotificationItem(key=key, alert_id=alert.alert_id, created_at=moment))
             keys.append(key)
         alert_events.record(alert.alert_id, "notified", by="notify", at=moment,
                             detail={"group_id": group_id, "kind": kind, "channels": channels or ["inbox"]})  # fmt: skip
     return keys
 
 
-def grouping_window(grouping: str, moment: datetime, settings: Settings) -> tuple[str, datetime]:
-    """The key of the notification collecting `grouping`'s alerts at `moment`, and when it leaves.
+def grouping_window(grouping: str, moment: datetime, settings: Settings) -> "Window":
+    """The window (its notification's key, and when it leaves) collecting `grouping`'s alerts at `moment`.
 
     A window opens with the first alert of its grouping and stays open `group_wait_seconds`
     (as Alertmanager's group_wait): alerts that arrive together are sent together, never split
@@ -109,24 +120,25 @@ def grouping_window(grouping: str, moment: datetime, settings: Settings) -> tupl
             # The key is unique per window even when a full one is followed in the same ms.
             stamp = int(moment.timestamp() * 1000)
             key = f"{grouping}|w{stamp}" if opened is None or opened.stamp != stamp else f"{opened.key}+"
-            opened = _Window(key, moment + timedelta(seconds=settings.group_wait_seconds) + GRACE, stamp)
+            opened = Window(key, moment + timedelta(seconds=settings.group_wait_seconds) + GRACE, stamp)
             _windows[grouping] = opened
             if len(_windows) > 10_000:
                 for stale in [g for g, window in _windows.items() if window.leaves < moment]:
                     del _windows[stale]
         opened.alerts += 1
-        return opened.key, opened.leaves
+        return opened
 
 
 @dataclass
-class _Window:
+class Window:
     key: str
     leaves: datetime
     stamp: int  # the millisecond it opened
     alerts: int = 0
+    stored: bool = False  # its notification is in the database (inserted by this writer)
 
 
-_windows: dict[str, _Window] = {}
+_windows: dict[str, Window] = {}
 
 
 _windows_lock = threading.Lock()
@@ -164,6 +176,22 @@ def insert_notification(
 def add_item(key: str, alert_id: str, moment: datetime) -> None:
     with contextlib.suppress(NotUniqueError):  # planned before: a redelivered alert event
         NotificationItem(key=key, alert_id=alert_id, created_at=moment).save(force_insert=True)
+
+
+def insert_items(items: list[NotificationItem]) -> None:
+    """Insert planned items in one round trip; one planned before (a redelivery) stays as it was."""
+    if not items:
+        return
+    try:
+        NotificationItem._get_collection().insert_many([item.to_mongo() for item in items], ordered=False)
+    except BulkWriteError as error:
+        if error.details.get("writeConcernErrors") or any(
+            e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", [])
+        ):
+            raise
+
+
+DUPLICATE_KEY = 11000
 
 
 # ------------------------------------------------------------------ actions and escalation

@@ -128,7 +128,7 @@ def build_router() -> APIRouter:
         if status is not None:
             filters["status"] = status
 
-        return await to_thread.run_sync(lambda: alerts.inbox(filters, limit=limit, offset=offset))
+        return await to_thread.run_sync(lambda: alerts.inbox_page(filters, limit=limit, offset=offset))
 
     @router.get("/v1/alerts/stream", responses=answers(401, 503))
     async def stream_alerts(principal: CurrentPrincipal, request: Request) -> StreamingResponse:

@@ -12,7 +12,7 @@ from kafka import KafkaProducer
 from liaison_common import jsonbytes
 from liaison_common.kafka_auth import kafka_auth
 from services.notify import clock, delivery
-from services.notify.documents import Alert, Notification, NotificationItem
+from services.notify.documents import Alert, AlertIndexEntry, Notification, NotificationItem
 from tests.notify.integration.helpers import ADMIN, alert, eventually, publish, token
 from tests.notify.receivers import WebhookReceiver
 
@@ -348,3 +348,40 @@ def test_a_case_under_coordination_reopened_meanwhile_is_not_notified_again_unti
         assert eventually(held, timeout=30)[0]["ends_at"].startswith(until[:16])
         time.sleep(2)  # a delivery would leave after the 0.5 s grouping window
         assert len(finance_hook.accepted()) == told
+
+
+def test_the_inbox_lists_newest_first_follows_each_change_and_lists_alerts_stored_before_its_entries(
+    notify, kafka_bootstrap, topics
+):
+    """Newest first, a page at a time (alerts stored together are ordered by id); a status
+    filter follows an acknowledgement; alerts stored by a version without the alert index
+    (its entries dropped here) are listed again after a restart."""
+    ids = [f"funding_gap.chalco-qinghai.2011-12-{day:02d}" for day in range(1, 21)]
+    batch = [alert(alert_id, period_end=alert_id[-10:], severity="high") for alert_id in ids]
+    with notify() as client:
+
+        def listed(**params: object) -> list[str]:
+            return [a["alert_id"] for a in client.get("/v1/alerts", params=params, headers=ADMIN).json()]
+
+        publish(kafka_bootstrap, topics["alerts_topic"], *batch[:10])
+        eventually(lambda: len(listed(group_id="finance")) == 10)
+        publish(kafka_bootstrap, topics["alerts_topic"], *batch[10:])
+        eventually(lambda: len(listed(group_id="finance")) == 20)
+        received = {a["alert_id"]: a["received_at"] for a in client.get("/v1/alerts", headers=ADMIN).json()}
+        newest_first = sorted(sorted(ids), key=lambda i: received[i], reverse=True)
+        assert listed(group_id="finance") == newest_first
+        assert set(newest_first[:10]) == set(ids[10:]), "the later alerts come first"
+        assert listed(group_id="finance", limit=5, offset=5) == newest_first[5:10]
+
+        finance = token("group", "finance")
+        assert client.post(f"/v1/alerts/{ids[0]}/ack", headers=finance).status_code == 200
+        assert listed(status="acknowledged") == [ids[0]]
+        assert ids[0] not in listed(status="open") and len(listed(status="open")) == 19
+        assert listed(group_id="comprehensive") == []
+        AlertIndexEntry.drop_collection()  # as an installation from before the alert index
+        assert listed(group_id="finance") == []
+
+    with notify() as client:
+        eventually(lambda: len(listed(group_id="finance")) == 20)
+        assert listed(group_id="finance") == newest_first
+        assert listed(status="acknowledged") == [ids[0]]

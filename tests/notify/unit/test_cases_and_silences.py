@@ -51,17 +51,18 @@ def test_a_silence_matches_every_matcher_it_names_while_it_lasts():
 def test_a_grouping_window_opens_with_its_first_alert():
     settings = Settings(admin_token="admin-token-0123456789")  # type: ignore[call-arg]
     start = datetime(2011, 12, 20, 10, 0, 4, 900_000, tzinfo=UTC)  # just before a 5 s boundary
-    key, leaves = planning.grouping_window("sub|alerts|unit-test", start, settings)
-    later_key, _ = planning.grouping_window("sub|alerts|unit-test", start + timedelta(seconds=2), settings)
+    opened = planning.grouping_window("sub|alerts|unit-test", start, settings)
+    key, leaves = opened.key, opened.leaves
+    later_key = planning.grouping_window("sub|alerts|unit-test", start + timedelta(seconds=2), settings).key
     assert later_key == key and leaves > start + timedelta(seconds=settings.group_wait_seconds)
-    next_key, _ = planning.grouping_window("sub|alerts|unit-test", leaves, settings)
+    next_key = planning.grouping_window("sub|alerts|unit-test", leaves, settings).key
     assert next_key != key
 
 
 def test_a_full_grouping_window_makes_way_for_a_new_one():
     settings = Settings(admin_token="admin-token-0123456789", max_alerts_per_notification=3)  # type: ignore[call-arg]
     start = datetime(2011, 12, 20, 10, 0, 0, tzinfo=UTC)
-    keys = [planning.grouping_window("sub|alerts|full-test", start, settings)[0] for _ in range(7)]
+    keys = [planning.grouping_window("sub|alerts|full-test", start, settings).key for _ in range(7)]
     # 3 + 3 + 1 alerts, in three notifications, all opened in the same millisecond
     assert [keys.count(k) for k in dict.fromkeys(keys)] == [3, 3, 1]
 
