@@ -5,6 +5,7 @@ who may see and act on it, and why each group was (or was not) notified."""
 import contextlib
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -243,9 +244,21 @@ def store_alerts(
         alert_id = item["alert_id"]
         if not (item is firsts.get(alert_id) and alert_id in inserted):
             repeats.setdefault(alert_id, []).append(item)
-    for alert_id, items in repeats.items():
-        results.extend(store_repeats(alert_id, items, moment=moment, view=view, settings=settings))
+
+    # Each case has its own thread of round trips (read, write, plan): the cases are apart, so
+    # they go side by side, and the database's latency, not its work, is what they wait on.
+    def store(case: tuple[str, list[dict[str, Any]]]) -> list[tuple[Alert, str]]:
+        return store_repeats(case[0], case[1], moment=moment, view=view, settings=settings)
+
+    # (A case's worker storing again, for an archived case, stays in its thread: no pool in the pool.)
+    in_worker = threading.current_thread().name.startswith("notify-case")
+    side_by_side = len(repeats) > 1 and not in_worker
+    for outcomes in (_case_workers.map if side_by_side else map)(store, list(repeats.items())):
+        results.extend(outcomes)
     return results
+
+
+_case_workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="notify-case")
 
 
 def new_alert(

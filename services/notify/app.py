@@ -21,7 +21,7 @@ from liaison_common.logs import configure_logging
 from liaison_common.registry_follower import follow_registry
 from liaison_common.registry_view import RegistryView
 from liaison_common.web import ANY_REQUEST, install_common
-from services.notify import alert_events, alert_index, alerts, delivery, timers
+from services.notify import alert_events, alert_index, alerts, delivery, digests, timers
 from services.notify.config import Settings
 from services.notify.delivery import dispatch_due, resync_at_next_pass
 from services.notify.documents import Alert
@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 try:
                     await dispatch_due(client, settings)
                     # Due escalations are commands for each alert's writer (alert_events.py).
-                    resync = loop.time() - last_resync > timers.RESYNC_SECONDS
+                    resync = loop.time() - last_resync > timers.ESCALATION_RESYNC_SECONDS
                     if resync:
                         last_resync = loop.time()
                     due = await to_thread.run_sync(partial(alerts.escalations_due, settings, resync=resync))
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db.connect(settings.mongodb_uri)
+        digests.forget_planned()  # what an earlier run in this process saw (another database, in tests)
         app.state.registry_ready = asyncio.Event()
         follower = follow_registry(
             settings.kafka_bootstrap_servers,

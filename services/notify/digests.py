@@ -214,7 +214,8 @@ def plan_digests(week: str, *, view: RegistryView) -> list[str]:
         ):
             continue  # a 组长's channel gets late reminders only
         key = f"{subscription_id}|digest|{week}"
-        if Notification.objects(key=key).only("key").first() is not None:
+        if key in _planned or Notification.objects(key=key).only("key").first() is not None:
+            _planned.add(key)
             continue  # planned already (a week's first record came again)
         digest = digest_for(data["group_id"], week)
         try:
@@ -238,5 +239,15 @@ def plan_digests(week: str, *, view: RegistryView) -> list[str]:
         except NotUniqueError:
             continue
         timers.notifications.schedule(key, moment)
+        _planned.add(key)
         planned.append(key)
     return planned
+
+
+# Digest keys known to be planned: every reporting record of a week asks, and each lookup is a
+# round trip. A few hundred keys a year (subscriptions x weeks); forgotten at each start.
+_planned: set[str] = set()
+
+
+def forget_planned() -> None:
+    _planned.clear()

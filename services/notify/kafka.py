@@ -143,10 +143,32 @@ async def _run_lane(
             continue  # handed over meanwhile: its new owner reads these again
         if tp.topic == settings.alerts_topic:
             await _store_alerts_guarded(messages, settings, view, producer, on_alert)
+        elif tp.topic == settings.reporting_topic:
+            for message in latest_per_week(messages):
+                await _handle_guarded(message, tp.topic, settings, view, producer, on_alert)
         else:
             for message in messages:
                 await _handle_guarded(message, tp.topic, settings, view, producer, on_alert)
         await consumer.commit({tp: messages[-1].offset + 1})
+
+
+def latest_per_week(messages: list[Any]) -> list[Any]:
+    """A batch of reporting records with only the last of each week (the store keeps the latest
+    record of a week, and the first of a week plans digests however often it comes): rules sends
+    one per report, and each stored one is a round trip. Unusable ones all stay, for the
+    dead-letter topic."""
+    weeks: list[str | None] = []
+    for message in messages:
+        try:
+            record = json.loads(message.value or b"")
+        except ValueError:
+            record = None
+        usable = isinstance(record, dict) and isinstance(record.get("week"), str)
+        weeks.append(record["week"] if usable else None)
+    last = {week: index for index, week in enumerate(weeks) if week is not None}
+    return [
+        m for i, (m, week) in enumerate(zip(messages, weeks, strict=True)) if week is None or last[week] == i
+    ]
 
 
 async def _store_alerts_guarded(
