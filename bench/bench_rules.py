@@ -11,7 +11,13 @@ group of its own, so the running platform is not disturbed:
   2. live: reports sent one every few milliseconds with a funding gap each, so each makes an
      alert; latency from send to the alert on the alerts topic, p50/p99;
   3. bare: an aiokafka loop that consumes the same N reports, parses, changes and produces
-     them, the ceiling a Python consumer reaches on this broker.
+     them, the ceiling a Python consumer reaches on this broker;
+  4. the domain work alone: the worker's own work on the same N reports (parse, history,
+     detection, cases, routing, JSON of the outputs and of the state; bench/rules_domain.py),
+     without Kafka;
+  5. fair: an aiokafka loop doing that same work and producing the same outputs (each send
+     awaited into the producer's batch, flushed and committed per batch of 500). The worker's
+     ratio to this loop is the one that says how much Faust and the tables cost.
 """
 
 import asyncio
@@ -30,8 +36,11 @@ from pathlib import Path
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from kafka import KafkaConsumer, KafkaProducer
+from rules_domain import DomainWork, outputs_of
 
 from liaison_common.kafka_auth import kafka_auth, use_local_kafka_admin
+from liaison_common.registry_follower import read_registry
+from liaison_common.registry_view import RegistryView
 from liaison_common.topics import REGISTRY, TopicSpec, ensure_topics
 
 REPO = Path(__file__).resolve().parents[1]
@@ -216,6 +225,46 @@ async def bare_loop(bootstrap: str, source: str, n: int) -> float:
     return n / (time.perf_counter() - started)
 
 
+async def fair_loop(bootstrap: str, source: str, n: int, view: RegistryView) -> float:
+    """The worker's work in a bare aiokafka loop: the same outputs, to topics of its own."""
+    work = DomainWork(view)
+    sinks = {
+        name: f"bench.fair-{name}.{uuid.uuid4().hex[:8]}" for name in ("problems", "alerts", "periods", "dlq")
+    }
+    ensure_topics(bootstrap, tuple(TopicSpec(topic, 3) for topic in sinks.values()))
+    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, **kafka_auth(), group_id=f"bench-fair-{uuid.uuid4().hex[:6]}",
+                                auto_offset_reset="earliest", enable_auto_commit=False)  # fmt: skip
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **kafka_auth(), acks="all", linger_ms=5)
+    await consumer.start()
+    await producer.start()
+    seen, started = 0, None
+    try:
+        while seen < n:
+            batches = await consumer.getmany(timeout_ms=500, max_records=500)
+            for tp, messages in batches.items():
+                if started is None:
+                    started = time.perf_counter()
+                for message in messages:
+                    for name, key, value in work.handle(message.value):
+                        await producer.send(sinks[name], key=key, value=value)
+                    seen += 1
+                await producer.flush()
+                await consumer.commit({tp: messages[-1].offset + 1})
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    assert started is not None
+    return n / (time.perf_counter() - started)
+
+
+def domain_alone(values: list[bytes], view: RegistryView) -> tuple[float, float]:
+    """Reports/s of the domain work alone, and outputs per report."""
+    work = DomainWork(view)
+    started = time.perf_counter()
+    outputs = outputs_of(work, values)
+    return len(values) / (time.perf_counter() - started), outputs / len(values)
+
+
 def main() -> None:
     use_local_kafka_admin()  # the local broker wants SASL: be its admin
     n = int(os.environ.get("N", "5000"))
@@ -260,7 +309,17 @@ def main() -> None:
               f"p99 {percentile(latencies, 99) * 1000:7.1f} ms   ({len(latencies)} alerts)")  # fmt: skip
     bare = asyncio.run(bare_loop(bootstrap, topics["reports"], n))
     print(f"{'bare aiokafka consume→produce':<36} {bare:>8.0f} events/s")
-    print(f"\nratio rules/bare: {rate / bare:.2f}")
+    view = read_registry(bootstrap, REGISTRY, RegistryView())
+    alone, per_report = domain_alone(
+        [json.dumps(report(i, run)).encode() for i in range(n)],
+        view,  # the reports on the topic
+    )
+    print(
+        f"{'the domain work alone (no Kafka)':<36} {alone:>8.0f} reports/s   ({per_report:.1f} outputs per report)"
+    )
+    fair = asyncio.run(fair_loop(bootstrap, topics["reports"], n, view))
+    print(f"{'fair: aiokafka loop doing that work':<36} {fair:>8.0f} reports/s")
+    print(f"\nratio rules/bare: {rate / bare:.2f}   rules/fair: {rate / fair:.2f}")
 
 
 if __name__ == "__main__":

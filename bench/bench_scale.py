@@ -26,6 +26,7 @@ import time
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
@@ -268,7 +269,7 @@ def live_in(token: str, enterprises: list[str]) -> None:
     producer = KafkaProducer(bootstrap_servers=BOOTSTRAP, **kafka_auth(), acks=1, linger_ms=20)
     for n in range(ALERTS):
         enterprise_id = enterprises[n % len(enterprises)]
-        alert = {"alert_id": f"stated_problem.{enterprise_id}.scale-{run}-{n}", "type": "stated_problem",
+        alert: dict[str, Any] = {"alert_id": f"stated_problem.{enterprise_id}.scale-{run}-{n}", "type": "stated_problem",
                  "severity": "low", "enterprise_id": enterprise_id, "period_end": "2013-06-30",
                  "detected_at": "2013-07-01T09:00:00+08:00", "summary": "历史问题", "evidence": {},
                  "routes": [{"group_id": ("finance", "comprehensive", "operations")[n % 3], "role": "primary"}],
