@@ -67,8 +67,8 @@ ACCESS: tuple[Access, ...] = (
     ),
     Access(
         "notify",
-        reads=(topics.ALERTS, topics.ALERT_EVENTS, topics.REPORTING, topics.REGISTRY),
-        writes=(topics.ALERT_EVENTS, topics.DLQ),
+        reads=(topics.ALERTS, topics.ALERT_EVENTS, topics.ALERT_INDEX, topics.REPORTING, topics.REGISTRY),
+        writes=(topics.ALERT_EVENTS, topics.ALERT_INDEX, topics.DLQ),
         groups=("liaison-notify",),
     ),
     Access(

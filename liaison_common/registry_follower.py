@@ -5,6 +5,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from anyio import to_thread
@@ -27,6 +28,31 @@ async def follow_registry(
     on_batch: Callable[[RegistryView], None] | None = None,
 ) -> None:
     """Read the topic from the start, forever; set `ready` once caught up with its end."""
+
+    def caught_up() -> None:
+        ready.set()
+        log.info("registry loaded: %d enterprises, %d work groups",
+                 view.count("enterprise"), view.count("work_group"))  # fmt: skip
+
+    await follow_topic(
+        bootstrap_servers, topic, client_id=client_id,
+        apply=lambda message: apply_record(view, message.value, message.offset),
+        caught_up=caught_up, after_batch=None if on_batch is None else lambda: on_batch(view),
+    )  # fmt: skip
+
+
+async def follow_topic(
+    bootstrap_servers: str,
+    topic: str,
+    *,
+    client_id: str,
+    apply: Callable[[Any], None],
+    caught_up: Callable[[], None],
+    after_batch: Callable[[], None] | None = None,
+) -> None:
+    """A table's topic into memory: every partition read from the start with no consumer group,
+    each message handed to `apply`, `caught_up` called once its end (as it was at the start) is
+    reached, forever; a broker that goes away is waited for (and the topic read again)."""
     while True:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
@@ -35,6 +61,7 @@ async def follow_registry(
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
+        announced = False
         try:
             await consumer.start()
             partitions = await to_thread.run_sync(partitions_of, bootstrap_servers, topic)
@@ -43,20 +70,19 @@ async def follow_registry(
             await consumer.seek_to_beginning(*assigned)
             targets = await consumer.end_offsets(assigned)
             while True:
-                if not ready.is_set() and await _caught_up(consumer, targets):
-                    ready.set()
-                    log.info("registry loaded: %d enterprises, %d work groups",
-                             view.count("enterprise"), view.count("work_group"))  # fmt: skip
-                batches = await consumer.getmany(timeout_ms=500)
+                if not announced and await _caught_up(consumer, targets):
+                    announced = True
+                    caught_up()
+                batches = await consumer.getmany(timeout_ms=500, max_records=2000)
                 for messages in batches.values():
                     for message in messages:
-                        apply_record(view, message.value, message.offset)
-                if on_batch is not None:
-                    on_batch(view)
+                        apply(message)
+                if after_batch is not None:
+                    after_batch()
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            log.warning("registry follower: %r; reconnecting in 2 s", error)
+            log.warning("%s follower: %r; reconnecting in 2 s", topic, error)
             await asyncio.sleep(2)
         finally:
             await stop_quietly(consumer)

@@ -19,6 +19,9 @@ ALERTS = "liaison.alerts.v1"
 REGISTRY = "liaison.registry.v1"
 # CONTRACT.md §6: every change of an alert, keyed by alert_id (the audit log of a case).
 ALERT_EVENTS = "liaison.alert-events.v1"
+# Not in CONTRACT.md: notify's alert index (services/notify/alert_index.py), one entry per alert,
+# keyed by alert_id, that every notify instance holds in memory for the inbox.
+ALERT_INDEX = "liaison.alert-index.v1"
 # Not in CONTRACT.md: weekly reporting completeness and timeliness (rules → notify, dashboards).
 REPORTING = "liaison.reporting.v1"
 # Internal to rules: every report's period, on one partition, for the event-time watermark.
@@ -46,6 +49,8 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(PROBLEMS, config={"retention.ms": YEAR_MS}),
     TopicSpec(ALERTS, config={"retention.ms": YEAR_MS}),
     TopicSpec(ALERT_EVENTS, config={"retention.ms": YEAR_MS}),
+    # A table: compaction keeps each alert's latest entry (a tombstone once it is archived).
+    TopicSpec(ALERT_INDEX, config={"cleanup.policy": "compact"}),
     # The registry is a table: compaction keeps the latest state of every entity.
     # One partition keeps every change in one order for the consumers that rebuild it.
     TopicSpec(REGISTRY, partitions=1, config={"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}),

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import queue
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -106,40 +107,53 @@ class Commands:
                 self._producer = None
 
 
-def drain(limit: int = 500) -> list[dict[str, Any]]:
-    taken: list[dict[str, Any]] = []
+def drain(pending: "queue.SimpleQueue[Any]", limit: int = 500) -> list[Any]:
+    taken: list[Any] = []
     while len(taken) < limit:
         try:
-            taken.append(_pending.get_nowait())
+            taken.append(pending.get_nowait())
         except queue.Empty:
             break
     return taken
 
 
-async def publish_forever(bootstrap_servers: str, topic: str, *, idle_seconds: float = 0.2) -> None:
-    """Send what was recorded, in order; a record is dropped only after the broker refused it
-    for a minute (logged), so that a broker outage does not hold notify's memory forever."""
+def keyed(item: dict[str, Any]) -> tuple[bytes, bytes]:
+    return item["alert_id"].encode(), jsonbytes.dumps(item)
+
+
+async def publish_forever(
+    bootstrap_servers: str,
+    topic: str,
+    *,
+    pending: "queue.SimpleQueue[Any]" = _pending,
+    encode: Callable[[Any], tuple[bytes, bytes | None]] = keyed,
+    client_id: str = "liaison-notify-alert-events",
+    idle_seconds: float = 0.2,
+) -> None:
+    """Send what was queued, in order (each item as `encode` makes it a key and a value); a
+    record is dropped only after the broker refused it for a minute (logged), so that a broker
+    outage does not hold notify's memory forever."""
     while True:
         producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers, **kafka_auth(), client_id="liaison-notify-alert-events",
+            bootstrap_servers=bootstrap_servers, **kafka_auth(), client_id=client_id,
             acks="all", linger_ms=5, enable_idempotence=True,
         )  # fmt: skip
         try:
             await producer.start()
             while True:
-                batch = drain()
+                batch = drain(pending)
                 if not batch:
                     await asyncio.sleep(idle_seconds)
                     continue
-                futures = [
-                    await producer.send(topic, key=item["alert_id"].encode(), value=jsonbytes.dumps(item))
-                    for item in batch
-                ]
+                futures = []
+                for item in batch:
+                    key, value = encode(item)
+                    futures.append(await producer.send(topic, key=key, value=value))
                 await asyncio.wait_for(asyncio.gather(*futures), timeout=60)
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            log.warning("alert events: %r; reconnecting in 2 s", error)
+            log.warning("%s: %r; reconnecting in 2 s", topic, error)
             await asyncio.sleep(2)
         finally:
             await stop_quietly(producer)

@@ -14,13 +14,21 @@ again (the message comes again) brings them level. An entry whose alert is not t
 inserted, or archived meanwhile) is left out of the page.
 """
 
+import json
 import logging
+import queue
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ReplaceOne
 from pymongo.errors import BulkWriteError
 
+from liaison_common import jsonbytes
+from liaison_common.registry_follower import follow_topic
+from services.notify.clock import aware
 from services.notify.documents import Alert, AlertIndexEntry
 
 log = logging.getLogger(__name__)
@@ -57,26 +65,32 @@ def write_entries(alerts: list[Alert]) -> None:
     """Write the alerts' entries (before the alerts themselves), in one round trip."""
     if not alerts:
         return
-    requests = [ReplaceOne({"_id": alert.alert_id}, entry_of(alert), upsert=True) for alert in alerts]
+    entries = [entry_of(alert) for alert in alerts]
+    requests = [ReplaceOne({"_id": entry["_id"]}, entry, upsert=True) for entry in entries]
     AlertIndexEntry._get_collection().bulk_write(requests, ordered=False)
+    announce(entries)
 
 
 def insert_entries(alerts: list[Alert]) -> None:
     """The entries of new alerts, in one round trip; one there already (a redelivery) stays."""
     if not alerts:
         return
+    entries = [entry_of(alert) for alert in alerts]
     try:
-        AlertIndexEntry._get_collection().insert_many([entry_of(alert) for alert in alerts], ordered=False)
+        AlertIndexEntry._get_collection().insert_many([dict(entry) for entry in entries], ordered=False)
     except BulkWriteError as error:
         if error.details.get("writeConcernErrors") or any(
             e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", [])
         ):
             raise
+    announce(entries)
 
 
 def forget(alert_id: str) -> None:
     """An alert leaves the inbox (archived)."""
     AlertIndexEntry._get_collection().delete_one({"_id": alert_id})
+    view.apply(alert_id, None, time.time_ns())
+    outbox.put((alert_id, None))
 
 
 def page(filters: dict[str, Any], *, limit: int, offset: int) -> list[dict[str, Any]]:
@@ -85,14 +99,17 @@ def page(filters: dict[str, Any], *, limit: int, offset: int) -> list[dict[str, 
     unknown = set(filters) - set(FILTERS)
     if unknown:
         raise ValueError(f"the inbox does not filter by {', '.join(sorted(unknown))}")
-    ids = [
-        entry["_id"]
-        for entry in AlertIndexEntry._get_collection()
-        .find(filters, {"_id": 1})
-        .sort([("received_at", -1), ("_id", 1)])
-        .skip(offset)
-        .limit(limit)
-    ]
+    if view.loaded.is_set():
+        ids = view.ids(filters, limit=limit, offset=offset)
+    else:  # still loading at start: the database sorts (slower, the same answer)
+        ids = [
+            entry["_id"]
+            for entry in AlertIndexEntry._get_collection()
+            .find(filters, {"_id": 1})
+            .sort([("received_at", -1), ("_id", 1)])
+            .skip(offset)
+            .limit(limit)
+        ]
     alerts = Alert._get_collection()
     found = list(_readers.map(lambda alert_id: alerts.find_one({"_id": alert_id}), ids))
     return [doc for doc in found if doc is not None]
@@ -124,3 +141,140 @@ def rebuild_if_incomplete(batch: int = 500) -> int:
         written += len(requests)
     log.info("alert index: %d entries written, done", written)
     return written
+
+
+# ------------------------------------------------------------------ the index in memory
+
+# Every instance holds every entry in memory (about 300 bytes each): the inbox filters and sorts
+# here, and reads from the database only the page's alerts. An instance learns its own writes at
+# once and every instance's writes from liaison.alert-index.v1, a compacted topic keyed by alert
+# id whose records are the entries (a tombstone when an alert is archived). A record of an older
+# write that arrives after a newer one changes nothing: each entry carries the nanosecond of its
+# write (its one writer's clock).
+
+
+class View:
+    def __init__(self) -> None:
+        self._entries: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self.loaded = threading.Event()
+
+    def apply(self, alert_id: str, entry: dict[str, Any] | None, version: int) -> None:
+        with self._lock:
+            current = self._entries.get(alert_id)
+            if current is not None and current["v"] > version:
+                return
+            if entry is None:
+                self._entries.pop(alert_id, None)
+            else:
+                self._entries[alert_id] = {**entry, "_id": alert_id, "v": version}
+
+    def ids(self, filters: dict[str, Any], *, limit: int, offset: int) -> list[str]:
+        with self._lock:
+            found = [entry for entry in self._entries.values() if matches(entry, filters)]
+        found.sort(key=lambda entry: (-entry["t"], entry["_id"]))
+        return [entry["_id"] for entry in found[offset : offset + limit]]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, alert_id: str) -> dict[str, Any] | None:
+        return self._entries.get(alert_id)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+        self.loaded.clear()
+
+
+def matches(entry: dict[str, Any], filters: dict[str, Any]) -> bool:
+    for field, wanted in filters.items():
+        value = entry.get(field)
+        if field == "group_ids":
+            if wanted not in (value or ()):
+                return False
+        elif value != wanted:
+            return False
+    return True
+
+
+view = View()
+outbox: "queue.SimpleQueue[tuple[str, dict[str, Any] | None]]" = queue.SimpleQueue()
+
+
+def compact(entry: dict[str, Any]) -> dict[str, Any]:
+    """What the view keeps of an entry (and the topic carries): the inbox's filters and its order."""
+    received = aware(entry["received_at"])
+    return {
+        "group_ids": list(entry.get("group_ids") or []),
+        "enterprise_id": entry.get("enterprise_id"),
+        "type": entry.get("type"),
+        "status": entry.get("status"),
+        # Whole milliseconds, as the database keeps a time: the same entry read back compares equal.
+        "t": (received - UNIX_EPOCH) // timedelta(milliseconds=1) if received is not None else 0,
+    }
+
+
+UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def announce(entries: list[dict[str, Any]]) -> None:
+    """Entries just written: into this instance's view at once, and onto the topic for the others."""
+    version = time.time_ns()
+    for entry in entries:
+        small = {**compact(entry), "v": version}
+        view.apply(entry["_id"], small, version)
+        outbox.put((entry["_id"], small))
+
+
+def encode(item: tuple[str, dict[str, Any] | None]) -> tuple[bytes, bytes | None]:
+    alert_id, entry = item
+    return alert_id.encode(), None if entry is None else jsonbytes.dumps(entry)
+
+
+def apply_record(key: bytes | None, value: bytes | None) -> None:
+    """One record of the topic into the view; one that is not an entry is skipped (logged)."""
+    if key is None:
+        return
+    alert_id = key.decode("utf-8", "replace")
+    if value is None:
+        view.apply(alert_id, None, time.time_ns())
+        return
+    try:
+        entry = json.loads(value)
+        if not isinstance(entry, dict) or not isinstance(entry.get("t"), int | float):
+            raise ValueError("not an index entry")
+        view.apply(alert_id, entry, int(entry.get("v") or 0))
+    except (ValueError, TypeError, RecursionError) as error:
+        log.warning("alert index: record for %r skipped: %r", alert_id[:80], error)
+
+
+async def follow(bootstrap_servers: str, topic: str) -> None:
+    """Load the topic into the view (then `view.loaded` is set), and follow it, forever."""
+
+    def loaded() -> None:
+        log.info("alert index: %d entries loaded from %s", len(view), topic)
+        view.loaded.set()
+
+    await follow_topic(
+        bootstrap_servers, topic, client_id="liaison-notify-alert-index",
+        apply=lambda message: apply_record(message.key, message.value), caught_up=loaded,
+    )  # fmt: skip
+
+
+def publish_missing() -> int:
+    """After the view is loaded at start: put on the topic every entry of the database that the
+    topic lacks or holds in an older state (an installation from before the topic; a writer that
+    died before its record went out). One read of every entry, once. Returns how many."""
+    stale = []
+    for entry in AlertIndexEntry._get_collection().find({}):
+        known = view.get(entry["_id"])
+        if known is None or {
+            k: known.get(k) for k in ("group_ids", "enterprise_id", "type", "status", "t")
+        } != compact(entry):
+            stale.append(entry)
+    for start in range(0, len(stale), 500):
+        announce(stale[start : start + 500])
+    if stale:
+        log.info("alert index: %d entries put on the topic", len(stale))
+    return len(stale)

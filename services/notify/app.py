@@ -88,6 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db.connect(settings.mongodb_uri)
         digests.forget_planned()  # what an earlier run in this process saw (another database, in tests)
+        alert_index.view.clear()  # the same: loaded again from the topic
+        bootstrap = settings.kafka_bootstrap_servers
         app.state.registry_ready = asyncio.Event()
         follower = follow_registry(
             settings.kafka_bootstrap_servers,
@@ -103,6 +105,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             asyncio.create_task(run_dispatcher()),
             asyncio.create_task(
                 alert_events.publish_forever(settings.kafka_bootstrap_servers, settings.alert_events_topic)
+            ),
+            asyncio.create_task(alert_index.follow(bootstrap, settings.alert_index_topic)),
+            asyncio.create_task(
+                alert_events.publish_forever(
+                    bootstrap,
+                    settings.alert_index_topic,
+                    pending=alert_index.outbox,
+                    encode=alert_index.encode,
+                    client_id="liaison-notify-alert-index",
+                )
             ),
         ]
         try:

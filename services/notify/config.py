@@ -12,6 +12,7 @@ class Settings(CommonSettings):
 
     alerts_topic: str = topics.ALERTS
     alert_events_topic: str = topics.ALERT_EVENTS
+    alert_index_topic: str = topics.ALERT_INDEX
     reporting_topic: str = topics.REPORTING
     registry_topic: str = topics.REGISTRY
     dlq_topic: str = topics.DLQ

@@ -101,8 +101,12 @@ async def consume(
             max_request_size=MAX_DEAD_LETTER_BYTES,
         )
         try:
-            # Before the first alert: an installation from before the inbox's entries gets them.
+            # Before the first alert: an installation from before the alert index gets it, in
+            # the database and then (once this instance has read the topic) on the topic.
             await to_thread.run_sync(alert_index.rebuild_if_incomplete)
+            while not alert_index.view.loaded.is_set():
+                await asyncio.sleep(0.1)
+            await to_thread.run_sync(alert_index.publish_missing)
             await consumer.start()
             await producer.start()
             while True:
@@ -161,7 +165,7 @@ def latest_per_week(messages: list[Any]) -> list[Any]:
     for message in messages:
         try:
             record = json.loads(message.value or b"")
-        except ValueError:
+        except (ValueError, RecursionError):  # JSON nested thousands deep raises the latter
             record = None
         usable = isinstance(record, dict) and isinstance(record.get("week"), str)
         weeks.append(record["week"] if usable else None)
@@ -184,7 +188,10 @@ async def _store_alerts_guarded(
     to the dead-letter topic; what the batch stored before it failed is a repeat the second time."""
     usable: list[dict[str, Any]] = []
     for message in messages:
-        alert, _ = usable_alert(message.value)
+        try:
+            alert, _ = usable_alert(message.value)
+        except Exception:  # whatever it is, the guard below sends it on with the reason
+            alert = None
         if alert is None:  # to the dead-letter topic, with the reason
             await _handle_guarded(message, settings.alerts_topic, settings, view, producer, on_alert)
         else:

@@ -58,6 +58,9 @@ def topics(kafka_bootstrap: str, unique_name: str, receivers) -> dict[str, str]:
         "alert_events_topic": make_topic(
             kafka_bootstrap, f"test.notify-alert-events.{unique_name}", partitions=3
         ),
+        "alert_index_topic": make_topic(
+            kafka_bootstrap, f"test.notify-alert-index.{unique_name}", partitions=3, compact=True
+        ),
     }
 
 

@@ -13,6 +13,7 @@ from liaison_common import jsonbytes
 from liaison_common.kafka_auth import kafka_auth
 from services.notify import clock, delivery
 from services.notify.documents import Alert, AlertIndexEntry, Notification, NotificationItem
+from tests.kafka_helpers import make_topic
 from tests.notify.integration.helpers import ADMIN, alert, eventually, publish, token
 from tests.notify.receivers import WebhookReceiver
 
@@ -351,11 +352,12 @@ def test_a_case_under_coordination_reopened_meanwhile_is_not_notified_again_unti
 
 
 def test_the_inbox_lists_newest_first_follows_each_change_and_lists_alerts_stored_before_its_entries(
-    notify, kafka_bootstrap, topics
+    notify, kafka_bootstrap, topics, unique_name
 ):
     """Newest first, a page at a time (alerts stored together are ordered by id); a status
     filter follows an acknowledgement; alerts stored by a version without the alert index
-    (its entries dropped here) are listed again after a restart."""
+    (its entries dropped here, and a topic of its own that is empty) are listed again after a
+    restart."""
     ids = [f"funding_gap.chalco-qinghai.2011-12-{day:02d}" for day in range(1, 21)]
     batch = [alert(alert_id, period_end=alert_id[-10:], severity="high") for alert_id in ids]
     with notify() as client:
@@ -381,7 +383,10 @@ def test_the_inbox_lists_newest_first_follows_each_change_and_lists_alerts_store
         AlertIndexEntry.drop_collection()  # as an installation from before the alert index
         assert listed(group_id="finance") == []
 
-    with notify() as client:
+    empty_topic = make_topic(
+        kafka_bootstrap, f"test.notify-alert-index-2.{unique_name}", partitions=3, compact=True
+    )
+    with notify(alert_index_topic=empty_topic) as client:
         eventually(lambda: len(listed(group_id="finance")) == 20)
         assert listed(group_id="finance") == newest_first
         assert listed(status="acknowledged") == [ids[0]]

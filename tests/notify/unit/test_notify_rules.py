@@ -122,3 +122,24 @@ def test_the_digest_says_how_the_group_handled_its_alerts():
     }  # fmt: skip
     assert "确认 1 条（中位用时 2 小时）" in digests.digest_markdown(digest)
     assert "超时升级 1 条" in digests.digest_html(digest)
+
+
+def test_a_batch_of_reporting_records_keeps_the_last_of_each_week_and_every_unusable_one():
+    from types import SimpleNamespace
+
+    from services.notify.kafka import latest_per_week
+
+    def message(value: bytes) -> SimpleNamespace:
+        return SimpleNamespace(value=value)
+
+    batch = [
+        message(b'{"week": "2011-W50", "received": 1}'),
+        message(b"[" * 5000),  # nested too deep for the parser
+        message(b'{"week": "2011-W51", "received": 1}'),
+        message(b'{"week": "2011-W50", "received": 2}'),
+        message(b"not json"),
+        message(b'{"no": "week"}'),
+    ]
+    kept = latest_per_week(batch)
+    assert [m.value for m in kept] == [b"[" * 5000, b'{"week": "2011-W51", "received": 1}',
+                                       b'{"week": "2011-W50", "received": 2}', b"not json", b'{"no": "week"}']  # fmt: skip
