@@ -76,6 +76,7 @@ def insert_entries(alerts: list[Alert]) -> None:
     if not alerts:
         return
     entries = [entry_of(alert) for alert in alerts]
+    refused: set[int] = set()
     try:
         AlertIndexEntry._get_collection().insert_many([dict(entry) for entry in entries], ordered=False)
     except BulkWriteError as error:
@@ -83,7 +84,10 @@ def insert_entries(alerts: list[Alert]) -> None:
             e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", [])
         ):
             raise
-    announce(entries)
+        refused = {e["index"] for e in error.details.get("writeErrors", [])}
+    # Only the entries inserted: a refused one belongs to an alert stored before (a repeat this
+    # writer did not know of after a restart), whose entry stays as it is.
+    announce([entry for index, entry in enumerate(entries) if index not in refused])
 
 
 def forget(alert_id: str) -> None:
