@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # The admin token: LIAISON_ADMIN_TOKEN if set, else the one `make up` generated in .local/secrets/.
 
-.PHONY: help install up demo down restart status schemas bench bench-e2e bench-ingest bench-rules bench-scale test test-faults test-unit test-integration lint lint-infra fmt clean-data logs
+.PHONY: help install up demo down restart status schemas bench bench-e2e bench-ingest bench-rules bench-scale test test-faults test-unit test-integration lint lint-infra k8s fmt clean-data logs
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -62,6 +62,9 @@ lint: ## ruff and mypy
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/mypy
+
+k8s: ## Print the Kubernetes manifests of OVERLAY (dev, the default, or prod), built with the pinned kustomize
+	@scripts/platform.sh kustomize build infra/k8s/overlays/$(or $(OVERLAY),dev)
 
 lint-infra: ## promtool checks of the Prometheus configs and rules
 	@promtool check config infra/prometheus/prometheus.yml

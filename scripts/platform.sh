@@ -150,6 +150,17 @@ install_prometheus() {
   fi
 }
 
+KUSTOMIZE_VERSION=v5.8.1
+KUSTOMIZE_BIN="$LOCAL/tools/kustomize-$KUSTOMIZE_VERSION/kustomize"
+
+install_kustomize() {
+  # Only tests/infra/test_k8s.py needs it: it builds the manifests of infra/k8s/.
+  if [[ ! -x "$KUSTOMIZE_BIN" ]]; then
+    say "building kustomize $KUSTOMIZE_VERSION from the Go module proxy (for the Kubernetes manifests' tests)"
+    GOBIN="$(dirname "$KUSTOMIZE_BIN")" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+  fi
+}
+
 install_browser() {
   # Only the console's browser tests need it: Debian's Chromium and a font with Chinese glyphs.
   if [[ ! -x /usr/bin/chromium || ! -d /usr/share/fonts/truetype/wqy ]]; then
@@ -434,7 +445,12 @@ cd "$ROOT"
 
 case "${1:-}" in
   install) install_all ;;
-  test-deps) install_browser ;;
+  test-deps) install_browser; install_kustomize ;;
+  kustomize)
+    install_kustomize
+    shift
+    "$KUSTOMIZE_BIN" "$@"
+    ;;
   infra)
     install_all
     start_kafka

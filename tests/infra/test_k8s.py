@@ -1,0 +1,302 @@
+"""The Kubernetes manifests (infra/k8s/) are right without a cluster: each overlay builds with
+kustomize, every core object is valid for the Kubernetes versions we support, every custom
+resource is valid against the CRD of the operator version we name (infra/k8s/crds/), and the
+built cluster is the one the services were tested against (topics, users, secrets, probes).
+
+kustomize is built from the Go module proxy by `scripts/platform.sh test-deps` (make test).
+"""
+
+import subprocess
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from liaison_common import kafka_access, topics
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "infra" / "k8s"
+OVERLAYS = ("dev", "prod")
+# The oldest Kubernetes the manifests need (podAffinityTerm.matchLabelKeys is beta and on by
+# default from 1.31) and the newest that kubernetes-validate ships schemas for.
+KUBERNETES_VERSIONS = ("1.31.0", "1.37.0")
+# Secrets that an operator creates before applying (docs/kubernetes.md); the KafkaUsers' Secrets
+# are written by Strimzi's user operator.
+SECRETS_CREATED_BY_HAND = {"liaison-admin-token", "notify-webhook-secret", "liaison-mongo-password"}
+RULES_INPUT_TOPICS = (topics.REPORTS, topics.INCIDENTS, topics.WORKGROUP_REPORTS)
+WORKLOADS = ("Deployment", "StatefulSet")
+
+
+def kustomize_binary() -> Path:
+    found = sorted((ROOT / ".local" / "tools").glob("kustomize-*/kustomize"))
+    if not found:
+        pytest.fail("kustomize is missing: `scripts/platform.sh test-deps` builds it (make test does)")
+    return found[-1]
+
+
+@cache
+def built(overlay: str) -> tuple[dict[str, Any], ...]:
+    result = subprocess.run(
+        [str(kustomize_binary()), "build", str(K8S / "overlays" / overlay)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, f"kustomize build {overlay}: {result.stderr}"
+    return tuple(document for document in yaml.safe_load_all(result.stdout) if document)
+
+
+def of_kind(overlay: str, kind: str) -> list[dict[str, Any]]:
+    return [document for document in built(overlay) if document["kind"] == kind]
+
+
+def named(overlay: str, kind: str, name: str) -> dict[str, Any]:
+    matches = [document for document in of_kind(overlay, kind) if document["metadata"]["name"] == name]
+    assert len(matches) == 1, f"{overlay}: one {kind} {name}, found {len(matches)}"
+    return matches[0]
+
+
+# ------------------------------------------------------------------ custom resources
+
+
+def strict(schema: Any) -> Any:
+    """The CRD schema with unknown fields refused where the API server would prune them, so that a
+    misspelt field fails here instead of vanishing silently in the cluster."""
+    if isinstance(schema, list):
+        return [strict(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result = {key: strict(value) for key, value in schema.items()}
+    if (
+        "properties" in result
+        and "additionalProperties" not in result
+        and not result.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        result["additionalProperties"] = False
+    return result
+
+
+@cache
+def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
+    """(apiVersion, kind) → the strict openAPIV3Schema of every CRD kept in infra/k8s/crds/."""
+    schemas: dict[tuple[str, str], dict[str, Any]] = {}
+    for path in sorted((K8S / "crds").glob("*.yaml")):
+        for crd in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            if not crd or crd.get("kind") != "CustomResourceDefinition":
+                continue
+            group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+            for version in crd["spec"]["versions"]:
+                if version.get("served", True):
+                    schema = strict(version["schema"]["openAPIV3Schema"])
+                    schemas[(f"{group}/{version['name']}", kind)] = schema
+    return schemas
+
+
+def validation_errors(document: dict[str, Any]) -> Iterator[str]:
+    api_version, kind = document["apiVersion"], document["kind"]
+    name = f"{kind} {document['metadata']['name']}"
+    if (api_version, kind) in crd_schemas():
+        validator = jsonschema.Draft7Validator(crd_schemas()[(api_version, kind)])
+        for error in validator.iter_errors(document):
+            yield f"{name}: {'/'.join(map(str, error.absolute_path))}: {error.message}"
+        return
+    for version in KUBERNETES_VERSIONS:
+        try:
+            kubernetes_validate.validate(document, version, strict=True)
+        except kubernetes_validate.SchemaNotFoundError:
+            yield f"{name}: {api_version} is neither a Kubernetes {version} kind nor a CRD in infra/k8s/crds/"
+        except kubernetes_validate.ValidationError as error:
+            yield f"{name} (Kubernetes {version}): {error.message}"
+
+
+def test_the_crd_validation_refuses_a_misspelt_field():
+    topic = {
+        "apiVersion": "kafka.strimzi.io/v1",
+        "kind": "KafkaTopic",
+        "metadata": {"name": "t"},
+        "spec": {"partition": 3, "replicas": 1},
+    }
+    errors = list(validation_errors(topic))
+    assert errors and "partition" in errors[0]
+    topic["spec"] = {"partitions": "three"}
+    assert any("three" in error for error in validation_errors(topic))
+
+
+def test_the_core_validation_refuses_a_misspelt_field():
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "s"},
+        "spec": {"selector": {"a": "b"}, "port": [{"port": 80}]},
+    }
+    assert any("port" in error for error in validation_errors(service))
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_built_object_is_valid(overlay):
+    errors = [error for document in built(overlay) for error in validation_errors(document)]
+    assert not errors, "\n".join(errors)
+
+
+# ------------------------------------------------------------------ Kafka
+
+
+def test_the_generated_kafka_resources_match_the_code():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("generate_kafka", K8S / "generate_kafka.py")
+    assert spec and spec.loader
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    for name, render in generator.FILES.items():
+        committed = (K8S / "base" / name).read_text(encoding="utf-8")
+        assert committed == render(), f"infra/k8s/base/{name} is stale: python infra/k8s/generate_kafka.py"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_topic_of_the_code_is_a_kafka_topic_with_its_settings(overlay):
+    by_topic = {
+        document["spec"]["topicName"]: document["spec"] for document in of_kind(overlay, "KafkaTopic")
+    }
+    assert set(by_topic) == {spec.name for spec in topics.TOPICS}
+    for spec in topics.TOPICS:
+        built_spec = by_topic[spec.name]
+        assert spec.config.items() <= built_spec["config"].items(), spec.name
+        if spec.partitions == 1:  # one order on purpose: never widened
+            assert built_spec["partitions"] == 1, spec.name
+        else:
+            assert built_spec["partitions"] >= spec.partitions, spec.name
+    assert all(topic["replicas"] <= broker_count(overlay) for topic in by_topic.values())
+
+
+def broker_count(overlay: str) -> int:
+    return sum(pool["spec"]["replicas"] for pool in of_kind(overlay, "KafkaNodePool"))
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_service_user_has_exactly_the_acls_of_make_up(overlay):
+    users = {document["metadata"]["name"]: document for document in of_kind(overlay, "KafkaUser")}
+    assert set(users) == set(kafka_access.USERS)
+    for access in kafka_access.ACCESS:
+        acls = users[access.user]["spec"]["authorization"]["acls"]
+        granted = {
+            (
+                acl["resource"]["type"],
+                acl["resource"]["name"],
+                acl["resource"]["patternType"],
+                operation.lower(),
+            )
+            for acl in acls
+            for operation in acl["operations"]
+        }
+        pattern = {"literal": "literal", "prefixed": "prefix"}  # Kafka's word, Strimzi's word
+        expected = {
+            (g.resource, g.name, pattern[g.pattern], g.operation) for g in kafka_access.grants(access)
+        }
+        assert granted == expected, access.user
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_rules_never_scales_past_the_partitions_of_its_input(overlay):
+    partitions = {
+        document["spec"]["topicName"]: document["spec"]["partitions"]
+        for document in of_kind(overlay, "KafkaTopic")
+    }
+    scaler = named(overlay, "ScaledObject", "rules")
+    assert scaler["spec"]["scaleTargetRef"]["kind"] == "StatefulSet"
+    assert 1 <= scaler["spec"]["minReplicaCount"] <= scaler["spec"]["maxReplicaCount"]
+    assert scaler["spec"]["maxReplicaCount"] <= min(partitions[topic] for topic in RULES_INPUT_TOPICS)
+    (trigger,) = scaler["spec"]["triggers"]
+    assert trigger["metadata"]["consumerGroup"] == "liaison-rules"
+    assert trigger["metadata"]["topic"] in RULES_INPUT_TOPICS
+
+
+# ------------------------------------------------------------------ workloads
+
+
+def containers(workload: dict[str, Any]) -> list[dict[str, Any]]:
+    pod = workload["spec"]["template"]["spec"]
+    return list(pod.get("initContainers", [])) + list(pod["containers"])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_no_secret_is_written_down(overlay):
+    """Secrets are references only: no Secret object, no literal credential in an environment."""
+    assert not of_kind(overlay, "Secret")
+    referenced: set[str] = set()
+    for kind in WORKLOADS:
+        for workload in of_kind(overlay, kind):
+            for container in containers(workload):
+                for variable in container.get("env", []):
+                    name = variable["name"]
+                    if any(word in name for word in ("PASSWORD", "TOKEN", "SECRET")):
+                        assert "valueFrom" in variable, f"{workload['metadata']['name']}: {name} is a literal"
+                    reference = variable.get("valueFrom", {}).get("secretKeyRef")
+                    if reference:
+                        referenced.add(reference["name"])
+    kafka_users = {document["metadata"]["name"] for document in of_kind(overlay, "KafkaUser")}
+    assert referenced <= SECRETS_CREATED_BY_HAND | kafka_users
+    for configmap in of_kind(overlay, "ConfigMap"):
+        assert not [key for key in configmap["data"] if "PASSWORD" in key or "TOKEN" in key]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_service_has_probes_resources_a_budget_and_a_monitor(overlay):
+    budgets = [
+        document["spec"]["selector"]["matchLabels"] for document in of_kind(overlay, "PodDisruptionBudget")
+    ]
+    monitored = [
+        document["spec"]["selector"]["matchLabels"] for document in of_kind(overlay, "ServiceMonitor")
+    ]
+    service_labels = [document["metadata"].get("labels", {}) for document in of_kind(overlay, "Service")]
+    names = set()
+    for kind in WORKLOADS:
+        for workload in of_kind(overlay, kind):
+            name = workload["metadata"]["name"]
+            names.add(name)
+            for container in workload["spec"]["template"]["spec"]["containers"]:
+                assert "readinessProbe" in container and "livenessProbe" in container, name
+                assert container["resources"]["requests"].keys() >= {"cpu", "memory"}, name
+                assert "memory" in container["resources"]["limits"], name
+            labels = workload["spec"]["template"]["metadata"]["labels"]
+            assert any(selector.items() <= labels.items() for selector in budgets), f"{name}: no budget"
+            assert any(
+                selector.items() <= service.items() and service.get("app.kubernetes.io/name") == name
+                for selector in monitored
+                for service in service_labels
+            ), f"{name}: no ServiceMonitor"
+    assert names == {"registry", "ingest", "rules", "notify", "console"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_ingest_and_the_console_are_reachable_from_outside(overlay):
+    policies = of_kind(overlay, "NetworkPolicy")
+    deny = named(overlay, "NetworkPolicy", "default-deny-ingress")
+    assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
+    for policy in policies:
+        for rule in policy["spec"].get("ingress", []):
+            if "from" not in rule:  # from anywhere
+                selector = policy["spec"]["podSelector"]["matchExpressions"]
+                assert selector == [
+                    {"key": "app.kubernetes.io/name", "operator": "In", "values": ["ingest", "console"]}
+                ], policy["metadata"]["name"]
+    (listener,) = named(overlay, "Kafka", "liaison")["spec"]["kafka"]["listeners"]
+    assert listener["type"] == "internal" and listener["networkPolicyPeers"], "the broker is open to all"
+
+
+def test_dev_runs_one_of_everything_and_prod_spreads_more():
+    def replicas(overlay: str) -> dict[str, int]:
+        counts = {d["metadata"]["name"]: d["spec"].get("replicas", 1) for d in of_kind(overlay, "Deployment")}
+        counts["kafka"] = broker_count(overlay)
+        counts["mongodb"] = named(overlay, "MongoDBCommunity", "liaison-mongo")["spec"]["members"]
+        counts["rules"] = named(overlay, "ScaledObject", "rules")["spec"]["maxReplicaCount"]
+        return counts
+
+    assert set(replicas("dev").values()) == {1}
+    prod = replicas("prod")
+    assert prod["kafka"] == 3 and prod["mongodb"] == 3
+    assert all(count >= 2 for count in prod.values()), prod
+    for deployment in of_kind("prod", "Deployment"):
+        assert deployment["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
