@@ -32,6 +32,7 @@ from liaison_common.deadletter import MAX_DEAD_LETTER_BYTES
 from liaison_common.kafka_auth import faust_credentials
 from liaison_common.logs import configure_logging
 from liaison_common.registry_view import RegistryView
+from liaison_common.topics import partitions_of
 from services.rules.config import Settings
 from services.rules.thresholds import Thresholds
 
@@ -41,7 +42,43 @@ thresholds = Thresholds.load()
 registry = RegistryView()
 registry_ready = asyncio.Event()
 
-app = faust.App(
+
+def input_partitions() -> int:
+    """RULES_PARTITIONS, or as many as the reports topic has: 3 under `make up`, 12 in the
+    Kubernetes prod overlay. The tables below are partitioned alike."""
+    if settings.partitions:
+        return settings.partitions
+    return len(partitions_of(settings.kafka_bootstrap_servers, settings.reports_topic))
+
+
+PARTITIONS = input_partitions()
+
+
+class RulesApp(faust.App):
+    """faust.App with one fix: a worker being stopped finishes its events in flight and sends its
+    table writes before it gives its partitions away.
+
+    faust-streaming 0.15.3 answers a rebalance that comes while the worker stops (SIGTERM, a
+    scale-down, a rolling update) by closing the consumer at once, with the last events' table
+    writes still in the producer. The next owner then restores the table without them and
+    reads the reports again from the last commit with an older case book: `make
+    bench-rebalance` saw cases split in two, and a case's updates missing, each time a worker
+    stopped while another joined (docs/scaling.md).
+    """
+
+    async def _on_partitions_revoked(self, revoked: set[Any]) -> None:
+        if self.should_stop and self._consumer is not None:
+            try:
+                self.flow_control.suspend()
+                self.flow_control.clear()
+                await self._consumer_wait_empty(self.consumer, self.log)
+                await self._producer_flush(self.log)
+            except Exception as error:  # stopping anyway: say so, and let Faust close the consumer
+                self.log.warning("could not flush before giving the partitions away: %r", error)
+        await super()._on_partitions_revoked(revoked)
+
+
+app = RulesApp(
     settings.app_id,
     broker=f"kafka://{settings.kafka_bootstrap_servers}",
     broker_credentials=faust_credentials(),  # this worker's own user (KAFKA_USERNAME)
@@ -55,7 +92,7 @@ app = faust.App(
     web_router_enabled=False,
     web_graph_enabled=False,
     web_port=settings.web_port,
-    topic_partitions=3,
+    topic_partitions=PARTITIONS,
     topic_replication_factor=1,
     table_standby_replicas=0,
     consumer_auto_offset_reset="earliest",
@@ -93,9 +130,9 @@ reporting_topic = app.topic(settings.reporting_topic, **RAW)
 periods_topic = app.topic(settings.periods_topic, partitions=1, **RAW)
 
 # Per enterprise: its last reports (Snapshot.as_dict), newest `history_size` by period.
-history = app.Table("enterprise-history", default=list, partitions=3, key_type=str)
+history = app.Table("enterprise-history", default=list, partitions=PARTITIONS, key_type=str)
 # Per enterprise: its cases (services.rules.cases.CaseBook), one per problem type.
-cases = app.Table("enterprise-cases", default=dict, partitions=3, key_type=str)
+cases = app.Table("enterprise-cases", default=dict, partitions=PARTITIONS, key_type=str)
 # One key, "state": the reporting state of services.rules.reporting (one partition, one owner).
 reporting_state = app.Table("reporting-state", default=dict, partitions=1, key_type=str)
 

@@ -13,7 +13,9 @@ problem belongs to and which open cases the report ends:
 - a problem detected again more than five weeks after its case's last detection, with no
   reports between to resolve it, opens a new case (the old one is left to the groups);
 - a redelivered report (a period the case has already seen) changes nothing, so the same
-  input always gives the same ids and counts;
+  input always gives the same ids and counts; that holds for the earlier cases of the type too
+  (the last EARLIER_CASES are remembered): a worker that takes a partition over reads again
+  from the last commit, maybe past the end of a case that a newer one has replaced since;
 - a report from more than five weeks before the current case began (history filled in
   later) is an alert of its own, by its period, and leaves the case alone.
 """
@@ -29,6 +31,10 @@ REOPEN_WITHIN_DAYS = 28
 # REOPEN_WITHIN_DAYS. A detection further from the case's last one than this is a new case.
 STALE_AFTER_DAYS = REOPEN_WITHIN_DAYS + 35
 KEEP_PERIODS = 12  # the periods a case remembers, to recognise a redelivered report
+# Earlier cases of a type, remembered by their span: a report redelivered after its case was
+# replaced by a newer one is a repeat of that case (make bench-rebalance found it taken for a
+# back-filled report, an alert of its own, when a worker took the partition over).
+EARLIER_CASES = 8
 
 
 def case_id(problem_type: str, subject_id: str, first_period_end: str) -> str:
@@ -67,6 +73,9 @@ class CaseBook:
             # Seen already, or inside the case's span: a redelivery (after a crash, up to a
             # commit interval of reports comes again) counts nothing and reopens nothing.
             return self._update(case, problem_type, "repeat")
+        for old_id, first, last, occurrences in case.get("earlier", []) if case is not None else []:
+            if first <= period_end <= last:  # a redelivery from an earlier case's span
+                return CaseUpdate(old_id, problem_type, first, last, occurrences, "repeat")
         if case is not None and _days(case["first"], period_end) > REOPEN_WITHIN_DAYS + 7:
             # A report from long before the case began (a back-filled year): an alert of its own,
             # by its period, that leaves the current case alone.
@@ -80,9 +89,17 @@ class CaseBook:
             # (left to the groups), this is a new one.
             or (not case.get("resolved_on") and _days(period_end, case["last"]) > REOPEN_WITHIN_DAYS + 7)
         ):
+            earlier = (
+                []
+                if case is None
+                else [
+                    *case.get("earlier", []),
+                    [case["id"], case["first"], case["last"], case["occurrences"]],
+                ]
+            )
             case = {"id": case_id(problem_type, subject_id, period_end), "first": period_end,
                     "last": period_end, "occurrences": 1, "periods": [period_end], "absent": [],
-                    "resolved_on": None}  # fmt: skip
+                    "resolved_on": None, "earlier": earlier[-EARLIER_CASES:]}  # fmt: skip
             self.data[problem_type] = case
             return self._update(case, problem_type, "opened")
         change = "reopened" if case.get("resolved_on") else "updated"

@@ -1,3 +1,4 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from liaison_common import topics
@@ -18,6 +19,10 @@ class Settings(KafkaSettings):
     store: str = "rocksdb://"
     datadir: str = ".local/rules"
     history_size: int = 8
+    # The partitions of the input topics, which the tables' changelogs must match (Faust refuses
+    # a table whose changelog has fewer partitions than its source: PartitionsMismatch). 0, the
+    # default, asks the broker how many the reports topic has when the worker starts.
+    partitions: int = Field(default=0, ge=0, le=1000)
     # How often the leader asks for the overdue check to run again (it runs on every report too).
     overdue_check_seconds: float = 30.0
     # A report partition silent this long (processing time) stops holding event time back.

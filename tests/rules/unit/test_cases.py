@@ -113,3 +113,24 @@ def test_last_winters_case_resolved_when_reports_resume_is_not_reopened_by_this_
     assert [r.change for r in resolved] == ["resolved"]
     new = book.detected("funding_gap", "e", "2015-01-25")
     assert new.change == "opened" and new.case_id == "funding_gap.e.2015-01-25" != old.case_id
+
+
+def test_a_report_redelivered_after_its_case_was_replaced_is_a_repeat_of_that_case():
+    """A worker that takes a partition over reads again from the last commit, with the table as
+    the previous owner left it: maybe past a case's end and into a newer case of the same type
+    (make bench-rebalance: six weeks with a funding gap, six without, then again)."""
+    from datetime import date, timedelta
+
+    weeks = [(date(2011, 12, 11) + timedelta(weeks=n)).isoformat() for n in range(14)]
+    book = CaseBook()
+    first_case = [book.detected("funding_gap", "e", week) for week in weeks[:6]][-1]
+    for week in weeks[6:8]:
+        book.absent(set(), week)
+    second = book.detected("funding_gap", "e", weeks[12])
+    assert second.change == "opened" and second.case_id != first_case.case_id
+
+    again = book.detected("funding_gap", "e", weeks[4])  # redelivered: the first case's fifth week
+    assert (again.case_id, again.change, again.occurrences) == (first_case.case_id, "repeat", 6)
+    assert book.absent(set(), weeks[7]) == []  # its resolving report again: nothing new
+    assert book.detected("funding_gap", "e", weeks[13]).occurrences == 2  # the new case goes on
+    assert CaseBook(book.data).detected("funding_gap", "e", weeks[0]).case_id == first_case.case_id
