@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # The admin token: LIAISON_ADMIN_TOKEN if set, else the one `make up` generated in .local/secrets/.
 
-.PHONY: help install up demo down restart status schemas bench bench-e2e bench-ingest bench-rules bench-scale test test-faults test-unit test-integration lint lint-infra k8s fmt clean-data logs
+.PHONY: help install up demo down restart status schemas bench bench-e2e bench-ingest bench-rules bench-scale bench-rebalance bench-costs test test-faults test-unit test-integration lint lint-infra k8s fmt clean-data logs
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -55,6 +55,12 @@ bench-e2e: ## The whole pipeline, report to stored alert, beside the bare broker
 
 bench-scale: ## Lived-in against empty: a simulated year, then the same figures again (needs make up; slow)
 	@$(PY) bench/bench_scale.py
+
+bench-rebalance: ## Rules workers joining and leaving mid-stream on 12 partitions: nothing lost or doubled; 1-3 workers' throughput (needs make up)
+	@$(PY) bench/bench_rebalance.py
+
+bench-costs: ## CPU, topic bytes and database bytes per report (docs/scaling.md's base; needs make up)
+	@$(PY) bench/bench_costs.py
 
 bench: bench-e2e bench-ingest bench-rules ## Every benchmark (bench-scale apart: it fills the platform)
 

@@ -156,7 +156,7 @@ KUSTOMIZE_BIN="$LOCAL/tools/kustomize-$KUSTOMIZE_VERSION/kustomize"
 install_kustomize() {
   # Only tests/infra/test_k8s.py needs it: it builds the manifests of infra/k8s/.
   if [[ ! -x "$KUSTOMIZE_BIN" ]]; then
-    say "building kustomize $KUSTOMIZE_VERSION from the Go module proxy (for the Kubernetes manifests' tests)"
+    say "building kustomize $KUSTOMIZE_VERSION from the Go module proxy (for the Kubernetes manifests)" >&2
     GOBIN="$(dirname "$KUSTOMIZE_BIN")" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
   fi
 }
