@@ -4,7 +4,8 @@ nothing is lost or counted twice (issue 15).
   make bench-rebalance          (N=10000 reports by default; needs make up)
   PARTS=rebalancing|throughput  one of the two; SCHEDULE="0.3:start:B,0.6:stop:A" other changes;
   RATE=150 reports/s; STORE=memory:// tables in memory; KEEP=1 keeps topics and database;
-  LOG_LEVEL=info for the workers' logs (.local/logs/bench-rebalance-*.log)
+  LOG_LEVEL=info for the workers' logs (.local/logs/bench-rebalance-*.log);
+  STALL_RESTART_SECONDS=0 turns the rules watchdog's restarts off
 
 Uses topics of 12 partitions, a rules consumer group, a notify consumer group and a database of
 its own on `make up`'s broker and FerretDB, so the running platform is not disturbed.
@@ -205,6 +206,8 @@ def rules_worker(name: str, topics: dict[str, str], app_id: str, datadir: str) -
         "RULES_DATADIR": str(Path(datadir) / name),  # each worker its own tables, as on its own node
         "RULES_WEB_PORT": str(port),
         "RULES_STORE": os.environ.get("STORE", "rocksdb://"),
+        # The stall watchdog (services/rules/watchdog.py): 0 turns it off, to tell its restarts apart.
+        "RULES_STALL_RESTART_SECONDS": os.environ.get("STALL_RESTART_SECONDS", "120"),
     }
     level = os.environ.get("LOG_LEVEL", "warn")
     argv = [sys.executable, "-m", "services.rules", "worker", "-l", level, "--web-port", str(port)]

@@ -24,16 +24,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ReplaceOne
-from pymongo.errors import BulkWriteError
 
 from liaison_common import jsonbytes
 from liaison_common.registry_follower import follow_topic
 from services.notify.clock import aware
-from services.notify.documents import Alert, AlertIndexEntry
+from services.notify.documents import Alert, AlertIndexEntry, insert_new_documents
 
 log = logging.getLogger(__name__)
 
-DUPLICATE_KEY = 11000
 FILTERS = ("group_ids", "enterprise_id", "type", "status")
 # The page's alerts are read side by side: each read waits on the database, not on Python.
 _readers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="inbox-read")
@@ -76,15 +74,7 @@ def insert_entries(alerts: list[Alert]) -> None:
     if not alerts:
         return
     entries = [entry_of(alert) for alert in alerts]
-    refused: set[int] = set()
-    try:
-        AlertIndexEntry._get_collection().insert_many([dict(entry) for entry in entries], ordered=False)
-    except BulkWriteError as error:
-        if error.details.get("writeConcernErrors") or any(
-            e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", [])
-        ):
-            raise
-        refused = {e["index"] for e in error.details.get("writeErrors", [])}
+    refused = insert_new_documents(AlertIndexEntry, [dict(entry) for entry in entries])
     # Only the entries inserted: a refused one belongs to an alert stored before (a repeat this
     # writer did not know of after a restart), whose entry stays as it is.
     announce([entry for index, entry in enumerate(entries) if index not in refused])

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from liaison_common.registry_view import RegistryView
 from liaison_common.tokens import Principal
@@ -18,7 +18,13 @@ from services.notify import alert_events, alert_index, timers
 from services.notify.calendar import WorkingCalendar, add_working_time
 from services.notify.clock import aware, now
 from services.notify.config import Settings
-from services.notify.documents import Alert, HistoryEntry, Notification, NotificationItem
+from services.notify.documents import (
+    Alert,
+    HistoryEntry,
+    Notification,
+    NotificationItem,
+    insert_new_documents,
+)
 from services.notify.exceptions import Conflict, Forbidden, NotFound
 from services.notify.metrics import ACTIONS, END_TO_END_SECONDS, TIME_TO_ACT
 from services.notify.planning import insert_items, plan_notifications
@@ -211,7 +217,7 @@ def store_alert(incoming: dict[str, Any], *, view: RegistryView, settings: Setti
 
 
 def store_alerts(
-    batch: list[dict[str, Any]], *, view: RegistryView, settings: Settings
+    batch: list[dict[str, Any]], *, view: RegistryView, settings: Settings, side_by_side: bool = True
 ) -> list[tuple[Alert, str]]:
     """Store one partition's alerts of a consumer batch: insert the new cases, merge the repeats,
     and plan their notifications when a case is new, reopened, resolved by data or routed to new
@@ -220,6 +226,7 @@ def store_alerts(
     FerretDB answers each round trip in milliseconds whatever it carries, so the number of round
     trips is the cost: the new cases go in one insert and their planning in one more, and each
     repeated case is read once and written once however often the batch names it.
+    `side_by_side=False` stores the repeats one after the other, in the calling thread.
     """
     moment = now()
     batch_id = uuid.uuid4().hex
@@ -250,10 +257,8 @@ def store_alerts(
     def store(case: tuple[str, list[dict[str, Any]]]) -> list[tuple[Alert, str]]:
         return store_repeats(case[0], case[1], moment=moment, view=view, settings=settings)
 
-    # (A case's worker storing again, for an archived case, stays in its thread: no pool in the pool.)
-    in_worker = threading.current_thread().name.startswith("notify-case")
-    side_by_side = len(repeats) > 1 and not in_worker
-    for outcomes in (_case_workers.map if side_by_side else map)(store, list(repeats.items())):
+    pooled = side_by_side and len(repeats) > 1
+    for outcomes in (_case_workers.map if pooled else map)(store, list(repeats.items())):
         results.extend(outcomes)
     return results
 
@@ -305,18 +310,8 @@ def insert_new(candidates: list[Alert]) -> set[str]:
     for alert in candidates:
         alert.validate()  # what save() would check: a bad message fails before anything is written
     alert_index.insert_entries(candidates)  # the entries first (alert_index.py)
-    try:
-        Alert._get_collection().insert_many([alert.to_mongo() for alert in candidates], ordered=False)
-    except BulkWriteError as error:
-        errors = error.details.get("writeErrors", [])
-        if any(e.get("code") != DUPLICATE_KEY for e in errors) or error.details.get("writeConcernErrors"):
-            raise
-        refused = {e["index"] for e in errors}
-        return {alert.alert_id for i, alert in enumerate(candidates) if i not in refused}
-    return {alert.alert_id for alert in candidates}
-
-
-DUPLICATE_KEY = 11000
+    refused = insert_new_documents(Alert, [alert.to_mongo() for alert in candidates])
+    return {alert.alert_id for i, alert in enumerate(candidates) if i not in refused}
 
 
 def plan_new(fresh: list[Alert], *, batch_id: str, view: RegistryView, settings: Settings) -> None:
@@ -348,7 +343,8 @@ def store_repeats(
     if existing is None:  # archived since this writer saw it: a new alert again
         known_alerts.forget(alert_id)
         first, *later = items
-        again = store_alerts([first], view=view, settings=settings)
+        # Already in a case worker's thread: no pool in the pool.
+        again = store_alerts([first], view=view, settings=settings, side_by_side=False)
         return again + (
             store_repeats(alert_id, later, moment=moment, view=view, settings=settings) if later else []
         )

@@ -1,6 +1,38 @@
 """mongoengine documents of notify: alerts with their history, and the delivery outbox."""
 
+from collections.abc import Mapping
+from typing import Any
+
 import mongoengine as me
+from pymongo.errors import BulkWriteError
+
+DUPLICATE_KEY = 11000
+
+
+def insert_new_documents(document_class: type[me.Document], documents: list[Mapping[str, Any]]) -> set[int]:
+    """Insert the documents in one round trip, unordered; return the indexes of those refused
+    because their `_id` (or another unique key) is stored already: a redelivery, which keeps
+    what was stored. Any other error is raised."""
+    if not documents:
+        return set()
+    try:
+        document_class._get_collection().insert_many(list(documents), ordered=False)
+    except BulkWriteError as error:
+        errors = error.details.get("writeErrors", [])
+        if error.details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
+            raise
+        return {e["index"] for e in errors}
+    return set()
+
+
+# The inbox's filters, newest first: a group's, an enterprise's, a status, all of them. Alerts and
+# their index entries (AlertIndexEntry) are read by the same filters.
+INBOX_INDEXES: list[Any] = [
+    ("group_ids", "-received_at"),
+    ("enterprise_id", "-received_at"),
+    ("status", "-received_at"),
+    "-received_at",
+]
 
 
 class HistoryEntry(me.EmbeddedDocument):
@@ -18,13 +50,7 @@ class Alert(me.Document):
     meta = {
         "collection": "alerts",
         "strict": False,
-        "indexes": [
-            ("group_ids", "-received_at"),
-            ("enterprise_id", "-received_at"),
-            ("status", "-received_at"),
-            "-received_at",
-            "plan_batch",
-        ],
+        "indexes": [*INBOX_INDEXES, "plan_batch"],
     }
 
     alert_id = me.StringField(primary_key=True)
@@ -72,12 +98,7 @@ class AlertIndexEntry(me.Document):
     meta = {
         "collection": "alert_index",
         "strict": False,
-        "indexes": [
-            ("group_ids", "-received_at"),
-            ("enterprise_id", "-received_at"),
-            ("status", "-received_at"),
-            "-received_at",
-        ],
+        "indexes": list(INBOX_INDEXES),
     }
 
     alert_id = me.StringField(primary_key=True)

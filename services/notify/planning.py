@@ -9,13 +9,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mongoengine.errors import NotUniqueError
-from pymongo.errors import BulkWriteError
 
 from liaison_common.registry_view import RegistryView
 from services.notify import alert_events, silences, timers
 from services.notify.clock import EPOCH, now
 from services.notify.config import Settings
-from services.notify.documents import Alert, HistoryEntry, Notification, NotificationItem
+from services.notify.documents import (
+    Alert,
+    HistoryEntry,
+    Notification,
+    NotificationItem,
+    insert_new_documents,
+)
 
 # A grouping window's notification leaves this long after the window ends, so that an alert
 # planned at the window's last moment is in it.
@@ -180,18 +185,7 @@ def add_item(key: str, alert_id: str, moment: datetime) -> None:
 
 def insert_items(items: list[NotificationItem]) -> None:
     """Insert planned items in one round trip; one planned before (a redelivery) stays as it was."""
-    if not items:
-        return
-    try:
-        NotificationItem._get_collection().insert_many([item.to_mongo() for item in items], ordered=False)
-    except BulkWriteError as error:
-        if error.details.get("writeConcernErrors") or any(
-            e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", [])
-        ):
-            raise
-
-
-DUPLICATE_KEY = 11000
+    insert_new_documents(NotificationItem, [item.to_mongo() for item in items])
 
 
 # ------------------------------------------------------------------ actions and escalation
