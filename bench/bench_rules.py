@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -196,10 +197,13 @@ def live_latency(bootstrap: str, topics: dict[str, str], run: str, count: int = 
     return [received[r] - sent[r] for r in sent if r in received]
 
 
-async def bare_loop(bootstrap: str, source: str, n: int) -> float:
-    sink = f"bench.bare-sink.{uuid.uuid4().hex[:8]}"
-    ensure_topics(bootstrap, (TopicSpec(sink, 3),))
-    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, **kafka_auth(), group_id=f"bench-bare-{uuid.uuid4().hex[:6]}",
+Outputs = Callable[[bytes, bytes | None], list[tuple[str, bytes | None, bytes]]]
+
+
+async def consume_produce(bootstrap: str, source: str, n: int, name: str, outputs: Outputs) -> float:
+    """An aiokafka loop over N messages of `source`: each message's outputs (topic, key, value)
+    sent into the producer's batch, flushed and committed per fetched batch. Messages/s."""
+    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, **kafka_auth(), group_id=f"bench-{name}-{uuid.uuid4().hex[:6]}",
                                 auto_offset_reset="earliest", enable_auto_commit=False)  # fmt: skip
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **kafka_auth(), acks="all", linger_ms=5)
     await consumer.start()
@@ -212,9 +216,8 @@ async def bare_loop(bootstrap: str, source: str, n: int) -> float:
                 if started is None:
                     started = time.perf_counter()
                 for message in messages:
-                    event = json.loads(message.value)
-                    event["seen"] = True
-                    await producer.send(sink, key=message.key, value=json.dumps(event).encode())
+                    for topic, key, value in outputs(message.value, message.key):
+                        await producer.send(topic, key=key, value=value)
                     seen += 1
                 await producer.flush()
                 await consumer.commit({tp: messages[-1].offset + 1})
@@ -223,6 +226,19 @@ async def bare_loop(bootstrap: str, source: str, n: int) -> float:
         await producer.stop()
     assert started is not None
     return n / (time.perf_counter() - started)
+
+
+async def bare_loop(bootstrap: str, source: str, n: int) -> float:
+    """Parse, change and produce each message: the ceiling of a Python consumer here."""
+    sink = f"bench.bare-sink.{uuid.uuid4().hex[:8]}"
+    ensure_topics(bootstrap, (TopicSpec(sink, 3),))
+
+    def outputs(value: bytes, key: bytes | None) -> list[tuple[str, bytes | None, bytes]]:
+        event = json.loads(value)
+        event["seen"] = True
+        return [(sink, key, json.dumps(event).encode())]
+
+    return await consume_produce(bootstrap, source, n, "bare", outputs)
 
 
 async def fair_loop(bootstrap: str, source: str, n: int, view: RegistryView) -> float:
@@ -232,29 +248,11 @@ async def fair_loop(bootstrap: str, source: str, n: int, view: RegistryView) -> 
         name: f"bench.fair-{name}.{uuid.uuid4().hex[:8]}" for name in ("problems", "alerts", "periods", "dlq")
     }
     ensure_topics(bootstrap, tuple(TopicSpec(topic, 3) for topic in sinks.values()))
-    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, **kafka_auth(), group_id=f"bench-fair-{uuid.uuid4().hex[:6]}",
-                                auto_offset_reset="earliest", enable_auto_commit=False)  # fmt: skip
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **kafka_auth(), acks="all", linger_ms=5)
-    await consumer.start()
-    await producer.start()
-    seen, started = 0, None
-    try:
-        while seen < n:
-            batches = await consumer.getmany(timeout_ms=500, max_records=500)
-            for tp, messages in batches.items():
-                if started is None:
-                    started = time.perf_counter()
-                for message in messages:
-                    for name, key, value in work.handle(message.value):
-                        await producer.send(sinks[name], key=key, value=value)
-                    seen += 1
-                await producer.flush()
-                await consumer.commit({tp: messages[-1].offset + 1})
-    finally:
-        await consumer.stop()
-        await producer.stop()
-    assert started is not None
-    return n / (time.perf_counter() - started)
+
+    def outputs(value: bytes, key: bytes | None) -> list[tuple[str, bytes | None, bytes]]:
+        return [(sinks[name], out_key, out_value) for name, out_key, out_value in work.handle(value)]
+
+    return await consume_produce(bootstrap, source, n, "fair", outputs)
 
 
 def domain_alone(values: list[bytes], view: RegistryView) -> tuple[float, float]:
