@@ -85,6 +85,32 @@ class Indicators(Contract):
 INDICATOR_NAMES = tuple(Indicators.model_fields)
 
 
+# A change of a flow against plan, m³/s, either way (the Yellow River's largest flows are ~5,000).
+FlowChange = Annotated[float, Field(strict=True, ge=-100_000, le=100_000, allow_inf_nan=False)]
+
+
+class WorkgroupIndicators(Contract):
+    """The province-wide figures of 附件1 that the rail and power work groups report (optional,
+    additive to CONTRACT.md's work-group report); rules tracks each against its target's pace."""
+
+    rail_freight_ytd_t: Quantity | None = Field(
+        None, description="rail freight in the province this year so far, tonnes (附件1 四: 3800万吨)"
+    )
+    road_rail_ytd_t: Quantity | None = Field(
+        None, description="road-rail (公铁联运、公铁分流) this year so far, tonnes (附件1 四: 700万吨)"
+    )
+    purchased_power_mwh: Quantity | None = Field(
+        None,
+        description="purchased power delivered so far this winter, MWh (附件1 三: 45亿千瓦时)",
+    )
+    longyangxia_outflow_increase_m3_s: FlowChange | None = Field(
+        None, description="龙羊峡 outflow above the plan before the increase, m³/s (附件1 三: 50)"
+    )
+
+
+WORKGROUP_INDICATOR_NAMES = tuple(WorkgroupIndicators.model_fields)
+
+
 class StatedProblem(Contract):
     category: ProblemCategory
     text: LongText
@@ -209,6 +235,7 @@ class WorkgroupReport(_Period):
     work_group_id: Slug
     progress: LongText = ""
     open_problems: list[OpenProblem] = Field(default_factory=list, max_length=200)
+    indicators: WorkgroupIndicators = Field(default_factory=WorkgroupIndicators)
 
     model_config = ConfigDict(
         json_schema_extra={

@@ -6,7 +6,16 @@ of each id wins, and a deletion is remembered so that an older copy cannot reviv
 
 from typing import Any
 
-ENTITY_TYPES = ("unit", "group", "work_group", "enterprise", "contact", "routing_rule", "subscription")
+ENTITY_TYPES = (
+    "unit",
+    "group",
+    "work_group",
+    "enterprise",
+    "contact",
+    "routing_rule",
+    "subscription",
+    "matchmaking_event",
+)
 
 
 def change_event_problem(event: Any) -> str | None:

@@ -71,6 +71,19 @@ PIPELINE = (
 )
 
 
+# CONTRACT.md §1, in the seed's order: the winter brings each of them at least one case.
+COORDINATION_GROUPS = (
+    "comprehensive",
+    "operations",
+    "tech-renovation",
+    "finance",
+    "sme",
+    "mergers",
+    "industry-matching",
+    "enterprise-management",
+)
+
+
 def wait_drained(bootstrap: str, deadline: float) -> bool:
     """Until rules and notify have committed everything on their input topics (progress every 10 s)."""
     said = 0.0
@@ -107,7 +120,14 @@ def show_inboxes(notify: str, token: str, deadline: float) -> bool:
     by_group = Counter(g for a in alerts for g in a["group_ids"])
     print(f"\n{len(alerts)} alerts in the inboxes:")
     print("  by type:  " + ", ".join(f"{t} {n}" for t, n in by_type.most_common()))
-    print("  by group: " + ", ".join(f"{g} {n}" for g, n in by_group.most_common(12)))
+    print("  coordination groups: " + ", ".join(f"{g} {by_group.get(g, 0)}" for g in COORDINATION_GROUPS))
+    work_groups = [(g, n) for g, n in by_group.most_common() if g not in COORDINATION_GROUPS]
+    print("  work groups: " + ", ".join(f"{g} {n}" for g, n in work_groups))
+    if empty := [g for g in COORDINATION_GROUPS if not by_group.get(g)]:
+        print(
+            f"  no case reached {', '.join(empty)} (the winter gives each group at least one)",
+            file=sys.stderr,
+        )
     worst = sorted(
         alerts, key=lambda a: ("low", "medium", "high", "critical").index(a["severity"]), reverse=True
     )[:5]

@@ -1,18 +1,26 @@
 """The winter of 2011–12, as weekly reports: deterministic for a given seed number.
 
 From the seed's first phase (附件2 四.6: 12月7日全面展开，第一阶段至2012年3月底): weekly
-reports of the 14 key enterprises and of the 20 work groups, Monday to Sunday, from the
-week of 2011-12-05 to the week ending 2012-04-01, with the situations the seed worries about:
+reports of the 14 key enterprises, of three more firms that the work groups follow, and of the
+20 work groups, Monday to Sunday, from the week of 2011-12-05 to the week ending 2012-04-01,
+with the situations the seed worries about:
 
 - 钾肥抢运: potash piling up at the salt lake while rail capacity falls short, until the
-  Spring Festival (南客北货) frees wagons in February;
+  Spring Festival (南客北货) frees wagons in February; the province's rail freight behind the
+  pace of 附件1's 3,800万吨 in December (wg-rail's figures);
 - aluminium smelters with strained working capital (附件1 五) and power costs;
-- an aluminium plant over its 附件3 ceiling of 14,000 kWh per tonne;
-- thermal coal stocks running low in the cold (附件1 三: 搞好电煤储备监测);
+- an aluminium plant over its 附件3 renovation target of 14,000 kWh per tonne;
+- the cold of January (附件1 三): thermal coal running low at the thermal plants, supply short
+  of demand, purchased power behind the 45亿千瓦时 contracts and the 龙羊峡 outflow under its
+  planned increase (wg-power's figures), and a cold-weather emergency reported at once;
+- ferroalloy and silicon-carbide furnaces halted through January (附件7's restructuring sectors);
+- a Tibetan-medicine SME short of working capital after the festival (附件5, 附件7);
 - growth below the 附件1 target in Xining (17.5 %);
-- a liaison who stops reporting;
+- a liaison who stops reporting, and a work group that forgets a week;
 - a major incident reported at once (限时报送);
 - wage arrears at a textile firm.
+
+After `make up` every one of the eight coordination groups has at least one case in its inbox.
 """
 
 import random
@@ -23,9 +31,10 @@ from typing import Any
 FIRST_MONDAY = date(2011, 12, 5)
 WEEKS = 17  # the last week ends on 2012-04-01
 
-# (enterprise, weekly production t, energy kWh/t or None, employees, yoy growth %)
+# (enterprise, weekly production t, energy kWh/t or None, employees, yoy growth %). Growth sits
+# above the 附件1 target of the enterprise's region (海西 23, 海东 39, 西宁 17.5, else 19).
 BASELINES: dict[str, tuple[float, float | None, int, float]] = {
-    "petrochina-qinghai-oilfield": (42000, None, 9800, 21.0),
+    "petrochina-qinghai-oilfield": (42000, None, 9800, 25.5),
     "qinghai-electric-power": (0, None, 7600, 20.0),
     "chalco-qinghai": (9800, 13600, 5200, 20.5),
     "yellow-river-hydropower": (0, None, 4100, 24.0),
@@ -39,10 +48,20 @@ BASELINES: dict[str, tuple[float, float | None, int, float]] = {
     "qinghai-energy-development": (50000, None, 5400, 21.0),
     "zangyang-carpet": (60, None, 1900, 22.0),
     "qinghai-investment-group": (4000, 13800, 2600, 20.0),
+    # Followed by wg-ferroalloy (附件2 二.3) and wg-biomedicine (二.8), not key enterprises.
+    "qinghai-huasheng-ferroalloy": (1800, None, 650, 21.0),
+    "haidong-guiqiang-silicon-carbide": (900, None, 420, 41.0),
+    "qinghai-jingzhu-tibetan-medicine": (12, None, 380, 22.0),
 }
-POWER_PLANTS = ("qinghai-electric-power", "yellow-river-hydropower", "qinghai-energy-development")
-STOPS_REPORTING = ("qinghai-energy-development", 6)  # reports weeks 0–5, then nothing
+# Power: the grid company reports the province's demand and supply; the thermal plants (the
+# energy group's, and the smelter that runs its own) their days of coal (附件1 三: 电煤储备).
+GRID = "qinghai-electric-power"
+THERMAL_PLANTS = ("qinghai-energy-development", "qiaotou-aluminium-power")
+STOPS_REPORTING = ("qinghai-energy-development", 11)  # reports weeks 0–10, then nothing
 LATE = {("huading-industrial", 3): 3}  # (enterprise, week): days late
+COLD_WEEKS = range(6, 9)  # 2012-01-16 to 2012-02-05
+HALTED_WEEKS = range(4, 8)  # 2012-01-02 to 2012-01-29
+HALTED = ("qinghai-huasheng-ferroalloy", "haidong-guiqiang-silicon-carbide")
 
 
 @dataclass(frozen=True)
@@ -76,20 +95,23 @@ def _enterprise_week(enterprise: str, week: Week, rng: random.Random) -> dict[st
                           awaiting_shipment_t=round(sold * 0.3))  # fmt: skip
     if energy:
         indicators["energy_kwh_per_t"] = round(energy * noise(0.01))
+    # Money in proportion to the enterprise's size: its week's output value (万元), about 30 万元
+    # per employee a year where it makes no tonnes to speak of.
+    output_value = round(max(production * 0.9, employees * 30 / 52) * noise(0.05))
     indicators.update(
-        output_value=round(production * 0.9 * noise(0.05) + 5000),
+        output_value=output_value,
         output_value_yoy_pct=round(growth + rng.uniform(-1.5, 1.5), 1),
-        cash_on_hand=round(20000 * noise(0.1)),
-        working_capital_need=round(15000 * noise(0.1)),
-        credit_available=round(8000 * noise(0.1)),
+        cash_on_hand=round(output_value * 2.5 * noise(0.1)),
+        working_capital_need=round(output_value * 2.0 * noise(0.1)),
+        credit_available=round(output_value * 1.0 * noise(0.1)),
         employees=round(employees * noise(0.005)),
         lines_halted=0,
     )
-    if enterprise in POWER_PLANTS:
-        indicators.update(
-            power_demand_mwh=round(300000 * noise(0.03)), coal_stock_days=round(rng.uniform(12, 18), 1)
-        )
+    if enterprise == GRID:
+        indicators["power_demand_mwh"] = round(300000 * noise(0.03))
         indicators["power_supplied_mwh"] = round(indicators["power_demand_mwh"] * rng.uniform(0.97, 1.0))
+    if enterprise in THERMAL_PLANTS:
+        indicators["coal_stock_days"] = round(rng.uniform(12, 18), 1)
 
     # 钾肥抢运: rail falls short and potash piles up until the Spring Festival frees wagons.
     if enterprise == "qinghai-salt-lake" and 2 <= n <= 9:
@@ -101,16 +123,34 @@ def _enterprise_week(enterprise: str, week: Week, rng: random.Random) -> dict[st
         problems.append({"category": "transport", "text": "钾肥待运积压，铁路车皮不足"})
     # Aluminium: strained working capital, and power costs.
     if enterprise in ("chalco-qinghai", "qiaotou-aluminium-power") and 3 <= n <= 7:
-        indicators.update(working_capital_need=round(42000 * noise(0.05)), cash_on_hand=round(9000 * noise(0.1)),
-                          credit_available=round(6000 * noise(0.1)))  # fmt: skip
+        indicators.update(
+            working_capital_need=round(output_value * 4.5 * noise(0.05)),
+            cash_on_hand=round(output_value * 1.0 * noise(0.1)),
+            credit_available=round(output_value * 0.6 * noise(0.1)),
+        )
         problems.append({"category": "funding", "text": "铝价下行，流动资金紧张，外购电加价"})
     # Over the 附件3 ceiling for electrolytic aluminium (14,000 kWh/t).
     if enterprise == "qiaotou-aluminium-power" and 5 <= n <= 7:
         indicators["energy_kwh_per_t"] = round(14350 * noise(0.005))
-    # Cold weeks: thermal coal runs low at the power company.
-    if enterprise == "qinghai-electric-power" and 6 <= n <= 8:
+    # The cold: thermal coal runs low at the thermal plants, and supply falls short of demand.
+    if enterprise in THERMAL_PLANTS and n in COLD_WEEKS:
         indicators["coal_stock_days"] = round(rng.uniform(4.0, 6.0), 1)
         problems.append({"category": "power", "text": "寒潮用电高峰，电煤库存不足"})
+    if enterprise == GRID and n in COLD_WEEKS:
+        indicators["power_supplied_mwh"] = round(indicators["power_demand_mwh"] * rng.uniform(0.9, 0.93))
+    # Ferroalloy and silicon carbide: furnaces halted through January, the output with them.
+    if enterprise in HALTED and n in HALTED_WEEKS:
+        indicators.update(lines_halted=2, production_t=round(indicators["production_t"] * 0.4))
+        indicators["sales_t"] = min(indicators["sales_t"], indicators["production_t"])
+        problems.append({"category": "production", "text": "市场低迷、电价上涨，矿热炉停炉"})
+    # A Tibetan-medicine SME short of working capital after the festival.
+    if enterprise == "qinghai-jingzhu-tibetan-medicine" and 9 <= n <= 12:
+        indicators.update(
+            working_capital_need=round(output_value * 6),
+            cash_on_hand=round(output_value * 1.2),
+            credit_available=round(output_value * 0.5),
+        )
+        problems.append({"category": "funding", "text": "药材收购季资金需求大，银行贷款未到位"})
     if enterprise == "chalco-qinghai" and n == 7:
         indicators["power_demand_mwh"] = 150000
         indicators["power_supplied_mwh"] = 138000
@@ -143,8 +183,29 @@ WORK_GROUPS = (
 )  # fmt: skip
 
 
-def _workgroup_week(work_group: str, week: Week) -> dict[str, Any]:
+# What each work group says it did, week after week (its duties in 附件2 二, in brief).
+PROGRESS = {
+    "wg-chemical": "走访联点化工企业，协调解决运输问题",
+    "wg-aluminium": "协调电解铝企业流动资金和外购电价格",
+    "wg-ferroalloy": "跟踪铁合金、碳化硅企业开停炉情况，研判市场",
+    "wg-equipment": "帮助装备制造企业拓展市场",
+    "wg-rail": "组织钾肥突击抢运，协调车皮计划",
+    "wg-power": "协调电煤供应和外购电，跟踪龙羊峡出库流量",
+    "wg-credit": "组织银企对接，落实重点企业流动资金贷款",
+    "wg-statistics": "汇总联点企业周报，做好统计监测",
+    "wg-liaison": "督促14户重点企业联络员按时报送",
+}
+RAIL_PACE = {0: 0.93, 1: 0.94, 2: 0.97}  # December: the potash rush holds rail freight back
+POWER_PACE_IN_THE_COLD = 0.9
+
+
+def _share_of(day: date, first: date, last: date) -> float:
+    return ((day - first).days + 1) / ((last - first).days + 1)
+
+
+def _workgroup_week(work_group: str, week: Week, rng: random.Random) -> dict[str, Any]:
     open_problems = []
+    indicators: dict[str, float] = {}
     if work_group == "wg-rail" and 2 <= week.number <= 7:
         open_problems.append(
             {"enterprise_id": "qinghai-salt-lake", "category": "transport", "text": "钾肥抢运车皮缺口"}
@@ -153,6 +214,20 @@ def _workgroup_week(work_group: str, week: Week) -> dict[str, Any]:
         open_problems.append(
             {"enterprise_id": "chalco-qinghai", "category": "funding", "text": "流动资金贷款待落实"}
         )
+    # 附件1's province-wide figures: rail freight and road-rail this year so far (3,800 and 700
+    # 万吨), purchased power this winter so far (45亿千瓦时 = 4.5 million MWh), the 龙羊峡 outflow.
+    year = week.end.year
+    if work_group == "wg-rail":
+        share = _share_of(week.end, date(year, 1, 1), date(year, 12, 31))
+        pace = RAIL_PACE.get(week.number, rng.uniform(0.98, 1.02))
+        indicators["rail_freight_ytd_t"] = round(38_000_000 * share * pace)
+        indicators["road_rail_ytd_t"] = round(7_000_000 * share * rng.uniform(0.98, 1.03))
+    if work_group == "wg-power":
+        share = _share_of(week.end, date(2011, 11, 1), date(2012, 3, 31))
+        cold = week.number in COLD_WEEKS
+        pace = POWER_PACE_IN_THE_COLD if cold else rng.uniform(0.97, 1.02)
+        indicators["purchased_power_mwh"] = round(4_500_000 * share * pace)
+        indicators["longyangxia_outflow_increase_m3_s"] = 35 if cold else 50
     return {
         "kind": "workgroup_report",
         "report_id": f"{work_group}-{week.end.isoformat()}",
@@ -160,21 +235,32 @@ def _workgroup_week(work_group: str, week: Week) -> dict[str, Any]:
         "period_start": week.start.isoformat(),
         "period_end": week.end.isoformat(),
         "submitted_at": week.submitted(hour=17),
-        "progress": "本周联点帮扶工作按计划推进",
+        "progress": PROGRESS.get(work_group, "本周联点帮扶工作按计划推进"),
         "open_problems": open_problems,
+        "indicators": indicators,
     }
 
 
-INCIDENT = {
-    "kind": "incident",
-    "incident_id": "western-mining-2012-02-08-01",
-    "enterprise_id": "western-mining",
-    "occurred_at": "2012-02-08T03:40:00+08:00",
-    "category": "safety",
-    "severity": "major",
-    "summary": "锡铁山矿区井下局部冒顶，停产检查，无人员伤亡",
+INCIDENTS = {
+    7: {
+        "kind": "incident",
+        "incident_id": "qinghai-electric-power-2012-01-19-01",
+        "enterprise_id": "qinghai-electric-power",
+        "occurred_at": "2012-01-19T20:10:00+08:00",
+        "category": "supply",
+        "severity": "critical",
+        "summary": "寒潮致全省用电负荷创新高，电煤告急，启动有序用电应急预案",
+    },
+    9: {
+        "kind": "incident",
+        "incident_id": "western-mining-2012-02-08-01",
+        "enterprise_id": "western-mining",
+        "occurred_at": "2012-02-08T03:40:00+08:00",
+        "category": "safety",
+        "severity": "major",
+        "summary": "锡铁山矿区井下局部冒顶，停产检查，无人员伤亡",
+    },
 }
-INCIDENT_WEEK = 9
 
 
 def winter(seed: int = 2011) -> list[dict[str, list[dict[str, Any]]]]:
@@ -193,7 +279,7 @@ def winter(seed: int = 2011) -> list[dict[str, list[dict[str, Any]]]]:
             if not (enterprise == STOPS_REPORTING[0] and n >= STOPS_REPORTING[1])
         ]
         workgroup_reports = [
-            _workgroup_week(work_group, week)
+            _workgroup_week(work_group, week, rng)
             for work_group in WORK_GROUPS
             if not (work_group == "wg-statistics" and n == 8)  # a week the statistics group forgets
         ]
@@ -201,7 +287,7 @@ def winter(seed: int = 2011) -> list[dict[str, list[dict[str, Any]]]]:
             {
                 "reports": reports,
                 "workgroup-reports": workgroup_reports,
-                "incidents": [INCIDENT] if n == INCIDENT_WEEK else [],
+                "incidents": [INCIDENTS[n]] if n in INCIDENTS else [],
             }
         )
     return weeks

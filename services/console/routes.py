@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
 from liaison_common import tokens
+from liaison_common.matchmaking import proposed_pairs
 from liaison_common.validation import field_errors
 from liaison_common.web import CurrentPrincipal, answers
 from services.console import incentives, service, views
@@ -465,6 +466,37 @@ def build_router() -> APIRouter:
             enterprises=sorted(enterprises, key=lambda e: (not e.get("is_key"), e["name"])),
             by_work_group=by_work_group,
             unit_names=unit_names,
+            # The main text's duties of the departments; the two tax bureaus share one sentence.
+            department_duties=list(dict.fromkeys(u["duties"] for u in units if u.get("duties"))),
+        )
+
+    # ------------------------------------------------------------ 产业对接: proposed pairs and 附件6's events
+
+    @router.get("/matchmaking")
+    async def matchmaking(request: Request) -> HTMLResponse:
+        session = session_of(request)
+        # A group sees the pairs its own measures propose; the admin those of 产业对接组.
+        principal = session.principal
+        group_id = "industry-matching" if principal.is_admin else principal.subject_id
+        notify, registry = _upstream(request, "notify"), _upstream(request, "registry")
+        open_alerts, acknowledged, events, enterprises = await asyncio.gather(
+            notify.get_list(
+                "/v1/alerts", token=session.token, params={"group_id": group_id, "status": "open"}
+            ),
+            notify.get_list(
+                "/v1/alerts", token=session.token, params={"group_id": group_id, "status": "acknowledged"}
+            ),
+            registry.get_list("/v1/matchmaking-events", token=session.token),
+            _enterprises(request, session),
+        )
+        return _page(
+            request,
+            "matchmaking.html",
+            session,
+            group_id=group_id,
+            pairs=proposed_pairs([*open_alerts, *acknowledged], group_id),
+            events=sorted(events, key=lambda e: e.get("number") or 0),
+            names=_names(enterprises),
         )
 
     # ------------------------------------------------------------ the comprehensive group's overview

@@ -81,6 +81,15 @@ EVIDENCE_LABELS = {
     "category": "类别",
     "incident_id": "事项编号",
     "occurred_at": "发生时间",
+    "rail_freight_ytd_t": "全省铁路运量本年累计（吨）",
+    "road_rail_ytd_t": "公铁联运、公铁分流本年累计（吨）",
+    "purchased_power_mwh": "今冬明春外购电累计兑现（兆瓦时，千度）",
+    "longyangxia_outflow_increase_m3_s": "龙羊峡出库流量比计划增加（立方米/秒）",
+    "expected": "按时间进度应完成",
+    "elapsed_share": "目标期已过比例",
+    "target": "附件1目标",
+    "pace_min": "进度下限",
+    "window": "目标期",
 }
 
 

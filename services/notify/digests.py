@@ -8,6 +8,7 @@ from typing import Any
 
 from mongoengine.errors import NotUniqueError
 
+from liaison_common.matchmaking import proposed_pairs
 from liaison_common.registry_view import RegistryView
 from services.notify import timers
 from services.notify.alerts import SEVERITIES
@@ -105,6 +106,7 @@ def build_digest(
             {k: a.get(k) for k in ITEM_FIELDS}
             for a in sorted(mine, key=lambda a: (SEVERITIES.index(a["severity"]) * -1, a["alert_id"]))
         ],
+        "proposed_pairs": proposed_pairs(mine, group_id),
         "reporting": None
         if reporting is None
         else {
@@ -134,6 +136,11 @@ def digest_markdown(digest: dict[str, Any]) -> str:
     for subject, types in digest["by_enterprise"].items():
         for kind, count in sorted(types.items()):
             lines.append(f"| {subject} | {kind} | {count} |")
+    if digest.get("proposed_pairs"):
+        lines += ["", "对接建议："]
+        for pair in digest["proposed_pairs"]:
+            partners = "、".join(pair["partners"])
+            lines.append(f"- {pair['enterprise_id']} → {partners}：{pair['action']}（{pair['ref']}）")
     reporting = digest["reporting"]
     if reporting:
         lines += [
@@ -155,6 +162,11 @@ def digest_html(digest: dict[str, Any]) -> str:
         for kind, count in sorted(types.items())
     )
     a = digest["alerts"]
+    pairs = "".join(
+        f"<li>{escape(p['enterprise_id'] or '')} → {escape('、'.join(p['partners']))}：{escape(p['action'] or '')}</li>"
+        for p in digest.get("proposed_pairs") or []
+    )
+    pairs_html = f"<h2>对接建议</h2><ul>{pairs}</ul>" if pairs else ""
     reporting = digest["reporting"]
     reporting_html = (
         ""
@@ -166,7 +178,7 @@ def digest_html(digest: dict[str, Any]) -> str:
         f"<h1>{escape(digest['group_id'])} 周报摘要 {digest['week']}</h1>"
         f"<p>预警 {a['total']} 条：未确认 {a['open']}，已确认 {a['acknowledged']}，已办结 {a['resolved']}。</p>"
         f"<p>{escape(_response_line(digest['response']))}</p>"
-        f"<table><tr><th>企业/工作组</th><th>类型</th><th>条数</th></tr>{rows}</table>{reporting_html}</html>"
+        f"<table><tr><th>企业/工作组</th><th>类型</th><th>条数</th></tr>{rows}</table>{pairs_html}{reporting_html}</html>"
     )
 
 
@@ -185,7 +197,14 @@ def store_reporting(record: dict[str, Any], *, view: RegistryView) -> list[str]:
     return plan_digests(f"{year}-W{number:02d}", view=view)
 
 
-DIGEST_FIELDS = (*ITEM_FIELDS, "period_end", "received_at", "resolved_by", "history")  # what a digest reads
+DIGEST_FIELDS = (
+    *ITEM_FIELDS,
+    "period_end",
+    "received_at",
+    "resolved_by",
+    "history",
+    "measures",
+)  # what a digest reads
 
 
 def digest_for(group_id: str, week: str) -> dict[str, Any]:

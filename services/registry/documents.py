@@ -29,6 +29,7 @@ class GovernmentUnit(RegistryEntity):
     kind = me.StringField()
     parent_id = me.StringField()
     enterprise_id = me.StringField()
+    duties = me.StringField()
 
 
 class CoordinationGroup(RegistryEntity):
@@ -40,6 +41,8 @@ class CoordinationGroup(RegistryEntity):
     lead_unit_id = me.StringField()
     member_unit_ids = me.ListField(me.StringField())
     duties = me.StringField()
+    main_text_name = me.StringField()
+    main_text = me.StringField()
     # The group's own timers for its cases (notify's defaults when unset).
     escalation_hours = me.FloatField()
     reminder_hours = me.FloatField()
@@ -66,8 +69,25 @@ class Enterprise(RegistryEntity):
     industry = me.StringField()
     main_product = me.StringField()
     region = me.StringField()
+    region_source = me.StringField()
     is_sme = me.BooleanField(default=False)
     sources = me.ListField(me.StringField())
+
+
+class MatchmakingEvent(RegistryEntity):
+    """A matchmaking event of 附件6 (重大对接活动)."""
+
+    meta = _meta("matchmaking_events")
+    name = me.StringField(required=True)
+    number = me.IntField()
+    ref = me.StringField()
+    hosts = me.StringField()
+    host_unit_ids = me.ListField(me.StringField())
+    host_enterprise_ids = me.ListField(me.StringField())
+    participants = me.StringField()
+    date = me.StringField()
+    date_text = me.StringField()
+    group_id = me.StringField()
 
 
 class LiaisonContact(RegistryEntity):

@@ -73,6 +73,16 @@ KINDS: tuple[Kind, ...] = (
         {"enterprise_id": ("enterprise",)},
     ),
     Kind(
+        "matchmaking_event",
+        "matchmaking-events",
+        d.MatchmakingEvent,
+        s.MatchmakingEventCreate,
+        s.MatchmakingEventUpdate,
+        s.MatchmakingEventRead,
+        {"host_unit_ids": ("unit",), "host_enterprise_ids": ("enterprise",), "group_id": ("group",)},
+        ("number", "id"),
+    ),
+    Kind(
         "routing_rule",
         "routing-rules",
         d.RoutingRule,
@@ -99,4 +109,5 @@ SEED_SECTIONS = {
     "coordination_groups": "group",
     "work_groups": "work_group",
     "enterprises": "enterprise",
+    "matchmaking_events": "matchmaking_event",
 }

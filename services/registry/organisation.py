@@ -61,6 +61,15 @@ def problems(data: dict[str, Any]) -> list[str]:
         for wg_id in enterprise["work_group_ids"]:
             if wg_id not in work_groups:
                 found.append(f"enterprise {enterprise['id']}: unknown work group {wg_id}")
+    for event in data.get("matchmaking_events", []):
+        for unit_id in event["host_unit_ids"]:
+            if unit_id not in units:
+                found.append(f"matchmaking event {event['id']}: unknown unit {unit_id}")
+        for enterprise_id in event["host_enterprise_ids"]:
+            if enterprise_id not in enterprises:
+                found.append(f"matchmaking event {event['id']}: unknown enterprise {enterprise_id}")
+        if event.get("group_id") and event["group_id"] not in groups:
+            found.append(f"matchmaking event {event['id']}: unknown group {event['group_id']}")
     for rule in routing_rules():
         for group_id in [rule["primary"], *rule["cc"], *rule["cc_when_sme"]]:
             if group_id not in groups | work_groups:

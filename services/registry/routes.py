@@ -33,6 +33,7 @@ LIST_FILTERS: dict[str, dict[str, str]] = {
     "contact": {"enterprise_id": "enterprise_id"},
     "subscription": {"group_id": "group_id", "channel": "channel"},
     "unit": {"kind": "kind"},
+    "matchmaking_event": {"group_id": "group_id"},
 }
 
 

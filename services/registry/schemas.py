@@ -27,6 +27,8 @@ class UnitCreate(StrictModel):
     kind: Literal["department", "division", "association", "enterprise", "collective"] | None = None
     parent_id: Slug | None = None
     enterprise_id: Slug | None = None
+    # The department's duties as the main text gives them (（十）明确省级部门职责), verbatim.
+    duties: Text | None = None
 
 
 class GroupCreate(StrictModel):
@@ -38,6 +40,10 @@ class GroupCreate(StrictModel):
     lead_unit_id: Slug | None = None
     member_unit_ids: list[Slug] = Field(default_factory=list, max_length=200)
     duties: Text | None = None
+    # The main text's own name and sentence for the group (（十）明确各协调组职责和任务), beside
+    # annex 2's: it names other leads for some (金融组 "由省金融办、中国人民银行西宁中心支行牵头").
+    main_text_name: Name | None = None
+    main_text: Text | None = None
     # The group's own timers for its cases (as primary group); unset: notify's defaults. Hours
     # before an unacknowledged high case escalates to 综合组, between reminders after that, and
     # before an acknowledged case left unresolved is opened again. At most 92 days.
@@ -66,8 +72,26 @@ class EnterpriseCreate(StrictModel):
     industry: Name | None = None
     main_product: Name | None = None
     region: Name | None = None
+    # Where the region comes from: the seed (a place in the enterprise's name) or a public record.
+    region_source: Text | None = None
     is_sme: bool = False
     sources: list[Name] = Field(default_factory=list, max_length=50)
+
+
+class MatchmakingEventCreate(StrictModel):
+    """One of the matchmaking events of 附件6 (重大对接活动实施方案), as the seed plans it."""
+
+    id: Slug
+    name: Name
+    number: int | None = Field(default=None, ge=1, le=1000)
+    ref: Name | None = None  # its place in the seed, e.g. "附件6 二（一）"
+    hosts: Text | None = None  # 主办单位, verbatim
+    host_unit_ids: list[Slug] = Field(default_factory=list, max_length=50)
+    host_enterprise_ids: list[Slug] = Field(default_factory=list, max_length=50)
+    participants: Text | None = None  # 参加单位, verbatim
+    date: Name | None = None  # ISO date of the plan ("2011-12-19")
+    date_text: Text | None = None  # 活动时间, verbatim ("拟定于2011年12月19日前…")
+    group_id: Slug | None = None  # the coordination group that follows it up
 
 
 class ContactCreate(StrictModel):
@@ -119,6 +143,7 @@ GroupUpdate = _update_model(GroupCreate)
 WorkGroupUpdate = _update_model(WorkGroupCreate)
 EnterpriseUpdate = _update_model(EnterpriseCreate)
 ContactUpdate = _update_model(ContactCreate)
+MatchmakingEventUpdate = _update_model(MatchmakingEventCreate)
 RoutingRuleUpdate = _update_model(RoutingRuleCreate)
 SubscriptionUpdate = _update_model(SubscriptionCreate)
 
@@ -148,6 +173,10 @@ class EnterpriseRead(EnterpriseCreate, Versioned):
 
 
 class ContactRead(ContactCreate, Versioned):
+    pass
+
+
+class MatchmakingEventRead(MatchmakingEventCreate, Versioned):
     pass
 
 

@@ -4,8 +4,14 @@ from typing import TYPE_CHECKING, Any
 
 from liaison_common.events import AlertEvent
 from liaison_common.registry_view import RegistryView
-from liaison_common.routing import DEFAULT_ROUTE_RULES, RouteRule, Subject, resolve_routes
-from services.rules.measures import measures_for
+from liaison_common.routing import DEFAULT_ROUTE_RULES, Route, RouteRule, Subject, resolve_routes
+from services.rules.measures import (
+    RESTRUCTURING_AFTER_OCCURRENCES,
+    RESTRUCTURING_TYPES,
+    measures_for,
+    restructuring_measure,
+    restructuring_sector,
+)
 
 if TYPE_CHECKING:
     from services.rules.cases import CaseUpdate
@@ -45,12 +51,35 @@ def subject_of(view: RegistryView, problem: dict[str, Any]) -> Subject:
     return Subject(problem["work_group_id"], "work_group")
 
 
+def restructuring_route(
+    problem: dict[str, Any], view: RegistryView, case: "CaseUpdate | None"
+) -> Route | None:
+    """The mergers group, cc, on a halt or funding gap that lasts in a 附件7 sector (兼并重组组
+    "负责推进重点行业的企业兼并重组"). Not on the first period: CONTRACT.md §3's routes hold
+    for every new case, and GET /v1/routes/resolve answers those."""
+    if problem["type"] not in RESTRUCTURING_TYPES or not problem.get("enterprise_id") or case is None:
+        return None
+    if case.occurrences < RESTRUCTURING_AFTER_OCCURRENCES:
+        return None
+    sector = restructuring_sector(view.get("enterprise", problem["enterprise_id"]) or {})
+    if sector is None or (view.count("group") and not view.has("group", "mergers")):
+        return None
+    return Route("mergers", "cc", f"附件7 {sector[0]}行业兼并重组：连续{case.occurrences}期{problem['type']}")
+
+
 def build_alert(
     problem: dict[str, Any], view: RegistryView, *, detected_at: str, case: "CaseUpdate | None" = None
 ) -> dict[str, Any]:
     """The routed alert (an AlertEvent, CONTRACT.md §2 and §6). With a case, the alert is that
     case: its id and first period are the case's, `last_period_end` and `occurrences` its latest."""
     routes = resolve_routes(route_rule(view, problem["type"]), subject_of(view, problem))
+    measures = measures_for(problem["type"], view, problem.get("enterprise_id"))
+    restructuring = restructuring_route(problem, view, case)
+    if restructuring is not None and all(r.group_id != "mergers" for r in routes):
+        routes.append(restructuring)
+        measure = restructuring_measure(problem["enterprise_id"], view)
+        if measure is not None:
+            measures.append(measure)
     alert = {
         "alert_id": case.case_id if case else alert_id(problem),
         "type": problem["type"],
@@ -63,7 +92,7 @@ def build_alert(
         "evidence": problem["evidence"],
         "routes": [{"group_id": r.group_id, "role": r.role, "reason": r.reason} for r in routes],
         "source_ids": problem["source_ids"],
-        "measures": measures_for(problem["type"], view, problem.get("enterprise_id")),
+        "measures": measures,
         "state": "open",
     }
     for field in ("enterprise_id", "work_group_id", "submitted_at"):
@@ -73,16 +102,24 @@ def build_alert(
 
 
 def resolution_alert(
-    facts: "EnterpriseFacts", case: "CaseUpdate", view: RegistryView, *, report_id: str, detected_at: str
+    facts: "EnterpriseFacts",
+    case: "CaseUpdate",
+    view: RegistryView,
+    *,
+    report_id: str,
+    detected_at: str,
+    subject_kind: str = "enterprise",
 ) -> dict[str, Any]:
-    """The message that closes a case whose problem was absent from two reports in a row."""
-    problem = {"type": case.problem_type, "enterprise_id": facts.id}
+    """The message that closes a case whose problem was absent from two reports in a row (the
+    subject's reports: an enterprise's, or a work group's for its province-wide figures)."""
+    subject_field = "enterprise_id" if subject_kind == "enterprise" else "work_group_id"
+    problem = {"type": case.problem_type, subject_field: facts.id}
     routes = resolve_routes(route_rule(view, case.problem_type), subject_of(view, problem))
     alert = {
         "alert_id": case.case_id,
         "type": case.problem_type,
         "severity": "low",
-        "enterprise_id": facts.id,
+        subject_field: facts.id,
         "period_end": case.first_period_end,
         "last_period_end": case.last_period_end,
         "occurrences": case.occurrences,

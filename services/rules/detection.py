@@ -21,6 +21,7 @@ from services.rules.detectors import (
     Snapshot,
     detect,
     incident_problem,
+    province_targets,
     remember,
     workgroup_problem,
 )
@@ -35,6 +36,7 @@ from services.rules.outputs import (
     parse,
     raw_message,
     reject,
+    work_group_facts,
 )
 
 
@@ -120,5 +122,20 @@ async def handle_workgroup_report(raw: RawMessage, started: float) -> None:
     for stated in report.open_problems:
         problem = workgroup_problem(report, stated, facts_of(stated.enterprise_id))
         await emit_problem(problem, submitted_at=submitted_at)
+    # The group's province-wide figures (附件1's targets) are cases of the group itself, kept
+    # beside the enterprises' in the cases table (keys differ: work group ids begin "wg-").
+    problems, judged = province_targets(report, thresholds)
+    if problems or cases.get(report.work_group_id):
+        book = CaseBook(cases[report.work_group_id])
+        for problem in problems:
+            case = book.detected(problem.type, report.work_group_id, period_end)
+            await emit_problem(problem, submitted_at=submitted_at, case=case)
+        unjudged = set(book.data) - judged  # no figures of that kind this time: nothing to say
+        for ended in book.absent({p.type for p in problems} | unjudged, period_end):
+            await emit_resolution(
+                work_group_facts(report.work_group_id), ended, report.report_id, subject_kind="work_group"
+            )
+        book.forget_old(period_end)
+        cases[report.work_group_id] = book.data
     await emit_period(raw, "work_group", report.work_group_id, report.report_id, period_end, submitted_at)
     done(raw, started)

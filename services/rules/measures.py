@@ -131,6 +131,59 @@ def downstream_partners(enterprise_id: str, view: RegistryView) -> list[dict[str
     return found
 
 
+# 兼并重组 (附件7 四、重点行业): the sectors whose enterprises the mergers group restructures,
+# each with the products that place an enterprise in it, the seed's words, and its named lead
+# firms. A halt or a funding gap that repeats there is the mergers group's business too.
+RESTRUCTURING_SECTORS: tuple[tuple[str, frozenset[str], str, tuple[str, ...]], ...] = (
+    ("铁合金", frozenset({"铁合金", "硅铁", "铬铁", "镍铬"}),
+     "硅铁行业以物通集团、华电集团等优势企业为龙头，推进行业的兼并重组，提高产业集中度。",
+     ("wutong-group", "huadian-group")),
+    ("碳化硅", frozenset({"碳化硅"}),
+     "碳化硅行业以已经进行碳化硅烟气环保治理的大通中鑫磨料公司等骨干企业为龙头，推进行业的兼并重组。",
+     ("datong-zhongxin-abrasives",)),
+    ("中藏药", frozenset({"中藏药", "藏药"}),
+     "支持金诃、晶珠藏药等企业为龙头，推进行业兼并重组，改变我省中藏药企业散、小、弱的局面。",
+     ("jinhe", "qinghai-jingzhu-tibetan-medicine")),
+    ("食用油加工", frozenset({"食用油"}),
+     "鼓励安康粮油集团、弘大农副产品购销有限公司等优势企业，推进行业兼并重组。",
+     ("ankang-grain-oil-group", "hongda-agricultural-products")),
+    ("煤炭", frozenset({"煤炭"}), "要加快木里矿区的企业和资源重组", ()),
+)  # fmt: skip
+RESTRUCTURING_TYPES = frozenset({"production_halt", "funding_gap"})
+# From the second period of a case on: one bad week is the operations group's; a halt or a gap
+# that lasts is a sign the enterprise may need a stronger partner.
+RESTRUCTURING_AFTER_OCCURRENCES = 2
+RESTRUCTURING_SUPPORT_QUOTE = "通过项目补助、技改贴息、职工安置补助等形式支持企业兼并重组。"
+
+
+def restructuring_sector(enterprise: dict[str, Any]) -> tuple[str, str, tuple[str, ...]] | None:
+    """The 附件7 sector of an enterprise (by its product or industry): name, quote, lead firms."""
+    placed = {enterprise.get("main_product"), enterprise.get("industry")}
+    for sector, products, quote, leads in RESTRUCTURING_SECTORS:
+        if placed & products:
+            return sector, quote, leads
+    return None
+
+
+def restructuring_measure(enterprise_id: str, view: RegistryView) -> dict[str, Any] | None:
+    """For a lasting halt or funding gap in a 附件7 sector: the mergers group's measure, naming
+    the sector's lead firms from the registry."""
+    sector = restructuring_sector(view.get("enterprise", enterprise_id) or {})
+    if sector is None:
+        return None
+    name, quote, leads = sector
+    partners = [lead for lead in leads if lead != enterprise_id and view.has("enterprise", lead)]
+    named = "、".join((view.get("enterprise", lead) or {}).get("name", lead) for lead in partners)
+    lead_text = f"，以{named}为龙头" if named else ""
+    return {
+        "ref": "附件7 四、五（五）",
+        "quote": quote + RESTRUCTURING_SUPPORT_QUOTE,
+        "units": ["mergers"],
+        "action": f"兼并重组组研究该企业参与{name}行业兼并重组{lead_text}；可按项目补助、技改贴息、职工安置补助支持",
+        "partners": partners,
+    }
+
+
 def measures_for(
     problem_type: str, view: RegistryView | None = None, subject_id: str | None = None
 ) -> list[dict[str, Any]]:

@@ -49,6 +49,12 @@ async def parse(raw: RawMessage, model: Any) -> Any | None:
         return None
 
 
+def work_group_facts(work_group_id: str) -> EnterpriseFacts:
+    """A work group as the subject of its own cases (its province-wide figures): id and name."""
+    data = registry.get("work_group", work_group_id) or {}
+    return EnterpriseFacts(work_group_id, data.get("name") or work_group_id)
+
+
 def facts_of(enterprise_id: str) -> EnterpriseFacts | None:
     data = registry.get("enterprise", enterprise_id)
     if data is None:
@@ -84,10 +90,17 @@ async def emit_problem(
         SUBMISSION_TO_ALERT_SECONDS.observe(max(age.total_seconds(), 0))
 
 
-async def emit_resolution(facts: EnterpriseFacts, case: CaseUpdate, report_id: str) -> None:
+async def emit_resolution(
+    facts: EnterpriseFacts, case: CaseUpdate, report_id: str, *, subject_kind: str = "enterprise"
+) -> None:
     """The case's problem was absent from two reports in a row: resolved by data."""
     alert = resolution_alert(
-        facts, case, registry, report_id=report_id, detected_at=datetime.now(UTC).isoformat()
+        facts,
+        case,
+        registry,
+        report_id=report_id,
+        detected_at=datetime.now(UTC).isoformat(),
+        subject_kind=subject_kind,
     )
     await alerts_topic.send(key=alert["alert_id"].encode(), value=jsonbytes.dumps(alert))
 

@@ -63,5 +63,64 @@ def test_a_liaison_stops_reporting_and_an_incident_is_reported():
     energy = [
         w for w in weeks if any(r["enterprise_id"] == "qinghai-energy-development" for r in w["reports"])
     ]
-    assert len(energy) == 6
-    assert sum(len(w["incidents"]) for w in weeks) == 1
+    assert len(energy) == 11
+    assert sum(len(w["incidents"]) for w in weeks) == 2
+
+
+def test_every_coordination_group_receives_a_case_from_the_winter():
+    """The promise of `make up`'s demo: each of the eight groups finds a case in its inbox. Played
+    through the rules service's own domain code (detectors, case books, routing) on the registry's
+    organisation file, without Kafka (the end-to-end demo itself runs in `make up`)."""
+    from liaison_common.events import EnterpriseReport, Incident, WorkgroupReport
+    from liaison_common.registry_view import RegistryView
+    from services.registry.organisation import load_organisation
+    from services.rules.alerts import build_alert
+    from services.rules.cases import CaseBook
+    from services.rules.detectors import incident_problem, province_targets, workgroup_problem
+
+    organisation = load_organisation()
+    view = RegistryView()
+    sections = {"coordination_groups": "group", "work_groups": "work_group", "enterprises": "enterprise"}
+    for section, entity_type in sections.items():
+        for item in organisation[section]:
+            view.apply({"entity_type": entity_type, "id": item["id"], "version": 1, "data": item})
+    thresholds = Thresholds.load()
+
+    def facts(enterprise_id: str) -> EnterpriseFacts:
+        data = view.get("enterprise", enterprise_id) or {}
+        return EnterpriseFacts(enterprise_id, data["name"], data.get("main_product"), data.get("region"))
+
+    books: dict[str, CaseBook] = {}
+    history: dict[str, list[Snapshot]] = {}
+    reached: dict[str, set[str]] = {}
+
+    def alert(problem, subject_id: str) -> None:
+        value = problem.as_dict()
+        case = books.setdefault(subject_id, CaseBook()).detected(problem.type, subject_id, problem.period_end)
+        routed = build_alert(value, view, detected_at="2012-01-01T00:00:00+00:00", case=case)
+        for route in routed["routes"]:
+            reached.setdefault(route["group_id"], set()).add(routed["alert_id"])
+
+    for week in winter():
+        for item in week["reports"]:
+            report = EnterpriseReport.model_validate(item)
+            past = history.get(report.enterprise_id, [])
+            for problem in detect(facts(report.enterprise_id), report, past, thresholds):
+                alert(problem, report.enterprise_id)
+            history[report.enterprise_id] = remember(past, report, 8)
+        for item in week["workgroup-reports"]:
+            wg_report = WorkgroupReport.model_validate(item)
+            for stated in wg_report.open_problems:
+                alert(workgroup_problem(wg_report, stated, facts(stated.enterprise_id)), stated.enterprise_id)
+            for problem in province_targets(wg_report, thresholds)[0]:
+                alert(problem, wg_report.work_group_id)
+        for item in week["incidents"]:
+            incident = Incident.model_validate(item)
+            alert(incident_problem(facts(incident.enterprise_id), incident), incident.enterprise_id)
+
+    groups = [g["id"] for g in organisation["coordination_groups"]]
+    assert [g for g in groups if not reached.get(g)] == []
+    assert any(a.startswith("production_halt.qinghai-huasheng-ferroalloy") for a in reached["mergers"])
+    assert any(a.startswith("funding_gap.qinghai-jingzhu-tibetan-medicine") for a in reached["sme"])
+    assert any(a.startswith("transport_backlog.wg-rail.") for a in reached["operations"])
+    assert any(a.startswith("power_shortage.wg-power.") for a in reached["operations"])

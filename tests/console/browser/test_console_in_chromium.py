@@ -238,7 +238,17 @@ def test_a_group_signs_in_sees_an_alert_arrive_live_and_acts_on_it(browser, ente
     assert page.locator("section[id^=group-]").count() == 8
     assert page.locator("section[id^=work-group-]").count() == 20
     assert enterprise["name"] in page.locator("#work-group-wg-credit").inner_text()
+    # The main text's own name and leads beside annex 2's, and the departments' duties.
+    assert "由省金融办、中国人民银行西宁中心支行牵头" in page.locator("#group-finance").inner_text()
+    assert page.locator("ul.department-duties li").count() == 14
     shot(page, "08-organisation")
+
+    # 产业对接: the pairs this group's measures propose (none for finance) and 附件6's events.
+    page.goto(f"{CONSOLE}/matchmaking")
+    assert page.locator("table.events tbody tr").count() == 5
+    assert "2011年12月19日" in page.locator("#event-bank-enterprise").inner_text()
+    assert "目前没有对接建议" in page.locator("table.pairs").inner_text()
+    shot(page, "08b-matchmaking")
 
     # Silences: the group holds back its deliveries for this enterprise's funding gaps, sees the
     # silence listed as active (notify has it, for finance only), then ends it.

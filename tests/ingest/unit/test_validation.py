@@ -107,6 +107,15 @@ def test_growth_may_be_negative_but_other_quantities_may_not():
     assert not isinstance(ok, Outcome)
 
 
+def test_a_work_group_reports_the_province_wide_figures_within_bounds():
+    kind = SUBMISSION_KINDS["workgroup_report"]
+    figures = {"rail_freight_ytd_t": 34_448_000, "longyangxia_outflow_increase_m3_s": -20}
+    assert not isinstance(validate(kind, changed(WG_REPORT, ("indicators",), figures)), Outcome)
+    for name, value in [("rail_freight_ytd_t", -1), ("purchased_power_mwh", 1e13), ("coal_t", 5)]:
+        locs = error_locs(validate(kind, changed(WG_REPORT, ("indicators",), {name: value})))
+        assert ("body", "indicators", name) in locs, name
+
+
 def test_every_error_is_reported_at_once():
     item = changed(changed(REPORT, ("indicators", "inventory_t"), -1), ("colour",), "red")
     assert len(error_locs(validate(REPORTS, item))) == 2

@@ -143,3 +143,29 @@ def test_a_batch_of_reporting_records_keeps_the_last_of_each_week_and_every_unus
     kept = latest_per_week(batch)
     assert [m.value for m in kept] == [b"[" * 5000, b'{"week": "2011-W51", "received": 1}',
                                        b'{"week": "2011-W50", "received": 2}', b"not json", b'{"no": "week"}']  # fmt: skip
+
+
+def test_the_industry_matching_digest_lists_the_pairs_its_alerts_propose():
+    matching = {"ref": "附件2 一、7（产业对接组）", "quote": "…", "units": ["industry-matching"],
+                "action": "产业对接组按铝锭---铝材压延加工产业链组织对接", "partners": ["ruihe-aluminium-foil"]}  # fmt: skip
+    others = {
+        "ref": "（一）",
+        "quote": "…",
+        "units": ["industry-matching", "operations"],
+        "action": "以奖代补",
+    }
+    alerts = [
+        {**BASE, "alert_id": "s1", "type": "stockpile", "status": "open", "enterprise_id": "chalco-qinghai",
+         "period_end": "2011-12-18", "measures": [others, matching]},
+        {**BASE, "alert_id": "s2", "type": "stockpile", "status": "open", "enterprise_id": "qinghai-salt-lake",
+         "period_end": "2011-12-18", "measures": [others]},
+    ]  # fmt: skip
+    digest = digests.build_digest("industry-matching", "2011-W50", alerts, None)
+    assert digest["proposed_pairs"] == [
+        {"alert_id": "s1", "enterprise_id": "chalco-qinghai", "partners": ["ruihe-aluminium-foil"],
+         "ref": "附件2 一、7（产业对接组）", "action": "产业对接组按铝锭---铝材压延加工产业链组织对接"}
+    ]  # fmt: skip
+    assert "- chalco-qinghai → ruihe-aluminium-foil：产业对接组按铝锭" in digests.digest_markdown(digest)
+    assert "<h2>对接建议</h2>" in digests.digest_html(digest)
+    # Another group's digest of the same alerts proposes nothing: the measure is not its own.
+    assert digests.build_digest("operations", "2011-W50", alerts, None)["proposed_pairs"] == []

@@ -58,6 +58,26 @@ def test_the_seeded_organisation_is_served(client):
     assert len(keys) == 14
 
 
+def test_the_matchmaking_events_of_annex_6_are_served_in_order_and_checked_on_write(client):
+    group = token_for(client, "group", "industry-matching")
+    events = client.get("/v1/matchmaking-events", headers=group).json()
+    assert [(e["number"], e["date"]) for e in events] == [
+        (1, "2011-12-19"),
+        (2, "2011-12-20"),
+        (3, "2011-12-21"),
+        (4, "2011-12-23"),
+        (5, "2011-12-22"),
+    ]
+    yushu = client.get("/v1/matchmaking-events/yushu-building-materials", headers=group).json()
+    assert yushu["host_enterprise_ids"] == ["xining-special-steel"] and yushu["hosts"] == "省经委、西宁特钢"
+    finance = client.get("/v1/matchmaking-events", params={"group_id": "finance"}, headers=group).json()
+    assert [e["id"] for e in finance] == ["bank-enterprise"]
+    # A new event naming a host the registry does not hold is a 422 naming the field.
+    body = {"id": "spring-fair", "name": "春季对接会", "host_unit_ids": ["gov-nowhere"]}
+    refused = client.post("/v1/matchmaking-events", json=body, headers=ADMIN)
+    assert refused.status_code == 422 and "host_unit_ids" in str(refused.json()["detail"])
+
+
 def test_lists_page_with_limit_and_offset(client):
     first = client.get("/v1/enterprises", params={"limit": 10}, headers=ADMIN).json()
     second = client.get("/v1/enterprises", params={"limit": 10, "offset": 10}, headers=ADMIN).json()

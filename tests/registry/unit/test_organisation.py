@@ -177,3 +177,62 @@ def test_the_file_holds_every_enterprise_the_annexes_name():
     # 附件3 to 附件7 name 67 further firms beside the 14 key enterprises and the 主要联点 of the work groups.
     assert len(DATA["enterprises"]) == 101
     assert len({e["id"] for e in DATA["enterprises"]}) == 101
+
+
+def test_every_region_names_its_source_and_the_seeds_own_places_are_in_the_enterprises_names():
+    placed = [e for e in DATA["enterprises"] if e.get("region")]
+    assert len(placed) >= 16
+    for enterprise in placed:
+        source = enterprise.get("region_source") or ""
+        assert source.startswith(("企业名称", "公开资料")), enterprise["id"]
+        if source.startswith("企业名称"):  # the seed's own evidence: the name the seed gives
+            assert enterprise["name"] in source, enterprise["id"]
+    assert (
+        ENTERPRISES["qinghai-salt-lake"]["region"],
+        ENTERPRISES["petrochina-qinghai-oilfield"]["region"],
+    ) == (
+        "海西",
+        "海西",
+    )
+    # Province-wide operators stay without a region (the province's target applies), and say why.
+    assert ENTERPRISES["qinghai-electric-power"]["region"] is None
+    assert ENTERPRISES["qinghai-electric-power"]["region_source"]
+
+
+def test_the_main_texts_names_and_sentences_for_the_groups_are_kept_beside_annex_2s(seed_text):
+    assert GROUPS["comprehensive"]["main_text_name"] == "综合协调组"
+    assert GROUPS["industry-matching"]["main_text_name"] == "重大活动对接组"
+    assert "由省金融办、中国人民银行西宁中心支行牵头" in GROUPS["finance"]["main_text"]
+    for group in DATA["coordination_groups"]:
+        assert group["main_text"].startswith(group["main_text_name"] + "由")
+        assert group["main_text"] in seed_text, group["id"]
+
+
+def test_the_main_texts_duties_of_the_provincial_departments_are_data(seed_text):
+    with_duties = [u for u in DATA["units"] if u.get("duties")]
+    # 14 sentences; the state and local tax bureaus share one.
+    assert len({u["duties"] for u in with_duties}) == 14 and len(with_duties) == 15
+    for unit in with_duties:
+        # Each sentence begins with its department (the main text says 省人力资源和社会保障厅).
+        assert unit["duties"][:3] == unit["name"][:3] or unit["id"] == "gov-local-tax"
+        assert unit["duties"] in seed_text, unit["id"]
+
+
+def test_the_five_matchmaking_events_of_annex_6_with_their_dates(seed_text):
+    events = DATA["matchmaking_events"]
+    assert [e["name"] for e in events] == [
+        "银企对接活动", "上下游产业对接活动", "生产企业与商贸流通企业对接活动",
+        "玉树灾后重建大宗建材供需现场对接会", "保障性住房建设建材供需对接会",
+    ]  # fmt: skip
+    assert [e["date"] for e in events] == [
+        "2011-12-19",
+        "2011-12-20",
+        "2011-12-21",
+        "2011-12-23",
+        "2011-12-22",
+    ]
+    for event in events:
+        for text in (event["name"], event["hosts"], event["participants"], event["date_text"]):
+            assert text in seed_text, event["id"]
+        day = int(event["date"][-2:])
+        assert f"2011年12月{day}日" in event["date_text"]

@@ -1,6 +1,8 @@
 """What rules publishes besides alerts: every detected problem on liaison.problems.v1, the
 problems a work-group report states, and a case's resolution by data."""
 
+from datetime import date, timedelta
+
 import pytest
 
 from liaison_common import jsonbytes
@@ -70,3 +72,39 @@ def test_a_case_absent_from_two_reports_is_resolved_by_data(kafka_bootstrap, rul
         mine[3]["last_period_end"] == weeks[4]["period_end"]
         and mine[3]["period_end"] == weeks[0]["period_end"]
     )
+
+
+def test_the_rail_groups_figures_behind_the_pace_of_annex_1_are_one_case_of_the_group_until_they_catch_up(
+    kafka_bootstrap, rules_topics, spawn_worker
+):
+    worker = spawn_worker()
+    # Rail freight this year so far against 3,800万吨 (附件1 四), week by week in December 2011.
+    figures = [("2011-12-04", 33_000_000), ("2011-12-11", 34_000_000), ("2011-12-18", 36_000_000),
+               ("2011-12-25", 37_000_000)]  # fmt: skip
+    weeks = []
+    for end, freight in figures:
+        start = (date.fromisoformat(end) - timedelta(days=6)).isoformat()
+        weeks.append({"kind": "workgroup_report", "report_id": f"rail-{end}", "work_group_id": "wg-rail",
+                      "period_start": start, "period_end": end, "submitted_at": f"{end}T17:00:00+08:00",
+                      "indicators": {"rail_freight_ytd_t": freight}})  # fmt: skip
+    publish(
+        kafka_bootstrap,
+        rules_topics["workgroup_reports_topic"],
+        [(b"wg-rail", jsonbytes.dumps(week)) for week in weeks],
+    )
+    worker.wait_ready()
+    case_id = "transport_backlog.wg-rail.2011-12-04"
+    events = wait_for_events(
+        kafka_bootstrap,
+        rules_topics["alerts_topic"],
+        lambda e: len([a for a in e if a["alert_id"] == case_id]) >= 3,
+        timeout=90,
+    )
+    mine = [a for a in events if a["alert_id"] == case_id]
+    assert [(a["state"], a["occurrences"]) for a in mine] == [("open", 1), ("open", 2), ("resolved", 2)]
+    first = mine[0]
+    assert first["work_group_id"] == "wg-rail" and "enterprise_id" not in first
+    assert routes(first) == [("operations", "primary"), ("wg-rail", "cc")]
+    assert "全省铁路运量本年累计3,300.0万吨" in first["summary"]
+    assert first["evidence"]["source"] == "铁路部门要加大对工业发展的支持力度，确保今年运量达到3800万吨"
+    assert mine[2]["resolved_by"] == "data" and mine[2]["source_ids"] == ["rail-2011-12-25"]
