@@ -29,6 +29,42 @@ def routing_rules() -> list[dict[str, Any]]:
     ]
 
 
+# Routes the seed implies beyond CONTRACT.md §3, each with the seed's words. Not the defaults:
+# enterprise systems and acceptance tests rely on the contract's routes. An admin who wants the
+# seed's reading applies them with `python -m services.registry.seed --seed-routes` (they are
+# routing rules like any other: GET /v1/routes/resolve and the rules workers follow them).
+SEED_IMPLIED_ROUTES: dict[str, dict[str, Any]] = {
+    "transport_backlog": {
+        "cc": ["wg-producer-services"],
+        "quote": "研究组织协调公铁联运相关问题和政策",  # 附件2 二.13, 生产型服务业
+    },
+    "production_halt": {
+        "cc": ["wg-power"],
+        "quote": "减免停产企业基本电费",  # 附件1 三
+    },
+    "workforce_cut": {
+        "cc_when_sme": ["sme"],
+        "quote": "加大对中小企业社保支持力度",  # 附件2 一.5, 中小企业组
+    },
+}
+
+
+def seed_routing_rules() -> list[dict[str, Any]]:
+    """The contract's routing rules with the seed's implied recipients added (SEED_IMPLIED_ROUTES)."""
+    rules = []
+    for rule in routing_rules():
+        implied = SEED_IMPLIED_ROUTES.get(rule["id"])
+        if implied:
+            rule = {
+                **rule,
+                "cc": rule["cc"] + [g for g in implied.get("cc", []) if g not in rule["cc"]],
+                "cc_when_sme": rule["cc_when_sme"] + implied.get("cc_when_sme", []),
+                "description": f"{rule['description']}（种子文件：{implied['quote']}）",
+            }
+        rules.append(rule)
+    return rules
+
+
 def problems(data: dict[str, Any]) -> list[str]:
     """Everything wrong with the organisation file: dangling links, duplicate ids, wrong counts."""
     found: list[str] = []
@@ -70,7 +106,7 @@ def problems(data: dict[str, Any]) -> list[str]:
                 found.append(f"matchmaking event {event['id']}: unknown enterprise {enterprise_id}")
         if event.get("group_id") and event["group_id"] not in groups:
             found.append(f"matchmaking event {event['id']}: unknown group {event['group_id']}")
-    for rule in routing_rules():
+    for rule in seed_routing_rules():  # the contract's, and the seed's reading
         for group_id in [rule["primary"], *rule["cc"], *rule["cc_when_sme"]]:
             if group_id not in groups | work_groups:
                 found.append(f"routing rule {rule['id']}: unknown group {group_id}")

@@ -165,6 +165,25 @@ def test_errors_for_ids(client):
     ]
 
 
+def test_the_seeds_implied_routes_are_applied_on_request_and_the_contracts_come_back(client):
+    def resolve(enterprise_id: str, problem_type: str) -> list[tuple[str, str]]:
+        params = {"enterprise_id": enterprise_id, "type": problem_type}
+        answer = client.get("/v1/routes/resolve", params=params, headers=ADMIN).json()
+        return [(r["group_id"], r["role"]) for r in answer["routes"]]
+
+    contract = resolve("qinghai-tailin-garment", "workforce_cut")
+    assert ("sme", "cc") not in contract
+    seed.load(seed_routes=True)  # python -m services.registry.seed --seed-routes
+    assert ("wg-producer-services", "cc") in resolve("chalco-qinghai", "transport_backlog")
+    assert ("wg-power", "cc") in resolve("chalco-qinghai", "production_halt")
+    assert ("sme", "cc") in resolve("qinghai-tailin-garment", "workforce_cut")  # an SME
+    assert ("sme", "cc") not in resolve("chalco-qinghai", "workforce_cut")  # not an SME
+    rule = client.get("/v1/routing-rules/production_halt", headers=ADMIN).json()
+    assert "减免停产企业基本电费" in rule["description"]
+    seed.load(overwrite=True)
+    assert resolve("qinghai-tailin-garment", "workforce_cut") == contract
+
+
 def test_malformed_json_and_oversized_bodies_are_refused_without_a_500(client):
     bad_json = client.post(
         "/v1/enterprises", content=b"{not json", headers={**ADMIN, "Content-Type": "application/json"}

@@ -236,3 +236,13 @@ def test_the_five_matchmaking_events_of_annex_6_with_their_dates(seed_text):
             assert text in seed_text, event["id"]
         day = int(event["date"][-2:])
         assert f"2011年12月{day}日" in event["date_text"]
+
+
+def test_the_seeds_implied_routes_quote_the_seed_and_only_add_recipients(seed_text):
+    contract = {rule["id"]: rule for rule in organisation.routing_rules()}
+    for rule in organisation.seed_routing_rules():
+        before = contract[rule["id"]]
+        assert rule["primary"] == before["primary"]
+        assert set(before["cc"]) <= set(rule["cc"]) and set(before["cc_when_sme"]) <= set(rule["cc_when_sme"])
+    for implied in organisation.SEED_IMPLIED_ROUTES.values():
+        assert implied["quote"] in seed_text
