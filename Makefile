@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # The admin token: LIAISON_ADMIN_TOKEN if set, else the one `make up` generated in .local/secrets/.
 
-.PHONY: help install up demo down restart status schemas bench bench-e2e bench-ingest bench-rules bench-scale bench-rebalance bench-costs test test-faults test-unit test-integration lint lint-infra k8s fmt clean-data logs
+.PHONY: help install up demo down restart status schemas bench bench-e2e bench-ingest bench-rules bench-scale bench-rebalance bench-costs bench-reporting test test-faults test-unit test-integration lint lint-infra k8s fmt clean-data logs
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -61,6 +61,9 @@ bench-rebalance: ## Rules workers joining and leaving mid-stream on 12 partition
 
 bench-costs: ## CPU, topic bytes and database bytes per report (docs/scaling.md's base; needs make up)
 	@$(PY) bench/bench_costs.py
+
+bench-reporting: ## The reporting agent's cost per report at 35, 1,000 and 10,000 reporters (no services needed)
+	@$(PY) bench/bench_reporting.py
 
 bench: bench-e2e bench-ingest bench-rules ## Every benchmark (bench-scale apart: it fills the platform)
 

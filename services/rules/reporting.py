@@ -18,6 +18,7 @@ plain JSON-able dict, kept by one Faust agent on a one-partition topic:
    "weeks": {"2011-W50": {"period_end": "2011-12-18", "received": {"enterprise:chalco-qinghai": true}}}}
 """
 
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -186,40 +187,101 @@ def overdue_problem(reporter: str, period_end: str, names: dict[str, str], state
     )  # fmt: skip
 
 
-def forget_old_weeks(state: dict[str, Any], keep: int = 60) -> None:
-    """Keep the newest `keep` weeks of counts (more than a year): the state must not grow forever."""
+def forget_old_weeks(state: dict[str, Any], keep: int = 60) -> list[str]:
+    """Keep the newest `keep` weeks of counts (more than a year): the state must not grow forever.
+    Returns the table keys of what was forgotten."""
+    dropped: list[str] = []
     for week in sorted(state["weeks"])[:-keep]:
+        dropped += [WEEK_PREFIX + week, *(got_key(week, r) for r in state["weeks"][week]["received"])]
         del state["weeks"][week]
+    return dropped
 
 
-# The state is kept in the reporting-state table in parts, so that an event writes what it
-# changed (the clocks and its week) rather than the whole state, which holds up to 60 weeks.
-META_KEY = "meta"
-FLAGGED_KEY = "flagged"
-WEEK_PREFIX = "week:"
+# The state is kept in the reporting-state table in small parts, one key per fact, so that an
+# event writes what it changed - the clocks, its reporter's last period, its week's end, and
+# that the reporter reported that week - whatever the number of reporters: the table's
+# changelog is a Kafka topic, and a part that held every reporter (the week's "received", every
+# reporter's last period) grew each write with the installation, past the broker's 1 MB at
+# about 12,000 reporters (docs/scaling.md). Older layouts still load (state_from_parts).
+META_KEY = "meta"  # watermark, source clocks, first week
+WEEK_PREFIX = "week:"  # week:2011-W50 -> {"period_end": ...}
+GOT_PREFIX = "got:"  # got:2011-W50|enterprise:chalco-qinghai -> on time (bool)
+LAST_PREFIX = "last:"  # last:enterprise:chalco-qinghai -> the latest period_end reported
+FLAGGED_PREFIX = "flagged:"  # flagged:enterprise:chalco-qinghai -> the weeks found missed
+META_FIELDS = ("watermark", "sources", "first_period_end")
 
 
-def state_parts(
-    state: dict[str, Any], weeks: list[str] | None = None, *, flagged: bool = True
-) -> dict[str, Any]:
-    """The table entries for `state`: its clocks, and the given weeks (all when None) and flags."""
-    parts: dict[str, Any] = {META_KEY: {k: v for k, v in state.items() if k not in ("weeks", "flagged")}}
-    if flagged:
-        parts[FLAGGED_KEY] = state["flagged"]
-    for week in state["weeks"] if weeks is None else weeks:
-        if week in state["weeks"]:
-            parts[WEEK_PREFIX + week] = state["weeks"][week]
+def got_key(week: str, reporter: str) -> str:
+    return f"{GOT_PREFIX}{week}|{reporter}"
+
+
+def meta_part(state: dict[str, Any]) -> dict[str, Any]:
+    return {META_KEY: {k: state.get(k) for k in META_FIELDS}}
+
+
+def event_parts(state: dict[str, Any], week: str, reporter: str) -> dict[str, Any]:
+    """What one period event changed, as table entries: a constant few, however many report."""
+    bucket = state["weeks"][week]
+    return {
+        **meta_part(state),
+        LAST_PREFIX + reporter: state["last_end"][reporter],
+        WEEK_PREFIX + week: {"period_end": bucket["period_end"]},
+        got_key(week, reporter): bucket["received"][reporter],
+    }
+
+
+def flagged_parts(state: dict[str, Any], reporters: Iterable[str]) -> dict[str, Any]:
+    return {FLAGGED_PREFIX + r: state["flagged"][r] for r in reporters if r in state["flagged"]}
+
+
+def all_parts(state: dict[str, Any]) -> dict[str, Any]:
+    """Every table entry of the state (to migrate an older layout)."""
+    parts = meta_part(state)
+    parts.update({LAST_PREFIX + r: end for r, end in state["last_end"].items()})
+    parts.update(flagged_parts(state, state["flagged"]))
+    for week, bucket in state["weeks"].items():
+        parts[WEEK_PREFIX + week] = {"period_end": bucket["period_end"]}
+        parts.update({got_key(week, r): on_time for r, on_time in bucket["received"].items()})
     return parts
 
 
+def older_layout(parts: dict[str, Any]) -> list[str]:
+    """The keys of an older layout among the table's entries (to rewrite and delete at start):
+    the whole state under "state", every reporter's flags under "flagged", the last periods in
+    the clocks' entry, a week holding every reporter."""
+    old: list[str] = [k for k in ("state", "flagged") if k in parts]
+    if "last_end" in (parts.get(META_KEY) or {}):
+        old.append(META_KEY)
+    old += [k for k, v in parts.items() if k.startswith(WEEK_PREFIX) and "received" in (v or {})]
+    return old
+
+
 def state_from_parts(parts: dict[str, Any]) -> dict[str, Any]:
-    """The state again from its table entries (a new state when there are none)."""
-    if "state" in parts:  # the whole state under one key, as written before parts
+    """The state again from its table entries, in this layout or an older one (a new state when
+    there are none)."""
+    if "state" in parts:  # the whole state under one key, as written first
         return dict(parts["state"])
     if META_KEY not in parts:
         return new_state()
-    state = {**new_state(), **parts[META_KEY], "flagged": dict(parts.get(FLAGGED_KEY) or {})}
-    state["weeks"] = {k[len(WEEK_PREFIX) :]: v for k, v in parts.items() if k.startswith(WEEK_PREFIX)}
+    meta = parts[META_KEY]
+    state = {**new_state(), **{k: meta[k] for k in META_FIELDS if k in meta}}
+    state["last_end"] = dict(meta.get("last_end") or {})
+    state["flagged"] = dict(parts.get("flagged") or {})
+    for key, value in parts.items():
+        if key.startswith(WEEK_PREFIX):
+            bucket = state["weeks"].setdefault(key[len(WEEK_PREFIX) :], {"period_end": None, "received": {}})
+            bucket["period_end"] = value["period_end"]
+            bucket["received"].update(value.get("received") or {})
+        elif key.startswith(LAST_PREFIX):
+            reporter = key[len(LAST_PREFIX) :]
+            state["last_end"][reporter] = max(state["last_end"].get(reporter, ""), value)
+        elif key.startswith(FLAGGED_PREFIX):
+            state["flagged"][key[len(FLAGGED_PREFIX) :]] = value
+    for key, value in parts.items():
+        if key.startswith(GOT_PREFIX):
+            week, reporter = key[len(GOT_PREFIX) :].split("|", 1)
+            bucket = state["weeks"].setdefault(week, {"period_end": None, "received": {}})
+            bucket["received"][reporter] = bool(bucket["received"].get(reporter)) or bool(value)
     return state
 
 

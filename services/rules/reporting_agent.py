@@ -50,9 +50,16 @@ async def track_reporting(stream: Any) -> None:
         started, raw = time.perf_counter(), raw_message(event)
         if not state:
             sources = await report_sources()
-            state = reporting.state_from_parts(dict(reporting_state.items()))
+            parts = dict(reporting_state.items())
+            state = reporting.state_from_parts(parts)
             reporting.expect_sources(state, sources, now=started_at)
-            save_reporting(state, None)
+            old = reporting.older_layout(parts)
+            if old:  # written by an earlier version: rewrite it one fact per key
+                log.info("reporting state: rewriting %d entries of an older layout", len(old))
+                write_parts(reporting.all_parts(state))
+                delete_keys([k for k in old if k != reporting.META_KEY])
+            else:
+                write_parts(reporting.meta_part(state))
         try:
             seen = json.loads(raw.value or b"")
             tick = bool(seen.get("tick"))
@@ -66,9 +73,11 @@ async def track_reporting(stream: Any) -> None:
         except Exception as error:  # one bad record never stops the reporting agent
             await reject(raw, "invalid", f"not a period event: {error!r}"[:2000])
             continue
-        # Written before the offset is committed, so that a restart loses nothing; only the parts
-        # this event changed (the clocks and its week), never the whole state.
-        save_reporting(state, [] if tick else [week], flagged=False)
+        # Written before the offset is committed, so that a restart loses nothing; only the few
+        # entries this event changed, never a part that holds every reporter.
+        write_parts(
+            reporting.meta_part(state) if tick else reporting.event_parts(state, week, seen["reporter"])
+        )
         if tick or time.monotonic() - last_check >= CHECK_EVERY or stream_is_quiet(raw):
             last_check = time.monotonic()
             await check_reporting(state, weeks, days_after, lateness)
@@ -95,19 +104,14 @@ async def report_sources() -> list[str]:
             await asyncio.sleep(2)
 
 
-def save_reporting(state: dict[str, Any], weeks: list[str] | None, *, flagged: bool = True) -> None:
-    """Write the reporting state's parts to its table: the clocks, the given weeks (all when
-    None) and the flags; drop the weeks the state has forgotten (and the one-key form)."""
-    for key, value in reporting.state_parts(state, weeks, flagged=flagged).items():
+def write_parts(parts: dict[str, Any]) -> None:
+    for key, value in parts.items():
         reporting_state[key] = value
-    if weeks is None:
-        kept = {reporting.WEEK_PREFIX + week for week in state["weeks"]}
-        stale = [
-            k
-            for k in reporting_state
-            if k == "state" or (k.startswith(reporting.WEEK_PREFIX) and k not in kept)
-        ]
-        for key in stale:
+
+
+def delete_keys(keys: list[str]) -> None:
+    for key in keys:
+        if key in reporting_state:
             del reporting_state[key]
 
 
@@ -138,10 +142,10 @@ async def check_reporting(state: dict[str, Any], weeks: set[str], days_after: An
             reporter, period_end, names, state, days_after=days_after.value, source=days_after.source
         )
         await emit_problem(problem)
-    before = len(state["weeks"])
-    reporting.forget_old_weeks(state)
-    # The watermark moved; the flags changed if a week was missed; forgotten weeks leave the table.
-    save_reporting(state, None if len(state["weeks"]) < before else [], flagged=bool(missed))
+    # The watermark moved; the flags of those who missed a week changed; forgotten weeks leave
+    # the table.
+    write_parts({**reporting.meta_part(state), **reporting.flagged_parts(state, {r for r, _ in missed})})
+    delete_keys(reporting.forget_old_weeks(state))
 
 
 def _name(reporter: str) -> str:

@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from liaison_common import jsonbytes
 from liaison_common.registry_view import RegistryView
 from services.rules import reporting
 
@@ -193,19 +194,53 @@ def test_a_report_dated_far_ahead_flags_at_most_the_last_weeks():
     assert 0 < len(flagged) <= reporting.MAX_WEEKS_JUDGED + 1
 
 
-def test_the_state_is_stored_in_parts_and_an_event_writes_only_its_week():
+def test_the_state_is_stored_one_fact_per_key_and_an_event_writes_a_constant_few():
     state = reporting.new_state()
     for reporter in EXPECTED:
         reporting.observe(state, seen(reporter, "2011-12-11", "2011-12-12"), on_time_days=1)
     week = reporting.observe(state, seen("enterprise:a", "2011-12-18", "2011-12-20"), on_time_days=1)
     reporting.overdue(state, EXPECTED, days_after=8)
-    table = reporting.state_parts(state)  # everything, as at start
+    table = reporting.all_parts(state)
     assert reporting.state_from_parts(table) == state
-    one_event = reporting.state_parts(state, [week], flagged=False)
-    assert set(one_event) == {reporting.META_KEY, reporting.WEEK_PREFIX + week}
+    one_event = reporting.event_parts(state, week, "enterprise:a")
+    assert set(one_event) == {
+        reporting.META_KEY,
+        "last:enterprise:a",
+        "week:2011-W50",
+        "got:2011-W50|enterprise:a",
+    }
+    # The same event among 10,000 reporters writes no more than among three.
+    many = reporting.new_state()
+    for n in range(10_000):
+        reporting.observe(many, seen(f"enterprise:{n}", "2011-12-18", "2011-12-19"), on_time_days=1)
+    big = reporting.event_parts(many, week, "enterprise:9999")
+    assert len(jsonbytes.dumps(big)) <= len(jsonbytes.dumps(one_event)) + 20
     # A table written whole under one key, as before, still loads; an empty one is a new state.
     assert reporting.state_from_parts({"state": state}) == state
     assert reporting.state_from_parts({}) == reporting.new_state()
+
+
+def test_the_layout_before_one_fact_per_key_loads_and_is_found_for_rewriting():
+    state = reporting.new_state()
+    for reporter in EXPECTED:
+        reporting.observe(state, seen(reporter, "2011-12-11", "2011-12-12"), on_time_days=1)
+    reporting.overdue(state, EXPECTED, days_after=8)
+    # As session 5 wrote it: the clocks with every last period, every flag, whole weeks.
+    older = {
+        reporting.META_KEY: {k: v for k, v in state.items() if k not in ("weeks", "flagged")},
+        "flagged": state["flagged"],
+        **{reporting.WEEK_PREFIX + w: bucket for w, bucket in state["weeks"].items()},
+    }
+    assert reporting.state_from_parts(older) == state
+    assert sorted(reporting.older_layout(older)) == sorted(["flagged", reporting.META_KEY, "week:2011-W49"])
+    assert reporting.older_layout(reporting.all_parts(state)) == []
+
+
+def test_forgetting_a_week_names_its_keys():
+    state = reporting.new_state()
+    reporting.observe(state, seen("enterprise:a", "2011-12-11", "2011-12-12"), on_time_days=1)
+    reporting.observe(state, seen("enterprise:a", "2011-12-18", "2011-12-19"), on_time_days=1)
+    assert reporting.forget_old_weeks(state, keep=1) == ["week:2011-W49", "got:2011-W49|enterprise:a"]
 
 
 def test_a_period_of_year_1_or_of_next_year_is_refused_and_changes_nothing():
