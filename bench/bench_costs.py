@@ -85,9 +85,19 @@ def main() -> None:
     for week in range(weeks):
         for index, enterprise_id in enumerate(enterprises):
             troubled = (week + index) % 9 < 2  # two weeks in nine: a case opens, updates, resolves
-            items.append(report(enterprise_id, first_monday + timedelta(weeks=week), f"cost-{run}",
-                                production_t=1000, sales_t=900, inventory_t=3000, cash_on_hand=100,
-                                credit_available=100, working_capital_need=5000 if troubled else 50))  # fmt: skip
+            items.append(
+                report(
+                    enterprise_id,
+                    first_monday + timedelta(weeks=week),
+                    f"cost-{run}",
+                    production_t=1000,
+                    sales_t=900,
+                    inventory_t=3000,
+                    cash_on_hand=100,
+                    credit_available=100,
+                    working_capital_need=5000 if troubled else 50,
+                )
+            )
     items = items[:n]
     print(
         f"{len(items)} reports of {len(enterprises)} enterprises over {weeks} weeks, through ingest\n",

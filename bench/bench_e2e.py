@@ -27,11 +27,21 @@ from liaison_common.topics import TopicSpec, ensure_topics
 
 REPO = Path(__file__).resolve().parents[1]
 ENTERPRISES = [
-    "petrochina-qinghai-oilfield", "qinghai-electric-power", "chalco-qinghai", "yellow-river-hydropower",
-    "qinghai-salt-lake", "western-mining", "xining-special-steel", "qinghua-coal-chemical", "huading-industrial",
-    "qiaotou-aluminium-power", "yellow-river-recycled-aluminium", "qinghai-energy-development", "zangyang-carpet",
+    "petrochina-qinghai-oilfield",
+    "qinghai-electric-power",
+    "chalco-qinghai",
+    "yellow-river-hydropower",
+    "qinghai-salt-lake",
+    "western-mining",
+    "xining-special-steel",
+    "qinghua-coal-chemical",
+    "huading-industrial",
+    "qiaotou-aluminium-power",
+    "yellow-river-recycled-aluminium",
+    "qinghai-energy-development",
+    "zangyang-carpet",
     "qinghai-investment-group",
-]  # fmt: skip
+]
 
 
 def reports(n: int, run: str) -> list[dict]:
@@ -126,8 +136,9 @@ def main() -> None:
 
     seen: dict[str, float] = {}
     stop = threading.Event()
-    watcher = threading.Thread(target=watch_notify, args=(notify, token, {i["report_id"] for i in items}, seen, stop),
-                               daemon=True)  # fmt: skip
+    watcher = threading.Thread(
+        target=watch_notify, args=(notify, token, {i["report_id"] for i in items}, seen, stop), daemon=True
+    )
     watcher.start()
     time.sleep(1)
     sent: dict[str, float] = {}
@@ -147,10 +158,14 @@ def main() -> None:
     if not latencies:
         raise SystemExit("no alert reached notify; is the platform up (make up)?")
     elapsed = max(seen.values()) - min(sent.values())
-    print(f"{'pipeline: submitted → stored alert':<38} {len(latencies) / elapsed:>7.0f} reports/s   "
-          f"({len(latencies)}/{n} stored in {elapsed:.1f} s)")  # fmt: skip
-    print(f"{'latency, submission → stored alert':<38} p50 {percentile(latencies, 50) * 1000:7.0f} ms   "
-          f"p95 {percentile(latencies, 95) * 1000:7.0f} ms   p99 {percentile(latencies, 99) * 1000:7.0f} ms")  # fmt: skip
+    print(
+        f"{'pipeline: submitted → stored alert':<38} {len(latencies) / elapsed:>7.0f} reports/s   "
+        f"({len(latencies)}/{n} stored in {elapsed:.1f} s)"
+    )
+    print(
+        f"{'latency, submission → stored alert':<38} p50 {percentile(latencies, 50) * 1000:7.0f} ms   "
+        f"p95 {percentile(latencies, 95) * 1000:7.0f} ms   p99 {percentile(latencies, 99) * 1000:7.0f} ms"
+    )
     bare = bare_loop(bootstrap, items)
     print(f"{'bare broker: produce → consume':<38} {bare:>7.0f} reports/s")
     print(f"\nratio pipeline/bare: {len(latencies) / elapsed / bare:.3f}")

@@ -25,9 +25,15 @@ from liaison_common.kafka_auth import kafka_auth, use_local_kafka_admin
 from liaison_common.topics import TopicSpec, ensure_topics
 
 KEY_ENTERPRISES = [
-    "chalco-qinghai", "qinghai-salt-lake", "qiaotou-aluminium-power", "xining-special-steel",
-    "huading-industrial", "western-mining", "qinghai-electric-power", "yellow-river-hydropower",
-]  # fmt: skip
+    "chalco-qinghai",
+    "qinghai-salt-lake",
+    "qiaotou-aluminium-power",
+    "xining-special-steel",
+    "huading-industrial",
+    "western-mining",
+    "qinghai-electric-power",
+    "yellow-river-hydropower",
+]
 
 
 def reports(n: int, run: str) -> list[dict]:

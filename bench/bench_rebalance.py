@@ -227,8 +227,18 @@ def notify_instance(name: str, topics: dict[str, str], database: str, group: str
         "NOTIFY_CONSUMER_GROUP": group,
         "NOTIFY_SMTP_PORT": str(free_port()),  # nobody listens: e-mails wait, the inbox is what counts
     }
-    argv = [sys.executable, "-m", "uvicorn", "--factory", "services.notify.app:create_app",
-            "--host", "127.0.0.1", "--port", str(port), "--no-access-log"]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "services.notify.app:create_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+    ]
     return Service(f"notify-{name}", argv, env, port)
 
 
@@ -407,8 +417,10 @@ def rebalancing(bootstrap: str, enterprises: list[str], n: int, rate: float) -> 
     weeks = n // len(enterprises)
     items = [report(enterprise, week, run) for week in range(weeks) for enterprise in enterprises]
     expected = expected_cases(enterprises, weeks)
-    say(f"1. rebalancing: {len(items)} reports of {len(enterprises)} enterprises over {weeks} weeks at "
-        f"{rate:.0f}/s; topics of {PARTITIONS} partitions; {len(expected)} cases expected")  # fmt: skip
+    say(
+        f"1. rebalancing: {len(items)} reports of {len(enterprises)} enterprises over {weeks} weeks at "
+        f"{rate:.0f}/s; topics of {PARTITIONS} partitions; {len(expected)} cases expected"
+    )
     with tempfile.TemporaryDirectory() as datadir:
         workers = {name: rules_worker(name, topics, app_id, datadir) for name in "ABC"}
         notifies = [notify_instance(str(i), topics, database, group) for i in (1, 2)]
@@ -455,11 +467,17 @@ def rebalancing(bootstrap: str, enterprises: list[str], n: int, rate: float) -> 
     topic_errors, redelivered = check_topic(read_all(bootstrap, topics["alerts"]), expected)
     store_errors = check_notify(database, expected)
     occurrences = sum(case.occurrences for case in expected.values())
-    say(f"   alerts topic: every one of {occurrences} occurrences of {len(expected)} cases published "
-        if not topic_errors else f"   alerts topic: {len(topic_errors)} problems")  # fmt: skip
+    say(
+        f"   alerts topic: every one of {occurrences} occurrences of {len(expected)} cases published "
+        if not topic_errors
+        else f"   alerts topic: {len(topic_errors)} problems"
+    )
     say(f"   redelivered outputs (same case and count again, allowed by at-least-once): {redelivered}")
-    say(f"   notify's database: {len(expected)} cases, each once, with its count, status and history"
-        if not store_errors else f"   notify's database: {len(store_errors)} problems")  # fmt: skip
+    say(
+        f"   notify's database: {len(expected)} cases, each once, with its count, status and history"
+        if not store_errors
+        else f"   notify's database: {len(store_errors)} problems"
+    )
     for error in (topic_errors + store_errors)[:20]:
         say(f"     {error}")
     if not os.environ.get("KEEP"):  # KEEP=1 leaves the topics and the database to look into
@@ -518,8 +536,10 @@ def main() -> None:
     say(f"2. throughput: {n_throughput} reports on topics of {PARTITIONS} partitions, backlog drained")
     for count in (1, 2, 3):
         rate_k, joined = throughput(bootstrap, enterprises, count, n_throughput)
-        say(f"   {count} worker{'s' if count > 1 else ' '}: {rate_k:6.0f} reports/s   "
-            f"(the last to start held partitions {joined:.1f} s after it started)")  # fmt: skip
+        say(
+            f"   {count} worker{'s' if count > 1 else ' '}: {rate_k:6.0f} reports/s   "
+            f"(the last to start held partitions {joined:.1f} s after it started)"
+        )
     if "rebalancing" in parts:
         say("\nrebalancing: " + ("nothing lost, nothing counted twice" if whole else "FAILED (see above)"))
     sys.exit(0 if whole else 1)

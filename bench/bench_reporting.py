@@ -42,8 +42,13 @@ def run(reporters: int, weeks: int) -> dict[str, float]:
         submitted = f"{(end + timedelta(days=1)).isoformat()}T09:00:00+08:00"
         last = number == weeks - 1
         for reporter in expected:
-            seen = {"reporter": reporter, "report_id": f"{reporter}-{end}", "period_end": end.isoformat(),
-                    "submitted_at": submitted, "source": "liaison.reports.v1:0"}  # fmt: skip
+            seen = {
+                "reporter": reporter,
+                "report_id": f"{reporter}-{end}",
+                "period_end": end.isoformat(),
+                "submitted_at": submitted,
+                "source": "liaison.reports.v1:0",
+            }
             started = time.perf_counter()
             week = reporting.observe(state, seen, on_time_days=1, days_after=8, now=1.0, today="2012-12-31")
             parts = event_writes(state, week, reporter)

@@ -47,9 +47,17 @@ from liaison_common.topics import REGISTRY, TopicSpec, ensure_topics
 REPO = Path(__file__).resolve().parents[1]
 LOG = REPO / ".local" / "logs" / "bench-rules-worker.log"
 ENTERPRISES = [
-    "chalco-qinghai", "qinghai-salt-lake", "qiaotou-aluminium-power", "xining-special-steel", "huading-industrial",
-    "western-mining", "qinghai-electric-power", "yellow-river-hydropower", "qinghua-coal-chemical", "zangyang-carpet",
-]  # fmt: skip
+    "chalco-qinghai",
+    "qinghai-salt-lake",
+    "qiaotou-aluminium-power",
+    "xining-special-steel",
+    "huading-industrial",
+    "western-mining",
+    "qinghai-electric-power",
+    "yellow-river-hydropower",
+    "qinghua-coal-chemical",
+    "zangyang-carpet",
+]
 
 
 def report(i: int, run: str, *, gap: bool = False) -> dict:
@@ -117,8 +125,11 @@ def start_worker(
     command = [sys.executable, "-m", "services.rules", "worker", "-l", "warn", "--web-port", str(port)]
     return subprocess.Popen(
         command,
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def wait_healthy(port: int, process: subprocess.Popen, timeout: float = 120) -> None:
@@ -203,8 +214,14 @@ Outputs = Callable[[bytes, bytes | None], list[tuple[str, bytes | None, bytes]]]
 async def consume_produce(bootstrap: str, source: str, n: int, name: str, outputs: Outputs) -> float:
     """An aiokafka loop over N messages of `source`: each message's outputs (topic, key, value)
     sent into the producer's batch, flushed and committed per fetched batch. Messages/s."""
-    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, **kafka_auth(), group_id=f"bench-{name}-{uuid.uuid4().hex[:6]}",
-                                auto_offset_reset="earliest", enable_auto_commit=False)  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        source,
+        bootstrap_servers=bootstrap,
+        **kafka_auth(),
+        group_id=f"bench-{name}-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **kafka_auth(), acks="all", linger_ms=5)
     await consumer.start()
     await producer.start()
@@ -268,8 +285,10 @@ def main() -> None:
     n = int(os.environ.get("N", "5000"))
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     run = uuid.uuid4().hex[:8]
-    topics = {name: f"bench.rules.{name}.{run}" for name in ("reports", "incidents", "workgroup_reports",
-                                                              "problems", "alerts", "dlq", "reporting")}  # fmt: skip
+    topics = {
+        name: f"bench.rules.{name}.{run}"
+        for name in ("reports", "incidents", "workgroup_reports", "problems", "alerts", "dlq", "reporting")
+    }
     topics["periods"] = f"bench.rules.periods.{run}"
     ensure_topics(bootstrap, tuple(TopicSpec(t, 1 if name == "periods" else 3) for name, t in topics.items()))
     with open("/proc/cpuinfo") as cpuinfo:
@@ -287,10 +306,21 @@ def main() -> None:
             if os.environ.get("PROFILE"):
                 # py-spy samples the worker for 10 s of the drain: collapsed stacks in .local/profile-rules.txt
                 profiler = subprocess.Popen(
-                    ["py-spy", "record", "--pid", str(process.pid), "--duration", "10", "--format", "raw",
-                     "-o", str(REPO / ".local" / "profile-rules.txt")],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                )  # fmt: skip
+                    [
+                        "py-spy",
+                        "record",
+                        "--pid",
+                        str(process.pid),
+                        "--duration",
+                        "10",
+                        "--format",
+                        "raw",
+                        "-o",
+                        str(REPO / ".local" / "profile-rules.txt"),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
             rate = drain_rate(bootstrap, topics, n)
             if profiler is not None:
                 profiler.wait(timeout=60)
@@ -303,8 +333,10 @@ def main() -> None:
             process.terminate()
             process.wait(timeout=30)
     if latencies:
-        print(f"{'rules, live: report sent → alert':<36} p50 {percentile(latencies, 50) * 1000:7.1f} ms   "
-              f"p99 {percentile(latencies, 99) * 1000:7.1f} ms   ({len(latencies)} alerts)")  # fmt: skip
+        print(
+            f"{'rules, live: report sent → alert':<36} p50 {percentile(latencies, 50) * 1000:7.1f} ms   "
+            f"p99 {percentile(latencies, 99) * 1000:7.1f} ms   ({len(latencies)} alerts)"
+        )
     bare = asyncio.run(bare_loop(bootstrap, topics["reports"], n))
     print(f"{'bare aiokafka consume→produce':<36} {bare:>8.0f} events/s")
     view = read_registry(bootstrap, REGISTRY, RegistryView())

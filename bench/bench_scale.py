@@ -96,7 +96,10 @@ class OnTopic:
         self.times: dict[str, float] = {}
         self.stop = threading.Event()
         self.consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP, **kafka_auth())
-        partitions = [TopicPartition("liaison.alerts.v1", p) for p in self.consumer.partitions_for_topic("liaison.alerts.v1") or ()]  # fmt: skip
+        partitions = [
+            TopicPartition("liaison.alerts.v1", p)
+            for p in self.consumer.partitions_for_topic("liaison.alerts.v1") or ()
+        ]
         self.consumer.assign(partitions)
         self.consumer.seek_to_end()
         for tp in partitions:
@@ -118,8 +121,15 @@ def pipeline(client: httpx.Client, token: str, enterprises: list[str], year: int
     run, seen, on_topic, sent = uuid.uuid4().hex[:6], Seen(token), OnTopic(), {}
     total = int(RATE * SECONDS)
     gap = {"working_capital_need": 50000, "cash_on_hand": 100, "credit_available": 100}
-    items = [report(enterprises[i % len(enterprises)], date(year, 1, 2) + timedelta(weeks=i // len(enterprises)),
-                    run, **gap) for i in range(total)]  # fmt: skip
+    items = [
+        report(
+            enterprises[i % len(enterprises)],
+            date(year, 1, 2) + timedelta(weeks=i // len(enterprises)),
+            run,
+            **gap,
+        )
+        for i in range(total)
+    ]
     started = time.perf_counter()
     for index, item in enumerate(items):
         time.sleep(max(0.0, started + index / RATE - time.perf_counter()))
@@ -133,16 +143,21 @@ def pipeline(client: httpx.Client, token: str, enterprises: list[str], year: int
     on_topic.stop.set()
     latencies = [seen.times[r] - sent[r] for r in sent if r in seen.times]
     to_topic = [on_topic.times[r] - sent[r] for r in sent if r in on_topic.times]
-    return (f"pipeline at {RATE:.0f}/s: {len(latencies)}/{total} stored, p50 {percentile(latencies, 50) * 1000:.0f} ms,"
-            f" p99 {percentile(latencies, 99) * 1000:.0f} ms\n"
-            f"  of which submission → alert on liaison.alerts.v1 (ingest, rules): p50"
-            f" {percentile(to_topic, 50) * 1000:.0f} ms, p99 {percentile(to_topic, 99) * 1000:.0f} ms")  # fmt: skip
+    return (
+        f"pipeline at {RATE:.0f}/s: {len(latencies)}/{total} stored, p50 {percentile(latencies, 50) * 1000:.0f} ms,"
+        f" p99 {percentile(latencies, 99) * 1000:.0f} ms\n"
+        f"  of which submission → alert on liaison.alerts.v1 (ingest, rules): p50"
+        f" {percentile(to_topic, 50) * 1000:.0f} ms, p99 {percentile(to_topic, 99) * 1000:.0f} ms"
+    )
 
 
 def ingest_batches(client: httpx.Client, enterprises: list[str], year: int) -> str:
     run = uuid.uuid4().hex[:6]
-    items = [report(e, date(year, 1, 2) + timedelta(weeks=w), run, production_t=100, sales_t=100)
-             for w in range(10) for e in enterprises][:2000]  # fmt: skip
+    items = [
+        report(e, date(year, 1, 2) + timedelta(weeks=w), run, production_t=100, sales_t=100)
+        for w in range(10)
+        for e in enterprises
+    ][:2000]
     started = time.perf_counter()
     for i in range(0, len(items), 500):
         answer = client.post("/v1/reports", json=items[i : i + 500])
@@ -255,9 +270,19 @@ def live_in(token: str, enterprises: list[str]) -> None:
     for week in range(52):
         for index, enterprise_id in enumerate(enterprises):
             troubled = (week + index) % 9 == 0  # now and then a funding gap, a case that comes and goes
-            items.append(report(enterprise_id, year + timedelta(weeks=week), run, production_t=1000, sales_t=900,
-                                inventory_t=3000, cash_on_hand=100, credit_available=100,
-                                working_capital_need=5000 if troubled else 50))  # fmt: skip
+            items.append(
+                report(
+                    enterprise_id,
+                    year + timedelta(weeks=week),
+                    run,
+                    production_t=1000,
+                    sales_t=900,
+                    inventory_t=3000,
+                    cash_on_hand=100,
+                    credit_available=100,
+                    working_capital_need=5000 if troubled else 50,
+                )
+            )
     print(
         f"lived-in: {len(items)} reports ({len(enterprises)} enterprises x 52 weeks) through ingest …",
         flush=True,
@@ -269,11 +294,18 @@ def live_in(token: str, enterprises: list[str]) -> None:
     producer = KafkaProducer(bootstrap_servers=BOOTSTRAP, **kafka_auth(), acks=1, linger_ms=20)
     for n in range(ALERTS):
         enterprise_id = enterprises[n % len(enterprises)]
-        alert: dict[str, Any] = {"alert_id": f"stated_problem.{enterprise_id}.scale-{run}-{n}", "type": "stated_problem",
-                 "severity": "low", "enterprise_id": enterprise_id, "period_end": "2013-06-30",
-                 "detected_at": "2013-07-01T09:00:00+08:00", "summary": "历史问题", "evidence": {},
-                 "routes": [{"group_id": ("finance", "comprehensive", "operations")[n % 3], "role": "primary"}],
-                 "source_ids": [f"scale-{run}-{n}"]}  # fmt: skip
+        alert: dict[str, Any] = {
+            "alert_id": f"stated_problem.{enterprise_id}.scale-{run}-{n}",
+            "type": "stated_problem",
+            "severity": "low",
+            "enterprise_id": enterprise_id,
+            "period_end": "2013-06-30",
+            "detected_at": "2013-07-01T09:00:00+08:00",
+            "summary": "历史问题",
+            "evidence": {},
+            "routes": [{"group_id": ("finance", "comprehensive", "operations")[n % 3], "role": "primary"}],
+            "source_ids": [f"scale-{run}-{n}"],
+        }
         producer.send("liaison.alerts.v1", key=alert["alert_id"].encode(), value=json.dumps(alert).encode())
     producer.flush()
     producer.close()
@@ -286,9 +318,10 @@ def backlog() -> dict[str, int]:
     consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP, **kafka_auth())
     try:
         left = {}
-        for group, topics in (("liaison-rules", ("liaison.reports.v1",)),
-                              ("liaison-notify", ("liaison.alerts.v1", "liaison.alert-events.v1",
-                                                  "liaison.reporting.v1"))):  # fmt: skip
+        for group, topics in (
+            ("liaison-rules", ("liaison.reports.v1",)),
+            ("liaison-notify", ("liaison.alerts.v1", "liaison.alert-events.v1", "liaison.reporting.v1")),
+        ):
             committed = admin.list_group_offsets(group).get(group, {})
             for topic in topics:
                 partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
@@ -317,8 +350,15 @@ def wait_drained() -> None:
 def main() -> None:
     use_local_kafka_admin()  # the local broker wants SASL: be its admin
     token = local_admin_token() or ""
-    enterprises = [e["id"] for e in httpx.get(f"{REGISTRY}/v1/enterprises", params={"limit": 1000},
-                                               headers={"Authorization": f"Bearer {token}"}, timeout=30).json()]  # fmt: skip
+    enterprises = [
+        e["id"]
+        for e in httpx.get(
+            f"{REGISTRY}/v1/enterprises",
+            params={"limit": 1000},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        ).json()
+    ]
     print(
         f"{os.cpu_count()} cores; {len(enterprises)} enterprises in the registry; RATE={RATE:.0f}/s for {SECONDS:.0f} s"
     )

@@ -74,8 +74,13 @@ class DomainWork:
         self.history[report.enterprise_id] = jsonbytes.dumps(
             [s.as_dict() for s in remember(known, report, HISTORY_SIZE)]
         )
-        seen = {"reporter": f"enterprise:{report.enterprise_id}", "report_id": report.report_id,
-                "period_end": period_end, "submitted_at": submitted_at, "source": "bench"}  # fmt: skip
+        seen = {
+            "reporter": f"enterprise:{report.enterprise_id}",
+            "report_id": report.report_id,
+            "period_end": period_end,
+            "submitted_at": submitted_at,
+            "source": "bench",
+        }
         outputs.append(("periods", b"periods", jsonbytes.dumps(seen)))
         return outputs
 

@@ -409,18 +409,30 @@ def _kinds() -> dict[str, SubmissionKind]:
 
     return {
         "enterprise_report": SubmissionKind(
-            kind="enterprise_report", model=EnterpriseReport, id_field="report_id",
-            subject_field="enterprise_id", subject_type="enterprise", topic=topics.REPORTS,
+            kind="enterprise_report",
+            model=EnterpriseReport,
+            id_field="report_id",
+            subject_field="enterprise_id",
+            subject_type="enterprise",
+            topic=topics.REPORTS,
         ),
         "incident": SubmissionKind(
-            kind="incident", model=Incident, id_field="incident_id",
-            subject_field="enterprise_id", subject_type="enterprise", topic=topics.INCIDENTS,
+            kind="incident",
+            model=Incident,
+            id_field="incident_id",
+            subject_field="enterprise_id",
+            subject_type="enterprise",
+            topic=topics.INCIDENTS,
         ),
         "workgroup_report": SubmissionKind(
-            kind="workgroup_report", model=WorkgroupReport, id_field="report_id",
-            subject_field="work_group_id", subject_type="work_group", topic=topics.WORKGROUP_REPORTS,
+            kind="workgroup_report",
+            model=WorkgroupReport,
+            id_field="report_id",
+            subject_field="work_group_id",
+            subject_type="work_group",
+            topic=topics.WORKGROUP_REPORTS,
         ),
-    }  # fmt: skip
+    }
 
 
 SUBMISSION_KINDS: dict[str, SubmissionKind] = _kinds()

@@ -249,8 +249,10 @@ def main(argv: list[str] | None = None) -> int:
     write_private(admin, properties_text(args.bootstrap, ADMIN_USER, os.environ.get("KAFKA_PASSWORD", "")))
     added = sum(change[0] for change in changes.values())
     removed = sum(change[1] for change in changes.values())
-    print(f"{len(USERS)} Kafka users with their ACLs ({added} added, {removed} removed); "
-          f"enterprise systems connect with {client}, operators with {admin}")  # fmt: skip
+    print(
+        f"{len(USERS)} Kafka users with their ACLs ({added} added, {removed} removed); "
+        f"enterprise systems connect with {client}, operators with {admin}"
+    )
     return 0
 
 

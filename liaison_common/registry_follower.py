@@ -31,14 +31,20 @@ async def follow_registry(
 
     def caught_up() -> None:
         ready.set()
-        log.info("registry loaded: %d enterprises, %d work groups",
-                 view.count("enterprise"), view.count("work_group"))  # fmt: skip
+        log.info(
+            "registry loaded: %d enterprises, %d work groups",
+            view.count("enterprise"),
+            view.count("work_group"),
+        )
 
     await follow_topic(
-        bootstrap_servers, topic, client_id=client_id,
+        bootstrap_servers,
+        topic,
+        client_id=client_id,
         apply=lambda message: apply_record(view, message.value, message.offset),
-        caught_up=caught_up, after_batch=None if on_batch is None else lambda: on_batch(view),
-    )  # fmt: skip
+        caught_up=caught_up,
+        after_batch=None if on_batch is None else lambda: on_batch(view),
+    )
 
 
 async def follow_topic(

@@ -41,28 +41,62 @@ DEFAULT_ROUTE_RULES: Mapping[str, RouteRule] = {
     rule.problem_type: rule
     for rule in (
         RouteRule(
-            "stockpile", "industry-matching", ("operations",), description="产品积压：库存过高或产销率偏低"
+            problem_type="stockpile",
+            primary="industry-matching",
+            cc=("operations",),
+            description="产品积压：库存过高或产销率偏低",
         ),
         RouteRule(
-            "funding_gap",
-            "finance",
-            ("wg-credit",),
-            ("sme",),
+            problem_type="funding_gap",
+            primary="finance",
+            cc=("wg-credit",),
+            cc_when_sme=("sme",),
             description="资金缺口：流动资金需求超过现金与可用授信",
         ),
-        RouteRule("transport_backlog", "operations", ("wg-rail",), description="运输积压：铁路运力不足"),
         RouteRule(
-            "power_shortage", "operations", ("wg-power",), description="电力短缺：供电不足或电煤库存偏低"
+            problem_type="transport_backlog",
+            primary="operations",
+            cc=("wg-rail",),
+            description="运输积压：铁路运力不足",
         ),
         RouteRule(
-            "energy_overuse", "tech-renovation", description="能耗超标：单位电耗或粉尘排放超过附件3限值"
+            problem_type="power_shortage",
+            primary="operations",
+            cc=("wg-power",),
+            description="电力短缺：供电不足或电煤库存偏低",
         ),
-        RouteRule("growth_shortfall", "operations", ("comprehensive",), description="增速低于附件1目标"),
-        RouteRule("production_halt", "operations", ("enterprise-management",), description="停产减产"),
-        RouteRule("workforce_cut", "enterprise-management", description="减员或拖欠工资"),
-        RouteRule("report_overdue", "comprehensive", ("wg-liaison",), description="逾期未报"),
-        RouteRule("major_incident", "comprehensive", ("operations",), description="重大事项、突发事件"),
-        RouteRule("stated_problem", "comprehensive", description="企业报告的政策或其他问题"),
+        RouteRule(
+            problem_type="energy_overuse",
+            primary="tech-renovation",
+            description="能耗超标：单位电耗或粉尘排放超过附件3限值",
+        ),
+        RouteRule(
+            problem_type="growth_shortfall",
+            primary="operations",
+            cc=("comprehensive",),
+            description="增速低于附件1目标",
+        ),
+        RouteRule(
+            problem_type="production_halt",
+            primary="operations",
+            cc=("enterprise-management",),
+            description="停产减产",
+        ),
+        RouteRule(
+            problem_type="workforce_cut", primary="enterprise-management", description="减员或拖欠工资"
+        ),
+        RouteRule(
+            problem_type="report_overdue", primary="comprehensive", cc=("wg-liaison",), description="逾期未报"
+        ),
+        RouteRule(
+            problem_type="major_incident",
+            primary="comprehensive",
+            cc=("operations",),
+            description="重大事项、突发事件",
+        ),
+        RouteRule(
+            problem_type="stated_problem", primary="comprehensive", description="企业报告的政策或其他问题"
+        ),
     )
 }
 
@@ -93,7 +127,9 @@ def resolve_routes(rule: RouteRule, subject: Subject) -> list[Route]:
     A group already named keeps its first role: a work group that is both the rule's cc
     and linked to the enterprise is listed once, with the rule as the reason.
     """
-    routes: list[Route] = [Route(rule.primary, "primary", f"{rule.problem_type} 的牵头组")]
+    routes: list[Route] = [
+        Route(group_id=rule.primary, role="primary", reason=f"{rule.problem_type} 的牵头组")
+    ]
     candidates: list[tuple[str, str]] = [(g, f"{rule.problem_type} 的抄送组") for g in rule.cc]
     if subject.kind == "enterprise" and subject.is_sme:
         candidates += [(g, "中小企业的资金问题抄送中小企业组") for g in rule.cc_when_sme]
@@ -105,7 +141,7 @@ def resolve_routes(rule: RouteRule, subject: Subject) -> list[Route]:
     for group_id, reason in candidates:
         if group_id not in seen:
             seen.add(group_id)
-            routes.append(Route(group_id, "cc", reason))
+            routes.append(Route(group_id=group_id, role="cc", reason=reason))
     return routes
 
 

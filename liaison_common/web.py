@@ -214,8 +214,9 @@ def install_common(app: FastAPI, *, service: str, max_body_bytes: int) -> None:
             detail = [field_error(["body"], "NUL characters (\\u0000) are not accepted in text")]
             return JSONResponse({"detail": detail}, status_code=422)
         log.error("database refused an operation: %s", exc)
-        return JSONResponse({"detail": "the database refused the operation"}, status_code=503,
-                            headers={"Retry-After": "5"})  # fmt: skip
+        return JSONResponse(
+            {"detail": "the database refused the operation"}, status_code=503, headers={"Retry-After": "5"}
+        )
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:

@@ -96,8 +96,10 @@ def wait_drained(bootstrap: str, deadline: float) -> bool:
             return False
         if time.monotonic() - said >= 10:
             said = time.monotonic()
-            print("working through it: " + ", ".join(f"{g} {n} messages left" for g, n in left.items()),
-                  file=sys.stderr)  # fmt: skip
+            print(
+                "working through it: " + ", ".join(f"{g} {n} messages left" for g, n in left.items()),
+                file=sys.stderr,
+            )
         time.sleep(1)
 
 

@@ -91,8 +91,11 @@ def _enterprise_week(enterprise: str, week: Week, rng: random.Random) -> dict[st
         made = round(production * noise(0.04))
         sold = round(made * rng.uniform(0.93, 1.02))
         indicators.update(production_t=made, sales_t=sold, inventory_t=round(sold * rng.uniform(1.5, 2.5)))
-        indicators.update(rail_requested_t=round(sold * 0.8), rail_shipped_t=round(sold * 0.8 * rng.uniform(0.9, 1.0)),
-                          awaiting_shipment_t=round(sold * 0.3))  # fmt: skip
+        indicators.update(
+            rail_requested_t=round(sold * 0.8),
+            rail_shipped_t=round(sold * 0.8 * rng.uniform(0.9, 1.0)),
+            awaiting_shipment_t=round(sold * 0.3),
+        )
     if energy:
         indicators["energy_kwh_per_t"] = round(energy * noise(0.01))
     # Money in proportion to the enterprise's size: its week's output value (万元), about 30 万元
@@ -176,11 +179,27 @@ def _enterprise_week(enterprise: str, week: Week, rng: random.Random) -> dict[st
 
 
 WORK_GROUPS = (
-    "wg-chemical", "wg-aluminium", "wg-ferroalloy", "wg-equipment", "wg-tourism-products", "wg-small-processing",
-    "wg-light-textile", "wg-biomedicine", "wg-farm-machinery", "wg-export", "wg-agri-processing",
-    "wg-private-industry", "wg-producer-services", "wg-tech-innovation", "wg-power", "wg-rail", "wg-credit",
-    "wg-provincial-soe", "wg-statistics", "wg-liaison",
-)  # fmt: skip
+    "wg-chemical",
+    "wg-aluminium",
+    "wg-ferroalloy",
+    "wg-equipment",
+    "wg-tourism-products",
+    "wg-small-processing",
+    "wg-light-textile",
+    "wg-biomedicine",
+    "wg-farm-machinery",
+    "wg-export",
+    "wg-agri-processing",
+    "wg-private-industry",
+    "wg-producer-services",
+    "wg-tech-innovation",
+    "wg-power",
+    "wg-rail",
+    "wg-credit",
+    "wg-provincial-soe",
+    "wg-statistics",
+    "wg-liaison",
+)
 
 
 # What each work group says it did, week after week (its duties in 附件2 二, in brief).

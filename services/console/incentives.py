@@ -151,8 +151,10 @@ def guarantee_new(inputs: NewInstitution) -> Result:
     March 2012)."""
     upfront = inputs.registered_capital_wan * 0.005
     units = whole_yi(inputs.business_wan)
-    parts = [{"label": "注册资本的0.5％先行奖励", "amount_wan": upfront},
-             {"label": f"担保额{units}个1亿元×100万元", "amount_wan": units * 100.0}]  # fmt: skip
+    parts = [
+        {"label": "注册资本的0.5％先行奖励", "amount_wan": upfront},
+        {"label": f"担保额{units}个1亿元×100万元", "amount_wan": units * 100.0},
+    ]
     return Result(upfront + units * 100.0, "先行奖励与按担保额兑现的补贴之和", GUARANTEE_NEW, parts)
 
 
@@ -212,10 +214,12 @@ DIRECT_FINANCING = Clause(
 def direct_financing(inputs: DirectFinancing) -> Result:
     reward = inputs.financing_wan * 0.01
     fees = min(inputs.intermediary_fees_wan * 0.5, 200.0)
-    parts = [{"label": "奖励企业（融资额1％的50％）", "amount_wan": reward * 0.5},
-             {"label": "奖励企业管理层及业务人员（30％）", "amount_wan": reward * 0.3},
-             {"label": "奖励相关单位和中介机构（20％）", "amount_wan": reward * 0.2},
-             {"label": "中介费用补贴（50％，最高200万元）", "amount_wan": fees}]  # fmt: skip
+    parts = [
+        {"label": "奖励企业（融资额1％的50％）", "amount_wan": reward * 0.5},
+        {"label": "奖励企业管理层及业务人员（30％）", "amount_wan": reward * 0.3},
+        {"label": "奖励相关单位和中介机构（20％）", "amount_wan": reward * 0.2},
+        {"label": "中介费用补贴（50％，最高200万元）", "amount_wan": fees},
+    ]
     return Result(reward + fees, f"奖励{reward:g}万元，中介费用补贴{fees:g}万元", DIRECT_FINANCING, parts)
 
 
@@ -290,8 +294,10 @@ def risk_compensation(inputs: RiskCompensation) -> Result:
         return Result(0.0, "小微企业贷款增长额不足1亿元，不在补偿对象之内", RISK_COMPENSATION)
     band = max(0.0, min(inputs.non_performing_ratio, 5.0) - 2.0)
     losses = inputs.new_small_micro_loans_wan * band / 100
-    parts = [{"label": f"不良率在2％-5％之间的部分（{band:g}个百分点）", "amount_wan": losses},
-             {"label": "按60％补偿", "amount_wan": losses * 0.6}]  # fmt: skip
+    parts = [
+        {"label": f"不良率在2％-5％之间的部分（{band:g}个百分点）", "amount_wan": losses},
+        {"label": "按60％补偿", "amount_wan": losses * 0.6},
+    ]
     return Result(losses * 0.6, f"2％-5％部分的不良贷款{losses:g}万元的60％", RISK_COMPENSATION, parts)
 
 
@@ -397,9 +403,18 @@ CALCULATORS: dict[str, Calculator] = {
 }
 
 CLAUSES: tuple[Clause, ...] = (
-    CREDIT_GROWTH, SMALL_MICRO_RANKING, GUARANTEE_NEW, GUARANTEE_INCREASE, DIRECT_FINANCING, BILL_DISCOUNT,
-    MICROCREDIT_NEW, MICROCREDIT_INCREASE, RISK_COMPENSATION, INSURANCE_DIRECT, LOW_RATE_RANKING,
-)  # fmt: skip
+    CREDIT_GROWTH,
+    SMALL_MICRO_RANKING,
+    GUARANTEE_NEW,
+    GUARANTEE_INCREASE,
+    DIRECT_FINANCING,
+    BILL_DISCOUNT,
+    MICROCREDIT_NEW,
+    MICROCREDIT_INCREASE,
+    RISK_COMPENSATION,
+    INSURANCE_DIRECT,
+    LOW_RATE_RANKING,
+)
 
 
 def calculate(name: str, payload: dict[str, Any]) -> dict[str, Any]:

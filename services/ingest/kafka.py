@@ -156,9 +156,13 @@ async def consume_inbound(settings: Settings, pipeline: Pipeline, producer: Prod
                 for tp, messages in batches.items():
                     for message in messages:
                         raw = RawMessage(
-                            tp.topic, tp.partition, message.offset, message.key, message.value,
+                            tp.topic,
+                            tp.partition,
+                            message.offset,
+                            message.key,
+                            message.value,
                             tuple(message.headers or ()),
-                        )  # fmt: skip
+                        )
                         await handle_guarded(raw, settings=settings, pipeline=pipeline, producer=producer)
                     # Everything up to here is on its output topic, acknowledged: safe to commit.
                     await consumer.commit({tp: messages[-1].offset + 1})
@@ -215,8 +219,9 @@ async def inbound_principal(raw: RawMessage, settings: Settings) -> Principal | 
     as over HTTP; without one, or with an unknown token, the record is `unauthenticated`."""
     header = raw.header("authorization")
     if header is None:
-        return rejected("unauthenticated", "the record has no 'authorization: Bearer <token>' header",
-                        http_status=401)  # fmt: skip
+        return rejected(
+            "unauthenticated", "the record has no 'authorization: Bearer <token>' header", http_status=401
+        )
     scheme, _, token = header.decode("utf-8", "replace").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return rejected(

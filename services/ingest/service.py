@@ -66,8 +66,11 @@ def rejected(
 def validate(kind: SubmissionKind, item: Any) -> Contract | Outcome:
     """The submission as its event model, or a rejection naming each field at fault."""
     if not isinstance(item, dict):
-        return rejected("invalid", [{"loc": ["body"], "msg": "expected a JSON object", "type": "type_error"}],
-                        http_status=422)  # fmt: skip
+        return rejected(
+            "invalid",
+            [{"loc": ["body"], "msg": "expected a JSON object", "type": "type_error"}],
+            http_status=422,
+        )
     submitted_kind = item.get("kind", kind.kind)
     if submitted_kind != kind.kind:
         detail = [{"loc": ["body", "kind"], "msg": f"expected '{kind.kind}' here", "type": "value_error"}]
@@ -162,8 +165,11 @@ def parse_inbound(message: RawMessage) -> tuple[SubmissionKind, Any] | Outcome:
     except RecursionError:
         return rejected("not_json", "the value is nested too deeply to be a submission", http_status=422)
     if not isinstance(item, dict):
-        return rejected("invalid", [{"loc": ["body"], "msg": "expected a JSON object", "type": "type_error"}],
-                        http_status=422)  # fmt: skip
+        return rejected(
+            "invalid",
+            [{"loc": ["body"], "msg": "expected a JSON object", "type": "type_error"}],
+            http_status=422,
+        )
     kind_name = item.get("kind")
     if kind_name not in SUBMISSION_KINDS:
         detail = [
@@ -347,18 +353,28 @@ class Pipeline:
         def acknowledged_late(index: int, partition: int, offset: int) -> None:
             # Answered 503, published after all: record it, so that the retry is a duplicate.
             item = ready[index]
-            doc = {"_id": item.key, "kind": kind.kind, "subject_id": item.subject_id, "source": source,
-                   "accepted_at": datetime.now(UTC), "topic": topic, "partition": partition, "offset": offset,
-                   "late": True}  # fmt: skip
+            doc = {
+                "_id": item.key,
+                "kind": kind.kind,
+                "subject_id": item.subject_id,
+                "source": source,
+                "accepted_at": datetime.now(UTC),
+                "topic": topic,
+                "partition": partition,
+                "offset": offset,
+                "late": True,
+            }
             log.info("%s was acknowledged after its 503; recorded", item.key)
             task = loop.create_task(to_thread.run_sync(self.store.record, [doc]))
             self._late.add(task)
             task.add_done_callback(self._late.discard)
 
         results = await self.producer.publish_many(
-            topic, [(item.subject_id.encode(), item.value) for item in ready], headers=headers,
+            topic,
+            [(item.subject_id.encode(), item.value) for item in ready],
+            headers=headers,
             on_late=acknowledged_late,
-        )  # fmt: skip
+        )
         acknowledged = []
         for item, result in zip(ready, results, strict=True):
             if isinstance(result, BaseException):
@@ -368,9 +384,17 @@ class Pipeline:
                 continue
             partition, offset = result
             acknowledged.append(
-                {"_id": item.key, "kind": kind.kind, "subject_id": item.subject_id, "source": source,
-                 "accepted_at": datetime.now(UTC), "topic": topic, "partition": partition, "offset": offset}
-            )  # fmt: skip
+                {
+                    "_id": item.key,
+                    "kind": kind.kind,
+                    "subject_id": item.subject_id,
+                    "source": source,
+                    "accepted_at": datetime.now(UTC),
+                    "topic": topic,
+                    "partition": partition,
+                    "offset": offset,
+                }
+            )
             outcomes[item.index] = Outcome("accepted", id=item.id, http_status=202)
         if not acknowledged:
             raise BrokerUnavailable("Kafka acknowledged none of the submissions")

@@ -135,9 +135,13 @@ async def publish_forever(
     outage does not hold notify's memory forever."""
     while True:
         producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers, **kafka_auth(), client_id=client_id,
-            acks="all", linger_ms=5, enable_idempotence=True,
-        )  # fmt: skip
+            bootstrap_servers=bootstrap_servers,
+            **kafka_auth(),
+            client_id=client_id,
+            acks="all",
+            linger_ms=5,
+            enable_idempotence=True,
+        )
         try:
             await producer.start()
             while True:

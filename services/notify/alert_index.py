@@ -251,9 +251,12 @@ async def follow(bootstrap_servers: str, topic: str) -> None:
         view.loaded.set()
 
     await follow_topic(
-        bootstrap_servers, topic, client_id="liaison-notify-alert-index",
-        apply=lambda message: apply_record(message.key, message.value), caught_up=loaded,
-    )  # fmt: skip
+        bootstrap_servers,
+        topic,
+        client_id="liaison-notify-alert-index",
+        apply=lambda message: apply_record(message.key, message.value),
+        caught_up=loaded,
+    )
 
 
 def publish_missing() -> int:

@@ -116,8 +116,14 @@ def stored_alert_dict(data: dict[str, Any]) -> dict[str, Any]:
     data["alert_id"] = data.pop("_id")
     data.pop("pending_plan", None)  # the writer's own bookkeeping
     data.pop("plan_batch", None)
-    for moment in ("received_at", "updated_at", "first_delivered_at", "next_escalation_at", "archived_at",
-                   "coordinating_until"):  # fmt: skip
+    for moment in (
+        "received_at",
+        "updated_at",
+        "first_delivered_at",
+        "next_escalation_at",
+        "archived_at",
+        "coordinating_until",
+    ):
         if data.get(moment) is not None:
             data[moment] = aware(data[moment]).isoformat()  # type: ignore[union-attr]
     data["history"] = [
@@ -127,8 +133,17 @@ def stored_alert_dict(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-CASE_FIELDS = ("severity", "summary", "evidence", "source_ids", "routes", "group_ids", "last_period_end",
-               "occurrences", "measures")  # fmt: skip
+CASE_FIELDS = (
+    "severity",
+    "summary",
+    "evidence",
+    "source_ids",
+    "routes",
+    "group_ids",
+    "last_period_end",
+    "occurrences",
+    "measures",
+)
 
 
 def merge(existing: dict[str, Any], incoming: dict[str, Any]) -> dict[str, Any]:
@@ -150,8 +165,11 @@ def merge(existing: dict[str, Any], incoming: dict[str, Any]) -> dict[str, Any]:
         )
     elif not resolution and incoming_last == latest:
         if SEVERITIES.index(incoming["severity"]) > SEVERITIES.index(existing["severity"]):
-            merged.update(severity=incoming["severity"], summary=incoming.get("summary"),
-                          evidence=incoming.get("evidence"))  # fmt: skip
+            merged.update(
+                severity=incoming["severity"],
+                summary=incoming.get("summary"),
+                evidence=incoming.get("evidence"),
+            )
         merged["occurrences"] = max(
             int(incoming.get("occurrences") or 1), int(existing.get("occurrences") or 1)
         )
@@ -238,10 +256,15 @@ def store_alerts(
     # One millisecond apart (a stored time's precision), so that the newest first stays the
     # order in which they came.
     candidates = [
-        new_alert(item, moment=moment - timedelta(milliseconds=len(firsts) - 1 - i), view=view,
-                  settings=settings, batch_id=batch_id)
+        new_alert(
+            item,
+            moment=moment - timedelta(milliseconds=len(firsts) - 1 - i),
+            view=view,
+            settings=settings,
+            batch_id=batch_id,
+        )
         for i, item in enumerate(firsts.values())
-    ]  # fmt: skip
+    ]
     inserted = insert_new(candidates)
     fresh = [alert for alert in candidates if alert.alert_id in inserted]
     plan_new(fresh, batch_id=batch_id, view=view, settings=settings)
@@ -272,9 +295,17 @@ def new_alert(
     """The stored form of a case rules sent for the first time (not yet saved)."""
     fields = {
         k: incoming.get(k)
-        for k in ("type", "severity", "enterprise_id", "work_group_id", "period_end", "detected_at", "submitted_at",
-                  "summary")
-    }  # fmt: skip
+        for k in (
+            "type",
+            "severity",
+            "enterprise_id",
+            "work_group_id",
+            "period_end",
+            "detected_at",
+            "submitted_at",
+            "summary",
+        )
+    }
     group_ids = list(dict.fromkeys(r["group_id"] for r in incoming.get("routes", [])))
     resolved_at_once = incoming.get("state") == "resolved"
     return Alert(
@@ -388,9 +419,17 @@ def merge_into(
     if changed:
         detail = ", ".join(sorted(changed))
         existing.history.append(HistoryEntry(at=moment, event="updated", by="rules", detail=detail))
-        alert_events.record(existing.alert_id, "updated", by="rules", detail={"fields": sorted(changed),
-                            "last_period_end": merged.get("last_period_end"),
-                            "occurrences": merged.get("occurrences")}, at=moment)  # fmt: skip
+        alert_events.record(
+            existing.alert_id,
+            "updated",
+            by="rules",
+            detail={
+                "fields": sorted(changed),
+                "last_period_end": merged.get("last_period_end"),
+                "occurrences": merged.get("occurrences"),
+            },
+            at=moment,
+        )
     outcome = "updated"
     if transition == "resolved":
         existing.status, existing.resolved_by, existing.next_escalation_at = "resolved", "data", None
@@ -480,8 +519,13 @@ def archive_resolved(settings: Settings) -> int:
         ).deleted_count:
             moved += 1
             alert_index.forget(found.alert_id)
-            alert_events.record(found.alert_id, "archived", by="notify", at=doc["archived_at"],
-                                detail={"after_days": settings.archive_after_days})  # fmt: skip
+            alert_events.record(
+                found.alert_id,
+                "archived",
+                by="notify",
+                at=doc["archived_at"],
+                detail={"after_days": settings.archive_after_days},
+            )
         else:
             archive.delete_one({"_id": found.alert_id})
     return moved
@@ -597,12 +641,21 @@ def escalations_due(settings: Settings, *, resync: bool = False) -> list[dict[st
             continue
         if alert.status == "acknowledged":  # acknowledged and left unresolved: open it again
             detail = {"reason": "acknowledged and not resolved in time (the group's acknowledgement timeout)"}
-            commands.append(alert_events.change(alert_id, "reopened", by="notify", at=moment, command=True,
-                                                detail=detail))  # fmt: skip
+            commands.append(
+                alert_events.change(alert_id, "reopened", by="notify", at=moment, command=True, detail=detail)
+            )
             continue
         level = alert.escalation_level + 1
-        commands.append(alert_events.change(alert_id, "escalated", by="notify", at=moment, command=True,
-                                            detail={"to": settings.escalation_group, "level": level}))  # fmt: skip
+        commands.append(
+            alert_events.change(
+                alert_id,
+                "escalated",
+                by="notify",
+                at=moment,
+                command=True,
+                detail={"to": settings.escalation_group, "level": level},
+            )
+        )
     return commands
 
 
@@ -635,8 +688,14 @@ def apply_command(
         alert.updated_at = moment
         if event == "resolved":
             alert.resolved_by = "group"
-        alert.history.append(HistoryEntry(at=moment, event=event, by=str(detail.get("principal") or command["by"]),
-                                          detail=str(detail.get("comment") or "")))  # fmt: skip
+        alert.history.append(
+            HistoryEntry(
+                at=moment,
+                event=event,
+                by=str(detail.get("principal") or command["by"]),
+                detail=str(detail.get("comment") or ""),
+            )
+        )
         alert_index.save(alert, listed)
         action = "ack" if event == "acknowledged" else "resolve"
         ACTIONS.labels(action).inc()
@@ -649,8 +708,15 @@ def apply_command(
     if event == "commented":
         if any(entry.ref == command.get("id") for entry in alert.history):
             return alert, False
-        alert.history.append(HistoryEntry(at=moment, event="commented", by=str(detail.get("principal") or command["by"]),
-                                          detail=str(detail.get("comment") or ""), ref=command.get("id")))  # fmt: skip
+        alert.history.append(
+            HistoryEntry(
+                at=moment,
+                event="commented",
+                by=str(detail.get("principal") or command["by"]),
+                detail=str(detail.get("comment") or ""),
+                ref=command.get("id"),
+            )
+        )
         alert.updated_at = moment
         alert_index.save(alert, listed)
         return alert, True
@@ -666,8 +732,9 @@ def apply_command(
         )
         if alert.next_escalation_at is not None:
             timers.escalations.schedule(alert.alert_id, alert.next_escalation_at)
-        alert.history.append(HistoryEntry(at=moment, event="reopened", by="notify",
-                                          detail=str(detail.get("reason") or "")))  # fmt: skip
+        alert.history.append(
+            HistoryEntry(at=moment, event="reopened", by="notify", detail=str(detail.get("reason") or ""))
+        )
         alert.pending_plan = "alerts"
         alert_index.save(alert, listed)
         # The groups are told again: the case is theirs once more.
@@ -686,8 +753,15 @@ def apply_command(
             alert.next_escalation_at = until
             timers.escalations.schedule(alert.alert_id, until)
         note = f"协调中，至 {until.isoformat()}" + (f"：{detail['comment']}" if detail.get("comment") else "")
-        alert.history.append(HistoryEntry(at=moment, event="coordinating", by=str(detail.get("principal") or command["by"]),
-                                          detail=note, ref=command.get("id")))  # fmt: skip
+        alert.history.append(
+            HistoryEntry(
+                at=moment,
+                event="coordinating",
+                by=str(detail.get("principal") or command["by"]),
+                detail=note,
+                ref=command.get("id"),
+            )
+        )
         alert.updated_at = moment
         alert_index.save(alert, listed)
         return alert, True
@@ -695,8 +769,9 @@ def apply_command(
         notification_id = str(detail.get("notification") or "")
         if any(h.event == "sent" and h.detail == notification_id for h in alert.history):
             return alert, False
-        alert.history.append(HistoryEntry(at=moment, event="sent", by=str(detail.get("channel") or ""),
-                                          detail=notification_id))  # fmt: skip
+        alert.history.append(
+            HistoryEntry(at=moment, event="sent", by=str(detail.get("channel") or ""), detail=notification_id)
+        )
         first = alert.first_delivered_at is None
         if first:
             alert.first_delivered_at = moment
@@ -719,8 +794,14 @@ def apply_command(
         if group not in alert.group_ids:
             alert.group_ids.append(group)
         alert.updated_at = moment
-        alert.history.append(HistoryEntry(at=moment, event="escalated" if level == 1 else "reminded", by="notify",
-                                          detail=f"to {group}, level {level}"))  # fmt: skip
+        alert.history.append(
+            HistoryEntry(
+                at=moment,
+                event="escalated" if level == 1 else "reminded",
+                by="notify",
+                detail=f"to {group}, level {level}",
+            )
+        )
         alert.pending_plan = "escalation"
         alert_index.save(alert, listed)
         plan_escalation(alert, view=view, settings=settings, group=group)
@@ -744,12 +825,24 @@ def why_notified(alert_id: str, principal: Principal) -> dict[str, Any]:
     notifications = list(Notification.objects(key__in=keys)) if keys else []
     groups: dict[str, dict[str, Any]] = {}
     for route in alert.routes:
-        groups[route["group_id"]] = {"group_id": route["group_id"], "role": route.get("role"),
-                                     "reason": route.get("reason") or "", "silences": [], "deliveries": []}  # fmt: skip
+        groups[route["group_id"]] = {
+            "group_id": route["group_id"],
+            "role": route.get("role"),
+            "reason": route.get("reason") or "",
+            "silences": [],
+            "deliveries": [],
+        }
     for group_id in alert.group_ids:
-        groups.setdefault(group_id, {"group_id": group_id, "role": "escalation",
-                                     "reason": "escalated: not acknowledged in time", "silences": [],
-                                     "deliveries": []})  # fmt: skip
+        groups.setdefault(
+            group_id,
+            {
+                "group_id": group_id,
+                "role": "escalation",
+                "reason": "escalated: not acknowledged in time",
+                "silences": [],
+                "deliveries": [],
+            },
+        )
     for held in alert.suppressions or []:
         entry = groups.get(held.get("group_id", ""))
         if entry is not None:
@@ -761,12 +854,19 @@ def why_notified(alert_id: str, principal: Principal) -> dict[str, Any]:
         if entry is None:
             continue
         delivered_at = aware(notification.delivered_at)
-        entry["deliveries"].append({
-            "channel": notification.channel, "kind": notification.kind, "notification_id": notification.key,
-            "outcome": {"delivered": "delivered", "expired": "failed"}.get(notification.status, "pending"),
-            "at": delivered_at.isoformat() if delivered_at else None, "attempts": notification.attempts,
-            "last_error": without_target(notification.last_error, notification.target),
-        })  # fmt: skip
+        entry["deliveries"].append(
+            {
+                "channel": notification.channel,
+                "kind": notification.kind,
+                "notification_id": notification.key,
+                "outcome": {"delivered": "delivered", "expired": "failed"}.get(
+                    notification.status, "pending"
+                ),
+                "at": delivered_at.isoformat() if delivered_at else None,
+                "attempts": notification.attempts,
+                "last_error": without_target(notification.last_error, notification.target),
+            }
+        )
     if principal.subject_type in GROUP_SUBJECTS and not principal.is_admin:
         shown = [groups[principal.subject_id]] if principal.subject_id in groups else []
     else:

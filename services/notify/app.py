@@ -76,8 +76,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         last_archive = loop.time()
                         moved = await to_thread.run_sync(alerts.archive_resolved, settings)
                         if moved:
-                            log.info("archived %d alerts resolved over %s days ago", moved,
-                                     settings.archive_after_days)  # fmt: skip
+                            log.info(
+                                "archived %d alerts resolved over %s days ago",
+                                moved,
+                                settings.archive_after_days,
+                            )
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:  # the database or a receiver may be away: try again shortly

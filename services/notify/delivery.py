@@ -219,10 +219,20 @@ def _record_delivery(notification: Notification) -> None:
     # delivery is a command for it, on the alert-events topic; it records the channel kind only.
     for alert_id in notification.alert_ids:
         alert_events.enqueue(
-            alert_events.change(alert_id, "delivered", by="notify", at=moment, command=True,
-                                detail={"group_id": notification.group_id, "channel": notification.channel,
-                                        "notification": notification.key, "kind": notification.kind})
-        )  # fmt: skip
+            alert_events.change(
+                alert_id,
+                "delivered",
+                by="notify",
+                at=moment,
+                command=True,
+                detail={
+                    "group_id": notification.group_id,
+                    "channel": notification.channel,
+                    "notification": notification.key,
+                    "kind": notification.kind,
+                },
+            )
+        )
 
 
 def replan_late_items(key: str, settings: Settings) -> int:
@@ -244,14 +254,17 @@ def replan_late_items(key: str, settings: Settings) -> int:
         new_key, send_at = window.key, window.leaves
         planning.insert_notification(
             key=new_key,
-            subscription={"id": notification.subscription_id, "channel": notification.channel,
-                          "target": notification.target},
+            subscription={
+                "id": notification.subscription_id,
+                "channel": notification.channel,
+                "target": notification.target,
+            },
             group_id=notification.group_id,
             kind=notification.kind,
             grouping=notification.grouping or notification.key,
             created_at=moment,
             send_at=send_at,
-        )  # fmt: skip
+        )
         window.stored = True
         planning.add_item(new_key, item.alert_id, moment)
         NotificationItem.objects(key=key, alert_id=item.alert_id).update_one(set__sent_in=f"late:{new_key}")
@@ -294,9 +307,19 @@ def _record_failure(notification: Notification, error: str, settings: Settings) 
         # between are on the notification (attempts, last error: why-notified shows them), so
         # a receiver that is down for a day does not flood the alert-events topic.
         for alert_id in notification.alert_ids:
-            alert_events.record(alert_id, "delivery_failed", by="notify", at=moment,
-                                detail={"group_id": notification.group_id, "channel": notification.channel,
-                                        "attempt": attempts, "error": shown, "expired": expired})  # fmt: skip
+            alert_events.record(
+                alert_id,
+                "delivery_failed",
+                by="notify",
+                at=moment,
+                detail={
+                    "group_id": notification.group_id,
+                    "channel": notification.channel,
+                    "attempt": attempts,
+                    "error": shown,
+                    "expired": expired,
+                },
+            )
     if expired:
         Notification.objects(key=notification.key).update_one(
             set__status="expired",

@@ -232,9 +232,12 @@ async def _handle_guarded(
         log.warning("message %s@%s dead-lettered: %r", topic, message.offset, error)
         raw = RawMessage(topic, message.partition, message.offset, message.key, message.value)
         record = dead_letter(
-            raw, reason="processing_error", detail=f"{type(error).__name__}: {error}"[:2000],
-            rejected_by="notify", now=datetime.now(UTC),
-        )  # fmt: skip
+            raw,
+            reason="processing_error",
+            detail=f"{type(error).__name__}: {error}"[:2000],
+            rejected_by="notify",
+            now=datetime.now(UTC),
+        )
         await producer.send_and_wait(settings.dlq_topic, key=message.key, value=jsonbytes.dumps(record))
 
 

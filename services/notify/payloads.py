@@ -87,16 +87,23 @@ def digest_webhook_payload(notification: Notification) -> dict[str, Any]:
             {
                 "status": "firing",
                 "labels": labels,
-                "annotations": {"summary": notification.subject or "", "description": notification.body or ""},
+                "annotations": {
+                    "summary": notification.subject or "",
+                    "description": notification.body or "",
+                },
                 "startsAt": created.isoformat(),
                 "endsAt": "0001-01-01T00:00:00Z",
                 "generatorURL": "",
                 "fingerprint": hashlib.sha256(notification.key.encode()).hexdigest()[:16],
             }
         ],
-        "liaison": {"kind": "digest", "notification_id": notification.key, "group_id": notification.group_id,
-                    "digest": digest},
-    }  # fmt: skip
+        "liaison": {
+            "kind": "digest",
+            "notification_id": notification.key,
+            "group_id": notification.group_id,
+            "digest": digest,
+        },
+    }
 
 
 def email_text(notification: Notification, alerts: list[dict[str, Any]]) -> tuple[str, str]:

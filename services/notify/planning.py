@@ -67,12 +67,20 @@ def plan_notifications(
         if held_back:
             Alert.objects(alert_id=alert.alert_id).update_one(
                 push_all__suppressions=held_back,
-                push__history=HistoryEntry(at=moment, event="silenced", by="notify",
-                                           detail=f"{group_id}: " + "; ".join(h["reason"] for h in held_back)),
-            )  # fmt: skip
-            alert_events.record(alert.alert_id, "silenced", by="notify", at=moment,
-                                detail={"group_id": group_id, "by": [{"kind": h["kind"], "id": h["id"]}
-                                                                     for h in held_back]})  # fmt: skip
+                push__history=HistoryEntry(
+                    at=moment,
+                    event="silenced",
+                    by="notify",
+                    detail=f"{group_id}: " + "; ".join(h["reason"] for h in held_back),
+                ),
+            )
+            alert_events.record(
+                alert.alert_id,
+                "silenced",
+                by="notify",
+                at=moment,
+                detail={"group_id": group_id, "by": [{"kind": h["kind"], "id": h["id"]} for h in held_back]},
+            )
             continue
         channels = []
         for subscription in subscriptions_of(view, group_id, leader=leader):
@@ -101,8 +109,13 @@ def plan_notifications(
             else:
                 items.append(NotificationItem(key=key, alert_id=alert.alert_id, created_at=moment))
             keys.append(key)
-        alert_events.record(alert.alert_id, "notified", by="notify", at=moment,
-                            detail={"group_id": group_id, "kind": kind, "channels": channels or ["inbox"]})  # fmt: skip
+        alert_events.record(
+            alert.alert_id,
+            "notified",
+            by="notify",
+            at=moment,
+            detail={"group_id": group_id, "kind": kind, "channels": channels or ["inbox"]},
+        )
     return keys
 
 

@@ -199,9 +199,12 @@ def build_router() -> APIRouter:
         """Applied by the alert's one writer; answered once the note is in the alert's history."""
         await to_thread.run_sync(lambda: alerts.check_comment(alert_id, principal))
         command = alert_events.change(
-            alert_id, "commented", by="admin" if principal.is_admin else principal.subject_id, command=True,
+            alert_id,
+            "commented",
+            by="admin" if principal.is_admin else principal.subject_id,
+            command=True,
             detail={"comment": body.comment, "principal": f"{principal.subject_type}:{principal.subject_id}"},
-        )  # fmt: skip
+        )
         applied = await _send_and_wait(
             request, command, lambda: alerts.command_applied(alert_id, command["id"])
         )
@@ -281,8 +284,10 @@ def build_silences_router() -> APIRouter:
             if principal.subject_type not in alerts.GROUP_SUBJECTS:
                 raise Forbidden("only a group (for its own deliveries) or the admin may silence")
             if matchers.setdefault("group_id", principal.subject_id) != principal.subject_id:
-                raise Forbidden(f"a token of '{principal.subject_id}' may silence only its own deliveries "
-                                "(matchers.group_id)")  # fmt: skip
+                raise Forbidden(
+                    f"a token of '{principal.subject_id}' may silence only its own deliveries "
+                    "(matchers.group_id)"
+                )
         if not matchers:
             raise UnprocessableError([field_error(["body", "matchers"], "name at least one matcher")])
         starts_at = body.starts_at or datetime.now(UTC)
@@ -290,9 +295,14 @@ def build_silences_router() -> APIRouter:
             raise UnprocessableError([field_error(["body", "ends_at"], "ends_at must be after starts_at")])
         by = "admin" if principal.is_admin else principal.subject_id
         return await to_thread.run_sync(
-            lambda: silences.create(matchers=matchers, starts_at=starts_at, ends_at=body.ends_at,
-                                    comment=body.comment, created_by=by)
-        )  # fmt: skip
+            lambda: silences.create(
+                matchers=matchers,
+                starts_at=starts_at,
+                ends_at=body.ends_at,
+                comment=body.comment,
+                created_by=by,
+            )
+        )
 
     @router.get("/v1/silences", responses=answers(401, 503))
     async def list_silences(
@@ -364,9 +374,12 @@ def _action_endpoint(action: str) -> Any:
         who = f"{principal.subject_type}:{principal.subject_id}"
         by = "admin" if principal.is_admin else principal.subject_id
         command = alert_events.change(
-            alert_id, alerts.ACTION_TARGETS[action], by=by, command=True,
+            alert_id,
+            alerts.ACTION_TARGETS[action],
+            by=by,
+            command=True,
             detail={"comment": comment, "principal": who},
-        )  # fmt: skip
+        )
         applied = await _send_and_wait(request, command, lambda: alerts.action_applied(alert_id, action))
         return alerts.alert_dict(applied)
 

@@ -72,13 +72,18 @@ def invalidate() -> None:
         _loaded_at = -1e9
 
 
-def create(*, matchers: dict[str, str], starts_at: datetime, ends_at: datetime, comment: str,
-           created_by: str) -> dict[str, Any]:  # fmt: skip
+def create(
+    *, matchers: dict[str, str], starts_at: datetime, ends_at: datetime, comment: str, created_by: str
+) -> dict[str, Any]:
     silence = Silence(
-        silence_id="sil-" + secrets.token_hex(6), matchers={k: v for k, v in matchers.items() if v},
-        starts_at=starts_at, ends_at=ends_at, comment=comment, created_by=created_by,
+        silence_id="sil-" + secrets.token_hex(6),
+        matchers={k: v for k, v in matchers.items() if v},
+        starts_at=starts_at,
+        ends_at=ends_at,
+        comment=comment,
+        created_by=created_by,
         created_at=datetime.now(UTC),
-    )  # fmt: skip
+    )
     silence.save(force_insert=True)
     invalidate()
     return silence_dict(silence)
@@ -100,11 +105,17 @@ def reasons_not_to_deliver(alert: Alert, group_id: str, moment: datetime) -> lis
     """The silences and inhibitions that hold back this alert's delivery to this group."""
     data = {"enterprise_id": alert.enterprise_id, "type": alert.type}
     found = [
-        {"kind": "silence", "id": s["id"], "group_id": group_id, "at": moment.isoformat(),
-         "reason": s["comment"] or "silenced", "ends_at": s["ends_at"]}
+        {
+            "kind": "silence",
+            "id": s["id"],
+            "group_id": group_id,
+            "at": moment.isoformat(),
+            "reason": s["comment"] or "silenced",
+            "ends_at": s["ends_at"],
+        }
         for s in active(moment)
         if matches(s, data, group_id, moment)
-    ]  # fmt: skip
+    ]
     # 协调中: a case being coordinated is not notified again before the date its group named
     # (a reopening meanwhile goes to the inboxes only); the news that it ended always goes out.
     until = _aware(alert.coordinating_until) if alert.coordinating_until else None

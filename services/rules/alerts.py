@@ -36,19 +36,24 @@ def route_rule(view: RegistryView, problem_type: str) -> RouteRule:
     if data is None:
         return DEFAULT_ROUTE_RULES[problem_type]
     return RouteRule(
-        problem_type, data["primary"], tuple(data.get("cc") or ()), tuple(data.get("cc_when_sme") or ()),
-        data.get("description") or "",
-    )  # fmt: skip
+        problem_type=problem_type,
+        primary=data["primary"],
+        cc=tuple(data.get("cc") or ()),
+        cc_when_sme=tuple(data.get("cc_when_sme") or ()),
+        description=data.get("description") or "",
+    )
 
 
 def subject_of(view: RegistryView, problem: dict[str, Any]) -> Subject:
     if problem.get("enterprise_id"):
         enterprise = view.get("enterprise", problem["enterprise_id"]) or {}
         return Subject(
-            problem["enterprise_id"], "enterprise", bool(enterprise.get("is_sme")),
-            tuple(enterprise.get("work_group_ids") or ()),
-        )  # fmt: skip
-    return Subject(problem["work_group_id"], "work_group")
+            id=problem["enterprise_id"],
+            kind="enterprise",
+            is_sme=bool(enterprise.get("is_sme")),
+            work_group_ids=tuple(enterprise.get("work_group_ids") or ()),
+        )
+    return Subject(id=problem["work_group_id"], kind="work_group")
 
 
 def restructuring_route(
@@ -64,7 +69,11 @@ def restructuring_route(
     sector = restructuring_sector(view.get("enterprise", problem["enterprise_id"]) or {})
     if sector is None or (view.count("group") and not view.has("group", "mergers")):
         return None
-    return Route("mergers", "cc", f"附件7 {sector[0]}行业兼并重组：连续{case.occurrences}期{problem['type']}")
+    return Route(
+        group_id="mergers",
+        role="cc",
+        reason=f"附件7 {sector[0]}行业兼并重组：连续{case.occurrences}期{problem['type']}",
+    )
 
 
 def build_alert(

@@ -75,12 +75,26 @@ class CaseBook:
             return self._update(case, problem_type, "repeat")
         for old_id, first, last, occurrences in case.get("earlier", []) if case is not None else []:
             if first <= period_end <= last:  # a redelivery from an earlier case's span
-                return CaseUpdate(old_id, problem_type, first, last, occurrences, "repeat")
+                return CaseUpdate(
+                    case_id=old_id,
+                    problem_type=problem_type,
+                    first_period_end=first,
+                    last_period_end=last,
+                    occurrences=occurrences,
+                    change="repeat",
+                )
         if case is not None and _days(case["first"], period_end) > REOPEN_WITHIN_DAYS + 7:
             # A report from long before the case began (a back-filled year): an alert of its own,
             # by its period, that leaves the current case alone.
             own_id = case_id(problem_type, subject_id, period_end)
-            return CaseUpdate(own_id, problem_type, period_end, period_end, 1, "historical")
+            return CaseUpdate(
+                case_id=own_id,
+                problem_type=problem_type,
+                first_period_end=period_end,
+                last_period_end=period_end,
+                occurrences=1,
+                change="historical",
+            )
         if (
             case is None
             or (case.get("resolved_on") and _days(period_end, case["resolved_on"]) > REOPEN_WITHIN_DAYS)
@@ -97,9 +111,16 @@ class CaseBook:
                     [case["id"], case["first"], case["last"], case["occurrences"]],
                 ]
             )
-            case = {"id": case_id(problem_type, subject_id, period_end), "first": period_end,
-                    "last": period_end, "occurrences": 1, "periods": [period_end], "absent": [],
-                    "resolved_on": None, "earlier": earlier[-EARLIER_CASES:]}  # fmt: skip
+            case = {
+                "id": case_id(problem_type, subject_id, period_end),
+                "first": period_end,
+                "last": period_end,
+                "occurrences": 1,
+                "periods": [period_end],
+                "absent": [],
+                "resolved_on": None,
+                "earlier": earlier[-EARLIER_CASES:],
+            }
             self.data[problem_type] = case
             return self._update(case, problem_type, "opened")
         change = "reopened" if case.get("resolved_on") else "updated"
@@ -134,4 +155,11 @@ class CaseBook:
 
     @staticmethod
     def _update(case: dict[str, Any], problem_type: str, change: str) -> CaseUpdate:
-        return CaseUpdate(case["id"], problem_type, case["first"], case["last"], case["occurrences"], change)
+        return CaseUpdate(
+            case_id=case["id"],
+            problem_type=problem_type,
+            first_period_end=case["first"],
+            last_period_end=case["last"],
+            occurrences=case["occurrences"],
+            change=change,
+        )

@@ -116,10 +116,22 @@ def _evidence(values: dict[str, Any], threshold: Any, rule: str, source: str) ->
 Detector = Callable[[EnterpriseFacts, EnterpriseReport, list[Snapshot], Thresholds], Problem | None]
 
 
-def _problem(kind: str, facts: EnterpriseFacts, report: EnterpriseReport, severity: str, summary: str,
-             evidence: dict[str, Any]) -> Problem:  # fmt: skip
+def _problem(
+    kind: str,
+    facts: EnterpriseFacts,
+    report: EnterpriseReport,
+    severity: str,
+    summary: str,
+    evidence: dict[str, Any],
+) -> Problem:
     return Problem(
-        kind, facts.id, report.period_end.isoformat(), severity, summary, evidence, [report.report_id]
+        type=kind,
+        subject_id=facts.id,
+        period_end=report.period_end.isoformat(),
+        severity=severity,
+        summary=summary,
+        evidence=evidence,
+        source_ids=[report.report_id],
     )
 
 
@@ -136,12 +148,18 @@ def stockpile(
         if ind.inventory_t >= limit:
             ratio = ind.inventory_t / mean_sales
             return _problem(
-                "stockpile", facts, report, grade(ind.inventory_t / limit - 1, t),
-                f"{facts.name}库存{ind.inventory_t:g}吨，是近{len(recent_sales)}期周均销量的{ratio:.1f}倍，产品积压。",
-                _evidence({"inventory_t": ind.inventory_t, "mean_weekly_sales_t": round(mean_sales, 3)},
-                          {"inventory_weeks_of_sales": weeks.value}, "库存 ≥ 周数 × 近期周均销量",
-                          weeks.source),
-            )  # fmt: skip
+                kind="stockpile",
+                facts=facts,
+                report=report,
+                severity=grade(ind.inventory_t / limit - 1, t),
+                summary=f"{facts.name}库存{ind.inventory_t:g}吨，是近{len(recent_sales)}期周均销量的{ratio:.1f}倍，产品积压。",
+                evidence=_evidence(
+                    values={"inventory_t": ind.inventory_t, "mean_weekly_sales_t": round(mean_sales, 3)},
+                    threshold={"inventory_weeks_of_sales": weeks.value},
+                    rule="库存 ≥ 周数 × 近期周均销量",
+                    source=weeks.source,
+                ),
+            )
     minimum = t.get("stockpile", "sales_to_production_min")
     running = t.get("stockpile", "consecutive_reports").value
     ratios = [
@@ -152,12 +170,18 @@ def stockpile(
         current = ratios[-1]
         assert current is not None
         return _problem(
-            "stockpile", facts, report, grade((minimum.value - current) / minimum.value, t),
-            f"{facts.name}产销率连续{running}期低于{minimum.value:.0%}（本期{current:.0%}），产品积压。",
-            _evidence({"sales_to_production": [round(r, 4) for r in ratios if r is not None]},
-                      {"sales_to_production_min": minimum.value}, f"产销率连续{running}期低于下限",
-                      minimum.source),
-        )  # fmt: skip
+            kind="stockpile",
+            facts=facts,
+            report=report,
+            severity=grade((minimum.value - current) / minimum.value, t),
+            summary=f"{facts.name}产销率连续{running}期低于{minimum.value:.0%}（本期{current:.0%}），产品积压。",
+            evidence=_evidence(
+                values={"sales_to_production": [round(r, 4) for r in ratios if r is not None]},
+                threshold={"sales_to_production_min": minimum.value},
+                rule=f"产销率连续{running}期低于下限",
+                source=minimum.source,
+            ),
+        )
     return None
 
 
@@ -178,108 +202,180 @@ def funding_gap(
     if gap <= threshold.value:
         return None
     return _problem(
-        "funding_gap", facts, report, grade(gap / ind.working_capital_need * 2, t),
-        f"{facts.name}未来30天流动资金需求{ind.working_capital_need:g}万元，现金与可用授信合计"
+        kind="funding_gap",
+        facts=facts,
+        report=report,
+        severity=grade(gap / ind.working_capital_need * 2, t),
+        summary=f"{facts.name}未来30天流动资金需求{ind.working_capital_need:g}万元，现金与可用授信合计"
         f"{(ind.cash_on_hand or 0) + (ind.credit_available or 0):g}万元，缺口{gap:g}万元。",
-        _evidence({"working_capital_need": ind.working_capital_need, "cash_on_hand": ind.cash_on_hand,
-                   "credit_available": ind.credit_available, "gap": gap},
-                  {"gap_min": threshold.value}, "资金需求 − 现有资金 − 可用授信 > 缺口下限", threshold.source),
-    )  # fmt: skip
+        evidence=_evidence(
+            values={
+                "working_capital_need": ind.working_capital_need,
+                "cash_on_hand": ind.cash_on_hand,
+                "credit_available": ind.credit_available,
+                "gap": gap,
+            },
+            threshold={"gap_min": threshold.value},
+            rule="资金需求 − 现有资金 − 可用授信 > 缺口下限",
+            source=threshold.source,
+        ),
+    )
 
 
-def transport_backlog(facts: EnterpriseFacts, report: EnterpriseReport, past: list[Snapshot], t: Thresholds
-                      ) -> Problem | None:  # fmt: skip
+def transport_backlog(
+    facts: EnterpriseFacts, report: EnterpriseReport, past: list[Snapshot], t: Thresholds
+) -> Problem | None:
     ind = report.indicators
     minimum = t.get("transport_backlog", "shipped_to_requested_min")
     ratio = _ratio(ind.rail_shipped_t, ind.rail_requested_t)
     if ratio is not None and ratio < minimum.value:
         return _problem(
-            "transport_backlog", facts, report, grade((minimum.value - ratio) / minimum.value, t),
-            f"{facts.name}铁路请车{ind.rail_requested_t:g}吨、实发{ind.rail_shipped_t:g}吨，兑现率{ratio:.0%}，运力不足。",
-            _evidence({"rail_requested_t": ind.rail_requested_t, "rail_shipped_t": ind.rail_shipped_t,
-                       "shipped_to_requested": round(ratio, 4)},
-                      {"shipped_to_requested_min": minimum.value}, "铁路实发/请车低于下限",
-                      minimum.source),
-        )  # fmt: skip
+            kind="transport_backlog",
+            facts=facts,
+            report=report,
+            severity=grade((minimum.value - ratio) / minimum.value, t),
+            summary=f"{facts.name}铁路请车{ind.rail_requested_t:g}吨、实发{ind.rail_shipped_t:g}吨，兑现率{ratio:.0%}，运力不足。",
+            evidence=_evidence(
+                values={
+                    "rail_requested_t": ind.rail_requested_t,
+                    "rail_shipped_t": ind.rail_shipped_t,
+                    "shipped_to_requested": round(ratio, 4),
+                },
+                threshold={"shipped_to_requested_min": minimum.value},
+                rule="铁路实发/请车低于下限",
+                source=minimum.source,
+            ),
+        )
     maximum = t.get("transport_backlog", "awaiting_to_shipped_max")
     if ind.awaiting_shipment_t is not None and ind.rail_shipped_t is not None:
         limit = maximum.value * ind.rail_shipped_t
         if ind.awaiting_shipment_t > limit:
             excess = ind.awaiting_shipment_t / limit - 1 if limit > 0 else 1.0
             return _problem(
-                "transport_backlog", facts, report, grade(excess, t),
-                f"{facts.name}待运{ind.awaiting_shipment_t:g}吨，超过本期铁路发运量{ind.rail_shipped_t:g}吨的"
+                kind="transport_backlog",
+                facts=facts,
+                report=report,
+                severity=grade(excess, t),
+                summary=f"{facts.name}待运{ind.awaiting_shipment_t:g}吨，超过本期铁路发运量{ind.rail_shipped_t:g}吨的"
                 f"{maximum.value:g}倍，产品积压待运。",
-                _evidence({"awaiting_shipment_t": ind.awaiting_shipment_t, "rail_shipped_t": ind.rail_shipped_t},
-                          {"awaiting_to_shipped_max": maximum.value}, "待运量 > 倍数 × 本期铁路发运量", maximum.source),
-            )  # fmt: skip
+                evidence=_evidence(
+                    values={
+                        "awaiting_shipment_t": ind.awaiting_shipment_t,
+                        "rail_shipped_t": ind.rail_shipped_t,
+                    },
+                    threshold={"awaiting_to_shipped_max": maximum.value},
+                    rule="待运量 > 倍数 × 本期铁路发运量",
+                    source=maximum.source,
+                ),
+            )
     return None
 
 
-def power_shortage(facts: EnterpriseFacts, report: EnterpriseReport, past: list[Snapshot], t: Thresholds
-                   ) -> Problem | None:  # fmt: skip
+def power_shortage(
+    facts: EnterpriseFacts, report: EnterpriseReport, past: list[Snapshot], t: Thresholds
+) -> Problem | None:
     ind = report.indicators
     minimum = t.get("power_shortage", "supplied_to_demand_min")
     ratio = _ratio(ind.power_supplied_mwh, ind.power_demand_mwh)
     found: list[tuple[str, str, dict[str, Any]]] = []
     if ratio is not None and ratio < minimum.value:
-        found.append((
-            grade((minimum.value - ratio) / minimum.value * 4, t),
-            f"用电需求{ind.power_demand_mwh:g}兆瓦时、实际供电{ind.power_supplied_mwh:g}兆瓦时，保障率{ratio:.0%}",
-            _evidence({"power_demand_mwh": ind.power_demand_mwh, "power_supplied_mwh": ind.power_supplied_mwh,
-                       "supplied_to_demand": round(ratio, 4)},
-                      {"supplied_to_demand_min": minimum.value}, "供电量/需电量低于下限", minimum.source),
-        ))  # fmt: skip
+        found.append(
+            (
+                grade((minimum.value - ratio) / minimum.value * 4, t),
+                f"用电需求{ind.power_demand_mwh:g}兆瓦时、实际供电{ind.power_supplied_mwh:g}兆瓦时，保障率{ratio:.0%}",
+                _evidence(
+                    values={
+                        "power_demand_mwh": ind.power_demand_mwh,
+                        "power_supplied_mwh": ind.power_supplied_mwh,
+                        "supplied_to_demand": round(ratio, 4),
+                    },
+                    threshold={"supplied_to_demand_min": minimum.value},
+                    rule="供电量/需电量低于下限",
+                    source=minimum.source,
+                ),
+            )
+        )
     coal = t.get("power_shortage", "coal_stock_days_min")
     if ind.coal_stock_days is not None and ind.coal_stock_days < coal.value:
-        found.append((
-            grade((coal.value - ind.coal_stock_days) / coal.value, t),
-            f"电煤库存仅{ind.coal_stock_days:g}天（低于{coal.value:g}天）",
-            _evidence({"coal_stock_days": ind.coal_stock_days}, {"coal_stock_days_min": coal.value},
-                      "电煤库存天数低于下限", coal.source),
-        ))  # fmt: skip
+        found.append(
+            (
+                grade((coal.value - ind.coal_stock_days) / coal.value, t),
+                f"电煤库存仅{ind.coal_stock_days:g}天（低于{coal.value:g}天）",
+                _evidence(
+                    values={"coal_stock_days": ind.coal_stock_days},
+                    threshold={"coal_stock_days_min": coal.value},
+                    rule="电煤库存天数低于下限",
+                    source=coal.source,
+                ),
+            )
+        )
     if not found:
         return None
     severity = worst(*(f[0] for f in found))
     evidence = found[0][2] if len(found) == 1 else {"findings": [f[2] for f in found]}
-    return _problem("power_shortage", facts, report, severity,
-                    f"{facts.name}" + "，".join(f[1] for f in found) + "，电力保障不足。", evidence)  # fmt: skip
+    return _problem(
+        kind="power_shortage",
+        facts=facts,
+        report=report,
+        severity=severity,
+        summary=f"{facts.name}" + "，".join(f[1] for f in found) + "，电力保障不足。",
+        evidence=evidence,
+    )
 
 
-def energy_overuse(facts: EnterpriseFacts, report: EnterpriseReport, past: list[Snapshot], t: Thresholds
-                   ) -> Problem | None:  # fmt: skip
+def energy_overuse(
+    facts: EnterpriseFacts, report: EnterpriseReport, past: list[Snapshot], t: Thresholds
+) -> Problem | None:
     ind = report.indicators
     found: list[tuple[str, str, dict[str, Any]]] = []
     ceiling = t.maybe("energy_overuse", "kwh_per_t_ceiling", facts.main_product or "")
     if ceiling is not None and ind.energy_kwh_per_t is not None and ind.energy_kwh_per_t > ceiling.value:
-        found.append((
-            grade(ind.energy_kwh_per_t / ceiling.value - 1, t),
-            f"{facts.main_product}单位电耗{ind.energy_kwh_per_t:g}千瓦时/吨，高于附件3改造目标（{ceiling.value:g}千瓦时/吨以下）",
-            _evidence({"energy_kwh_per_t": ind.energy_kwh_per_t, "main_product": facts.main_product},
-                      {"kwh_per_t_ceiling": ceiling.value}, "单位电耗高于该产品的附件3改造目标",
-                      ceiling.source),
-        ))  # fmt: skip
+        found.append(
+            (
+                grade(ind.energy_kwh_per_t / ceiling.value - 1, t),
+                f"{facts.main_product}单位电耗{ind.energy_kwh_per_t:g}千瓦时/吨，高于附件3改造目标（{ceiling.value:g}千瓦时/吨以下）",
+                _evidence(
+                    values={"energy_kwh_per_t": ind.energy_kwh_per_t, "main_product": facts.main_product},
+                    threshold={"kwh_per_t_ceiling": ceiling.value},
+                    rule="单位电耗高于该产品的附件3改造目标",
+                    source=ceiling.source,
+                ),
+            )
+        )
     # 附件3 gives a dust target for 硅铁、铬铁、镍铬 (100) and 碳化硅 (200); CONTRACT.md §3 applies
     # the 100 to every other product as a default, which the summary says is not the seed's.
     target = t.maybe("energy_overuse", "dust_mg_m3_max", facts.main_product or "")
     dust = target or t.get("energy_overuse", "dust_mg_m3_max", "default")
     if ind.dust_mg_m3 is not None and ind.dust_mg_m3 > dust.value:
         named = "附件3改造目标" if target is not None else "默认限值"
-        found.append((
-            grade(ind.dust_mg_m3 / dust.value - 1, t),
-            f"{facts.main_product or facts.name}粉尘排放浓度{ind.dust_mg_m3:g}毫克/立方米，高于{named}（{dust.value:g}毫克/立方米以下）",
-            _evidence({"dust_mg_m3": ind.dust_mg_m3}, {"dust_mg_m3_max": dust.value},
-                      "粉尘排放浓度高于改造目标或默认限值", dust.source),
-        ))  # fmt: skip
+        found.append(
+            (
+                grade(ind.dust_mg_m3 / dust.value - 1, t),
+                f"{facts.main_product or facts.name}粉尘排放浓度{ind.dust_mg_m3:g}毫克/立方米，高于{named}（{dust.value:g}毫克/立方米以下）",
+                _evidence(
+                    values={"dust_mg_m3": ind.dust_mg_m3},
+                    threshold={"dust_mg_m3_max": dust.value},
+                    rule="粉尘排放浓度高于改造目标或默认限值",
+                    source=dust.source,
+                ),
+            )
+        )
     if not found:
         return None
     evidence = found[0][2] if len(found) == 1 else {"findings": [f[2] for f in found]}
-    return _problem("energy_overuse", facts, report, worst(*(f[0] for f in found)),
-                    f"{facts.name}" + "；".join(f[1] for f in found) + "。", evidence)  # fmt: skip
+    return _problem(
+        kind="energy_overuse",
+        facts=facts,
+        report=report,
+        severity=worst(*(f[0] for f in found)),
+        summary=f"{facts.name}" + "；".join(f[1] for f in found) + "。",
+        evidence=evidence,
+    )
 
 
-def growth_shortfall(facts: EnterpriseFacts, report: EnterpriseReport, past: list[Snapshot], t: Thresholds
-                     ) -> Problem | None:  # fmt: skip
+def growth_shortfall(
+    facts: EnterpriseFacts, report: EnterpriseReport, past: list[Snapshot], t: Thresholds
+) -> Problem | None:
     target = t.maybe("growth_shortfall", "target_pct", facts.region or "") or t.get(
         "growth_shortfall", "target_pct", "province"
     )
@@ -292,23 +388,38 @@ def growth_shortfall(facts: EnterpriseFacts, report: EnterpriseReport, past: lis
     assert current is not None
     where = facts.region or "全省"
     return _problem(
-        "growth_shortfall", facts, report, grade((target.value - current) / max(target.value, 1), t),
-        f"{facts.name}工业产值同比增长{current:g}%，连续{running}期低于{where}目标{target.value:g}%。",
-        _evidence({"output_value_yoy_pct": values, "region": facts.region}, {"target_pct": target.value},
-                  f"工业增加值增速连续{running}期低于本地区目标", target.source),
-    )  # fmt: skip
+        kind="growth_shortfall",
+        facts=facts,
+        report=report,
+        severity=grade((target.value - current) / max(target.value, 1), t),
+        summary=f"{facts.name}工业产值同比增长{current:g}%，连续{running}期低于{where}目标{target.value:g}%。",
+        evidence=_evidence(
+            values={"output_value_yoy_pct": values, "region": facts.region},
+            threshold={"target_pct": target.value},
+            rule=f"工业增加值增速连续{running}期低于本地区目标",
+            source=target.source,
+        ),
+    )
 
 
-def production_halt(facts: EnterpriseFacts, report: EnterpriseReport, past: list[Snapshot], t: Thresholds
-                    ) -> Problem | None:  # fmt: skip
+def production_halt(
+    facts: EnterpriseFacts, report: EnterpriseReport, past: list[Snapshot], t: Thresholds
+) -> Problem | None:
     ind = report.indicators
     if ind.lines_halted is not None and ind.lines_halted > 0:
         return _problem(
-            "production_halt", facts, report, "high" if ind.lines_halted < 3 else "critical",
-            f"{facts.name}期末停产生产线{ind.lines_halted:g}条。",
-            _evidence({"lines_halted": ind.lines_halted}, {"lines_halted_max": 0}, "停产生产线 > 0",
-                      "平台默认规则：有停产生产线即预警"),
-        )  # fmt: skip
+            kind="production_halt",
+            facts=facts,
+            report=report,
+            severity="high" if ind.lines_halted < 3 else "critical",
+            summary=f"{facts.name}期末停产生产线{ind.lines_halted:g}条。",
+            evidence=_evidence(
+                values={"lines_halted": ind.lines_halted},
+                threshold={"lines_halted_max": 0},
+                rule="停产生产线 > 0",
+                source="平台默认规则：有停产生产线即预警",
+            ),
+        )
     minimum = t.get("production_halt", "production_to_mean_min")
     window = t.get("production_halt", "window_reports").value
     previous = _values(past, "production_t")[-window:]
@@ -319,16 +430,23 @@ def production_halt(facts: EnterpriseFacts, report: EnterpriseReport, past: list
         return None
     drop = 1 - ind.production_t / mean
     return _problem(
-        "production_halt", facts, report, grade(drop / (1 - minimum.value) - 1 + 0.1, t),
-        f"{facts.name}本期产量{ind.production_t:g}吨，仅为前{window}期均值{mean:.0f}吨的{ind.production_t / mean:.0%}，减产明显。",
-        _evidence({"production_t": ind.production_t, "mean_production_t": round(mean, 3)},
-                  {"production_to_mean_min": minimum.value}, "产量低于近期均值的下限比例",
-                  minimum.source),
-    )  # fmt: skip
+        kind="production_halt",
+        facts=facts,
+        report=report,
+        severity=grade(drop / (1 - minimum.value) - 1 + 0.1, t),
+        summary=f"{facts.name}本期产量{ind.production_t:g}吨，仅为前{window}期均值{mean:.0f}吨的{ind.production_t / mean:.0%}，减产明显。",
+        evidence=_evidence(
+            values={"production_t": ind.production_t, "mean_production_t": round(mean, 3)},
+            threshold={"production_to_mean_min": minimum.value},
+            rule="产量低于近期均值的下限比例",
+            source=minimum.source,
+        ),
+    )
 
 
-def workforce_cut(facts: EnterpriseFacts, report: EnterpriseReport, past: list[Snapshot], t: Thresholds
-                  ) -> Problem | None:  # fmt: skip
+def workforce_cut(
+    facts: EnterpriseFacts, report: EnterpriseReport, past: list[Snapshot], t: Thresholds
+) -> Problem | None:
     ind = report.indicators
     found: list[tuple[str, str, dict[str, Any]]] = []
     minimum = t.get("workforce_cut", "employees_to_mean_min")
@@ -337,31 +455,54 @@ def workforce_cut(facts: EnterpriseFacts, report: EnterpriseReport, past: list[S
     if ind.employees is not None and len(previous) >= window and fmean(previous) > 0:
         mean = fmean(previous)
         if ind.employees < minimum.value * mean:
-            found.append((
-                grade((1 - ind.employees / mean) * 2, t),
-                f"在岗职工{ind.employees:g}人，比前{window}期均值{mean:.0f}人减少{1 - ind.employees / mean:.0%}",
-                _evidence({"employees": ind.employees, "mean_employees": round(mean, 3)},
-                          {"employees_to_mean_min": minimum.value}, "在岗职工低于近期均值的下限比例",
-                          minimum.source),
-            ))  # fmt: skip
+            found.append(
+                (
+                    grade((1 - ind.employees / mean) * 2, t),
+                    f"在岗职工{ind.employees:g}人，比前{window}期均值{mean:.0f}人减少{1 - ind.employees / mean:.0%}",
+                    _evidence(
+                        values={"employees": ind.employees, "mean_employees": round(mean, 3)},
+                        threshold={"employees_to_mean_min": minimum.value},
+                        rule="在岗职工低于近期均值的下限比例",
+                        source=minimum.source,
+                    ),
+                )
+            )
     if ind.wage_arrears is not None and ind.wage_arrears > 0:
-        found.append((
-            "high",
-            f"拖欠工资{ind.wage_arrears:g}万元",
-            _evidence({"wage_arrears": ind.wage_arrears}, {"wage_arrears_max": 0}, "拖欠工资 > 0",
-                      "平台默认规则：有拖欠工资即预警"),
-        ))  # fmt: skip
+        found.append(
+            (
+                "high",
+                f"拖欠工资{ind.wage_arrears:g}万元",
+                _evidence(
+                    values={"wage_arrears": ind.wage_arrears},
+                    threshold={"wage_arrears_max": 0},
+                    rule="拖欠工资 > 0",
+                    source="平台默认规则：有拖欠工资即预警",
+                ),
+            )
+        )
     if not found:
         return None
     evidence = found[0][2] if len(found) == 1 else {"findings": [f[2] for f in found]}
-    return _problem("workforce_cut", facts, report, worst(*(f[0] for f in found)),
-                    f"{facts.name}" + "，".join(f[1] for f in found) + "。", evidence)  # fmt: skip
+    return _problem(
+        kind="workforce_cut",
+        facts=facts,
+        report=report,
+        severity=worst(*(f[0] for f in found)),
+        summary=f"{facts.name}" + "，".join(f[1] for f in found) + "。",
+        evidence=evidence,
+    )
 
 
 DETECTORS: tuple[Detector, ...] = (
-    stockpile, funding_gap, transport_backlog, power_shortage, energy_overuse,
-    growth_shortfall, production_halt, workforce_cut,
-)  # fmt: skip
+    stockpile,
+    funding_gap,
+    transport_backlog,
+    power_shortage,
+    energy_overuse,
+    growth_shortfall,
+    production_halt,
+    workforce_cut,
+)
 
 
 def detect(
@@ -377,11 +518,20 @@ def detect(
             problems[kind].evidence = {**problems[kind].evidence, "stated": problems[kind].stated}
         else:
             problems[kind] = Problem(
-                kind, facts.id, report.period_end.isoformat(), "low",
-                f"{facts.name}报告：{stated.text}", {"stated": [stated.text], "category": stated.category,
-                                                 "rule": "企业报告自述的问题", "source": "平台规则：报告所述问题至少按低级预警"},
-                [report.report_id], stated=[stated.text],
-            )  # fmt: skip
+                type=kind,
+                subject_id=facts.id,
+                period_end=report.period_end.isoformat(),
+                severity="low",
+                summary=f"{facts.name}报告：{stated.text}",
+                evidence={
+                    "stated": [stated.text],
+                    "category": stated.category,
+                    "rule": "企业报告自述的问题",
+                    "source": "平台规则：报告所述问题至少按低级预警",
+                },
+                source_ids=[report.report_id],
+                stated=[stated.text],
+            )
     return [problems[kind] for kind in sorted(problems)]
 
 
@@ -395,25 +545,41 @@ def incident_problem(facts: EnterpriseFacts, incident: Incident) -> Problem:
         "other": "其他",
     }
     return Problem(
-        "major_incident", facts.id, incident.occurred_at.date().isoformat(),
-        "critical" if incident.severity == "critical" else "high",
-        f"{facts.name}发生{labels[incident.category]}类重大事项：{incident.summary}",
-        {"incident_id": incident.incident_id, "category": incident.category, "severity": incident.severity,
-         "occurred_at": incident.occurred_at.isoformat(), "rule": "重大事项一律即时预警", "source": "附件1 八：重大事项、突发事件实行限时报送制度"},
-        [incident.incident_id],
-    )  # fmt: skip
+        type="major_incident",
+        subject_id=facts.id,
+        period_end=incident.occurred_at.date().isoformat(),
+        severity="critical" if incident.severity == "critical" else "high",
+        summary=f"{facts.name}发生{labels[incident.category]}类重大事项：{incident.summary}",
+        evidence={
+            "incident_id": incident.incident_id,
+            "category": incident.category,
+            "severity": incident.severity,
+            "occurred_at": incident.occurred_at.isoformat(),
+            "rule": "重大事项一律即时预警",
+            "source": "附件1 八：重大事项、突发事件实行限时报送制度",
+        },
+        source_ids=[incident.incident_id],
+    )
 
 
 def workgroup_problem(report: WorkgroupReport, stated: OpenProblem, facts: EnterpriseFacts | None) -> Problem:
     """A problem a work group's report states about an enterprise: low at first, in the report's period."""
     name = facts.name if facts else stated.enterprise_id
     return Problem(
-        CATEGORY_TYPES[stated.category], stated.enterprise_id, report.period_end.isoformat(), "low",
-        f"{name}：{stated.text}（{report.work_group_id}报告）",
-        {"stated": [stated.text], "category": stated.category, "reported_by": report.work_group_id,
-         "rule": "工作组报告所述的问题", "source": "平台规则：报告所述问题至少按低级预警"},
-        [report.report_id],
-    )  # fmt: skip
+        type=CATEGORY_TYPES[stated.category],
+        subject_id=stated.enterprise_id,
+        period_end=report.period_end.isoformat(),
+        severity="low",
+        summary=f"{name}：{stated.text}（{report.work_group_id}报告）",
+        evidence={
+            "stated": [stated.text],
+            "category": stated.category,
+            "reported_by": report.work_group_id,
+            "rule": "工作组报告所述的问题",
+            "source": "平台规则：报告所述问题至少按低级预警",
+        },
+        source_ids=[report.report_id],
+    )
 
 
 # The province-wide figures of 附件1 that work groups report (WorkgroupIndicators), the problem
@@ -423,8 +589,15 @@ PROVINCE_TARGETS: tuple[tuple[str, str, str, str, float, bool], ...] = (
     ("rail_freight_ytd_t", "transport_backlog", "全省铁路运量本年累计", "万吨", 10_000, True),
     ("road_rail_ytd_t", "transport_backlog", "公铁联运、公铁分流本年累计", "万吨", 10_000, True),
     ("purchased_power_mwh", "power_shortage", "今冬明春外购电合同累计兑现", "亿千瓦时", 100_000, True),
-    ("longyangxia_outflow_increase_m3_s", "power_shortage", "龙羊峡水库出库流量比计划增加", "立方米/秒", 1, False),
-)  # fmt: skip
+    (
+        "longyangxia_outflow_increase_m3_s",
+        "power_shortage",
+        "龙羊峡水库出库流量比计划增加",
+        "立方米/秒",
+        1,
+        False,
+    ),
+)
 
 
 def _elapsed(day: date, window: list[str]) -> float | None:
@@ -465,10 +638,14 @@ def province_targets(report: WorkgroupReport, t: Thresholds) -> tuple[list[Probl
         else:
             text = f"{label}{shown[0]}，低于目标{shown[2]}"
         evidence = _evidence(
-            {name: value, "expected": round(expected, 3), "elapsed_share": round(elapsed, 4)},
-            {"target": target.value, "pace_min": pace_min.value if cumulative else 1, "window": window.value},
-            "累计完成量落后于按时间进度应完成量" if cumulative else "低于附件1目标",
-            target.source,
+            values={name: value, "expected": round(expected, 3), "elapsed_share": round(elapsed, 4)},
+            threshold={
+                "target": target.value,
+                "pace_min": pace_min.value if cumulative else 1,
+                "window": window.value,
+            },
+            rule="累计完成量落后于按时间进度应完成量" if cumulative else "低于附件1目标",
+            source=target.source,
         )
         severity = grade(1 - value / expected, t)
         findings.setdefault(kind, []).append((severity, text, evidence))

@@ -97,11 +97,17 @@ CHAINS_QUOTE = (
 )
 CHAINS: tuple[tuple[str, frozenset[str], frozenset[str]], ...] = (
     ("铝锭---铝材压延加工产业链", frozenset({"电解铝"}), frozenset({"铝型材", "铝箔", "铝加工"})),
-    ("碳化硅、单晶硅、多晶硅、切片---组件生产---光伏发电产业链", frozenset({"碳化硅", "多晶硅", "硅材料"}),
-     frozenset({"光伏组件"})),
-    ("黑色、有色金属采选业---金属压延业---装备制造产业链", frozenset({"特钢", "镁", "镁合金", "钛合金"}),
-     frozenset({"大型锻件", "机床", "曲轴", "农机", "风力发电装备"})),
-)  # fmt: skip
+    (
+        "碳化硅、单晶硅、多晶硅、切片---组件生产---光伏发电产业链",
+        frozenset({"碳化硅", "多晶硅", "硅材料"}),
+        frozenset({"光伏组件"}),
+    ),
+    (
+        "黑色、有色金属采选业---金属压延业---装备制造产业链",
+        frozenset({"特钢", "镁", "镁合金", "钛合金"}),
+        frozenset({"大型锻件", "机床", "曲轴", "农机", "风力发电装备"}),
+    ),
+)
 
 
 def downstream_partners(enterprise_id: str, view: RegistryView) -> list[dict[str, Any]]:
@@ -121,13 +127,15 @@ def downstream_partners(enterprise_id: str, view: RegistryView) -> list[dict[str
         )
         if partners:
             names = "、".join(name for _, name in partners)
-            found.append({
-                "ref": "附件2 一、7（产业对接组）",
-                "quote": CHAINS_QUOTE,
-                "units": ["industry-matching"],
-                "action": f"产业对接组按{chain}组织对接，向省内下游企业推介：{names}",
-                "partners": [other for other, _ in partners],
-            })  # fmt: skip
+            found.append(
+                {
+                    "ref": "附件2 一、7（产业对接组）",
+                    "quote": CHAINS_QUOTE,
+                    "units": ["industry-matching"],
+                    "action": f"产业对接组按{chain}组织对接，向省内下游企业推介：{names}",
+                    "partners": [other for other, _ in partners],
+                }
+            )
     return found
 
 
@@ -135,20 +143,32 @@ def downstream_partners(enterprise_id: str, view: RegistryView) -> list[dict[str
 # each with the products that place an enterprise in it, the seed's words, and its named lead
 # firms. A halt or a funding gap that repeats there is the mergers group's business too.
 RESTRUCTURING_SECTORS: tuple[tuple[str, frozenset[str], str, tuple[str, ...]], ...] = (
-    ("铁合金", frozenset({"铁合金", "硅铁", "铬铁", "镍铬"}),
-     "硅铁行业以物通集团、华电集团等优势企业为龙头，推进行业的兼并重组，提高产业集中度。",
-     ("wutong-group", "huadian-group")),
-    ("碳化硅", frozenset({"碳化硅"}),
-     "碳化硅行业以已经进行碳化硅烟气环保治理的大通中鑫磨料公司等骨干企业为龙头，推进行业的兼并重组。",
-     ("datong-zhongxin-abrasives",)),
-    ("中藏药", frozenset({"中藏药", "藏药"}),
-     "支持金诃、晶珠藏药等企业为龙头，推进行业兼并重组，改变我省中藏药企业散、小、弱的局面。",
-     ("jinhe", "qinghai-jingzhu-tibetan-medicine")),
-    ("食用油加工", frozenset({"食用油"}),
-     "鼓励安康粮油集团、弘大农副产品购销有限公司等优势企业，推进行业兼并重组。",
-     ("ankang-grain-oil-group", "hongda-agricultural-products")),
+    (
+        "铁合金",
+        frozenset({"铁合金", "硅铁", "铬铁", "镍铬"}),
+        "硅铁行业以物通集团、华电集团等优势企业为龙头，推进行业的兼并重组，提高产业集中度。",
+        ("wutong-group", "huadian-group"),
+    ),
+    (
+        "碳化硅",
+        frozenset({"碳化硅"}),
+        "碳化硅行业以已经进行碳化硅烟气环保治理的大通中鑫磨料公司等骨干企业为龙头，推进行业的兼并重组。",
+        ("datong-zhongxin-abrasives",),
+    ),
+    (
+        "中藏药",
+        frozenset({"中藏药", "藏药"}),
+        "支持金诃、晶珠藏药等企业为龙头，推进行业兼并重组，改变我省中藏药企业散、小、弱的局面。",
+        ("jinhe", "qinghai-jingzhu-tibetan-medicine"),
+    ),
+    (
+        "食用油加工",
+        frozenset({"食用油"}),
+        "鼓励安康粮油集团、弘大农副产品购销有限公司等优势企业，推进行业兼并重组。",
+        ("ankang-grain-oil-group", "hongda-agricultural-products"),
+    ),
     ("煤炭", frozenset({"煤炭"}), "要加快木里矿区的企业和资源重组", ()),
-)  # fmt: skip
+)
 RESTRUCTURING_TYPES = frozenset({"production_halt", "funding_gap"})
 # From the second period of a case on: one bad week is the operations group's; a halt or a gap
 # that lasts is a sign the enterprise may need a stronger partner.

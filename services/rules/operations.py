@@ -88,8 +88,9 @@ async def watch_progress() -> None:
     if stalled:
         waiting = sum(offsets[p][1] - offsets[p][0] for p in stalled)
         named = ", ".join(f"{topic}:{number}" for topic, number in stalled)
-        start_over(f"{waiting} messages waiting on {named} and no commit for "
-                   f"{settings.stall_restart_seconds:.0f} s")  # fmt: skip
+        start_over(
+            f"{waiting} messages waiting on {named} and no commit for {settings.stall_restart_seconds:.0f} s"
+        )
 
 
 @app.page("/metrics")

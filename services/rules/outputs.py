@@ -108,9 +108,13 @@ async def emit_resolution(
 async def emit_period(
     raw: RawMessage, kind: str, subject_id: str, report_id: str, period_end: str, submitted_at: str
 ) -> None:
-    seen = {"reporter": reporting.reporter_key(kind, subject_id), "report_id": report_id,
-            "period_end": period_end, "submitted_at": submitted_at,
-            "source": f"{raw.topic}:{raw.partition}"}  # each partition keeps its own clock  # fmt: skip
+    seen = {
+        "reporter": reporting.reporter_key(kind, subject_id),
+        "report_id": report_id,
+        "period_end": period_end,
+        "submitted_at": submitted_at,
+        "source": f"{raw.topic}:{raw.partition}",
+    }  # each partition keeps its own clock
     await periods_topic.send(key=b"periods", value=jsonbytes.dumps(seen))
 
 

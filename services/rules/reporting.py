@@ -172,19 +172,33 @@ def overdue(
     return found
 
 
-def overdue_problem(reporter: str, period_end: str, names: dict[str, str], state: dict[str, Any],
-                    *, days_after: int, source: str) -> Problem:  # fmt: skip
+def overdue_problem(
+    reporter: str,
+    period_end: str,
+    names: dict[str, str],
+    state: dict[str, Any],
+    *,
+    days_after: int,
+    source: str,
+) -> Problem:
     kind, subject_id = reporter.split(":", 1)
     last = state["last_end"].get(reporter)
     name = names.get(reporter, subject_id)
     return Problem(
-        "report_overdue", subject_id, period_end, "medium",
-        f"{name}截至{period_end}的一周未按时报送（上期结束{days_after}天后仍未收到）。",
-        {"values": {"last_period_end": last, "watermark": state["watermark"]},
-         "threshold": {"days_after_period_end": days_after}, "rule": "报告期结束若干天后仍未报送",
-         "source": source},
-        [], subject_kind=kind,
-    )  # fmt: skip
+        type="report_overdue",
+        subject_id=subject_id,
+        period_end=period_end,
+        severity="medium",
+        summary=f"{name}截至{period_end}的一周未按时报送（上期结束{days_after}天后仍未收到）。",
+        evidence={
+            "values": {"last_period_end": last, "watermark": state["watermark"]},
+            "threshold": {"days_after_period_end": days_after},
+            "rule": "报告期结束若干天后仍未报送",
+            "source": source,
+        },
+        source_ids=[],
+        subject_kind=kind,
+    )
 
 
 def forget_old_weeks(state: dict[str, Any], keep: int = 60) -> list[str]:

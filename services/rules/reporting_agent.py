@@ -65,10 +65,15 @@ async def track_reporting(stream: Any) -> None:
             tick = bool(seen.get("tick"))
             if not tick:
                 week = reporting.observe(
-                    state, seen, on_time_days=on_time_days, days_after=days_after.value,
-                    now=time.time(), lateness_days=lateness, idle_seconds=settings.idle_source_seconds,
+                    state,
+                    seen,
+                    on_time_days=on_time_days,
+                    days_after=days_after.value,
+                    now=time.time(),
+                    lateness_days=lateness,
+                    idle_seconds=settings.idle_source_seconds,
                     today=datetime.now(UTC).date().isoformat(),
-                )  # fmt: skip
+                )
                 weeks.add(week)
         except Exception as error:  # one bad record never stops the reporting agent
             await reject(raw, "invalid", f"not a period event: {error!r}"[:2000])
@@ -132,9 +137,12 @@ async def check_reporting(state: dict[str, Any], weeks: set[str], days_after: An
         await reporting_topic.send(key=week.encode(), value=jsonbytes.dumps(record))
     # Partitions gone quiet stop holding time back.
     reporting.advance(
-        state, now=time.time(), lateness_days=lateness, idle_seconds=settings.idle_source_seconds,
+        state,
+        now=time.time(),
+        lateness_days=lateness,
+        idle_seconds=settings.idle_source_seconds,
         today=datetime.now(UTC).date().isoformat(),
-    )  # fmt: skip
+    )
     names = {key: _name(key) for key in expected}
     missed = reporting.overdue(state, expected, days_after=days_after.value)
     for reporter, period_end in missed:
