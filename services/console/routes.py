@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 from urllib.parse import urlencode
 
 import httpx
@@ -28,7 +28,7 @@ from services.console import incentives, service, views
 from services.console.config import Settings
 from services.console.exceptions import ConsoleError, UpstreamUnavailable
 from services.console.metrics import SIGN_INS
-from services.console.service import Session, Upstream
+from services.console.service import Session, Sessions, Upstream
 
 HERE = Path(__file__).parent
 COOKIE = "liaison_session"
@@ -57,16 +57,21 @@ class NotAllowed(ConsoleError):
     status_code = 403
 
 
+# The app's parts a page needs (app.py puts them on app.state): read here only, typed.
 def _settings(request: Request) -> Settings:
-    return request.app.state.settings
+    return cast(Settings, request.app.state.settings)
 
 
 def _upstream(request: Request, name: Literal["notify", "registry", "rules"]) -> Upstream:
-    return request.app.state.upstreams[name]
+    return cast(Upstream, request.app.state.upstreams[name])
+
+
+def _sessions(request: Request) -> Sessions:
+    return cast(Sessions, request.app.state.sessions)
 
 
 def session_of(request: Request) -> Session:
-    session = request.app.state.sessions.get(request.cookies.get(COOKIE))
+    session = _sessions(request).get(request.cookies.get(COOKIE))
     if session is None:
         raise SignInRequired("请先登录")
     return session
@@ -130,397 +135,6 @@ def inbox_filters(
     return views.InboxFilters(type=type, enterprise_id=enterprise_id, severity=severity, status=status)
 
 
-def build_router() -> APIRouter:
-    router = APIRouter(include_in_schema=False)
-
-    # ------------------------------------------------------------ sign in and out
-
-    @router.get("/login")
-    async def login_page(request: Request) -> HTMLResponse:
-        return _page(request, "login.html", None, error=None)
-
-    @router.post("/login")
-    async def login(request: Request, token: str = Form("", max_length=200)) -> Response:
-        token = token.strip()
-        settings = _settings(request)
-        principal = await to_thread.run_sync(
-            lambda: tokens.authenticate(token, admin_token=settings.admin_token.get_secret_value())
-        )
-        error = None
-        if not token:
-            error = "请输入令牌。"
-        elif principal is None:
-            error = "令牌无效、已吊销或已过期。"
-        elif principal.subject_type not in service.CONSOLE_SUBJECTS:
-            error = "控制台供协调组、工作组使用：请用本组的令牌登录（企业令牌只能报送）。"
-        if error is not None or principal is None:
-            SIGN_INS.labels("refused").inc()
-            return _page(request, "login.html", None, error=error)
-        SIGN_INS.labels("ok").inc()
-        display_name = await _display_name(request, principal, token)
-        session_id = request.app.state.sessions.open(principal, token, display_name)
-        response = RedirectResponse(
-            "/overview" if principal.subject_id == "comprehensive" else "/inbox", status_code=303
-        )
-        response.set_cookie(
-            COOKIE,
-            session_id,
-            max_age=int(settings.session_hours * 3600),
-            httponly=True,
-            samesite="strict",  # no other site can make the browser act with this session
-            secure=settings.secure_cookies,
-        )
-        return response
-
-    @router.post("/logout")
-    async def logout(request: Request) -> Response:
-        request.app.state.sessions.close(request.cookies.get(COOKIE))
-        response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(COOKIE)
-        return response
-
-    @router.get("/")
-    async def home(request: Request) -> Response:
-        session = session_of(request)
-        return RedirectResponse("/overview" if _can_overview(session) else "/inbox", status_code=303)
-
-    # ------------------------------------------------------------ the inbox
-
-    async def inbox_context(
-        request: Request, session: Session, filters: views.InboxFilters
-    ) -> dict[str, Any]:
-        wrong = filters.errors()
-        alerts: list[dict[str, Any]] = []
-        if not wrong:
-            params = filters.notify_params()
-            if session.principal.subject_type != "admin":
-                params["group_id"] = session.principal.subject_id
-            answer = await _upstream(request, "notify").call(
-                "GET", "/v1/alerts", token=session.token, params={**params, "limit": INBOX_LIMIT}
-            )
-            alerts = answer.body if answer.ok else []
-        return {
-            "alerts": views.inbox_rows(alerts, filters),
-            "filters": filters,
-            "filter_errors": wrong,
-            "truncated": len(alerts) >= INBOX_LIMIT,
-            "query": urlencode({k: v for k, v in vars(filters).items() if v}),
-        }
-
-    @router.get("/inbox")
-    async def inbox(request: Request, filters: views.InboxFilters = Depends(inbox_filters)) -> HTMLResponse:
-        session = session_of(request)
-        context = await inbox_context(request, session, filters)
-        enterprises = sorted(
-            await _enterprises(request, session), key=lambda e: (not e.get("is_key"), e["name"])
-        )
-        return _page(
-            request,
-            "inbox.html",
-            session,
-            enterprises=enterprises,
-            names=await _display_names(request, session, enterprises),
-            **context,
-        )
-
-    @router.get("/inbox/rows")
-    async def inbox_rows(
-        request: Request, filters: views.InboxFilters = Depends(inbox_filters)
-    ) -> HTMLResponse:
-        """The list alone, for the live refresh after an event on the stream."""
-        session = session_of(request)
-        context = await inbox_context(request, session, filters)
-        names = await _display_names(request, session, await _enterprises(request, session))
-        return _page(request, "_alert_list.html", session, names=names, **context)
-
-    @router.post("/alerts/{alert_id}/act")
-    async def act(
-        request: Request,
-        alert_id: str,
-        action: Literal["ack", "resolve", "coordinate"] = Form(...),
-        comment: str = Form("", max_length=2000),
-        until: str = Form("", max_length=40),
-    ) -> Response:
-        session = session_of(request)
-        body: dict[str, Any] = {"comment": comment}
-        if action == "coordinate":  # 协调中 until the date chosen (notify checks it)
-            body["until"] = until
-        answer = await _upstream(request, "notify").call(
-            "POST", f"/v1/alerts/{alert_id}/{action}", token=session.token, json=body
-        )
-        if request.headers.get("hx-request") != "true":  # a plain form post: back to the inbox
-            return RedirectResponse(request.headers.get("referer") or "/inbox", status_code=303)
-        if answer.ok:
-            alert, error = answer.body, None
-        else:
-            current = await _upstream(request, "notify").call(
-                "GET", f"/v1/alerts/{alert_id}", token=session.token
-            )
-            if not current.ok:
-                return HTMLResponse(f"<p class='error'>{answer.detail}</p>", status_code=answer.status_code)
-            alert, error = current.body, _action_error(answer)
-        names = await _display_names(request, session, await _enterprises(request, session))
-        return _page(request, "_alert.html", session, alert=alert, names=names, action_error=error)
-
-    @router.get("/stream")
-    async def stream(request: Request) -> StreamingResponse:
-        """notify's event stream, relayed with the user's token (a browser's EventSource sends no header)."""
-        session = session_of(request)
-        notify = _upstream(request, "notify")
-
-        async def relay() -> AsyncIterator[bytes]:
-            async with httpx.AsyncClient(timeout=httpx.Timeout(10, read=None)) as client:
-                try:
-                    async with client.stream(
-                        "GET",
-                        notify.base_url + "/v1/alerts/stream",
-                        headers={"Authorization": f"Bearer {session.token}"},
-                    ) as response:
-                        async for chunk in response.aiter_raw():
-                            yield chunk
-                except httpx.HTTPError:
-                    yield b"event: unavailable\ndata: {}\n\n"  # the page says the stream dropped
-
-        return StreamingResponse(
-            relay(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
-        )
-
-    # ------------------------------------------------------------ one case
-
-    @router.get("/alerts/{alert_id}")
-    async def case_page(request: Request, alert_id: str) -> HTMLResponse:
-        """The case: its timeline across the weeks, evidence and measures, and why each group
-        was (or was not) notified."""
-        session = session_of(request)
-        notify = _upstream(request, "notify")
-        answer, why = await asyncio.gather(
-            notify.call("GET", f"/v1/alerts/{alert_id}", token=session.token),
-            notify.call("GET", f"/v1/alerts/{alert_id}/notifications", token=session.token),
-        )
-        if not answer.ok:
-            message = (
-                "没有这条预警，或不在您的分送范围内。" if answer.status_code in (403, 404) else answer.detail
-            )
-            return _page(request, "error.html", session, message=message)
-        names = await _display_names(request, session, await _enterprises(request, session))
-        return _page(
-            request,
-            "case.html",
-            session,
-            alert=answer.body,
-            names=names,
-            why=why.body if why.ok else None,
-            timeline=views.case_timeline(answer.body),
-        )
-
-    # ------------------------------------------------------------ silences
-
-    @router.get("/silences")
-    async def silences_page(request: Request, error: str = Query("", max_length=500)) -> HTMLResponse:
-        """The group's silences (the admin's: all), and a form to hold back its deliveries."""
-        session = session_of(request)
-        listed, enterprises = await asyncio.gather(
-            _upstream(request, "notify").get_list("/v1/silences", token=session.token),
-            _enterprises(request, session),
-        )
-        moment = views.utc_now()
-        return _page(
-            request,
-            "silences.html",
-            session,
-            silences=[{**s, "active": views.silence_active(s, moment)} for s in listed],
-            names=await _display_names(request, session, enterprises),
-            enterprises=enterprises,
-            error=error,
-        )
-
-    @router.post("/silences")
-    async def create_silence(
-        request: Request,
-        enterprise_id: str = Form("", max_length=80),
-        type: str = Form("", max_length=40),
-        until: str = Form(..., max_length=40),
-        comment: str = Form("", max_length=2000),
-    ) -> Response:
-        session = session_of(request)
-        matchers = {k: v for k, v in (("enterprise_id", enterprise_id), ("type", type)) if v}
-        try:
-            ends_at = views.end_of_day_beijing(until)
-        except ValueError:
-            return RedirectResponse("/silences?" + urlencode({"error": "请选择截止日期"}), status_code=303)
-        answer = await _upstream(request, "notify").call(
-            "POST",
-            "/v1/silences",
-            token=session.token,
-            json={"matchers": matchers, "ends_at": ends_at.isoformat(), "comment": comment},
-        )
-        query = "" if answer.ok else "?" + urlencode({"error": _silence_error(answer)})
-        return RedirectResponse("/silences" + query, status_code=303)
-
-    @router.post("/silences/{silence_id}/expire")
-    async def expire_silence(request: Request, silence_id: str) -> Response:
-        session = session_of(request)
-        answer = await _upstream(request, "notify").call(
-            "DELETE", f"/v1/silences/{silence_id}", token=session.token
-        )
-        query = "" if answer.ok else "?" + urlencode({"error": _silence_error(answer)})
-        return RedirectResponse("/silences" + query, status_code=303)
-
-    # ------------------------------------------------------------ the 金融办's calculators
-
-    @router.get("/incentives")
-    async def incentives_page(request: Request) -> HTMLResponse:
-        session = session_of(request)
-        return _page(
-            request, "incentives.html", session, calculators=views.calculator_forms(), result=None, values={}
-        )
-
-    @router.post("/incentives")
-    async def incentives_compute(request: Request) -> HTMLResponse:
-        session = session_of(request)
-        form = await request.form()
-        name = str(form.get("calculator", ""))
-        result, error = None, None
-        try:
-            payload = views.calculator_payload(name, {k: str(v) for k, v in form.items()})
-            result = incentives.calculate(name, payload)
-        except KeyError:
-            error = "请选择一个计算器"
-        except ValueError as problem:  # pydantic's ValidationError is a ValueError
-            error = views.calculator_error(problem)
-        entered = {k: str(v) for k, v in form.items()}  # shown again beside the answer
-        return _page(
-            request,
-            "incentives.html",
-            session,
-            calculators=views.calculator_forms(),
-            result=result,
-            error=error,
-            chosen=name,
-            values=entered,
-        )
-
-    # ------------------------------------------------------------ an enterprise's trends
-
-    @router.get("/enterprises/{enterprise_id}")
-    async def enterprise_page(request: Request, enterprise_id: str) -> HTMLResponse:
-        session = session_of(request)
-        answer = await _upstream(request, "registry").call(
-            "GET", f"/v1/enterprises/{enterprise_id}", token=session.token
-        )
-        if answer.status_code == 404:
-            return _page(request, "error.html", session, message=f"没有这家企业：{enterprise_id}")
-        enterprise = answer.body
-        points, alerts, ceiling = await asyncio.gather(
-            to_thread.run_sync(lambda: service.report_points(enterprise_id)),
-            _upstream(request, "notify").get_list(
-                "/v1/alerts",
-                token=session.token,
-                params={"enterprise_id": enterprise_id}
-                | ({} if session.principal.is_admin else {"group_id": session.principal.subject_id}),
-            ),
-            _energy_ceiling(request, enterprise.get("main_product")),
-        )
-        days = [date.fromisoformat(p["period_end"]) for p in points]
-        days += [date.fromisoformat(a["period_end"][:10]) for a in alerts if a.get("period_end")]
-        axis = views.TimeAxis.spanning(days)
-        charts = views.trend_charts(points, energy_ceiling=ceiling)
-        marks = views.timeline_marks(alerts, axis) if axis else []
-        return _page(
-            request,
-            "enterprise.html",
-            session,
-            enterprise=enterprise,
-            points=points,
-            charts=[(c, views.chart_svg(c, axis) if axis and not c.empty else "") for c in charts],
-            marks=marks,
-            timeline=views.timeline_svg(marks, axis) if axis else "",
-            axis=axis,
-            ceiling=ceiling,
-        )
-
-    # ------------------------------------------------------------ the organisation
-
-    @router.get("/organisation")
-    async def organisation(request: Request) -> HTMLResponse:
-        session = session_of(request)
-        registry = _upstream(request, "registry")
-        groups, work_groups, enterprises, units = await asyncio.gather(
-            registry.get_list("/v1/groups", token=session.token),
-            registry.get_list("/v1/work-groups", token=session.token),
-            registry.get_list("/v1/enterprises", token=session.token),
-            registry.get_list("/v1/units", token=session.token),
-        )
-        unit_names = {u["id"]: u["name"] for u in units}
-        by_work_group: dict[str, list[dict[str, Any]]] = {}
-        for enterprise in sorted(enterprises, key=lambda e: (not e.get("is_key"), e["name"])):
-            for work_group_id in enterprise.get("work_group_ids", []):
-                by_work_group.setdefault(work_group_id, []).append(enterprise)
-        return _page(
-            request,
-            "organisation.html",
-            session,
-            groups=sorted(groups, key=lambda g: g.get("number", 0)),
-            work_groups=sorted(work_groups, key=lambda w: w.get("number", 0)),
-            work_group_names={w["id"]: w["name"] for w in work_groups},
-            enterprises=sorted(enterprises, key=lambda e: (not e.get("is_key"), e["name"])),
-            by_work_group=by_work_group,
-            unit_names=unit_names,
-            # The main text's duties of the departments; the two tax bureaus share one sentence.
-            department_duties=list(dict.fromkeys(u["duties"] for u in units if u.get("duties"))),
-        )
-
-    # ------------------------------------------------------------ 产业对接: proposed pairs and 附件6's events
-
-    @router.get("/matchmaking")
-    async def matchmaking(request: Request) -> HTMLResponse:
-        session = session_of(request)
-        # A group sees the pairs its own measures propose; the admin those of 产业对接组.
-        principal = session.principal
-        group_id = "industry-matching" if principal.is_admin else principal.subject_id
-        notify, registry = _upstream(request, "notify"), _upstream(request, "registry")
-        open_alerts, acknowledged, events, enterprises = await asyncio.gather(
-            notify.get_list(
-                "/v1/alerts", token=session.token, params={"group_id": group_id, "status": "open"}
-            ),
-            notify.get_list(
-                "/v1/alerts", token=session.token, params={"group_id": group_id, "status": "acknowledged"}
-            ),
-            registry.get_list("/v1/matchmaking-events", token=session.token),
-            _enterprises(request, session),
-        )
-        return _page(
-            request,
-            "matchmaking.html",
-            session,
-            group_id=group_id,
-            pairs=proposed_pairs([*open_alerts, *acknowledged], group_id),
-            events=sorted(events, key=lambda e: e.get("number") or 0),
-            names=_names(enterprises),
-        )
-
-    # ------------------------------------------------------------ the comprehensive group's overview
-
-    @router.get("/overview")
-    async def overview(request: Request) -> HTMLResponse:
-        session = session_of(request)
-        if not _can_overview(session):
-            raise NotAllowed("综合看板供综合组使用。")
-        notify = _upstream(request, "notify")
-        # The grid covers every group's alerts: the comprehensive group coordinates them all. It is
-        # read with the console's own admin token and shows only counts and the worst severity.
-        admin = _settings(request).admin_token.get_secret_value()
-        open_alerts, acknowledged, enterprises = await asyncio.gather(
-            notify.get_list("/v1/alerts", token=admin, params={"status": "open"}),
-            notify.get_list("/v1/alerts", token=admin, params={"status": "acknowledged"}),
-            _enterprises(request, session),
-        )
-        columns, rows = views.overview_grid(enterprises, [*open_alerts, *acknowledged])
-        return _page(request, "overview.html", session, columns=columns, rows=rows)
-
-    return router
-
-
 async def _display_name(request: Request, principal: tokens.Principal, token: str) -> str:
     if principal.is_admin:
         return "管理员"
@@ -569,30 +183,434 @@ def _group_principal(principal: CurrentPrincipal) -> tokens.Principal:
 GroupPrincipal = Annotated[tokens.Principal, Depends(_group_principal)]
 
 
-def build_api_router() -> APIRouter:
-    """The calculators as JSON (the console's only API; its pages are above)."""
-    router = APIRouter(prefix="/v1/incentives", tags=["incentives"])
+router = APIRouter(include_in_schema=False)
 
-    @router.get("", responses=answers(401, 403))
-    def list_calculators(_: GroupPrincipal) -> list[dict[str, Any]]:
-        return views.calculator_catalogue()
+# ------------------------------------------------------------ sign in and out
 
-    @router.post("/{name}", responses=answers(401, 403, 404))
-    def compute(_: GroupPrincipal, name: str, payload: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
-        if name not in incentives.CALCULATORS:
-            raise HTTPException(404, f"no calculator named {name!r}; GET /v1/incentives lists them")
-        try:
-            return incentives.calculate(name, payload)
-        except ValidationError as error:
-            raise HTTPException(422, field_errors(error)) from None
 
-    return router
+@router.get("/login")
+async def login_page(request: Request) -> HTMLResponse:
+    return _page(request, "login.html", None, error=None)
+
+
+@router.post("/login")
+async def login(request: Request, token: str = Form("", max_length=200)) -> Response:
+    token = token.strip()
+    settings = _settings(request)
+    principal = await to_thread.run_sync(
+        lambda: tokens.authenticate(token, admin_token=settings.admin_token.get_secret_value())
+    )
+    error = None
+    if not token:
+        error = "请输入令牌。"
+    elif principal is None:
+        error = "令牌无效、已吊销或已过期。"
+    elif principal.subject_type not in service.CONSOLE_SUBJECTS:
+        error = "控制台供协调组、工作组使用：请用本组的令牌登录（企业令牌只能报送）。"
+    if error is not None or principal is None:
+        SIGN_INS.labels("refused").inc()
+        return _page(request, "login.html", None, error=error)
+    SIGN_INS.labels("ok").inc()
+    display_name = await _display_name(request, principal, token)
+    session_id = _sessions(request).open(principal, token, display_name)
+    response = RedirectResponse(
+        "/overview" if principal.subject_id == "comprehensive" else "/inbox", status_code=303
+    )
+    response.set_cookie(
+        COOKIE,
+        session_id,
+        max_age=int(settings.session_hours * 3600),
+        httponly=True,
+        samesite="strict",  # no other site can make the browser act with this session
+        secure=settings.secure_cookies,
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    _sessions(request).close(request.cookies.get(COOKIE))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    session = session_of(request)
+    return RedirectResponse("/overview" if _can_overview(session) else "/inbox", status_code=303)
+
+
+# ------------------------------------------------------------ the inbox
+
+
+async def inbox_context(request: Request, session: Session, filters: views.InboxFilters) -> dict[str, Any]:
+    wrong = filters.errors()
+    alerts: list[dict[str, Any]] = []
+    if not wrong:
+        params = filters.notify_params()
+        if session.principal.subject_type != "admin":
+            params["group_id"] = session.principal.subject_id
+        answer = await _upstream(request, "notify").call(
+            "GET", "/v1/alerts", token=session.token, params={**params, "limit": INBOX_LIMIT}
+        )
+        alerts = answer.body if answer.ok else []
+    return {
+        "alerts": views.inbox_rows(alerts, filters),
+        "filters": filters,
+        "filter_errors": wrong,
+        "truncated": len(alerts) >= INBOX_LIMIT,
+        "query": urlencode({k: v for k, v in vars(filters).items() if v}),
+    }
+
+
+@router.get("/inbox")
+async def inbox(request: Request, filters: views.InboxFilters = Depends(inbox_filters)) -> HTMLResponse:
+    session = session_of(request)
+    context = await inbox_context(request, session, filters)
+    enterprises = sorted(await _enterprises(request, session), key=lambda e: (not e.get("is_key"), e["name"]))
+    return _page(
+        request,
+        "inbox.html",
+        session,
+        enterprises=enterprises,
+        names=await _display_names(request, session, enterprises),
+        **context,
+    )
+
+
+@router.get("/inbox/rows")
+async def inbox_rows(request: Request, filters: views.InboxFilters = Depends(inbox_filters)) -> HTMLResponse:
+    """The list alone, for the live refresh after an event on the stream."""
+    session = session_of(request)
+    context = await inbox_context(request, session, filters)
+    names = await _display_names(request, session, await _enterprises(request, session))
+    return _page(request, "_alert_list.html", session, names=names, **context)
+
+
+@router.post("/alerts/{alert_id}/act")
+async def act(
+    request: Request,
+    alert_id: str,
+    action: Literal["ack", "resolve", "coordinate"] = Form(...),
+    comment: str = Form("", max_length=2000),
+    until: str = Form("", max_length=40),
+) -> Response:
+    session = session_of(request)
+    body: dict[str, Any] = {"comment": comment}
+    if action == "coordinate":  # 协调中 until the date chosen (notify checks it)
+        body["until"] = until
+    answer = await _upstream(request, "notify").call(
+        "POST", f"/v1/alerts/{alert_id}/{action}", token=session.token, json=body
+    )
+    if request.headers.get("hx-request") != "true":  # a plain form post: back to the inbox
+        return RedirectResponse(request.headers.get("referer") or "/inbox", status_code=303)
+    if answer.ok:
+        alert, error = answer.body, None
+    else:
+        current = await _upstream(request, "notify").call(
+            "GET", f"/v1/alerts/{alert_id}", token=session.token
+        )
+        if not current.ok:
+            return HTMLResponse(f"<p class='error'>{answer.detail}</p>", status_code=answer.status_code)
+        alert, error = current.body, _action_error(answer)
+    names = await _display_names(request, session, await _enterprises(request, session))
+    return _page(request, "_alert.html", session, alert=alert, names=names, action_error=error)
+
+
+@router.get("/stream")
+async def stream(request: Request) -> StreamingResponse:
+    """notify's event stream, relayed with the user's token (a browser's EventSource sends no header)."""
+    session = session_of(request)
+    notify = _upstream(request, "notify")
+
+    async def relay() -> AsyncIterator[bytes]:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(10, read=None)) as client:
+            try:
+                async with client.stream(
+                    "GET",
+                    notify.base_url + "/v1/alerts/stream",
+                    headers={"Authorization": f"Bearer {session.token}"},
+                ) as response:
+                    async for chunk in response.aiter_raw():
+                        yield chunk
+            except httpx.HTTPError:
+                yield b"event: unavailable\ndata: {}\n\n"  # the page says the stream dropped
+
+    return StreamingResponse(relay(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+# ------------------------------------------------------------ one case
+
+
+@router.get("/alerts/{alert_id}")
+async def case_page(request: Request, alert_id: str) -> HTMLResponse:
+    """The case: its timeline across the weeks, evidence and measures, and why each group
+    was (or was not) notified."""
+    session = session_of(request)
+    notify = _upstream(request, "notify")
+    answer, why = await asyncio.gather(
+        notify.call("GET", f"/v1/alerts/{alert_id}", token=session.token),
+        notify.call("GET", f"/v1/alerts/{alert_id}/notifications", token=session.token),
+    )
+    if not answer.ok:
+        message = (
+            "没有这条预警，或不在您的分送范围内。" if answer.status_code in (403, 404) else answer.detail
+        )
+        return _page(request, "error.html", session, message=message)
+    names = await _display_names(request, session, await _enterprises(request, session))
+    return _page(
+        request,
+        "case.html",
+        session,
+        alert=answer.body,
+        names=names,
+        why=why.body if why.ok else None,
+        timeline=views.case_timeline(answer.body),
+    )
+
+
+# ------------------------------------------------------------ silences
+
+
+@router.get("/silences")
+async def silences_page(request: Request, error: str = Query("", max_length=500)) -> HTMLResponse:
+    """The group's silences (the admin's: all), and a form to hold back its deliveries."""
+    session = session_of(request)
+    listed, enterprises = await asyncio.gather(
+        _upstream(request, "notify").get_list("/v1/silences", token=session.token),
+        _enterprises(request, session),
+    )
+    moment = views.utc_now()
+    return _page(
+        request,
+        "silences.html",
+        session,
+        silences=[{**s, "active": views.silence_active(s, moment)} for s in listed],
+        names=await _display_names(request, session, enterprises),
+        enterprises=enterprises,
+        error=error,
+    )
+
+
+@router.post("/silences")
+async def create_silence(
+    request: Request,
+    enterprise_id: str = Form("", max_length=80),
+    type: str = Form("", max_length=40),
+    until: str = Form(..., max_length=40),
+    comment: str = Form("", max_length=2000),
+) -> Response:
+    session = session_of(request)
+    matchers = {k: v for k, v in (("enterprise_id", enterprise_id), ("type", type)) if v}
+    try:
+        ends_at = views.end_of_day_beijing(until)
+    except ValueError:
+        return RedirectResponse("/silences?" + urlencode({"error": "请选择截止日期"}), status_code=303)
+    answer = await _upstream(request, "notify").call(
+        "POST",
+        "/v1/silences",
+        token=session.token,
+        json={"matchers": matchers, "ends_at": ends_at.isoformat(), "comment": comment},
+    )
+    query = "" if answer.ok else "?" + urlencode({"error": _silence_error(answer)})
+    return RedirectResponse("/silences" + query, status_code=303)
+
+
+@router.post("/silences/{silence_id}/expire")
+async def expire_silence(request: Request, silence_id: str) -> Response:
+    session = session_of(request)
+    answer = await _upstream(request, "notify").call(
+        "DELETE", f"/v1/silences/{silence_id}", token=session.token
+    )
+    query = "" if answer.ok else "?" + urlencode({"error": _silence_error(answer)})
+    return RedirectResponse("/silences" + query, status_code=303)
+
+
+# ------------------------------------------------------------ the 金融办's calculators
+
+
+@router.get("/incentives")
+async def incentives_page(request: Request) -> HTMLResponse:
+    session = session_of(request)
+    return _page(
+        request, "incentives.html", session, calculators=views.calculator_forms(), result=None, values={}
+    )
+
+
+@router.post("/incentives")
+async def incentives_compute(request: Request) -> HTMLResponse:
+    session = session_of(request)
+    form = await request.form()
+    name = str(form.get("calculator", ""))
+    result, error = None, None
+    try:
+        payload = views.calculator_payload(name, {k: str(v) for k, v in form.items()})
+        result = incentives.calculate(name, payload)
+    except KeyError:
+        error = "请选择一个计算器"
+    except ValueError as problem:  # pydantic's ValidationError is a ValueError
+        error = views.calculator_error(problem)
+    entered = {k: str(v) for k, v in form.items()}  # shown again beside the answer
+    return _page(
+        request,
+        "incentives.html",
+        session,
+        calculators=views.calculator_forms(),
+        result=result,
+        error=error,
+        chosen=name,
+        values=entered,
+    )
+
+
+# ------------------------------------------------------------ an enterprise's trends
+
+
+@router.get("/enterprises/{enterprise_id}")
+async def enterprise_page(request: Request, enterprise_id: str) -> HTMLResponse:
+    session = session_of(request)
+    answer = await _upstream(request, "registry").call(
+        "GET", f"/v1/enterprises/{enterprise_id}", token=session.token
+    )
+    if answer.status_code == 404:
+        return _page(request, "error.html", session, message=f"没有这家企业：{enterprise_id}")
+    enterprise = answer.body
+    points, alerts, ceiling = await asyncio.gather(
+        to_thread.run_sync(lambda: service.report_points(enterprise_id)),
+        _upstream(request, "notify").get_list(
+            "/v1/alerts",
+            token=session.token,
+            params={"enterprise_id": enterprise_id}
+            | ({} if session.principal.is_admin else {"group_id": session.principal.subject_id}),
+        ),
+        _energy_ceiling(request, enterprise.get("main_product")),
+    )
+    days = [date.fromisoformat(p["period_end"]) for p in points]
+    days += [date.fromisoformat(a["period_end"][:10]) for a in alerts if a.get("period_end")]
+    axis = views.TimeAxis.spanning(days)
+    charts = views.trend_charts(points, energy_ceiling=ceiling)
+    marks = views.timeline_marks(alerts, axis) if axis else []
+    return _page(
+        request,
+        "enterprise.html",
+        session,
+        enterprise=enterprise,
+        points=points,
+        charts=[(c, views.chart_svg(c, axis) if axis and not c.empty else "") for c in charts],
+        marks=marks,
+        timeline=views.timeline_svg(marks, axis) if axis else "",
+        axis=axis,
+        ceiling=ceiling,
+    )
+
+
+# ------------------------------------------------------------ the organisation
+
+
+@router.get("/organisation")
+async def organisation(request: Request) -> HTMLResponse:
+    session = session_of(request)
+    registry = _upstream(request, "registry")
+    groups, work_groups, enterprises, units = await asyncio.gather(
+        registry.get_list("/v1/groups", token=session.token),
+        registry.get_list("/v1/work-groups", token=session.token),
+        registry.get_list("/v1/enterprises", token=session.token),
+        registry.get_list("/v1/units", token=session.token),
+    )
+    unit_names = {u["id"]: u["name"] for u in units}
+    by_work_group: dict[str, list[dict[str, Any]]] = {}
+    for enterprise in sorted(enterprises, key=lambda e: (not e.get("is_key"), e["name"])):
+        for work_group_id in enterprise.get("work_group_ids", []):
+            by_work_group.setdefault(work_group_id, []).append(enterprise)
+    return _page(
+        request,
+        "organisation.html",
+        session,
+        groups=sorted(groups, key=lambda g: g.get("number", 0)),
+        work_groups=sorted(work_groups, key=lambda w: w.get("number", 0)),
+        work_group_names={w["id"]: w["name"] for w in work_groups},
+        enterprises=sorted(enterprises, key=lambda e: (not e.get("is_key"), e["name"])),
+        by_work_group=by_work_group,
+        unit_names=unit_names,
+        # The main text's duties of the departments; the two tax bureaus share one sentence.
+        department_duties=list(dict.fromkeys(u["duties"] for u in units if u.get("duties"))),
+    )
+
+
+# ------------------------------------------------------------ 产业对接: proposed pairs and 附件6's events
+
+
+@router.get("/matchmaking")
+async def matchmaking(request: Request) -> HTMLResponse:
+    session = session_of(request)
+    # A group sees the pairs its own measures propose; the admin those of 产业对接组.
+    principal = session.principal
+    group_id = "industry-matching" if principal.is_admin else principal.subject_id
+    notify, registry = _upstream(request, "notify"), _upstream(request, "registry")
+    open_alerts, acknowledged, events, enterprises = await asyncio.gather(
+        notify.get_list("/v1/alerts", token=session.token, params={"group_id": group_id, "status": "open"}),
+        notify.get_list(
+            "/v1/alerts", token=session.token, params={"group_id": group_id, "status": "acknowledged"}
+        ),
+        registry.get_list("/v1/matchmaking-events", token=session.token),
+        _enterprises(request, session),
+    )
+    return _page(
+        request,
+        "matchmaking.html",
+        session,
+        group_id=group_id,
+        pairs=proposed_pairs([*open_alerts, *acknowledged], group_id),
+        events=sorted(events, key=lambda e: e.get("number") or 0),
+        names=_names(enterprises),
+    )
+
+
+# ------------------------------------------------------------ the comprehensive group's overview
+
+
+@router.get("/overview")
+async def overview(request: Request) -> HTMLResponse:
+    session = session_of(request)
+    if not _can_overview(session):
+        raise NotAllowed("综合看板供综合组使用。")
+    notify = _upstream(request, "notify")
+    # The grid covers every group's alerts: the comprehensive group coordinates them all. It is
+    # read with the console's own admin token and shows only counts and the worst severity.
+    admin = _settings(request).admin_token.get_secret_value()
+    open_alerts, acknowledged, enterprises = await asyncio.gather(
+        notify.get_list("/v1/alerts", token=admin, params={"status": "open"}),
+        notify.get_list("/v1/alerts", token=admin, params={"status": "acknowledged"}),
+        _enterprises(request, session),
+    )
+    columns, rows = views.overview_grid(enterprises, [*open_alerts, *acknowledged])
+    return _page(request, "overview.html", session, columns=columns, rows=rows)
+
+
+# The calculators as JSON (the console's only API; its pages are above).
+api_router = APIRouter(prefix="/v1/incentives", tags=["incentives"])
+
+
+@api_router.get("", responses=answers(401, 403))
+def list_calculators(_: GroupPrincipal) -> list[dict[str, Any]]:
+    return views.calculator_catalogue()
+
+
+@api_router.post("/{name}", responses=answers(401, 403, 404))
+def compute(_: GroupPrincipal, name: str, payload: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    if name not in incentives.CALCULATORS:
+        raise HTTPException(404, f"no calculator named {name!r}; GET /v1/incentives lists them")
+    try:
+        return incentives.calculate(name, payload)
+    except ValidationError as error:
+        raise HTTPException(422, field_errors(error)) from None
 
 
 def install_routes(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.include_router(build_router())
-    app.include_router(build_api_router())
+    app.include_router(router)
+    app.include_router(api_router)
 
     @app.exception_handler(SignInRequired)
     async def sign_in_first(request: Request, exc: SignInRequired) -> Response:

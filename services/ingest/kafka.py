@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from anyio import to_thread
 
 from liaison_common import jsonbytes
 from liaison_common.deadletter import MAX_DEAD_LETTER_BYTES, RawMessage, dead_letter
 from liaison_common.kafka_auth import kafka_auth
-from liaison_common.kafka_clients import stop_quietly
+from liaison_common.kafka_clients import consume_forever, per_partition, stop_quietly
 from liaison_common.tokens import Principal, authenticate
 from services.ingest.config import Settings
 from services.ingest.exceptions import BrokerUnavailable, RegistryNotReady
@@ -137,7 +137,8 @@ def _acknowledged_late(
 async def consume_inbound(settings: Settings, pipeline: Pipeline, producer: Producer) -> None:
     """liaison.inbound.v1 → validated topics or the dead-letter topic; commit only what is acknowledged."""
     await pipeline.registry_ready.wait()  # ids are checked against the registry
-    while True:
+
+    def open_clients() -> tuple[AIOKafkaConsumer, list[Any]]:
         consumer = AIOKafkaConsumer(
             settings.inbound_topic,
             bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -149,34 +150,25 @@ async def consume_inbound(settings: Settings, pipeline: Pipeline, producer: Prod
             max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
             fetch_max_bytes=MAX_MESSAGE_BYTES * 2,
         )
-        try:
-            await consumer.start()
-            while True:
-                batches = await consumer.getmany(timeout_ms=500, max_records=200)
-                for tp, messages in batches.items():
-                    for message in messages:
-                        raw = RawMessage(
-                            tp.topic,
-                            tp.partition,
-                            message.offset,
-                            message.key,
-                            message.value,
-                            tuple(message.headers or ()),
-                        )
-                        await handle_guarded(raw, settings=settings, pipeline=pipeline, producer=producer)
-                    # Everything up to here is on its output topic, acknowledged: safe to commit.
-                    await consumer.commit({tp: messages[-1].offset + 1})
-                    highwater = consumer.highwater(tp)
-                    if highwater is not None:
-                        INBOUND_LAG.set(max(highwater - messages[-1].offset - 1, 0))
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            # Uncommitted messages are read again after the restart: at least once, never lost.
-            log.warning("inbound consumer: %r; restarting in 2 s", error)
-            await asyncio.sleep(2)
-        finally:
-            await stop_quietly(consumer)
+        return consumer, []
+
+    async def handle(consumer: AIOKafkaConsumer, tp: TopicPartition, messages: list[ConsumerRecord]) -> None:
+        for message in messages:
+            raw = RawMessage(
+                tp.topic,
+                tp.partition,
+                message.offset,
+                message.key,
+                message.value,
+                tuple(message.headers or ()),
+            )
+            await handle_guarded(raw, settings=settings, pipeline=pipeline, producer=producer)
+        # Everything here is on its output topic, acknowledged: committed next.
+        highwater = consumer.highwater(tp)
+        if highwater is not None:
+            INBOUND_LAG.set(max(highwater - messages[-1].offset - 1, 0))
+
+    await consume_forever("inbound", open_clients, per_partition(handle), max_records=200)
 
 
 async def handle_guarded(

@@ -1,15 +1,15 @@
 """HTTP routes of ingest (CONTRACT.md §4): one object, or a JSON array for a batch."""
 
-import asyncio
 import json
-from typing import Any
+from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from liaison_common.events import SUBMISSION_KINDS, SubmissionKind
 from liaison_common.tokens import Principal
 from liaison_common.web import CurrentPrincipal, ErrorRead, answers, field_error
+from services.ingest.config import Settings
 from services.ingest.service import Pipeline
 
 PATHS = {
@@ -30,10 +30,23 @@ def _request_body_doc(kind: SubmissionKind) -> dict[str, Any]:
     }
 
 
+# The app's parts a route needs, as typed dependencies (app.py puts them on app.state).
+def _settings(request: Request) -> Settings:
+    return cast(Settings, request.app.state.settings)
+
+
+def _pipeline(request: Request) -> Pipeline:
+    return cast(Pipeline, request.app.state.pipeline)
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+PipelineDep = Annotated[Pipeline, Depends(_pipeline)]
+
+
 def add_submission_route(router: APIRouter, kind: SubmissionKind) -> None:
-    async def submit(principal: CurrentPrincipal, request: Request) -> JSONResponse:
-        settings = request.app.state.settings
-        pipeline: Pipeline = request.app.state.pipeline
+    async def submit(
+        principal: CurrentPrincipal, request: Request, settings: SettingsDep, pipeline: PipelineDep
+    ) -> JSONResponse:
         body = await _json_body(request)
         if isinstance(body, list):
             return await _submit_batch(pipeline, kind, body, principal, settings.max_batch_items)
@@ -92,19 +105,21 @@ async def _submit_batch(
     return JSONResponse(answers, status_code=202 if all_accepted else 207)
 
 
+router = APIRouter()
+for _kind in SUBMISSION_KINDS.values():
+    add_submission_route(router, _kind)
+
+
 def install_routes(app: FastAPI) -> None:
-    router = APIRouter()
-    for kind in SUBMISSION_KINDS.values():
-        add_submission_route(router, kind)
     app.include_router(router)
 
     @app.get("/healthz", tags=["ops"], responses=answers(503))
-    async def healthz(request: Request) -> JSONResponse:
-        ready: asyncio.Event = request.app.state.pipeline.registry_ready
+    async def healthz(pipeline: PipelineDep) -> JSONResponse:
+        ready = pipeline.registry_ready.is_set()
         body = {
-            "status": "ok" if ready.is_set() else "starting",
+            "status": "ok" if ready else "starting",
             "service": "ingest",
-            "registry_loaded": ready.is_set(),
-            "enterprises_known": request.app.state.pipeline.registry.count("enterprise"),
+            "registry_loaded": ready,
+            "enterprises_known": pipeline.registry.count("enterprise"),
         }
-        return JSONResponse(body, status_code=200 if ready.is_set() else 503)
+        return JSONResponse(body, status_code=200 if ready else 503)

@@ -17,7 +17,7 @@ from liaison_common import jsonbytes
 from liaison_common.deadletter import MAX_DEAD_LETTER_BYTES, RawMessage, dead_letter
 from liaison_common.events import AlertEvent
 from liaison_common.kafka_auth import kafka_auth
-from liaison_common.kafka_clients import stop_quietly
+from liaison_common.kafka_clients import Batches, consume_forever
 from liaison_common.registry_view import RegistryView
 from services.notify import alert_index, alerts, digests, documents
 from services.notify.config import Settings
@@ -77,7 +77,10 @@ async def consume(
     on_alert: Callable[[documents.Alert, str], None],
 ) -> None:
     await ready.wait()  # subscriptions come from the registry
-    while True:
+    # The clients of the current round (a round ends when anything fails; the next makes new ones).
+    current: dict[str, Any] = {}
+
+    def open_clients() -> tuple[AIOKafkaConsumer, list[Any]]:
         # Range assignment gives one instance the same partition number of the alerts and the
         # alert-events topics: the one writer of the alerts keyed there (alert_events.py).
         consumer = AIOKafkaConsumer(
@@ -89,41 +92,36 @@ async def consume(
             auto_offset_reset="earliest",
             partition_assignment_strategy=(RangePartitionAssignor,),
         )
-        busy = asyncio.Lock()
+        current["busy"] = asyncio.Lock()
         consumer.subscribe(
             [settings.alerts_topic, settings.alert_events_topic, settings.reporting_topic],
-            listener=Handover(busy),
+            listener=Handover(current["busy"]),
         )
-        producer = AIOKafkaProducer(
+        current["producer"] = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             **kafka_auth(),
             acks="all",
             max_request_size=MAX_DEAD_LETTER_BYTES,
         )
-        try:
-            # Before the first alert: an installation from before the alert index gets it, in
-            # the database and then (once this instance has read the topic) on the topic.
-            await to_thread.run_sync(alert_index.rebuild_if_incomplete)
-            while not alert_index.view.loaded.is_set():
-                await asyncio.sleep(0.1)
-            await to_thread.run_sync(alert_index.publish_missing)
-            await consumer.start()
-            await producer.start()
-            while True:
-                batches = await consumer.getmany(timeout_ms=500, max_records=600)
-                # Partitions apart run side by side: an alert and its commands share one
-                # partition number (and so one lane), which keeps one writer per alert. A task
-                # group: a lane that fails stops the others before the consumer restarts.
-                async with busy, asyncio.TaskGroup() as lanes:
-                    for lane in _lanes(batches):
-                        lanes.create_task(_run_lane(lane, consumer, settings, view, producer, on_alert))
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            log.warning("notify consumer: %r; restarting in 2 s", error)
-            await asyncio.sleep(2)
-        finally:
-            await stop_quietly(consumer, producer)
+        return consumer, [current["producer"]]
+
+    async def before_start() -> None:
+        # Before the first alert: an installation from before the alert index gets it, in the
+        # database and then (once this instance has read the topic) on the topic.
+        await to_thread.run_sync(alert_index.rebuild_if_incomplete)
+        while not alert_index.view.loaded.is_set():
+            await asyncio.sleep(0.1)
+        await to_thread.run_sync(alert_index.publish_missing)
+
+    async def handle_batches(consumer: AIOKafkaConsumer, batches: Batches) -> None:
+        # Partitions apart run side by side: an alert and its commands share one partition
+        # number (and so one lane), which keeps one writer per alert. A task group: a lane that
+        # fails stops the others before the consumer restarts.
+        async with current["busy"], asyncio.TaskGroup() as lanes:
+            for lane in _lanes(batches):
+                lanes.create_task(_run_lane(lane, consumer, settings, view, current["producer"], on_alert))
+
+    await consume_forever("notify", open_clients, handle_batches, max_records=600, before_start=before_start)
 
 
 def _lanes(batches: dict[Any, list[Any]]) -> list[list[tuple[Any, list[Any]]]]:

@@ -3,11 +3,12 @@
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from anyio import to_thread
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -16,6 +17,7 @@ from liaison_common.routing import PROBLEM_TYPES
 from liaison_common.tokens import Principal
 from liaison_common.web import CurrentPrincipal, UnprocessableError, answers, bearer_token, field_error
 from services.notify import alert_events, alerts, digests, silences
+from services.notify.config import Settings
 from services.notify.documents import Alert, Silence
 from services.notify.events import Broadcaster
 from services.notify.exceptions import Forbidden, NotFound, Unavailable
@@ -107,241 +109,6 @@ def _alert_filters(principal: Principal, group_id: str | None, enterprise_id: st
     return filters
 
 
-def build_router() -> APIRouter:
-    router = APIRouter(tags=["alerts"])
-
-    @router.get("/v1/alerts", responses=answers(401, 403, 503))
-    async def list_alerts(
-        principal: CurrentPrincipal,
-        request: Request,
-        group_id: str | None = Query(None, max_length=80),
-        enterprise_id: str | None = Query(None, max_length=80),
-        type: ProblemType | None = Query(None),
-        status: Status | None = Query(None),
-        limit: int = Query(100, ge=1, le=1000),
-        offset: int = Query(0, ge=0, le=1_000_000),
-    ) -> list[dict[str, Any]]:
-        """The inbox: alerts the caller may see, newest first, with their status and history."""
-        filters = _alert_filters(principal, group_id, enterprise_id)
-        if type is not None:
-            filters["type"] = type
-        if status is not None:
-            filters["status"] = status
-
-        return await to_thread.run_sync(lambda: alerts.inbox_page(filters, limit=limit, offset=offset))
-
-    @router.get("/v1/alerts/stream", responses=answers(401, 503))
-    async def stream_alerts(principal: CurrentPrincipal, request: Request) -> StreamingResponse:
-        """Server-sent events: every new or changed alert the caller may see, as it happens."""
-        token = bearer_token(request)
-        admin_token = request.app.state.settings.admin_token.get_secret_value()
-        broadcaster: Broadcaster = request.app.state.broadcaster
-        queue = broadcaster.subscribe()
-
-        async def still_valid() -> bool:
-            principal = await to_thread.run_sync(lambda: tokens.authenticate(token, admin_token=admin_token))
-            return principal is not None
-
-        async def events() -> AsyncIterator[bytes]:
-            loop = asyncio.get_running_loop()
-            checked = loop.time()
-            try:
-                yield b": connected\n\n"
-                while True:
-                    # A revoked or expired token ends the stream within the token cache's lifetime.
-                    if loop.time() - checked >= tokens.CACHE_SECONDS:
-                        checked = loop.time()
-                        if not await still_valid():
-                            yield b"event: revoked\ndata: {}\n\n"
-                            return
-                    try:
-                        event = await asyncio.wait_for(queue.get(), timeout=tokens.CACHE_SECONDS)
-                    except TimeoutError:
-                        yield b": keep-alive\n\n"
-                        continue
-                    if principal.is_admin or _visible(principal, event):
-                        data = json.dumps(event["alert"], ensure_ascii=False)
-                        yield f"event: {event['event']}\ndata: {data}\n\n".encode()
-            finally:
-                broadcaster.unsubscribe(queue)
-
-        return StreamingResponse(
-            events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
-        )
-
-    @router.get("/v1/alerts/{alert_id}/notifications", responses=answers(401, 403, 404, 503))
-    async def why_notified(principal: CurrentPrincipal, alert_id: str, request: Request) -> dict[str, Any]:
-        """For each group routed: the route and its reason, the silences and inhibitions that
-        applied, and each delivery with its channel kind, time and outcome (never the target)."""
-        return await to_thread.run_sync(lambda: alerts.why_notified(alert_id, principal))
-
-    @router.get("/v1/alerts/{alert_id}", responses=answers(401, 403, 404, 503))
-    async def get_alert(principal: CurrentPrincipal, alert_id: str, request: Request) -> dict[str, Any]:
-        return alerts.alert_dict(await to_thread.run_sync(alerts.get_visible, alert_id, principal))
-
-    for action in ("ack", "resolve"):
-        router.add_api_route(
-            f"/v1/alerts/{{alert_id}}/{action}",
-            _action_endpoint(action),
-            methods=["POST"],
-            responses=answers(400, 401, 403, 404, 409, 503),
-            summary=f"{'Acknowledge' if action == 'ack' else 'Resolve'} an alert (a group it is routed to)",
-        )
-
-    @router.post(
-        "/v1/alerts/{alert_id}/comments",
-        summary="Add a note to the case (a group it is routed to)",
-        responses=answers(400, 401, 403, 404, 409, 503),
-    )
-    async def add_comment(
-        principal: CurrentPrincipal, alert_id: str, body: CommentCreate, request: Request
-    ) -> dict[str, Any]:
-        """Applied by the alert's one writer; answered once the note is in the alert's history."""
-        await to_thread.run_sync(lambda: alerts.check_comment(alert_id, principal))
-        command = alert_events.change(
-            alert_id,
-            "commented",
-            by="admin" if principal.is_admin else principal.subject_id,
-            command=True,
-            detail={"comment": body.comment, "principal": f"{principal.subject_type}:{principal.subject_id}"},
-        )
-        applied = await _send_and_wait(
-            request, command, lambda: alerts.command_applied(alert_id, command["id"])
-        )
-        return alerts.alert_dict(applied)
-
-    @router.post(
-        "/v1/alerts/{alert_id}/coordinate",
-        summary="Mark the case 协调中 (under coordination) until a date (a group it is routed to)",
-        responses=answers(400, 401, 403, 404, 409, 503),
-    )
-    async def coordinate(
-        principal: CurrentPrincipal, alert_id: str, body: CoordinationCreate, request: Request
-    ) -> dict[str, Any]:
-        """Escalation and reminders wait until `until`; the history says who coordinates and why."""
-        await to_thread.run_sync(lambda: alerts.check_coordination(alert_id, principal))
-        until = body.until_moment()
-        problem = alerts.coordination_problem(until, datetime.now(UTC))
-        if problem is not None:
-            raise UnprocessableError([field_error(["body", "until"], problem)])
-        detail = {
-            "until": until.isoformat(),
-            "comment": body.comment,
-            "principal": f"{principal.subject_type}:{principal.subject_id}",
-        }
-        by = "admin" if principal.is_admin else principal.subject_id
-        command = alert_events.change(alert_id, "coordinating", by=by, command=True, detail=detail)
-        # Applied when the history holds the command's entry (the same check as for a comment).
-        applied = await _send_and_wait(
-            request, command, lambda: alerts.command_applied(alert_id, command["id"])
-        )
-        return alerts.alert_dict(applied)
-
-    @router.get(
-        "/v1/digests/{group_id}",
-        tags=["digests"],
-        responses={
-            200: {"content": {"application/json": {}, "text/markdown": {}, "text/html": {}}},
-            **answers(401, 403, 503),
-        },
-    )
-    async def digest(
-        principal: CurrentPrincipal,
-        group_id: str,
-        request: Request,
-        week: str = Query(..., pattern=WEEK_PATTERN, description="ISO week, e.g. 2011-W50"),
-        format: Literal["json", "markdown", "html"] = Query("json"),
-    ) -> Response:
-        """The group's weekly summary: alerts by status, enterprise and type, and reporting rates."""
-        if not principal.is_admin and not (
-            principal.subject_type in alerts.GROUP_SUBJECTS and principal.subject_id == group_id
-        ):
-            raise Forbidden(f"the digest of '{group_id}' is for that group (or the admin)")
-        _check_week(week)
-
-        result = await to_thread.run_sync(digests.digest_for, group_id, week)
-        if format == "markdown":
-            return PlainTextResponse(
-                digests.digest_markdown(result), media_type="text/markdown; charset=utf-8"
-            )
-        if format == "html":
-            return HTMLResponse(digests.digest_html(result))
-        return JSONResponse(result)
-
-    return router
-
-
-def build_silences_router() -> APIRouter:
-    router = APIRouter(tags=["silences"])
-
-    @router.post("/v1/silences", status_code=201, responses=answers(400, 401, 403, 503))
-    async def create_silence(
-        principal: CurrentPrincipal, body: SilenceCreate, request: Request
-    ) -> dict[str, Any]:
-        """A group silences its own deliveries (group_id is itself); the admin any."""
-        matchers = body.matchers.model_dump(exclude_none=True)
-        if not principal.is_admin:
-            if principal.subject_type not in alerts.GROUP_SUBJECTS:
-                raise Forbidden("only a group (for its own deliveries) or the admin may silence")
-            if matchers.setdefault("group_id", principal.subject_id) != principal.subject_id:
-                raise Forbidden(
-                    f"a token of '{principal.subject_id}' may silence only its own deliveries "
-                    "(matchers.group_id)"
-                )
-        if not matchers:
-            raise UnprocessableError([field_error(["body", "matchers"], "name at least one matcher")])
-        starts_at = body.starts_at or datetime.now(UTC)
-        if body.ends_at <= starts_at:
-            raise UnprocessableError([field_error(["body", "ends_at"], "ends_at must be after starts_at")])
-        by = "admin" if principal.is_admin else principal.subject_id
-        return await to_thread.run_sync(
-            lambda: silences.create(
-                matchers=matchers,
-                starts_at=starts_at,
-                ends_at=body.ends_at,
-                comment=body.comment,
-                created_by=by,
-            )
-        )
-
-    @router.get("/v1/silences", responses=answers(401, 503))
-    async def list_silences(
-        principal: CurrentPrincipal,
-        request: Request,
-        limit: int = Query(100, ge=1, le=1000),
-        offset: int = Query(0, ge=0, le=1_000_000),
-    ) -> list[dict[str, Any]]:
-        """The silences the caller may see: a group its own, the admin all; newest first."""
-
-        def query() -> list[dict[str, Any]]:
-            found = Silence.objects.order_by("-created_at")
-            if not principal.is_admin:
-                found = found.filter(matchers__group_id=principal.subject_id)
-            return [silences.silence_dict(s) for s in found.skip(offset).limit(limit)]
-
-        return await to_thread.run_sync(query)
-
-    @router.delete("/v1/silences/{silence_id}", responses=answers(401, 403, 404, 503))
-    async def expire_silence(
-        principal: CurrentPrincipal, silence_id: str, request: Request
-    ) -> dict[str, Any]:
-        """Expire the silence now (it stays listed, with its new end)."""
-
-        def expire() -> dict[str, Any]:
-            found = Silence.objects(silence_id=silence_id).first()
-            if found is None:
-                raise NotFound(f"no silence with id '{silence_id}'")
-            if not principal.is_admin and (found.matchers or {}).get("group_id") != principal.subject_id:
-                raise Forbidden(f"silence '{silence_id}' is not '{principal.subject_id}''s")
-            expired = silences.expire(silence_id)
-            assert expired is not None
-            return expired
-
-        return await to_thread.run_sync(expire)
-
-    return router
-
-
 def _check_week(week: str) -> None:
     from liaison_common.web import UnprocessableError, field_error
 
@@ -359,9 +126,57 @@ def _visible(principal: Principal, event: dict[str, Any]) -> bool:
     return principal.subject_type == "enterprise" and principal.subject_id == alert.get("enterprise_id")
 
 
+# The app's parts a route needs, as typed dependencies (app.py puts them on app.state).
+def _settings(request: Request) -> Settings:
+    return cast(Settings, request.app.state.settings)
+
+
+def _broadcaster(request: Request) -> Broadcaster:
+    return cast(Broadcaster, request.app.state.broadcaster)
+
+
+@dataclass(frozen=True)
+class CommandChannel:
+    """How a route changes an alert: a command for the alert's one writer, then the wait until
+    the store shows it (read your write), then the news on the live stream."""
+
+    commands: alert_events.Commands
+    broadcaster: Broadcaster
+    timeout: float
+
+    async def send_and_wait(self, command: dict[str, Any], applied: Callable[[], Alert | None]) -> Alert:
+        try:
+            await self.commands.send(command)
+        except Exception as error:
+            raise Unavailable(f"the change could not be recorded ({type(error).__name__}); retry") from error
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        while True:
+            alert = await to_thread.run_sync(applied)
+            if alert is not None:
+                self.broadcaster.publish({"event": "changed", "alert": alerts.alert_dict(alert)})
+                return alert
+            if loop.time() > deadline:
+                raise Unavailable("the change is recorded but not applied yet; read the alert again shortly")
+            await asyncio.sleep(0.05)
+
+
+def _command_channel(request: Request) -> CommandChannel:
+    state = request.app.state
+    return CommandChannel(state.commands, state.broadcaster, state.settings.action_timeout_seconds)
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+BroadcasterDep = Annotated[Broadcaster, Depends(_broadcaster)]
+ChannelDep = Annotated[CommandChannel, Depends(_command_channel)]
+
+
 def _action_endpoint(action: str) -> Any:
     async def endpoint(
-        principal: CurrentPrincipal, alert_id: str, request: Request, body: ActionCreate | None = None
+        principal: CurrentPrincipal,
+        alert_id: str,
+        channel: ChannelDep,
+        body: ActionCreate | None = None,
     ) -> dict[str, Any]:
         """Checked here, applied by the alert's one writer (a command on liaison.alert-events.v1);
         answered once the change is stored and readable by GET /v1/alerts/{id}."""
@@ -380,36 +195,245 @@ def _action_endpoint(action: str) -> Any:
             command=True,
             detail={"comment": comment, "principal": who},
         )
-        applied = await _send_and_wait(request, command, lambda: alerts.action_applied(alert_id, action))
+        applied = await channel.send_and_wait(command, lambda: alerts.action_applied(alert_id, action))
         return alerts.alert_dict(applied)
 
     return endpoint
 
 
-async def _send_and_wait(
-    request: Request, command: dict[str, Any], applied: Callable[[], Alert | None]
-) -> Alert:
-    """Publish the command for the alert's writer; wait until the store shows it (read your write)."""
-    commands: alert_events.Commands = request.app.state.commands
-    try:
-        await commands.send(command)
-    except Exception as error:
-        raise Unavailable(f"the change could not be recorded ({type(error).__name__}); retry") from error
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + request.app.state.settings.action_timeout_seconds
-    while True:
-        alert = await to_thread.run_sync(applied)
-        if alert is not None:
-            request.app.state.broadcaster.publish({"event": "changed", "alert": alerts.alert_dict(alert)})
-            return alert
-        if loop.time() > deadline:
-            raise Unavailable("the change is recorded but not applied yet; read the alert again shortly")
-        await asyncio.sleep(0.05)
+router = APIRouter(tags=["alerts"])
+
+
+@router.get("/v1/alerts", responses=answers(401, 403, 503))
+async def list_alerts(
+    principal: CurrentPrincipal,
+    request: Request,
+    group_id: str | None = Query(None, max_length=80),
+    enterprise_id: str | None = Query(None, max_length=80),
+    type: ProblemType | None = Query(None),
+    status: Status | None = Query(None),
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0, le=1_000_000),
+) -> list[dict[str, Any]]:
+    """The inbox: alerts the caller may see, newest first, with their status and history."""
+    filters = _alert_filters(principal, group_id, enterprise_id)
+    if type is not None:
+        filters["type"] = type
+    if status is not None:
+        filters["status"] = status
+
+    return await to_thread.run_sync(lambda: alerts.inbox_page(filters, limit=limit, offset=offset))
+
+
+@router.get("/v1/alerts/stream", responses=answers(401, 503))
+async def stream_alerts(
+    principal: CurrentPrincipal, request: Request, settings: SettingsDep, broadcaster: BroadcasterDep
+) -> StreamingResponse:
+    """Server-sent events: every new or changed alert the caller may see, as it happens."""
+    token = bearer_token(request)
+    admin_token = settings.admin_token.get_secret_value()
+    queue = broadcaster.subscribe()
+
+    async def still_valid() -> bool:
+        principal = await to_thread.run_sync(lambda: tokens.authenticate(token, admin_token=admin_token))
+        return principal is not None
+
+    async def events() -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        checked = loop.time()
+        try:
+            yield b": connected\n\n"
+            while True:
+                # A revoked or expired token ends the stream within the token cache's lifetime.
+                if loop.time() - checked >= tokens.CACHE_SECONDS:
+                    checked = loop.time()
+                    if not await still_valid():
+                        yield b"event: revoked\ndata: {}\n\n"
+                        return
+                try:
+                    event = await asyncio.wait_for(queue.get(), timeout=tokens.CACHE_SECONDS)
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+                    continue
+                if principal.is_admin or _visible(principal, event):
+                    data = json.dumps(event["alert"], ensure_ascii=False)
+                    yield f"event: {event['event']}\ndata: {data}\n\n".encode()
+        finally:
+            broadcaster.unsubscribe(queue)
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/v1/alerts/{alert_id}/notifications", responses=answers(401, 403, 404, 503))
+async def why_notified(principal: CurrentPrincipal, alert_id: str, request: Request) -> dict[str, Any]:
+    """For each group routed: the route and its reason, the silences and inhibitions that
+    applied, and each delivery with its channel kind, time and outcome (never the target)."""
+    return await to_thread.run_sync(lambda: alerts.why_notified(alert_id, principal))
+
+
+@router.get("/v1/alerts/{alert_id}", responses=answers(401, 403, 404, 503))
+async def get_alert(principal: CurrentPrincipal, alert_id: str, request: Request) -> dict[str, Any]:
+    return alerts.alert_dict(await to_thread.run_sync(alerts.get_visible, alert_id, principal))
+
+
+for action in ("ack", "resolve"):
+    router.add_api_route(
+        f"/v1/alerts/{{alert_id}}/{action}",
+        _action_endpoint(action),
+        methods=["POST"],
+        responses=answers(400, 401, 403, 404, 409, 503),
+        summary=f"{'Acknowledge' if action == 'ack' else 'Resolve'} an alert (a group it is routed to)",
+    )
+
+
+@router.post(
+    "/v1/alerts/{alert_id}/comments",
+    summary="Add a note to the case (a group it is routed to)",
+    responses=answers(400, 401, 403, 404, 409, 503),
+)
+async def add_comment(
+    principal: CurrentPrincipal, alert_id: str, body: CommentCreate, channel: ChannelDep
+) -> dict[str, Any]:
+    """Applied by the alert's one writer; answered once the note is in the alert's history."""
+    await to_thread.run_sync(lambda: alerts.check_comment(alert_id, principal))
+    command = alert_events.change(
+        alert_id,
+        "commented",
+        by="admin" if principal.is_admin else principal.subject_id,
+        command=True,
+        detail={"comment": body.comment, "principal": f"{principal.subject_type}:{principal.subject_id}"},
+    )
+    applied = await channel.send_and_wait(command, lambda: alerts.command_applied(alert_id, command["id"]))
+    return alerts.alert_dict(applied)
+
+
+@router.post(
+    "/v1/alerts/{alert_id}/coordinate",
+    summary="Mark the case 协调中 (under coordination) until a date (a group it is routed to)",
+    responses=answers(400, 401, 403, 404, 409, 503),
+)
+async def coordinate(
+    principal: CurrentPrincipal, alert_id: str, body: CoordinationCreate, channel: ChannelDep
+) -> dict[str, Any]:
+    """Escalation and reminders wait until `until`; the history says who coordinates and why."""
+    await to_thread.run_sync(lambda: alerts.check_coordination(alert_id, principal))
+    until = body.until_moment()
+    problem = alerts.coordination_problem(until, datetime.now(UTC))
+    if problem is not None:
+        raise UnprocessableError([field_error(["body", "until"], problem)])
+    detail = {
+        "until": until.isoformat(),
+        "comment": body.comment,
+        "principal": f"{principal.subject_type}:{principal.subject_id}",
+    }
+    by = "admin" if principal.is_admin else principal.subject_id
+    command = alert_events.change(alert_id, "coordinating", by=by, command=True, detail=detail)
+    # Applied when the history holds the command's entry (the same check as for a comment).
+    applied = await channel.send_and_wait(command, lambda: alerts.command_applied(alert_id, command["id"]))
+    return alerts.alert_dict(applied)
+
+
+@router.get(
+    "/v1/digests/{group_id}",
+    tags=["digests"],
+    responses={
+        200: {"content": {"application/json": {}, "text/markdown": {}, "text/html": {}}},
+        **answers(401, 403, 503),
+    },
+)
+async def digest(
+    principal: CurrentPrincipal,
+    group_id: str,
+    request: Request,
+    week: str = Query(..., pattern=WEEK_PATTERN, description="ISO week, e.g. 2011-W50"),
+    format: Literal["json", "markdown", "html"] = Query("json"),
+) -> Response:
+    """The group's weekly summary: alerts by status, enterprise and type, and reporting rates."""
+    if not principal.is_admin and not (
+        principal.subject_type in alerts.GROUP_SUBJECTS and principal.subject_id == group_id
+    ):
+        raise Forbidden(f"the digest of '{group_id}' is for that group (or the admin)")
+    _check_week(week)
+
+    result = await to_thread.run_sync(digests.digest_for, group_id, week)
+    if format == "markdown":
+        return PlainTextResponse(digests.digest_markdown(result), media_type="text/markdown; charset=utf-8")
+    if format == "html":
+        return HTMLResponse(digests.digest_html(result))
+    return JSONResponse(result)
+
+
+silences_router = APIRouter(tags=["silences"])
+
+
+@silences_router.post("/v1/silences", status_code=201, responses=answers(400, 401, 403, 503))
+async def create_silence(
+    principal: CurrentPrincipal, body: SilenceCreate, request: Request
+) -> dict[str, Any]:
+    """A group silences its own deliveries (group_id is itself); the admin any."""
+    matchers = body.matchers.model_dump(exclude_none=True)
+    if not principal.is_admin:
+        if principal.subject_type not in alerts.GROUP_SUBJECTS:
+            raise Forbidden("only a group (for its own deliveries) or the admin may silence")
+        if matchers.setdefault("group_id", principal.subject_id) != principal.subject_id:
+            raise Forbidden(
+                f"a token of '{principal.subject_id}' may silence only its own deliveries (matchers.group_id)"
+            )
+    if not matchers:
+        raise UnprocessableError([field_error(["body", "matchers"], "name at least one matcher")])
+    starts_at = body.starts_at or datetime.now(UTC)
+    if body.ends_at <= starts_at:
+        raise UnprocessableError([field_error(["body", "ends_at"], "ends_at must be after starts_at")])
+    by = "admin" if principal.is_admin else principal.subject_id
+    return await to_thread.run_sync(
+        lambda: silences.create(
+            matchers=matchers,
+            starts_at=starts_at,
+            ends_at=body.ends_at,
+            comment=body.comment,
+            created_by=by,
+        )
+    )
+
+
+@silences_router.get("/v1/silences", responses=answers(401, 503))
+async def list_silences(
+    principal: CurrentPrincipal,
+    request: Request,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0, le=1_000_000),
+) -> list[dict[str, Any]]:
+    """The silences the caller may see: a group its own, the admin all; newest first."""
+
+    def query() -> list[dict[str, Any]]:
+        found = Silence.objects.order_by("-created_at")
+        if not principal.is_admin:
+            found = found.filter(matchers__group_id=principal.subject_id)
+        return [silences.silence_dict(s) for s in found.skip(offset).limit(limit)]
+
+    return await to_thread.run_sync(query)
+
+
+@silences_router.delete("/v1/silences/{silence_id}", responses=answers(401, 403, 404, 503))
+async def expire_silence(principal: CurrentPrincipal, silence_id: str, request: Request) -> dict[str, Any]:
+    """Expire the silence now (it stays listed, with its new end)."""
+
+    def expire() -> dict[str, Any]:
+        found = Silence.objects(silence_id=silence_id).first()
+        if found is None:
+            raise NotFound(f"no silence with id '{silence_id}'")
+        if not principal.is_admin and (found.matchers or {}).get("group_id") != principal.subject_id:
+            raise Forbidden(f"silence '{silence_id}' is not '{principal.subject_id}''s")
+        expired = silences.expire(silence_id)
+        assert expired is not None
+        return expired
+
+    return await to_thread.run_sync(expire)
 
 
 def install_routes(app: FastAPI) -> None:
-    app.include_router(build_router())
-    app.include_router(build_silences_router())
+    app.include_router(router)
+    app.include_router(silences_router)
 
     @app.get("/healthz", tags=["ops"], responses=answers(503))
     async def healthz(request: Request) -> JSONResponse:

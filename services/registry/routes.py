@@ -1,9 +1,9 @@
 """HTTP routes of the registry: parse, call service, answer. CONTRACT.md §4."""
 
 import secrets
-from typing import Any
+from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from liaison_common.routing import PROBLEM_TYPES
@@ -16,8 +16,21 @@ from services.registry.kinds import KINDS, Kind
 from services.registry.outbox import OutboxPublisher
 
 
-def _published(request: Request) -> None:
-    publisher: OutboxPublisher | None = request.app.state.publisher
+# The app's parts a route needs, as typed dependencies (app.py puts them on app.state).
+def _publisher(request: Request) -> OutboxPublisher | None:
+    return cast(OutboxPublisher | None, request.app.state.publisher)
+
+
+def _allow_private_webhooks(request: Request) -> bool:
+    return bool(request.app.state.settings.allow_private_webhooks)
+
+
+PublisherDep = Annotated[OutboxPublisher | None, Depends(_publisher)]
+AllowPrivateWebhooksDep = Annotated[bool, Depends(_allow_private_webhooks)]
+
+
+def _published(publisher: OutboxPublisher | None) -> None:
+    """Wake the outbox publisher: the change just stored goes to the topic now, not at its next poll."""
     if publisher is not None:
         publisher.wake()
 
@@ -64,14 +77,13 @@ def _may_read(kind: Kind, who: Principal, data: dict[str, Any]) -> None:
         )
 
 
-def _check_target(kind: Kind, request: Request, data: dict[str, Any]) -> None:
+def _check_target(kind: Kind, data: dict[str, Any], *, allow_private: bool) -> None:
     """A webhook subscription's target must be a URL Liaison may call (422 naming target)."""
     if kind.name != "subscription":
         return
     target = data.get("target")
     if data.get("channel") == "webhook":
-        allow = request.app.state.settings.allow_private_webhooks
-        problem = webhook_target_problem(target, allow_private=allow)
+        problem = webhook_target_problem(target, allow_private=allow_private)
     elif data.get("channel") == "email" and target is not None:
         problem = None if "@" in target and not any(c.isspace() for c in target) else "not an e-mail address"
     else:
@@ -151,14 +163,15 @@ def add_entity_routes(router: APIRouter, kind: Kind) -> None:
     def create_entity(
         _: AdminPrincipal,
         body: create_model,  # type: ignore[valid-type]
-        request: Request,
+        publisher: PublisherDep,
+        allow_private: AllowPrivateWebhooksDep,
     ) -> dict[str, Any]:
         data = body.model_dump()  # type: ignore[attr-defined]
-        _check_target(kind, request, data)
+        _check_target(kind, data, allow_private=allow_private)
         if kind.name == "subscription" and data.get("channel") == "webhook" and not data.get("secret"):
             data["secret"] = secrets.token_urlsafe(32)  # one signing secret per subscription
         doc = service.create(kind, data)
-        _published(request)
+        _published(publisher)
         return service.read(kind, doc)
 
     @router.patch(
@@ -172,7 +185,8 @@ def add_entity_routes(router: APIRouter, kind: Kind) -> None:
         _: AdminPrincipal,
         entity_id: str,
         body: update_model,  # type: ignore[valid-type]
-        request: Request,
+        publisher: PublisherDep,
+        allow_private: AllowPrivateWebhooksDep,
     ) -> dict[str, Any]:
         changes = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
         # A field the entity must have cannot be set to null (found by the fault suite's fuzzing).
@@ -183,9 +197,10 @@ def add_entity_routes(router: APIRouter, kind: Kind) -> None:
                 [field_error(["body", name], "is required and cannot be null") for name in cleared]
             )
         if kind.name == "subscription" and ("target" in changes or "channel" in changes):
-            _check_target(kind, request, {**service.read(kind, service.get(kind, entity_id)), **changes})
+            current = service.read(kind, service.get(kind, entity_id))
+            _check_target(kind, {**current, **changes}, allow_private=allow_private)
         doc = service.update(kind, entity_id, changes)
-        _published(request)
+        _published(publisher)
         return service.read(kind, doc)
 
     @router.delete(
@@ -195,87 +210,10 @@ def add_entity_routes(router: APIRouter, kind: Kind) -> None:
         tags=[kind.path],
         responses=answers(401, 403, 404, 409, 503),
     )
-    def delete_entity(entity_id: str, request: Request, _: AdminPrincipal) -> Response:
+    def delete_entity(entity_id: str, _: AdminPrincipal, publisher: PublisherDep) -> Response:
         service.delete(kind, entity_id)
-        _published(request)
+        _published(publisher)
         return Response(status_code=204)
-
-
-def build_router() -> APIRouter:
-    router = APIRouter()
-    for kind in KINDS:
-        add_entity_routes(router, kind)
-
-    @router.get(
-        "/v1/routes/resolve",
-        response_model=schemas.ResolveRead,
-        tags=["routing"],
-        responses=answers(401, 503),
-    )
-    def resolve_routes(
-        _: CurrentPrincipal,
-        type: str = Query(..., description="problem type, CONTRACT.md §3"),
-        enterprise_id: str | None = Query(None),
-        work_group_id: str | None = Query(None),
-    ) -> dict[str, Any]:
-        errors = []
-        if type not in PROBLEM_TYPES:
-            errors.append(
-                field_error(["query", "type"], f"unknown problem type; one of {', '.join(PROBLEM_TYPES)}")
-            )
-        if (enterprise_id is None) == (work_group_id is None):
-            errors.append(
-                field_error(["query", "enterprise_id"], "give exactly one of enterprise_id or work_group_id")
-            )
-        if errors:
-            raise UnprocessableError(errors)
-        routes = service.resolve(problem_type=type, enterprise_id=enterprise_id, work_group_id=work_group_id)
-        return {
-            "type": type,
-            "enterprise_id": enterprise_id,
-            "work_group_id": work_group_id,
-            "routes": [route.as_dict() for route in routes],
-        }
-
-    @router.post(
-        "/v1/tokens",
-        response_model=schemas.TokenIssued,
-        status_code=201,
-        tags=["tokens"],
-        responses=answers(400, 401, 403, 503),
-    )
-    def issue_token(body: schemas.TokenCreate, _: AdminPrincipal) -> dict[str, Any]:
-        token, record = service.issue_token(
-            subject_type=body.subject_type,
-            subject_id=body.subject_id,
-            expires_in_days=body.expires_in_days,
-            description=body.description,
-        )
-        return {**_token_read(record), "token": token}
-
-    @router.get(
-        "/v1/tokens",
-        response_model=list[schemas.TokenRead],
-        tags=["tokens"],
-        responses=answers(401, 403, 503),
-    )
-    def list_tokens(
-        _: AdminPrincipal,
-        limit: int = Query(100, ge=1, le=1000),
-        offset: int = Query(0, ge=0, le=1_000_000),
-    ) -> list[dict[str, Any]]:
-        return [_token_read(r) for r in ApiToken.objects.order_by("created_at").skip(offset).limit(limit)]
-
-    @router.delete(
-        "/v1/tokens/{token_id}",
-        response_model=schemas.TokenRead,
-        tags=["tokens"],
-        responses=answers(401, 403, 404, 503),
-    )
-    def revoke_token(token_id: str, _: AdminPrincipal) -> dict[str, Any]:
-        return _token_read(service.revoke_token(token_id))
-
-    return router
 
 
 def _token_read(record: ApiToken) -> dict[str, Any]:
@@ -290,12 +228,89 @@ def _token_read(record: ApiToken) -> dict[str, Any]:
     }
 
 
+router = APIRouter()
+for kind in KINDS:
+    add_entity_routes(router, kind)
+
+
+@router.get(
+    "/v1/routes/resolve",
+    response_model=schemas.ResolveRead,
+    tags=["routing"],
+    responses=answers(401, 503),
+)
+def resolve_routes(
+    _: CurrentPrincipal,
+    type: str = Query(..., description="problem type, CONTRACT.md §3"),
+    enterprise_id: str | None = Query(None),
+    work_group_id: str | None = Query(None),
+) -> dict[str, Any]:
+    errors = []
+    if type not in PROBLEM_TYPES:
+        errors.append(
+            field_error(["query", "type"], f"unknown problem type; one of {', '.join(PROBLEM_TYPES)}")
+        )
+    if (enterprise_id is None) == (work_group_id is None):
+        errors.append(
+            field_error(["query", "enterprise_id"], "give exactly one of enterprise_id or work_group_id")
+        )
+    if errors:
+        raise UnprocessableError(errors)
+    routes = service.resolve(problem_type=type, enterprise_id=enterprise_id, work_group_id=work_group_id)
+    return {
+        "type": type,
+        "enterprise_id": enterprise_id,
+        "work_group_id": work_group_id,
+        "routes": [route.as_dict() for route in routes],
+    }
+
+
+@router.post(
+    "/v1/tokens",
+    response_model=schemas.TokenIssued,
+    status_code=201,
+    tags=["tokens"],
+    responses=answers(400, 401, 403, 503),
+)
+def issue_token(body: schemas.TokenCreate, _: AdminPrincipal) -> dict[str, Any]:
+    token, record = service.issue_token(
+        subject_type=body.subject_type,
+        subject_id=body.subject_id,
+        expires_in_days=body.expires_in_days,
+        description=body.description,
+    )
+    return {**_token_read(record), "token": token}
+
+
+@router.get(
+    "/v1/tokens",
+    response_model=list[schemas.TokenRead],
+    tags=["tokens"],
+    responses=answers(401, 403, 503),
+)
+def list_tokens(
+    _: AdminPrincipal,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0, le=1_000_000),
+) -> list[dict[str, Any]]:
+    return [_token_read(r) for r in ApiToken.objects.order_by("created_at").skip(offset).limit(limit)]
+
+
+@router.delete(
+    "/v1/tokens/{token_id}",
+    response_model=schemas.TokenRead,
+    tags=["tokens"],
+    responses=answers(401, 403, 404, 503),
+)
+def revoke_token(token_id: str, _: AdminPrincipal) -> dict[str, Any]:
+    return _token_read(service.revoke_token(token_id))
+
+
 def install_routes(app: FastAPI) -> None:
-    app.include_router(build_router())
+    app.include_router(router)
 
     @app.get("/healthz", tags=["ops"], responses=answers(503))
-    def healthz(request: Request) -> JSONResponse:
-        publisher: OutboxPublisher | None = request.app.state.publisher
+    def healthz(publisher: PublisherDep) -> JSONResponse:
         body: dict[str, Any] = {"status": "ok", "service": "registry"}
         try:
             body["entities"] = service.count_entities()
