@@ -40,6 +40,8 @@ class RegistryView:
     def __init__(self) -> None:
         self._versions: dict[str, int] = {}
         self._by_type: dict[str, dict[str, dict[str, Any]]] = {}
+        # Counts the changes taken: what is computed from the view may be kept until it moves.
+        self.generation = 0
 
     def apply(self, event: dict[str, Any]) -> bool:
         """Take one change event; return whether it changed the view (ValueError if it is none)."""
@@ -56,6 +58,7 @@ class RegistryView:
             entities.pop(entity_id, None)
         else:
             entities[entity_id] = event.get("data") or {}
+        self.generation += 1
         return True
 
     def get(self, entity_type: str, entity_id: str) -> dict[str, Any] | None:

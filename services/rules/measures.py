@@ -110,9 +110,23 @@ CHAINS: tuple[tuple[str, frozenset[str], frozenset[str]], ...] = (
 )
 
 
+# Partners found for an enterprise, until the registry view changes (a stockpile in every report
+# of a backlog would otherwise scan every enterprise each time).
+_PARTNERS: dict[tuple[int, int, str], list[dict[str, Any]]] = {}
+
+
 def downstream_partners(enterprise_id: str, view: RegistryView) -> list[dict[str, Any]]:
     """The 产业对接 measure for a stockpile: the registry's firms downstream of the enterprise's
     product along the seed's chains, named (none when its product is on no chain)."""
+    key = (id(view), view.generation, enterprise_id)
+    if key not in _PARTNERS:
+        if len(_PARTNERS) > 10_000:
+            _PARTNERS.clear()
+        _PARTNERS[key] = _find_downstream_partners(enterprise_id, view)
+    return [{**measure, "partners": list(measure["partners"])} for measure in _PARTNERS[key]]
+
+
+def _find_downstream_partners(enterprise_id: str, view: RegistryView) -> list[dict[str, Any]]:
     enterprise = view.get("enterprise", enterprise_id) or {}
     product = enterprise.get("main_product")
     found = []

@@ -17,6 +17,7 @@ class Thresholds:
 
     def __init__(self, data: dict[str, Any]):
         self._data = data
+        self._found: dict[tuple[str, ...], Threshold] = {}  # the detectors ask ~20 times a report
 
     @classmethod
     def load(cls) -> "Thresholds":
@@ -24,10 +25,13 @@ class Thresholds:
         return cls(json.loads(text))
 
     def get(self, *path: str) -> Threshold:
-        node: Any = self._data
-        for key in path:
-            node = node[key]
-        return Threshold(node["value"], node["source"])
+        found = self._found.get(path)
+        if found is None:
+            node: Any = self._data
+            for key in path:
+                node = node[key]
+            found = self._found[path] = Threshold(node["value"], node["source"])
+        return found
 
     def as_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(self._data))  # a deep copy: callers cannot change the rules

@@ -87,3 +87,9 @@ def test_a_stockpile_of_aluminium_ingot_proposes_the_provinces_aluminium_process
     assert not any(m.get("partners") for m in build_alert(PROBLEM, view, detected_at="x")["measures"])
     carpets = dict(stockpile, enterprise_id="huading-industrial")
     assert not any(m.get("partners") for m in build_alert(carpets, view, detected_at="x")["measures"])
+    # The partners follow the registry: a new processor is proposed at once, a removed one no more.
+    view.apply({"entity_type": "enterprise", "id": "new-foil", "version": 9,
+                "data": {"id": "new-foil", "name": "新铝箔厂", "main_product": "铝箔"}})  # fmt: skip
+    view.apply({"entity_type": "enterprise", "id": "ruihe-foil", "version": 10, "deleted": True})
+    again = [m for m in build_alert(stockpile, view, detected_at="x")["measures"] if m.get("partners")]
+    assert again[0]["partners"] == ["new-foil", "qinghai-aluminium-profile"]
