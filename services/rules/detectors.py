@@ -667,8 +667,15 @@ def province_targets(report: WorkgroupReport, t: Thresholds) -> tuple[list[Probl
     return problems, judged
 
 
+# What the detectors read of earlier reports (stockpile: sales and production; production_halt:
+# production; workforce_cut: employees; growth_shortfall: growth). The history keeps only these:
+# the table's changelog carries every report's snapshot, and the rest was never read.
+HISTORY_INDICATORS = ("sales_t", "production_t", "employees", "output_value_yoy_pct")
+
+
 def snapshot(report: EnterpriseReport) -> Snapshot:
-    indicators = {k: v for k, v in report.indicators.model_dump().items() if v is not None}
+    values = report.indicators
+    indicators = {k: v for k in HISTORY_INDICATORS if (v := getattr(values, k)) is not None}
     return Snapshot(report.report_id, report.period_end.isoformat(), indicators)
 
 

@@ -1,5 +1,7 @@
 """The simulated winter: deterministic, valid by the contract, and carrying its scenarios."""
 
+from datetime import date, timedelta
+
 from liaison_common.events import SUBMISSION_KINDS
 from liaison_sim.scenarios import WEEKS, winter
 from services.rules.detectors import EnterpriseFacts, Snapshot, detect, remember
@@ -124,3 +126,49 @@ def test_every_coordination_group_receives_a_case_from_the_winter():
     assert any(a.startswith("funding_gap.qinghai-jingzhu-tibetan-medicine") for a in reached["sme"])
     assert any(a.startswith("transport_backlog.wg-rail.") for a in reached["operations"])
     assert any(a.startswith("power_shortage.wg-power.") for a in reached["operations"])
+
+
+def test_the_history_keeps_only_what_the_detectors_read_and_finds_the_same_problems():
+    """rules keeps in its history table only the indicators HISTORY_INDICATORS names: over the
+    whole winter, detection against that history finds exactly what it finds against whole
+    reports (a detector that read another indicator of the past would make them differ)."""
+    from liaison_common.events import EnterpriseReport
+    from services.rules import detectors
+
+    thresholds = Thresholds.load()
+    whole: dict[str, list[Snapshot]] = {}
+    kept: dict[str, list[Snapshot]] = {}
+    found_whole, found_kept = [], []
+    # The winter, and an enterprise whose every history-based detector fires in turn.
+    weeks = [w["reports"] for w in winter(5)]
+    steady = {"production_t": 1000, "sales_t": 1000, "employees": 500, "output_value_yoy_pct": 25}
+    changes = [{}, {}, {}, {}, {}, {"employees": 400}, {"production_t": 500}, {"sales_t": 700},
+               {"sales_t": 700}, {"output_value_yoy_pct": 5}, {"output_value_yoy_pct": 5}]  # fmt: skip
+    for number, change in enumerate(changes):
+        start = date(2011, 12, 5) + timedelta(weeks=number)
+        weeks[number].append({
+            "kind": "enterprise_report", "report_id": f"probe-{number}", "enterprise_id": "probe",
+            "period_start": start.isoformat(), "period_end": (start + timedelta(days=6)).isoformat(),
+            "submitted_at": f"{(start + timedelta(days=7)).isoformat()}T09:00:00+08:00",
+            "indicators": {**steady, **change},
+        })  # fmt: skip
+    for reports in weeks:
+        for item in reports:
+            report = EnterpriseReport.model_validate(item)
+            facts = EnterpriseFacts(report.enterprise_id, report.enterprise_id, None, None)
+            every = {k: v for k, v in report.indicators.model_dump().items() if v is not None}
+            found_whole += [
+                p.as_dict() for p in detect(facts, report, whole.get(report.enterprise_id, []), thresholds)
+            ]
+            found_kept += [
+                p.as_dict() for p in detect(facts, report, kept.get(report.enterprise_id, []), thresholds)
+            ]
+            whole[report.enterprise_id] = sorted(
+                [*whole.get(report.enterprise_id, []), Snapshot(report.report_id, item["period_end"], every)],
+                key=lambda s: s.period_end,
+            )[-8:]
+            kept[report.enterprise_id] = remember(kept.get(report.enterprise_id, []), report, 8)
+    assert found_kept == found_whole and len(found_whole) > 50
+    probe = {p["type"] for p in found_whole if p["enterprise_id"] == "probe"}
+    assert probe == {"workforce_cut", "production_halt", "stockpile", "growth_shortfall"}
+    assert all(set(s.indicators) <= set(detectors.HISTORY_INDICATORS) for h in kept.values() for s in h)
