@@ -4,7 +4,7 @@ nothing is lost or counted twice (issue 15).
   make bench-rebalance          (N=10000 reports by default; needs make up)
   PARTS=rebalancing|throughput  one of the two; SCHEDULE="0.3:start:B,0.6:stop:A" other changes;
   RATE=150 reports/s; STORE=memory:// tables in memory; KEEP=1 keeps topics and database;
-  LOG_LEVEL=info for the workers' logs (.local/logs/bench-rebalance-*.log);
+  LOG_LEVEL (default info) for the workers' logs (.local/logs/bench-rebalance-*.log);
   STALL_RESTART_SECONDS=0 turns the rules watchdog's restarts off
 
 Uses topics of 12 partitions, a rules consumer group, a notify consumer group and a database of
@@ -209,7 +209,7 @@ def rules_worker(name: str, topics: dict[str, str], app_id: str, datadir: str) -
         # The stall watchdog (services/rules/watchdog.py): 0 turns it off, to tell its restarts apart.
         "RULES_STALL_RESTART_SECONDS": os.environ.get("STALL_RESTART_SECONDS", "120"),
     }
-    level = os.environ.get("LOG_LEVEL", "warn")
+    level = os.environ.get("LOG_LEVEL", "info")  # not warn: see bench_rules.start_worker
     argv = [sys.executable, "-m", "services.rules", "worker", "-l", level, "--web-port", str(port)]
     return Service(f"rules-{name}", argv, env, port)
 

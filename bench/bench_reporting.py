@@ -24,11 +24,10 @@ from services.rules import reporting
 FIRST_SUNDAY = date(2011, 12, 11)
 
 
-def event_writes(state: dict[str, Any], week: str, reporter: str) -> dict[str, Any]:
-    """The table entries the agent writes for one period event."""
-    if hasattr(reporting, "event_parts"):
-        return reporting.event_parts(state, week, reporter)
-    return reporting.state_parts(state, [week], flagged=False)  # before: the clocks and the whole week
+def event_writes(state: dict[str, Any], week: str, reporter: str, new_week: bool) -> dict[str, Any]:
+    """The table entries the agent writes for one period event (before, through
+    `reporting.state_parts`: the clocks with every reporter's last period, and the whole week)."""
+    return reporting.event_parts(state, week, reporter, new_week=new_week)
 
 
 def run(reporters: int, weeks: int) -> dict[str, float]:
@@ -50,8 +49,9 @@ def run(reporters: int, weeks: int) -> dict[str, float]:
                 "source": "liaison.reports.v1:0",
             }
             started = time.perf_counter()
+            weeks_before = len(state["weeks"])
             week = reporting.observe(state, seen, on_time_days=1, days_after=8, now=1.0, today="2012-12-31")
-            parts = event_writes(state, week, reporter)
+            parts = event_writes(state, week, reporter, len(state["weeks"]) > weeks_before)
             size = sum(len(key) + len(jsonbytes.dumps(value)) for key, value in parts.items())
             if last:
                 micros.append((time.perf_counter() - started) * 1e6)

@@ -24,6 +24,7 @@ import asyncio
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -122,7 +123,11 @@ def start_worker(
     )
     LOG.parent.mkdir(parents=True, exist_ok=True)
     log = LOG.open("wb")
-    command = [sys.executable, "-m", "services.rules", "worker", "-l", "warn", "--web-port", str(port)]
+    # `-l info`, as `make up` and the manifests run it. Not `-l warn`: at WARN and above Faust's
+    # worker starts its terminal spinner, which sets the root logger to DEBUG so that every log
+    # call spins it, and each of Faust's per-message debug lines then builds its record (5 % of
+    # the worker's time in a profile).
+    command = [sys.executable, "-m", "services.rules", "worker", "-l", "info", "--web-port", str(port)]
     return subprocess.Popen(
         command,
         cwd=REPO,
@@ -307,7 +312,8 @@ def main() -> None:
                 # py-spy samples the worker for 10 s of the drain: collapsed stacks in .local/profile-rules.txt
                 profiler = subprocess.Popen(
                     [
-                        "py-spy",
+                        # The venv's py-spy (a dev dependency), found without .venv/bin on PATH.
+                        shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"),
                         "record",
                         "--pid",
                         str(process.pid),

@@ -67,7 +67,8 @@ async def handle_report(raw: RawMessage, started: float) -> None:
         Snapshot.of(item) for item in history[report.enterprise_id] if item["report_id"] != report.report_id
     ]
     submitted_at = report.submitted_at.isoformat()
-    book = CaseBook(cases[report.enterprise_id])
+    stored_cases = cases[report.enterprise_id]
+    book = CaseBook(stored_cases)
     period_end = report.period_end.isoformat()
     problems = detect(facts, report, known, thresholds)
     for problem in problems:
@@ -76,7 +77,8 @@ async def handle_report(raw: RawMessage, started: float) -> None:
     for ended in book.absent({problem.type for problem in problems}, period_end):
         await emit_resolution(facts, ended, report.report_id)
     book.forget_old(period_end)
-    cases[report.enterprise_id] = book.data
+    if book.data != stored_cases:  # most reports of a quiet enterprise change no case: no write
+        cases[report.enterprise_id] = book.data
     history[report.enterprise_id] = [s.as_dict() for s in remember(known, report, settings.history_size)]
     await emit_period(
         raw,

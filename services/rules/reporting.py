@@ -233,15 +233,19 @@ def meta_part(state: dict[str, Any]) -> dict[str, Any]:
     return {META_KEY: {k: state.get(k) for k in META_FIELDS}}
 
 
-def event_parts(state: dict[str, Any], week: str, reporter: str) -> dict[str, Any]:
-    """What one period event changed, as table entries: a constant few, however many report."""
+def event_parts(state: dict[str, Any], week: str, reporter: str, *, new_week: bool) -> dict[str, Any]:
+    """What one period event changed, as table entries: two, or three for a week's first report,
+    however many report. The clocks are written by the check that follows within half a second
+    (a worker that dies before it reads the events since its last commit again, and the clocks
+    only move forward), so not once per event: each entry is a record on the changelog."""
     bucket = state["weeks"][week]
-    return {
-        **meta_part(state),
+    parts = {
         LAST_PREFIX + reporter: state["last_end"][reporter],
-        WEEK_PREFIX + week: {"period_end": bucket["period_end"]},
         got_key(week, reporter): bucket["received"][reporter],
     }
+    if new_week:
+        parts[WEEK_PREFIX + week] = {"period_end": bucket["period_end"]}
+    return parts
 
 
 def flagged_parts(state: dict[str, Any], reporters: Iterable[str]) -> dict[str, Any]:

@@ -64,6 +64,7 @@ async def track_reporting(stream: Any) -> None:
             seen = json.loads(raw.value or b"")
             tick = bool(seen.get("tick"))
             if not tick:
+                weeks_before = len(state["weeks"])
                 week = reporting.observe(
                     state,
                     seen,
@@ -80,9 +81,9 @@ async def track_reporting(stream: Any) -> None:
             continue
         # Written before the offset is committed, so that a restart loses nothing; only the few
         # entries this event changed, never a part that holds every reporter.
-        write_parts(
-            reporting.meta_part(state) if tick else reporting.event_parts(state, week, seen["reporter"])
-        )
+        if not tick:
+            new_week = len(state["weeks"]) > weeks_before
+            write_parts(reporting.event_parts(state, week, seen["reporter"], new_week=new_week))
         if tick or time.monotonic() - last_check >= CHECK_EVERY or stream_is_quiet(raw):
             last_check = time.monotonic()
             await check_reporting(state, weeks, days_after, lateness)

@@ -202,18 +202,17 @@ def test_the_state_is_stored_one_fact_per_key_and_an_event_writes_a_constant_few
     reporting.overdue(state, EXPECTED, days_after=8)
     table = reporting.all_parts(state)
     assert reporting.state_from_parts(table) == state
-    one_event = reporting.event_parts(state, week, "enterprise:a")
-    assert set(one_event) == {
-        reporting.META_KEY,
+    one_event = reporting.event_parts(state, week, "enterprise:a", new_week=True)
+    assert set(one_event) == {"last:enterprise:a", "week:2011-W50", "got:2011-W50|enterprise:a"}
+    assert set(reporting.event_parts(state, week, "enterprise:a", new_week=False)) == {
         "last:enterprise:a",
-        "week:2011-W50",
         "got:2011-W50|enterprise:a",
     }
     # The same event among 10,000 reporters writes no more than among three.
     many = reporting.new_state()
     for n in range(10_000):
         reporting.observe(many, seen(f"enterprise:{n}", "2011-12-18", "2011-12-19"), on_time_days=1)
-    big = reporting.event_parts(many, week, "enterprise:9999")
+    big = reporting.event_parts(many, week, "enterprise:9999", new_week=True)
     assert len(jsonbytes.dumps(big)) <= len(jsonbytes.dumps(one_event)) + 20
     # A table written whole under one key, as before, still loads; an empty one is a new state.
     assert reporting.state_from_parts({"state": state}) == state
