@@ -350,10 +350,9 @@ class Pipeline:
         headers = [("liaison-source", source.encode()), ("liaison-kind", kind.kind.encode())]
         loop = asyncio.get_running_loop()
 
-        def acknowledged_late(index: int, partition: int, offset: int) -> None:
-            # Answered 503, published after all: record it, so that the retry is a duplicate.
-            item = ready[index]
-            doc = {
+        def accepted(item: Prepared, partition: int, offset: int) -> dict[str, Any]:
+            """The record that makes a resubmission of this item a duplicate."""
+            return {
                 "_id": item.key,
                 "kind": kind.kind,
                 "subject_id": item.subject_id,
@@ -362,8 +361,12 @@ class Pipeline:
                 "topic": topic,
                 "partition": partition,
                 "offset": offset,
-                "late": True,
             }
+
+        def acknowledged_late(index: int, partition: int, offset: int) -> None:
+            # Answered 503, published after all: record it, so that the retry is a duplicate.
+            item = ready[index]
+            doc = {**accepted(item, partition, offset), "late": True}
             log.info("%s was acknowledged after its 503; recorded", item.key)
             task = loop.create_task(to_thread.run_sync(self.store.record, [doc]))
             self._late.add(task)
@@ -383,18 +386,7 @@ class Pipeline:
                 outcomes[item.index] = rejected("broker_unavailable", detail, http_status=503, id=item.id)
                 continue
             partition, offset = result
-            acknowledged.append(
-                {
-                    "_id": item.key,
-                    "kind": kind.kind,
-                    "subject_id": item.subject_id,
-                    "source": source,
-                    "accepted_at": datetime.now(UTC),
-                    "topic": topic,
-                    "partition": partition,
-                    "offset": offset,
-                }
-            )
+            acknowledged.append(accepted(item, partition, offset))
             outcomes[item.index] = Outcome("accepted", id=item.id, http_status=202)
         if not acknowledged:
             raise BrokerUnavailable("Kafka acknowledged none of the submissions")

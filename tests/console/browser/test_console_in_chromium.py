@@ -241,6 +241,7 @@ def test_a_group_signs_in_sees_an_alert_arrive_live_and_acts_on_it(browser, ente
     # The main text's own name and leads beside annex 2's, and the departments' duties.
     assert "由省金融办、中国人民银行西宁中心支行牵头" in page.locator("#group-finance").inner_text()
     assert page.locator("ul.department-duties li").count() == 14
+    assert "组织架构" in page.title() and "省级部门" not in page.title()
     shot(page, "08-organisation")
 
     # 产业对接: the pairs this group's measures propose (none for finance) and 附件6's events.
