@@ -22,6 +22,11 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
+def measures_text(alert: dict[str, Any]) -> str:
+    """The seed's measures for the alert, one line each (an annotation is a string)."""
+    return "\n".join(f"{m.get('action')}（{m.get('ref')}）" for m in alert.get("measures") or [])
+
+
 def webhook_payload(notification: Notification, alerts: list[dict[str, Any]]) -> dict[str, Any]:
     """Alertmanager's webhook format (version 4), so existing receivers can take it, plus ours."""
     first = alerts[0] if alerts else {}
@@ -46,7 +51,7 @@ def webhook_payload(notification: Notification, alerts: list[dict[str, Any]]) ->
                     "work_group_id": a.get("work_group_id") or "",
                     "group_id": notification.group_id,
                 },
-                "annotations": {"summary": a.get("summary") or ""},
+                "annotations": {"summary": a.get("summary") or "", "measures": measures_text(a)},
                 "startsAt": a.get("detected_at") or "",
                 "endsAt": "0001-01-01T00:00:00Z",
                 "generatorURL": "",
@@ -115,5 +120,6 @@ def email_text(notification: Notification, alerts: list[dict[str, Any]]) -> tupl
     lines = [f"{notification.group_id}：", ""]
     for a in alerts:
         lines.append(f"- [{a['severity']}] {a.get('summary')}（{a['alert_id']}，状态 {a['status']}）")
+        lines += [f"  举措：{m.get('action')}（{m.get('ref')}）" for m in a.get("measures") or []]
     lines += ["", "请在 Liaison 中确认（POST /v1/alerts/{id}/ack）或办结（/resolve）。"]
     return subject, "\n".join(lines)

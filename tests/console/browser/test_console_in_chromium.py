@@ -154,6 +154,9 @@ def test_a_group_signs_in_sees_an_alert_arrive_live_and_acts_on_it(browser, ente
     assert "金融组（主办）" in card.locator(".routes").inner_text()
     assert "金融信贷保增稳产工作组（抄送）" in card.locator(".routes").inner_text()
     assert "finance" not in card.locator(".routes").inner_text()
+    # The seed's measures on the card itself, each with its place in the seed.
+    assert "金融组组织银企对接" in card.locator(".measures-brief").inner_text()
+    assert "（（五））" in card.locator(".measures-brief").inner_text()
     shot(page, "02-inbox-live-alert")
 
     # Filters: a severity it does not have hides it; its enterprise shows it.

@@ -74,6 +74,34 @@ def test_the_webhook_payload_is_alertmanager_v4_plus_ours():
     assert payload["liaison"]["alerts"][0]["alert_id"] == BASE["alert_id"]
 
 
+def test_the_seeds_measures_travel_in_webhooks_and_emails():
+    notification = Notification(
+        key="k", subscription_id="s", group_id="finance", channel="webhook", kind="alerts"
+    )
+    measures = [
+        {
+            "ref": "（五）",
+            "quote": "组织开展银企对接活动。",
+            "units": ["finance"],
+            "action": "金融组组织银企对接",
+        },
+        {
+            "ref": "附件5",
+            "quote": "按一定的比例给予贴息支持",
+            "units": ["sme"],
+            "action": "中小企业可申报贴息",
+        },
+    ]
+    alert = {**BASE, "status": "open", "detected_at": "2011-12-19T00:00:00Z", "measures": measures}
+    annotations = payloads.webhook_payload(notification, [alert])["alerts"][0]["annotations"]
+    assert annotations["measures"] == "金融组组织银企对接（（五））\n中小企业可申报贴息（附件5）"
+    _, body = payloads.email_text(notification, [alert])
+    assert "  举措：金融组组织银企对接（（五））" in body and "  举措：中小企业可申报贴息（附件5）" in body
+    # An alert without measures still has the annotation, empty (receivers may rely on the key).
+    bare = payloads.webhook_payload(notification, [{**alert, "measures": []}])
+    assert bare["alerts"][0]["annotations"]["measures"] == ""
+
+
 def test_the_digest_counts_the_week_by_status_enterprise_and_type():
     alerts = [
         {**BASE, "alert_id": "1", "status": "open", "enterprise_id": "a", "period_end": "2011-12-18"},
