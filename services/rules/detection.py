@@ -18,6 +18,7 @@ from services.rules.app import (
 from services.rules.cases import CaseBook
 from services.rules.detectors import (
     EnterpriseFacts,
+    Problem,
     Snapshot,
     detect,
     incident_problem,
@@ -67,18 +68,9 @@ async def handle_report(raw: RawMessage, started: float) -> None:
         Snapshot.of(item) for item in history[report.enterprise_id] if item["report_id"] != report.report_id
     ]
     submitted_at = report.submitted_at.isoformat()
-    stored_cases = cases[report.enterprise_id]
-    book = CaseBook(stored_cases)
     period_end = report.period_end.isoformat()
     problems = detect(facts, report, known, thresholds)
-    for problem in problems:
-        case = book.detected(problem.type, report.enterprise_id, period_end)
-        await emit_problem(problem, submitted_at=submitted_at, case=case)
-    for ended in book.absent({problem.type for problem in problems}, period_end):
-        await emit_resolution(facts, ended, report.report_id)
-    book.forget_old(period_end)
-    if book.data != stored_cases:  # most reports of a quiet enterprise change no case: no write
-        cases[report.enterprise_id] = book.data
+    await update_cases(facts, problems, period_end, submitted_at=submitted_at, report_id=report.report_id)
     history[report.enterprise_id] = [s.as_dict() for s in remember(known, report, settings.history_size)]
     await emit_period(
         raw,
@@ -89,6 +81,33 @@ async def handle_report(raw: RawMessage, started: float) -> None:
         submitted_at,
     )
     done(raw, started)
+
+
+async def update_cases(
+    subject: EnterpriseFacts,
+    problems: list[Problem],
+    period_end: str,
+    *,
+    submitted_at: str,
+    report_id: str,
+    subject_kind: str = "enterprise",
+    judged: set[str] | None = None,
+) -> None:
+    """One report of a subject against its cases: each problem opens, updates or reopens its case
+    (and is published with it); a case absent from two reports running is resolved by data. An
+    enterprise's report judges every type; a work group's only the types whose figures it carried
+    (`judged`). The table is written only when a case changed."""
+    stored = cases[subject.id]
+    book = CaseBook(stored)
+    for problem in problems:
+        case = book.detected(problem.type, subject.id, period_end)
+        await emit_problem(problem, submitted_at=submitted_at, case=case)
+    said_nothing_of = set(book.data) - judged if judged is not None else set()
+    for ended in book.absent({p.type for p in problems} | said_nothing_of, period_end):
+        await emit_resolution(subject, ended, report_id, subject_kind=subject_kind)
+    book.forget_old(period_end)
+    if book.data != stored:  # most reports of a quiet subject change no case: no write
+        cases[subject.id] = book.data
 
 
 @app.agent(incidents_topic)
@@ -128,16 +147,14 @@ async def handle_workgroup_report(raw: RawMessage, started: float) -> None:
     # beside the enterprises' in the cases table (keys differ: work group ids begin "wg-").
     problems, judged = province_targets(report, thresholds)
     if problems or cases.get(report.work_group_id):
-        book = CaseBook(cases[report.work_group_id])
-        for problem in problems:
-            case = book.detected(problem.type, report.work_group_id, period_end)
-            await emit_problem(problem, submitted_at=submitted_at, case=case)
-        unjudged = set(book.data) - judged  # no figures of that kind this time: nothing to say
-        for ended in book.absent({p.type for p in problems} | unjudged, period_end):
-            await emit_resolution(
-                work_group_facts(report.work_group_id), ended, report.report_id, subject_kind="work_group"
-            )
-        book.forget_old(period_end)
-        cases[report.work_group_id] = book.data
+        await update_cases(
+            work_group_facts(report.work_group_id),
+            problems,
+            period_end,
+            submitted_at=submitted_at,
+            report_id=report.report_id,
+            subject_kind="work_group",
+            judged=judged,
+        )
     await emit_period(raw, "work_group", report.work_group_id, report.report_id, period_end, submitted_at)
     done(raw, started)
