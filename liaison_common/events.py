@@ -276,6 +276,14 @@ class Severity(StrEnum):
         return list(Severity).index(self)
 
 
+SEVERITIES: tuple[str, ...] = tuple(severity.value for severity in Severity)
+
+
+def severity_rank(severity: object) -> int:
+    """A severity's place in rising order; -1 for none or an unknown one."""
+    return SEVERITIES.index(severity) if isinstance(severity, str) and severity in SEVERITIES else -1
+
+
 class Route(BaseModel):
     model_config = ConfigDict(extra="ignore")
 

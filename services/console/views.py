@@ -5,17 +5,17 @@ them, unit tested directly.
 """
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from html import escape
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from liaison_common.events import SEVERITIES, severity_rank
 from liaison_common.routing import PROBLEM_TYPES
 from services.console import incentives
 
-SEVERITIES = ("low", "medium", "high", "critical")
 STATUSES = ("open", "acknowledged", "resolved")
 
 TYPE_LABELS = {
@@ -107,10 +107,6 @@ def type_label(problem_type: str) -> str:
     return TYPE_LABELS.get(problem_type, problem_type)
 
 
-def severity_rank(severity: str | None) -> int:
-    return SEVERITIES.index(severity) if severity in SEVERITIES else -1
-
-
 # ------------------------------------------------------------------ the inbox
 
 
@@ -174,7 +170,6 @@ def can_act(alert: dict[str, Any], subject_type: str, subject_id: str) -> bool:
 class Cell:
     worst: str | None = None
     open_count: int = 0
-    alert_ids: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -190,9 +185,11 @@ class GridRow:
 
 
 def overview_grid(
-    enterprises: Sequence[dict[str, Any]], alerts: Iterable[dict[str, Any]]
+    enterprises: Sequence[dict[str, Any]], counts: Iterable[dict[str, Any]]
 ) -> tuple[list[str], list[GridRow]]:
-    """Enterprises by problem type, each cell holding the worst alert not yet resolved.
+    """Enterprises by problem type, each cell holding how many alerts are not yet resolved and
+    the worst severity among them. `counts` are notify's (GET /v1/alerts/counts): per
+    enterprise, type and status, a count and a worst severity.
 
     Rows: every key enterprise, and every other enterprise with an unresolved alert; the worst
     first, then key enterprises, then by name. Columns: the problem types about enterprises.
@@ -215,15 +212,14 @@ def overview_grid(
     for entity in enterprises:
         if entity.get("is_key"):
             row_for(entity["id"])
-    for alert in alerts:
-        enterprise_id = alert.get("enterprise_id")
-        if not enterprise_id or alert.get("status") == "resolved" or alert.get("type") not in columns:
+    for count in counts:
+        enterprise_id = count.get("enterprise_id")
+        if not enterprise_id or count.get("status") == "resolved" or count.get("type") not in columns:
             continue
-        cell = row_for(enterprise_id).cells[alert["type"]]
-        cell.open_count += 1
-        cell.alert_ids.append(alert["alert_id"])
-        if severity_rank(alert.get("severity")) > severity_rank(cell.worst):
-            cell.worst = alert["severity"]
+        cell = row_for(enterprise_id).cells[count["type"]]
+        cell.open_count += int(count.get("count") or 0)
+        if severity_rank(count.get("worst_severity")) > severity_rank(cell.worst):
+            cell.worst = count["worst_severity"]
     ordered = sorted(rows.values(), key=lambda r: (-r.worst, not r.is_key, r.name))
     return columns, ordered
 

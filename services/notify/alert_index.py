@@ -26,6 +26,7 @@ from typing import Any
 from pymongo import ReplaceOne
 
 from liaison_common import jsonbytes
+from liaison_common.events import severity_rank
 from liaison_common.registry_follower import follow_topic
 from services.notify.clock import aware
 from services.notify.documents import Alert, AlertIndexEntry, insert_new_documents
@@ -169,6 +170,32 @@ class View:
         found.sort(key=lambda entry: (-entry["t"], entry["_id"]))
         return [entry["_id"] for entry in found[offset : offset + limit]]
 
+    def tally(self, filters: dict[str, Any], *, statuses: tuple[str, ...]) -> list[dict[str, Any]]:
+        """How many alerts of each (enterprise, type, status) match, with the worst severity
+        among them: the comprehensive group's overview, without reading an alert."""
+        cells: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
+        with self._lock:
+            for entry in self._entries.values():
+                if entry.get("status") not in statuses or not matches(entry, filters):
+                    continue
+                key = (entry.get("enterprise_id"), entry.get("type"), entry.get("status"))
+                cell = cells.setdefault(
+                    key,
+                    {
+                        "enterprise_id": key[0],
+                        "type": key[1],
+                        "status": key[2],
+                        "count": 0,
+                        "worst_severity": None,
+                    },
+                )
+                cell["count"] += 1
+                if severity_rank(entry.get("severity")) > severity_rank(cell["worst_severity"]):
+                    cell["worst_severity"] = entry.get("severity")
+        return sorted(
+            cells.values(), key=lambda c: (str(c["enterprise_id"]), str(c["type"]), str(c["status"]))
+        )
+
     def __len__(self) -> int:
         return len(self._entries)
 
@@ -204,6 +231,7 @@ def compact(entry: dict[str, Any]) -> dict[str, Any]:
         "enterprise_id": entry.get("enterprise_id"),
         "type": entry.get("type"),
         "status": entry.get("status"),
+        "severity": entry.get("severity"),
         # Whole milliseconds, as the database keeps a time: the same entry read back compares equal.
         "t": (received - UNIX_EPOCH) // timedelta(milliseconds=1) if received is not None else 0,
     }
@@ -267,7 +295,7 @@ def publish_missing() -> int:
     for entry in AlertIndexEntry._get_collection().find({}):
         known = view.get(entry["_id"])
         if known is None or {
-            k: known.get(k) for k in ("group_ids", "enterprise_id", "type", "status", "t")
+            k: known.get(k) for k in ("group_ids", "enterprise_id", "type", "status", "severity", "t")
         } != compact(entry):
             stale.append(entry)
     for start in range(0, len(stale), 500):

@@ -12,6 +12,7 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
+from liaison_common.events import SEVERITIES
 from liaison_common.registry_view import RegistryView
 from liaison_common.tokens import Principal
 from services.notify import alert_events, alert_index, timers
@@ -28,9 +29,6 @@ from services.notify.documents import (
 from services.notify.exceptions import Conflict, Forbidden, NotFound
 from services.notify.metrics import ACTIONS, END_TO_END_SECONDS, TIME_TO_ACT
 from services.notify.planning import insert_items, plan_notifications
-
-SEVERITIES = ("low", "medium", "high", "critical")
-
 
 GROUP_SUBJECTS = ("group", "work_group")
 

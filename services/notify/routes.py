@@ -16,7 +16,7 @@ from liaison_common import tokens
 from liaison_common.routing import PROBLEM_TYPES
 from liaison_common.tokens import Principal
 from liaison_common.web import CurrentPrincipal, UnprocessableError, answers, bearer_token, field_error
-from services.notify import alert_events, alerts, digests, silences
+from services.notify import alert_events, alert_index, alerts, digests, silences
 from services.notify.config import Settings
 from services.notify.documents import Alert, Silence
 from services.notify.events import Broadcaster
@@ -223,6 +223,22 @@ async def list_alerts(
         filters["status"] = status
 
     return await to_thread.run_sync(lambda: alerts.inbox_page(filters, limit=limit, offset=offset))
+
+
+@router.get("/v1/alerts/counts", responses=answers(401, 403, 503))
+async def count_alerts(
+    principal: CurrentPrincipal,
+    group_id: str | None = Query(None, max_length=80),
+    enterprise_id: str | None = Query(None, max_length=80),
+    status: list[Status] = Query(["open", "acknowledged"]),
+) -> list[dict[str, Any]]:
+    """How many alerts the caller may see, per enterprise, type and status, with the worst
+    severity of each: an overview that stays fast however many alerts are stored (it is counted
+    from the alert index in memory, never read from the database). Unresolved ones by default."""
+    filters = _alert_filters(principal, group_id, enterprise_id)
+    if not alert_index.view.loaded.is_set():
+        raise Unavailable("the alert index is still loading; try again in a few seconds")
+    return alert_index.view.tally(filters, statuses=tuple(status))
 
 
 @router.get("/v1/alerts/stream", responses=answers(401, 503))

@@ -9,10 +9,8 @@ from datetime import date
 from statistics import fmean
 from typing import Any
 
-from liaison_common.events import EnterpriseReport, Incident, OpenProblem, WorkgroupReport
+from liaison_common.events import SEVERITIES, EnterpriseReport, Incident, OpenProblem, WorkgroupReport
 from services.rules.thresholds import Thresholds
-
-SEVERITIES = ("low", "medium", "high", "critical")
 
 # A problem a report states in `problems` raises an alert of the matching type.
 CATEGORY_TYPES = {

@@ -58,14 +58,17 @@ def test_the_grid_colours_each_cell_by_its_worst_unresolved_alert():
         {"id": "small-firm", "name": "小企业", "is_key": False},
         {"id": "calm-small", "name": "无事小企业", "is_key": False},
     ]
-    alerts = [
-        alert("1", severity="medium"),
-        alert("2", severity="critical", status="acknowledged"),
-        alert("3", severity="critical", type="stockpile", status="resolved"),
-        alert("4", severity="low", type="stockpile", enterprise_id="small-firm"),
-        alert("5", severity="high", type="major_incident", enterprise_id=None),
-    ]
-    columns, rows = views.overview_grid(enterprises, alerts)
+    counts = [  # notify's GET /v1/alerts/counts
+        {"enterprise_id": "chalco-qinghai", "type": "funding_gap", "status": "open", "count": 1,
+         "worst_severity": "medium"},
+        {"enterprise_id": "chalco-qinghai", "type": "funding_gap", "status": "acknowledged", "count": 1,
+         "worst_severity": "critical"},
+        {"enterprise_id": "chalco-qinghai", "type": "stockpile", "status": "resolved", "count": 3,
+         "worst_severity": "critical"},
+        {"enterprise_id": "small-firm", "type": "stockpile", "status": "open", "count": 1, "worst_severity": "low"},
+        {"enterprise_id": None, "type": "major_incident", "status": "open", "count": 1, "worst_severity": "high"},
+    ]  # fmt: skip
+    columns, rows = views.overview_grid(enterprises, counts)
     assert "funding_gap" in columns and "major_incident" in columns
     # Key enterprises always; others only with something open; the worst first.
     assert [r.enterprise_id for r in rows] == ["chalco-qinghai", "small-firm", "quiet-key"]

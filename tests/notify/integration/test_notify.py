@@ -614,3 +614,47 @@ def test_a_webhook_subscription_with_its_own_secret_is_signed_with_it(notify, ka
         headers["x-liaison-signature"]
         != "sha256=" + hmac.new(SECRET.encode(), signed, hashlib.sha256).hexdigest()
     )
+
+
+def test_the_overview_counts_come_from_the_index_and_respect_who_asks(notify, kafka_bootstrap, topics):
+    later = "funding_gap.chalco-qinghai.2011-12-25"
+    stockpile = "stockpile.western-mining.2011-12-18"
+    with notify() as client:
+        publish(
+            kafka_bootstrap,
+            topics["alerts_topic"],
+            alert(),
+            alert(later, severity="critical", period_end="2011-12-25"),
+            alert(
+                stockpile,
+                type="stockpile",
+                enterprise_id="western-mining",
+                severity="low",
+                routes=[{"group_id": "enterprise-management", "role": "primary"}],
+            ),
+        )
+        for alert_id in (CASE_ID, later, stockpile):
+            eventually(lambda a=alert_id: client.get(f"/v1/alerts/{a}", headers=ADMIN).status_code == 200)
+        finance = token("group", "finance")
+        assert client.post(f"/v1/alerts/{CASE_ID}/ack", headers=finance).status_code == 200
+        counted = client.get("/v1/alerts/counts", headers=ADMIN)
+        assert counted.status_code == 200
+        assert counted.json() == [
+            {"enterprise_id": "chalco-qinghai", "type": "funding_gap", "status": "acknowledged", "count": 1,
+             "worst_severity": "medium"},
+            {"enterprise_id": "chalco-qinghai", "type": "funding_gap", "status": "open", "count": 1,
+             "worst_severity": "critical"},
+            {"enterprise_id": "western-mining", "type": "stockpile", "status": "open", "count": 1,
+             "worst_severity": "low"},
+        ]  # fmt: skip
+        # A group counts only what is routed to it; an enterprise only its own.
+        assert [c["enterprise_id"] for c in client.get("/v1/alerts/counts", headers=finance).json()] == [
+            "chalco-qinghai",
+            "chalco-qinghai",
+        ]
+        mining = client.get("/v1/alerts/counts", headers=token("enterprise", "western-mining")).json()
+        assert [(c["type"], c["count"]) for c in mining] == [("stockpile", 1)]
+        assert client.get("/v1/alerts/counts", params={"group_id": "sme"}, headers=finance).status_code == 403
+        resolved = client.get("/v1/alerts/counts", params={"status": "resolved"}, headers=ADMIN)
+        assert resolved.status_code == 200 and resolved.json() == []
+        assert client.get("/v1/alerts/counts", params={"status": "closed"}, headers=ADMIN).status_code == 422

@@ -6,10 +6,18 @@ from services.notify import alert_index
 from services.notify.alert_index import View
 
 
-def entry(minute: int, *, groups=("finance",), status="open", enterprise="chalco-qinghai") -> dict:
+def entry(
+    minute: int,
+    *,
+    groups=("finance",),
+    status="open",
+    enterprise="chalco-qinghai",
+    type="funding_gap",
+    severity="high",
+) -> dict:
     received = datetime(2011, 12, 19, 9, minute, tzinfo=UTC)
-    return {"group_ids": list(groups), "enterprise_id": enterprise, "type": "funding_gap", "status": status,
-            "t": received.timestamp()}  # fmt: skip
+    return {"group_ids": list(groups), "enterprise_id": enterprise, "type": type, "status": status,
+            "severity": severity, "t": received.timestamp()}  # fmt: skip
 
 
 def test_newest_first_then_by_id_filtered_and_paged():
@@ -51,4 +59,24 @@ def test_an_entry_as_the_view_keeps_it():
                                  "status": "open", "received_at": received.replace(tzinfo=None),
                                  "severity": "high"})  # fmt: skip
     assert small == {"group_ids": ["finance"], "enterprise_id": "e", "type": "t", "status": "open",
-                     "t": 1324287000123}  # fmt: skip
+                     "severity": "high", "t": 1324287000123}  # fmt: skip
+
+
+def test_the_overview_counts_unresolved_alerts_per_enterprise_type_and_status_with_the_worst():
+    view = View()
+    view.apply("a", entry(1, severity="medium"), 1)
+    view.apply("b", entry(2, severity="critical"), 1)
+    view.apply("c", entry(3, severity="low", status="acknowledged"), 1)
+    view.apply("d", entry(4, severity="critical", status="resolved"), 1)
+    view.apply("e", entry(5, groups=("sme",), type="stockpile", enterprise="small-firm", severity="low"), 1)
+    view.apply("f", {**entry(6), "severity": None}, 1)  # an entry from before severities were kept
+    assert view.tally({}, statuses=("open", "acknowledged")) == [
+        {"enterprise_id": "chalco-qinghai", "type": "funding_gap", "status": "acknowledged", "count": 1,
+         "worst_severity": "low"},
+        {"enterprise_id": "chalco-qinghai", "type": "funding_gap", "status": "open", "count": 3,
+         "worst_severity": "critical"},
+        {"enterprise_id": "small-firm", "type": "stockpile", "status": "open", "count": 1, "worst_severity": "low"},
+    ]  # fmt: skip
+    finance = view.tally({"group_ids": "finance"}, statuses=("open",))
+    assert [(c["enterprise_id"], c["count"]) for c in finance] == [("chalco-qinghai", 3)]
+    assert view.tally({}, statuses=("resolved",))[0]["count"] == 1
