@@ -24,6 +24,7 @@ import os
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -131,11 +132,19 @@ def pipeline(client: httpx.Client, token: str, enterprises: list[str], year: int
         for i in range(total)
     ]
     started = time.perf_counter()
-    for index, item in enumerate(items):
+
+    def send(index: int) -> None:
+        # Each report at its moment: one request takes longer than 1/RATE (ingest answers once
+        # Kafka has it), so senders side by side keep the rate.
+        item = items[index]
         time.sleep(max(0.0, started + index / RATE - time.perf_counter()))
         sent[item["report_id"]] = time.perf_counter()
         answer = client.post("/v1/reports", json=item)
         assert answer.status_code in (200, 202), answer.text[:200]
+
+    with ThreadPoolExecutor(max_workers=16) as senders:
+        list(senders.map(send, range(total)))
+    achieved = total / (time.perf_counter() - started)
     deadline = time.monotonic() + 60
     while len([r for r in sent if r in seen.times]) < total and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -144,7 +153,7 @@ def pipeline(client: httpx.Client, token: str, enterprises: list[str], year: int
     latencies = [seen.times[r] - sent[r] for r in sent if r in seen.times]
     to_topic = [on_topic.times[r] - sent[r] for r in sent if r in on_topic.times]
     return (
-        f"pipeline at {RATE:.0f}/s: {len(latencies)}/{total} stored, p50 {percentile(latencies, 50) * 1000:.0f} ms,"
+        f"pipeline at {RATE:.0f}/s (sent at {achieved:.0f}/s): {len(latencies)}/{total} stored, p50 {percentile(latencies, 50) * 1000:.0f} ms,"
         f" p99 {percentile(latencies, 99) * 1000:.0f} ms\n"
         f"  of which submission → alert on liaison.alerts.v1 (ingest, rules): p50"
         f" {percentile(to_topic, 50) * 1000:.0f} ms, p99 {percentile(to_topic, 99) * 1000:.0f} ms"

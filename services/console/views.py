@@ -442,8 +442,9 @@ EVENT_LABELS = {
 
 
 def case_timeline(alert: dict[str, Any]) -> list[dict[str, str]]:
-    """The case's history, oldest first, in words an official reads: when, what, who, details."""
-    return [
+    """The case's history, oldest first, in words an official reads: when, what, who, details.
+    A long case keeps only its latest weekly updates; a line says how many came before."""
+    lines = [
         {
             "at": str(entry.get("at") or "")[:19].replace("T", " "),
             "event": EVENT_LABELS.get(str(entry.get("event")), str(entry.get("event"))),
@@ -452,6 +453,12 @@ def case_timeline(alert: dict[str, Any]) -> list[dict[str, str]]:
         }
         for entry in sorted(alert.get("history") or [], key=lambda e: str(e.get("at") or ""))
     ]
+    earlier = int(alert.get("earlier_updates") or 0)
+    if earlier:
+        detail = f"此前另有 {earlier} 次数据更新，完整记录见 liaison.alert-events.v1"
+        note = {"at": "", "event": EVENT_LABELS["updated"], "by": "rules", "detail": detail}
+        lines.insert(1 if lines else 0, note)  # after the case was received
+    return lines
 
 
 BEIJING = timezone(timedelta(hours=8))

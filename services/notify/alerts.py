@@ -417,6 +417,7 @@ def merge_into(
     if changed:
         detail = ", ".join(sorted(changed))
         existing.history.append(HistoryEntry(at=moment, event="updated", by="rules", detail=detail))
+        fold_updates(existing)
         alert_events.record(
             existing.alert_id,
             "updated",
@@ -453,6 +454,24 @@ def merge_into(
             existing.group_ids
         )  # the groups are told once that the case ended (or came back)
     return outcome, [g for g in merged["group_ids"] if g not in current.get("group_ids", [])]
+
+
+# The rules' weekly updates a stored case keeps in its history (the latest ones); the rest are
+# counted in `earlier_updates`, so that a case's document, and the cost of each of its writes,
+# stops growing with its age (FerretDB reads and rewrites a document whole on every update).
+KEPT_UPDATES = 8
+
+
+def fold_updates(alert: Alert) -> None:
+    """Keep the latest KEPT_UPDATES of the rules' "updated" entries; count the ones taken out.
+    Every other entry (received, acknowledgements, comments, deliveries …) stays."""
+    updates = [i for i, entry in enumerate(alert.history) if entry.event == "updated" and entry.by == "rules"]
+    excess = len(updates) - KEPT_UPDATES
+    if excess <= 0:
+        return
+    dropped = set(updates[:excess])
+    alert.history = [entry for i, entry in enumerate(alert.history) if i not in dropped]
+    alert.earlier_updates = (alert.earlier_updates or 0) + excess
 
 
 def planned(alert: Alert) -> None:

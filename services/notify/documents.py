@@ -80,6 +80,10 @@ class Alert(me.Document):
     # 协调中: a routed group is coordinating the case until then; no escalation or reminder before.
     coordinating_until = me.DateTimeField()
     history = me.EmbeddedDocumentListField(HistoryEntry)
+    # The rules' weekly "updated" entries beyond the latest KEPT_UPDATES, taken out of `history`
+    # (a case open for a year would carry 52 of them, and every write of the case with them):
+    # how many there were. Every one stays on liaison.alert-events.v1, the full audit log.
+    earlier_updates = me.IntField()
     # A planning of notifications that was decided but not yet done ("alerts" or "escalation"): set
     # in the same write as the change that calls for it, cleared once planned, so a writer killed
     # in between plans it when the message comes again.

@@ -153,6 +153,9 @@ def test_a_case_timeline_reads_oldest_first_in_words():
     timeline = case_timeline(alert)
     assert [t["event"] for t in timeline] == ["收到", "协调中"]
     assert timeline[0]["at"] == "2011-12-19 08:00:00"
+    folded = case_timeline({**alert, "earlier_updates": 44})
+    assert [t["event"] for t in folded] == ["收到", "更新", "协调中"]
+    assert "此前另有 44 次数据更新" in folded[1]["detail"]
 
 
 def test_a_silence_is_active_from_its_start_until_its_end_and_a_day_ends_in_beijing():

@@ -658,3 +658,35 @@ def test_the_overview_counts_come_from_the_index_and_respect_who_asks(notify, ka
         resolved = client.get("/v1/alerts/counts", params={"status": "resolved"}, headers=ADMIN)
         assert resolved.status_code == 200 and resolved.json() == []
         assert client.get("/v1/alerts/counts", params={"status": "closed"}, headers=ADMIN).status_code == 422
+
+
+def test_a_case_of_a_whole_year_keeps_its_latest_updates_and_the_topic_keeps_them_all(
+    notify, kafka_bootstrap, topics
+):
+    from datetime import date, timedelta
+
+    from services.notify.alerts import KEPT_UPDATES
+
+    weeks = [(date(2011, 12, 18) + timedelta(weeks=w)).isoformat() for w in range(KEPT_UPDATES + 6)]
+    with notify() as client:
+        publish(kafka_bootstrap, topics["alerts_topic"], alert(last_period_end=weeks[0], occurrences=1))
+        eventually(lambda: client.get(f"/v1/alerts/{CASE_ID}", headers=ADMIN).status_code == 200)
+        finance = token("group", "finance")
+        assert (
+            client.post(f"/v1/alerts/{CASE_ID}/ack", json={"comment": "在办"}, headers=finance).status_code
+            == 200
+        )
+        later = [alert(last_period_end=week, occurrences=n + 1) for n, week in enumerate(weeks) if n > 0]
+        publish(kafka_bootstrap, topics["alerts_topic"], *later)
+        case = eventually(lambda: _alert_where(client, lambda a: a["last_period_end"] == weeks[-1]))
+        events = [h["event"] for h in case["history"]]
+        assert events.count("updated") == KEPT_UPDATES
+        assert case["earlier_updates"] == len(later) - KEPT_UPDATES
+        # What people did stays whole: the receipt and the acknowledgement with its comment.
+        assert events[0] == "received" and "acknowledged" in events
+        updated = [h for h in case["history"] if h["event"] == "updated"]
+        assert max(h["at"] for h in updated) == case["updated_at"]
+        recorded = _events_of(
+            kafka_bootstrap, topics["alert_events_topic"], CASE_ID, ["updated"] * len(later)
+        )
+    assert [e["event"] for e in recorded].count("updated") == len(later)
