@@ -45,6 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     delivery.subscription_secret = secret_of
 
     def on_alert(alert: Alert, outcome: str) -> None:
+        if not broadcaster.listening:  # nobody streams: no need to put the alert into words
+            return
         broadcaster.publish(
             {"event": "new" if outcome == "new" else "changed", "alert": alerts.alert_dict(alert)}
         )

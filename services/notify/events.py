@@ -19,6 +19,11 @@ class Broadcaster:
     def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
         self._queues.discard(queue)
 
+    @property
+    def listening(self) -> bool:
+        """Anyone connected: without a stream client, an alert need not be put into words."""
+        return bool(self._queues)
+
     def publish(self, event: dict[str, Any]) -> None:
         for queue in list(self._queues):
             if queue.full():  # a client that does not read loses the oldest, not the service
