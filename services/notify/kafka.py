@@ -17,7 +17,7 @@ from liaison_common import jsonbytes
 from liaison_common.deadletter import MAX_DEAD_LETTER_BYTES, RawMessage, dead_letter
 from liaison_common.events import AlertEvent
 from liaison_common.kafka_auth import kafka_auth
-from liaison_common.kafka_clients import Batches, consume_forever
+from liaison_common.kafka_clients import Batches, commit_handled, consume_forever
 from liaison_common.registry_view import RegistryView
 from services.notify import alert_index, alerts, digests, documents
 from services.notify.config import Settings
@@ -117,9 +117,13 @@ async def consume(
         # Partitions apart run side by side: an alert and its commands share one partition
         # number (and so one lane), which keeps one writer per alert. A task group: a lane that
         # fails stops the others before the consumer restarts.
-        async with current["busy"], asyncio.TaskGroup() as lanes:
-            for lane in _lanes(batches):
-                lanes.create_task(_run_lane(lane, consumer, settings, view, current["producer"], on_alert))
+        async with current["busy"]:
+            async with asyncio.TaskGroup() as lanes:
+                for lane in _lanes(batches):
+                    lanes.create_task(
+                        _run_lane(lane, consumer, settings, view, current["producer"], on_alert)
+                    )
+            await commit_handled(consumer, batches)  # one commit for the batch, once every lane is done
 
     await consume_forever("notify", open_clients, handle_batches, max_records=600, before_start=before_start)
 
@@ -139,7 +143,7 @@ async def _run_lane(
     producer: AIOKafkaProducer,
     on_alert: Callable[[documents.Alert, str], None],
 ) -> None:
-    """One partition number's messages, topic after topic, in order; committed per topic."""
+    """One partition number's messages, topic after topic, in order (committed by the caller)."""
     for tp, messages in lane:
         if tp not in consumer.assignment():
             continue  # handed over meanwhile: its new owner reads these again
@@ -151,7 +155,6 @@ async def _run_lane(
         else:
             for message in messages:
                 await _handle_guarded(message, tp.topic, settings, view, producer, on_alert)
-        await consumer.commit({tp: messages[-1].offset + 1})
 
 
 def latest_per_week(messages: list[Any]) -> list[Any]:
