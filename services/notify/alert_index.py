@@ -196,6 +196,31 @@ class View:
             cells.values(), key=lambda c: (str(c["enterprise_id"]), str(c["type"]), str(c["status"]))
         )
 
+    def open_counts(self) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+        """The open alerts per (group, severity), and per primary group those escalated at least
+        once (not acknowledged in time): the gauges of metrics.py."""
+        counts: dict[tuple[str, str], int] = {}
+        overdue: dict[str, int] = {}
+        with self._lock:
+            for entry in self._entries.values():
+                if entry.get("status") != "open":
+                    continue
+                for group_id in entry.get("group_ids") or ():
+                    key = (group_id, entry.get("severity") or "")
+                    counts[key] = counts.get(key, 0) + 1
+                if (entry.get("level") or 0) >= 1 and entry.get("primary"):
+                    overdue[entry["primary"]] = overdue.get(entry["primary"], 0) + 1
+        return counts, overdue
+
+    def escalations(self) -> list[tuple[str, datetime]]:
+        """Every alert not resolved with an escalation (or reminder) to come, and when."""
+        with self._lock:
+            return [
+                (alert_id, moment_of(entry["next"]))
+                for alert_id, entry in self._entries.items()
+                if entry.get("status") in ("open", "acknowledged") and entry.get("next") is not None
+            ]
+
     def __len__(self) -> int:
         return len(self._entries)
 
@@ -224,20 +249,34 @@ outbox: "queue.SimpleQueue[tuple[str, dict[str, Any] | None]]" = queue.SimpleQue
 
 
 def compact(entry: dict[str, Any]) -> dict[str, Any]:
-    """What the view keeps of an entry (and the topic carries): the inbox's filters and its order."""
-    received = aware(entry["received_at"])
+    """What the view keeps of an entry (and the topic carries): the inbox's filters and its
+    order, and what the open-alerts gauge and the escalation resync read (so that neither reads
+    the database)."""
     return {
         "group_ids": list(entry.get("group_ids") or []),
         "enterprise_id": entry.get("enterprise_id"),
         "type": entry.get("type"),
         "status": entry.get("status"),
         "severity": entry.get("severity"),
-        # Whole milliseconds, as the database keeps a time: the same entry read back compares equal.
-        "t": (received - UNIX_EPOCH) // timedelta(milliseconds=1) if received is not None else 0,
+        "t": milliseconds(entry.get("received_at")) or 0,
+        "level": entry.get("escalation_level") or 0,
+        "primary": entry.get("primary_group"),
+        "next": milliseconds(entry.get("next_escalation_at")),
     }
 
 
 UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def milliseconds(moment: datetime | None) -> int | None:
+    """Whole milliseconds since 1970, as the database keeps a time: the same entry read back
+    compares equal."""
+    moment = aware(moment)
+    return None if moment is None else (moment - UNIX_EPOCH) // timedelta(milliseconds=1)
+
+
+def moment_of(ms: int | float) -> datetime:
+    return UNIX_EPOCH + timedelta(milliseconds=ms)
 
 
 def announce(entries: list[dict[str, Any]]) -> None:
@@ -294,9 +333,8 @@ def publish_missing() -> int:
     stale = []
     for entry in AlertIndexEntry._get_collection().find({}):
         known = view.get(entry["_id"])
-        if known is None or {
-            k: known.get(k) for k in ("group_ids", "enterprise_id", "type", "status", "severity", "t")
-        } != compact(entry):
+        small = compact(entry)
+        if known is None or {k: known.get(k) for k in small} != small:
             stale.append(entry)
     for start in range(0, len(stale), 500):
         announce(stale[start : start + 500])

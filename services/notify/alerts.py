@@ -638,7 +638,10 @@ def escalations_due(settings: Settings, *, resync: bool = False) -> list[dict[st
     the alert's writer applies the commands, and a level applied already changes nothing.
     """
     moment = now()
-    if resync:
+    if resync and alert_index.view.loaded.is_set():  # from the index in memory, not the database
+        for alert_id, when in alert_index.view.escalations():
+            timers.escalations.schedule(alert_id, when)
+    elif resync:  # still loading at start: the database's entries
         for status in ("open", "acknowledged"):  # one equality each: FerretDB reads all for $in
             for entry in alert_index.entries(status=status):
                 if entry.get("next_escalation_at") is not None:

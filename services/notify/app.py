@@ -6,7 +6,6 @@ Run: uvicorn --factory services.notify.app:create_app --port 8003
 
 import asyncio
 import logging
-from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -71,8 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     for command in due:
                         alert_events.enqueue(command)
                         ESCALATIONS.inc()
-                    if loop.time() - last_gauge > settings.open_alerts_count_seconds:
-                        await to_thread.run_sync(_count_open_alerts)
+                    # Counted in memory (milliseconds); not counted until the index has loaded.
+                    if loop.time() - last_gauge > settings.open_alerts_count_seconds and _count_open_alerts():
                         last_gauge = loop.time()
                     if loop.time() - last_archive > every:
                         last_archive = loop.time()
@@ -153,17 +152,15 @@ def _count_registry(view: RegistryView) -> None:
         REGISTRY_ENTITIES.labels(entity_type).set(view.count(entity_type))
 
 
-def _count_open_alerts() -> None:
-    counts: Counter[tuple[str, str]] = Counter()
-    overdue: Counter[str] = Counter()
-    for entry in alert_index.entries(status="open"):  # the small entries, not the alerts
-        for group_id in entry.get("group_ids", []):
-            counts[(group_id, entry.get("severity") or "")] += 1
-        if (entry.get("escalation_level") or 0) >= 1 and entry.get("primary_group"):
-            overdue[entry["primary_group"]] += 1  # not acknowledged in time: its primary group's
+def _count_open_alerts() -> bool:
+    """Set the open-alerts gauges from the index in memory; False while it is still loading."""
+    if not alert_index.view.loaded.is_set():
+        return False
+    counts, overdue = alert_index.view.open_counts()
     OPEN_ALERTS.clear()
     for (group_id, severity), count in counts.items():
         OPEN_ALERTS.labels(group_id, severity).set(count)
     OVERDUE_ALERTS.clear()
     for group_id, count in overdue.items():
         OVERDUE_ALERTS.labels(group_id).set(count)
+    return True

@@ -59,7 +59,8 @@ def test_an_entry_as_the_view_keeps_it():
                                  "status": "open", "received_at": received.replace(tzinfo=None),
                                  "severity": "high"})  # fmt: skip
     assert small == {"group_ids": ["finance"], "enterprise_id": "e", "type": "t", "status": "open",
-                     "severity": "high", "t": 1324287000123}  # fmt: skip
+                     "severity": "high", "t": 1324287000123, "level": 0, "primary": None,
+                     "next": None}  # fmt: skip
 
 
 def test_the_overview_counts_unresolved_alerts_per_enterprise_type_and_status_with_the_worst():
@@ -80,3 +81,23 @@ def test_the_overview_counts_unresolved_alerts_per_enterprise_type_and_status_wi
     finance = view.tally({"group_ids": "finance"}, statuses=("open",))
     assert [(c["enterprise_id"], c["count"]) for c in finance] == [("chalco-qinghai", 3)]
     assert view.tally({}, statuses=("resolved",))[0]["count"] == 1
+
+
+def test_the_gauges_and_the_escalation_resync_read_the_view_not_the_database():
+    escalated = datetime(2011, 12, 19, 13, 0, tzinfo=UTC)
+    stored = {"_id": "a", "group_ids": ["finance", "comprehensive"], "enterprise_id": "e", "type": "funding_gap",
+              "status": "open", "severity": "high", "received_at": escalated.replace(tzinfo=None),
+              "escalation_level": 1, "primary_group": "finance",
+              "next_escalation_at": escalated.replace(tzinfo=None)}  # fmt: skip
+    view = View()
+    view.apply("a", alert_index.compact(stored), 1)
+    view.apply("b", {**entry(2, severity="low"), "level": 0, "next": None}, 1)
+    view.apply("c", {**entry(3, status="acknowledged"), "next": 1324300000000}, 1)
+    view.apply("d", {**entry(4, status="resolved"), "next": 1324300000000}, 1)  # resolved: no escalation
+    counts, overdue = view.open_counts()
+    assert counts == {("finance", "high"): 1, ("comprehensive", "high"): 1, ("finance", "low"): 1}
+    assert overdue == {"finance": 1}  # escalated at least once: not acknowledged in time
+    assert sorted(view.escalations()) == [
+        ("a", escalated),
+        ("c", alert_index.moment_of(1324300000000)),
+    ]
