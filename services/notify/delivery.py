@@ -166,17 +166,20 @@ def _claim(key: str, settings: Settings) -> tuple[Notification, str] | None:
     still pending that this instance may not send now is put back on its timer for when it may
     (its retry time, or the end of another sender's lease)."""
     moment = clock.now()
+    known = timers.destinations.get(key)
+    if known is not None and _held_back(key, known[0], known[1], moment, settings):
+        return None  # its receiver is failing: held back without reading it
     notification = Notification.objects(key=key).first()
     if notification is None or notification.status not in ("collecting", "pending"):
+        timers.destinations.forget(key)
         return None
+    created = clock.aware(notification.created_at) or moment
+    timers.destinations.remember(key, notification.target, created)
     send_at = clock.aware(notification.send_at)
     if send_at is not None and send_at > moment:
         timers.notifications.schedule(key, send_at)
         return None
-    held_until = receivers.down_until(notification.target, moment)
-    created = clock.aware(notification.created_at) or moment
-    if held_until is not None and (moment - created).total_seconds() <= settings.delivery_expiry_seconds:
-        timers.notifications.schedule(key, held_until)  # its receiver is failing: wait for it
+    if _held_back(key, notification.target, created, moment, settings):
         return None
     window = int(moment.timestamp() // LEASE_SECONDS)
     earlier = DeliveryClaim.objects(claim_id=f"{key}|{notification.attempts}|{window - 1}").first()
@@ -195,6 +198,16 @@ def _claim(key: str, settings: Settings) -> tuple[Notification, str] | None:
     return notification, claim_id
 
 
+def _held_back(key: str, target: str | None, created: datetime, moment: datetime, settings: Settings) -> bool:
+    """A notification whose receiver is failing waits for the receiver's next try (put back on
+    its timer), unless it is old enough to expire: that attempt goes ahead and records it."""
+    held_until = receivers.down_until(target, moment)
+    if held_until is None or (moment - created).total_seconds() > settings.delivery_expiry_seconds:
+        return False
+    timers.notifications.schedule(key, held_until)
+    return True
+
+
 def _release_claim(claim_id: str) -> None:
     """Give back a claim whose attempt this instance did not finish (it is stopping), so that
     the next instance sends it at once rather than a lease later."""
@@ -203,6 +216,7 @@ def _release_claim(claim_id: str) -> None:
 
 def _record_delivery(notification: Notification) -> None:
     moment = clock.now()
+    timers.destinations.forget(notification.key)
     Notification.objects(key=notification.key).update_one(
         set__status="delivered",
         set__delivered_at=moment,
@@ -284,8 +298,12 @@ def resync(settings: Settings) -> None:
     """Re-read what is due from the database: at start, then once a minute (work another
     instance planned and left, a claim that lapsed, an escalation command that was lost)."""
     for status in ("collecting", "pending"):  # one equality each: FerretDB serves it from an index
-        for notification in Notification.objects(status=status).only("key", "send_at"):
+        for notification in Notification.objects(status=status).only(
+            "key", "send_at", "target", "created_at"
+        ):
             timers.notifications.schedule(notification.key, clock.aware(notification.send_at) or clock.now())
+            created = clock.aware(notification.created_at) or clock.now()
+            timers.destinations.remember(notification.key, notification.target, created)
 
 
 def _parse(text: str) -> Any:

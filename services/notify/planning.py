@@ -175,6 +175,7 @@ def insert_notification(
     # A NotUniqueError means another alert (or instance) opened this window first.
     with contextlib.suppress(NotUniqueError):
         timers.notifications.schedule(key, send_at)
+        timers.destinations.remember(key, subscription.get("target"), created_at)
         Notification(
             key=key,
             subscription_id=subscription["id"],

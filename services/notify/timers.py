@@ -55,6 +55,31 @@ class DueQueue:
             return len(self._due_at)
 
 
+class Destinations:
+    """Each pending notification's receiver (its target) and when it was created: enough for
+    the dispatcher to hold back a notification whose receiver is failing without reading it
+    from the database (hundreds of them per backoff step, with a receiver down for a day)."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.limit = limit
+        self._known: dict[str, tuple[str | None, datetime]] = {}
+        self._lock = threading.Lock()
+
+    def remember(self, key: str, target: str | None, created_at: datetime) -> None:
+        with self._lock:
+            if len(self._known) >= self.limit and key not in self._known:
+                self._known.clear()  # rare; what is forgotten is read from the database again
+            self._known[key] = (target, created_at)
+
+    def get(self, key: str) -> tuple[str | None, datetime] | None:
+        return self._known.get(key)
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._known.pop(key, None)
+
+
 notifications = DueQueue()  # notification key → its send_at (first attempt or next retry)
+destinations = Destinations()  # notification key → (target, created_at), while it is pending
 late_checks = DueQueue()  # notification key → when to look for items that missed it
 escalations = DueQueue()  # alert id → next_escalation_at
