@@ -34,6 +34,7 @@ from liaison_common.logs import configure_logging
 from liaison_common.registry_view import RegistryView
 from liaison_common.topics import partitions_of
 from services.rules.config import Settings
+from services.rules.consumer import RulesTransport
 from services.rules.thresholds import Thresholds
 
 configure_logging()
@@ -55,8 +56,9 @@ PARTITIONS = input_partitions()
 
 
 class RulesApp(faust.App):
-    """faust.App with one fix: a worker being stopped finishes its events in flight and sends its
-    table writes before it gives its partitions away.
+    """faust.App with two fixes for rebalances: its consumer does not drop the messages a
+    rebalance sent it back to (services/rules/consumer.py), and a worker being stopped finishes
+    its events in flight and sends its table writes before it gives its partitions away.
 
     faust-streaming 0.15.3 answers a rebalance that comes while the worker stops (SIGTERM, a
     scale-down, a rolling update) by closing the consumer at once, with the last events' table
@@ -65,6 +67,9 @@ class RulesApp(faust.App):
     bench-rebalance` saw cases split in two, and a case's updates missing, each time a worker
     stopped while another joined (docs/scaling.md).
     """
+
+    def _new_transport(self) -> Any:
+        return RulesTransport(self.conf.broker_consumer, self)
 
     async def _on_partitions_revoked(self, revoked: set[Any]) -> None:
         if self.should_stop and self._consumer is not None:
