@@ -63,7 +63,10 @@ class StaleBatchGuard:
             "a batch fetched before the seek to the committed offsets was still being handed on: "
             "seeking to the committed offsets again"
         )
-        await self.seek_again()
+        try:
+            await self.seek_again()
+        except Exception as error:  # a rebalance has begun: its own seek will follow it
+            log.warning("could not seek to the committed offsets again: %r", error)
 
 
 class RebalanceSafeConsumer(AIOKafkaConsumer):

@@ -86,3 +86,13 @@ def test_a_seek_that_ends_while_the_last_message_is_handed_on_still_seeks_again(
     guard = StaleBatchGuard(partition.seek_again)
     assert hand_on(guard, batch([75, 76, 77, 78], guard), seek_ends_after=78) == [75, 76, 77, 78]
     assert partition.seeks_again == 1
+
+
+def test_a_seek_that_fails_does_not_stop_the_fetch_loop():
+    # a rebalance began meanwhile: its own seek to the committed offsets follows it
+    async def failing_seek() -> None:
+        raise RuntimeError("rebalancing")
+
+    guard = StaleBatchGuard(failing_seek)
+    assert hand_on(guard, batch([75, 76, 77], guard), seek_ends_after=76) == [75, 76]
+    assert guard.stale_batches == 1
