@@ -17,7 +17,10 @@ group of its own, so the running platform is not disturbed:
      without Kafka;
   5. fair: an aiokafka loop doing that same work and producing the same outputs (each send
      awaited into the producer's batch, flushed and committed per batch of 500). The worker's
-     ratio to this loop is the one that says how much Faust and the tables cost.
+     ratio to this loop is the one that says how much Faust and the tables cost;
+  6. Faust alone: a Faust agent with none of the domain work that reads the same reports and
+     makes the same Kafka writes per report (bench/faust_floor.py): the ceiling of a Faust
+     worker on this machine, whatever its own code costs.
 """
 
 import asyncio
@@ -277,6 +280,52 @@ async def fair_loop(bootstrap: str, source: str, n: int, view: RegistryView) -> 
     return await consume_produce(bootstrap, source, n, "fair", outputs)
 
 
+def faust_floor(bootstrap: str, source: str, n: int, run: str, outputs: float) -> float:
+    """Reports/s of bench/faust_floor.py: a Faust agent with none of the domain work and the
+    worker's Kafka writes per report (a table write and as many sends), from the same backlog."""
+    sink, done = f"bench.floor-sink.{run}", f"bench.floor-done.{run}"
+    ensure_topics(bootstrap, (TopicSpec(sink, 3), TopicSpec(done, 3)))
+    with tempfile.TemporaryDirectory() as datadir:
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "FLOOR_APP_ID": f"bench-floor-{run}",
+            "FLOOR_DATADIR": datadir,
+            "FLOOR_SOURCE": source,
+            "FLOOR_SINK": sink,
+            "FLOOR_DONE": done,
+            "FLOOR_OUTPUTS": str(round(outputs)),
+            "FLOOR_WEB_PORT": str(19000 + int(run[:3], 16) % 1000),  # beside the worker's 18xxx
+        }
+        with (REPO / ".local" / "logs" / "bench-faust-floor.log").open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, str(REPO / "bench" / "faust_floor.py"), "worker", "-l", "info"],
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                first = None
+                deadline = time.monotonic() + 600
+                while time.monotonic() < deadline:
+                    if process.poll() is not None:
+                        raise SystemExit("bench/faust_floor.py exited: see .local/logs/bench-faust-floor.log")
+                    count = count_messages(bootstrap, done)
+                    if count and first is None:
+                        first = (time.perf_counter(), count)
+                    if count >= n:
+                        break
+                    time.sleep(0.2)
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
+    if first is None or count < n:
+        raise SystemExit("bench/faust_floor.py did not drain the backlog in 10 minutes")
+    elapsed = time.perf_counter() - first[0]
+    return (n - first[1]) / elapsed if elapsed > 0 else float("nan")
+
+
 def domain_alone(values: list[bytes], view: RegistryView) -> tuple[float, float]:
     """Reports/s of the domain work alone, and outputs per report."""
     work = DomainWork(view)
@@ -355,7 +404,15 @@ def main() -> None:
     )
     fair = asyncio.run(fair_loop(bootstrap, topics["reports"], n, view))
     print(f"{'fair: aiokafka loop doing that work':<36} {fair:>8.0f} reports/s")
-    print(f"\nratio rules/bare: {rate / bare:.2f}   rules/fair: {rate / fair:.2f}")
+    floor = faust_floor(bootstrap, topics["reports"], n, run, per_report)
+    print(
+        f"{'Faust alone: same reads and writes':<36} {floor:>8.0f} reports/s   "
+        f"(no domain work; a table write and {round(per_report)} sends per report)"
+    )
+    print(
+        f"\nratio rules/bare: {rate / bare:.2f}   rules/fair: {rate / fair:.2f}   "
+        f"rules/Faust alone: {rate / floor:.2f}"
+    )
 
 
 if __name__ == "__main__":
