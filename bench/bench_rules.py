@@ -163,15 +163,21 @@ def fill(bootstrap: str, topic: str, n: int, run: str) -> None:
     producer.close()
 
 
-def drain_rate(bootstrap: str, topics: dict[str, str], n: int) -> float:
-    """Reports per second from the worker's first output to its N-th (one period event per report)."""
+def drain_rate(bootstrap: str, topic: str, n: int, process: subprocess.Popen, timeout: float = 600) -> float:
+    """Reports per second from the process's first output on `topic` to its N-th (one output
+    there per report)."""
     first = None
+    deadline = time.monotonic() + timeout
     while True:
-        done = count_messages(bootstrap, topics["periods"])
+        if process.poll() is not None:
+            raise SystemExit(f"{process.args!r} exited before it drained the backlog (see .local/logs)")
+        done = count_messages(bootstrap, topic)
         if done and first is None:
             first = (time.perf_counter(), done)
         if done >= n:
             break
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the backlog was not drained in {timeout:.0f} s")
         time.sleep(0.2)
     assert first is not None
     elapsed = time.perf_counter() - first[0]
@@ -306,24 +312,10 @@ def faust_floor(bootstrap: str, source: str, n: int, run: str, outputs: float) -
                 stderr=subprocess.STDOUT,
             )
             try:
-                first = None
-                deadline = time.monotonic() + 600
-                while time.monotonic() < deadline:
-                    if process.poll() is not None:
-                        raise SystemExit("bench/faust_floor.py exited: see .local/logs/bench-faust-floor.log")
-                    count = count_messages(bootstrap, done)
-                    if count and first is None:
-                        first = (time.perf_counter(), count)
-                    if count >= n:
-                        break
-                    time.sleep(0.2)
+                return drain_rate(bootstrap, done, n, process)
             finally:
                 process.terminate()
                 process.wait(timeout=30)
-    if first is None or count < n:
-        raise SystemExit("bench/faust_floor.py did not drain the backlog in 10 minutes")
-    elapsed = time.perf_counter() - first[0]
-    return (n - first[1]) / elapsed if elapsed > 0 else float("nan")
 
 
 def domain_alone(values: list[bytes], view: RegistryView) -> tuple[float, float]:
@@ -376,7 +368,7 @@ def main() -> None:
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
-            rate = drain_rate(bootstrap, topics, n)
+            rate = drain_rate(bootstrap, topics["periods"], n, process)
             if profiler is not None:
                 profiler.wait(timeout=60)
             problems = count_messages(bootstrap, topics["problems"])
