@@ -1,68 +1,136 @@
-"""The rules worker's Kafka consumer: faust-streaming's, with one fix for rebalances.
+"""The rules worker's Kafka consumer: faust-streaming's, with fixes for rebalances.
 
 faust-streaming 0.15.3's fetch loop (`Consumer._drain_messages`) hands each fetched message to
-the streams and then notes its offset as read; a later message at or below the read offset is
-dropped as already seen ("DROPPED MESSAGE ROFF"). After a rebalance, Faust's recovery resumes the
-partitions and then seeks them to their committed offsets (`perform_seek`, which also sets the
-read offsets to them). A batch fetched before that seek ended can still be being handed on when
-it ends: the fetch loop then notes its offsets, ahead of the commit, and the fetch position may
-have moved past the seek too. Every message between the commit and those offsets is then
-dropped unprocessed. Nothing acknowledges them, so the partition's commits stop there; the next
-owner (after a restart or the next rebalance) reads them again, after their successors, against
-a case book that already holds the later weeks. `make bench-rebalance` traced exactly that
-(docs/scaling.md): a worker that joined processed one enterprise's offsets 75-78, then 95 on,
-and only minutes later, after the next rebalance, 79-94, each opening a case of its own.
+the streams and notes its offset as read. A later message at or below the read offset is dropped
+as already seen ("DROPPED MESSAGE ROFF"); one further ahead than the next offset is taken for a
+gap left by compaction, and the offsets in between count as processed (`_add_gap`), so the
+commit passes them. After a rebalance, Faust's recovery resumes the partitions and only then
+seeks them to their committed offsets (`perform_seek`). So messages read from the old position
+reach the streams around that seek, and with them, in `make bench-rebalance` (docs/scaling.md):
+- a batch fetched before the seek ended, handed on after it: the reports between the commit and
+  that batch were dropped as already read, and processed minutes later, after their successors,
+  each opening a case of its own;
+- a fetch that was in flight in Faust's consumer thread while the seek ran returned messages
+  from far ahead of the commit: the fetch loop counted the reports in between as a gap, and they
+  were never processed at all.
 
-The fix (`StaleBatchGuard`): a batch fetched before a seek ended is stale. It is handed on no
-further, and every partition is sought to its commit once more, now that nothing is in flight,
-so they are read again from there. What was already handed on is processed twice, in order,
-which at-least-once allows (alert ids are deterministic; the case book knows a repeated report).
+`StaleBatchGuard` keeps the streams to a continuous read from the commit:
+- after a rebalance begins, no stream message is handed on until the seek to the committed
+  offsets has ended (changelog messages go on: the restore before the seek reads them);
+- a fetch that began before a seek ended is stale: it is handed on no further and the partitions
+  are sought to their commits again, now that nothing is in flight;
+- a stream message further ahead than the next offset of its partition is a skip (Liaison's input
+  topics are neither compacted nor transactional): seek again. Should the same jump come back
+  after that seek (the log's start moved past the commit under retention), it is real: say so
+  and go on.
+What was already handed on may be processed twice, in order, which at-least-once allows (alert
+ids are deterministic; the case book knows a repeated report).
+
+On the stop path, a stream that sees a message while flow is stopped (the worker is stopping or a
+rebalance has begun), or of an earlier group generation, skips it and acknowledges it all the
+same (`Stream._py_aiter`: `do_ack or value is skipped_value`). The commit on leaving then covers
+reports nobody processed. Such a message is one no stream tracked (`message.tracked` is False),
+so `ack` refuses exactly those: the commit stops before them and the next owner reads them.
 """
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, Protocol
 
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.transport.drivers.aiokafka import Transport
 from faust.types import TP, Message
 
-Item = TypeVar("Item")
+HOLD_BACK_PAUSE = 0.05  # seconds: while a seek is pending, the fetch loop would spin
 log = logging.getLogger(__name__)
 
 
+class HasOffset(Protocol):
+    offset: int
+
+
 class StaleBatchGuard:
-    """Counts the seeks that have ended, and stops handing on a batch fetched before one."""
+    """Hands on only stream messages read continuously from the committed offsets (see above)."""
 
-    def __init__(self, seek_again: Callable[[], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        seek_again: Callable[[], Awaitable[None]],
+        from_stream: Callable[[Any], bool] = lambda tp: True,
+    ) -> None:
         self.seek_again = seek_again
+        self.from_stream = from_stream
+        self.rebalances_begun = 0
+        self.sought_after_rebalance = 0  # the rebalances_begun that the last finished seek followed
         self.seeks_done = 0
+        self.next_offset: dict[Any, int] = {}  # per stream partition, from the last seek on
+        self.reseeked_from: dict[Any, int] = {}  # a jump answered by a seek once: taken if it recurs
         self.stale_batches = 0
+        self.skips_caught = 0
+        self.held_back = 0
 
-    def seek_ended(self) -> None:
+    def rebalance_began(self) -> None:
+        self.rebalances_begun += 1
+
+    def seek_started(self) -> int:
+        return self.rebalances_begun
+
+    def seek_ended(self, started_after: int, committed: Mapping[Any, int | None]) -> None:
         self.seeks_done += 1
+        self.sought_after_rebalance = max(self.sought_after_rebalance, started_after)
+        self.next_offset = {
+            tp: offset for tp, offset in committed.items() if offset is not None and self.from_stream(tp)
+        }
 
-    async def hand_on(self, batch: AsyncIterator[Item]) -> AsyncIterator[Item]:
-        fetched_in: int | None = None
+    @property
+    def seek_pending(self) -> bool:
+        return self.sought_after_rebalance < self.rebalances_begun
+
+    async def hand_on(self, batch: AsyncIterator[tuple[Any, HasOffset]]) -> AsyncIterator[Any]:
+        # Counted when the fetch begins, not when its first message arrives: a fetch that began
+        # before a seek can return after it, with messages read from the old position.
+        fetched_in = self.seeks_done
+        held = 0
         async for item in batch:
-            if fetched_in is None:  # the fetch has just returned: nothing ran in between
-                fetched_in = self.seeks_done
             if self.seeks_done != fetched_in:
-                await self._stale()
+                await self._seek_again("a fetch that began before the seek to the commits ended")
                 return
+            tp, message = item
+            if self.from_stream(tp):
+                if self.seek_pending:
+                    held += 1  # read again from the commit once the seek has ended
+                    continue
+                expected = self.next_offset.get(tp)
+                if expected is not None and message.offset > expected:
+                    if self.reseeked_from.get(tp) != expected:
+                        self.reseeked_from[tp] = expected
+                        self.skips_caught += 1
+                        await self._seek_again(
+                            f"{tp}: offset {message.offset} came where {expected} was next"
+                        )
+                        return
+                    log.warning(
+                        "%s: offsets %d to %d are not in the log (retention?): going on from %d",
+                        tp,
+                        expected,
+                        message.offset - 1,
+                        message.offset,
+                    )
+                if expected is None or message.offset >= expected:
+                    self.next_offset[tp] = message.offset + 1
             yield item
             # Resumed when the fetch loop asks for the next message: it has handed this one on
             # and noted its offset as read. A seek that ended meanwhile made that note stale.
             if self.seeks_done != fetched_in:
-                await self._stale()
+                await self._seek_again("a seek to the commits ended while a batch was handed on")
                 return
+        if held:
+            self.held_back += held
+            await asyncio.sleep(HOLD_BACK_PAUSE)  # the same messages come again until the seek
 
-    async def _stale(self) -> None:
+    async def _seek_again(self, why: str) -> None:
         self.stale_batches += 1
-        log.info(
-            "a batch fetched before the seek to the committed offsets was still being handed on: "
-            "seeking to the committed offsets again"
-        )
+        log.info("%s: seeking to the committed offsets again", why)
         try:
             await self.seek_again()
         except Exception as error:  # a rebalance has begun: its own seek will follow it
@@ -72,14 +140,40 @@ class StaleBatchGuard:
 class RebalanceSafeConsumer(AIOKafkaConsumer):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.stale_batch_guard = StaleBatchGuard(self.perform_seek)
+        self.stale_batch_guard = StaleBatchGuard(self.perform_seek, self._from_stream)
+        self.skipped_acks_refused = 0
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        self.stale_batch_guard.rebalance_began()
+        await super().on_partitions_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
+        self.stale_batch_guard.rebalance_began()
+        await super().on_partitions_assigned(assigned, generation_id)
 
     async def perform_seek(self) -> None:
+        started_after = self.stale_batch_guard.seek_started()
         await super().perform_seek()
-        self.stale_batch_guard.seek_ended()
+        # Faust's read offsets are the committed offsets now: the next offset of each partition
+        self.stale_batch_guard.seek_ended(started_after, dict(self._read_offset))
 
     def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
         return self.stale_batch_guard.hand_on(super().getmany(timeout))
+
+    def _from_stream(self, tp: TP) -> bool:
+        return not self._is_changelog_tp(tp)
+
+    def ack(self, message: Message) -> bool:
+        if not message.tracked and self._skipped_by_streams(message):
+            self.skipped_acks_refused += 1
+            return False
+        return bool(super().ack(message))
+
+    def _skipped_by_streams(self, message: Message) -> bool:
+        """The stream's own test for skipping (`Stream._py_aiter`). A message that failed to
+        decode is untracked too, but arrives while flow is active: its ack goes through."""
+        app = self.app
+        return not app.flow_control.is_active() or message.generation_id != app.consumer_generation_id
 
 
 class RulesTransport(Transport):
