@@ -35,6 +35,7 @@ so `ack` refuses exactly those: the commit stops before them and the next owner 
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
@@ -43,6 +44,7 @@ from faust.transport.drivers.aiokafka import Transport
 from faust.types import TP, Message
 
 HOLD_BACK_PAUSE = 0.05  # seconds: while a seek is pending, the fetch loop would spin
+HOLD_BACK_WARN_AFTER = 30.0  # seconds without the seek that follows a rebalance: say so
 log = logging.getLogger(__name__)
 
 
@@ -68,9 +70,13 @@ class StaleBatchGuard:
         self.stale_batches = 0
         self.skips_caught = 0
         self.held_back = 0
+        self.pending_since = 0.0
+        self.warned_of_wait = False
 
     def rebalance_began(self) -> None:
         self.rebalances_begun += 1
+        self.pending_since = time.monotonic()
+        self.warned_of_wait = False
 
     def seek_started(self) -> int:
         return self.rebalances_begun
@@ -126,6 +132,11 @@ class StaleBatchGuard:
                 return
         if held:
             self.held_back += held
+            waited = time.monotonic() - self.pending_since
+            if waited > HOLD_BACK_WARN_AFTER and not self.warned_of_wait:
+                # Faust seeks after every rebalance; without it the stall watchdog restarts us
+                log.warning("stream messages held back %.0f s, waiting for the seek to the commits", waited)
+                self.warned_of_wait = True
             await asyncio.sleep(HOLD_BACK_PAUSE)  # the same messages come again until the seek
 
     async def _seek_again(self, why: str) -> None:

@@ -176,3 +176,15 @@ def test_a_partition_never_committed_takes_its_first_offset_as_it_comes():
     partitions.seek(None)
     assert hand_on(guard, batch(guard, [40, 41])) == [40, 41]
     assert hand_on(guard, batch(guard, [43])) == []  # 42 is missing: a skip
+
+
+def test_a_seek_that_does_not_come_is_reported(caplog):
+    partitions = Partitions()
+    guard = partitions.guard
+    guard.rebalance_began()
+    guard.pending_since -= 31  # the rebalance began 31 s ago and no seek has ended since
+    with caplog.at_level("WARNING", logger="services.rules.consumer"):
+        assert hand_on(guard, batch(guard, [70])) == []
+        assert hand_on(guard, batch(guard, [70])) == []
+    warnings = [r.getMessage() for r in caplog.records if "held back" in r.getMessage()]
+    assert len(warnings) == 1 and "waiting for the seek" in warnings[0]
