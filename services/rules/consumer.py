@@ -175,16 +175,19 @@ class RebalanceSafeConsumer(AIOKafkaConsumer):
         return not self._is_changelog_tp(tp)
 
     def ack(self, message: Message) -> bool:
-        if not message.tracked and self._skipped_by_streams(message):
+        app = self.app
+        if skipped_unprocessed(message, app.flow_control.is_active(), app.consumer_generation_id):
             self.skipped_acks_refused += 1
             return False
         return bool(super().ack(message))
 
-    def _skipped_by_streams(self, message: Message) -> bool:
-        """The stream's own test for skipping (`Stream._py_aiter`). A message that failed to
-        decode is untracked too, but arrives while flow is active: its ack goes through."""
-        app = self.app
-        return not app.flow_control.is_active() or message.generation_id != app.consumer_generation_id
+
+def skipped_unprocessed(message: Any, flow_active: bool, generation_id: int) -> bool:
+    """A message a stream skipped without processing it: no stream tracked it, and it came while
+    flow was stopped or from an earlier generation (the stream's own test for skipping,
+    `Stream._py_aiter`). A message that failed to decode is untracked too, but comes while flow
+    is active and of the current generation: its acknowledgement goes through."""
+    return not message.tracked and (not flow_active or message.generation_id != generation_id)
 
 
 class RulesTransport(Transport):

@@ -7,7 +7,7 @@ instances. The script checks every case and occurrence on the alerts topic and i
 database against what the input implies, and exits 1 on anything missing or wrong. The defects
 it guards against (services/rules/consumer.py) depend on timing, so without the fixes the test
 fails in some runs, not all: with only part of the fixes, 5 of 24 runs of this schedule failed;
-with all of them, none of 9 (docs/scaling.md).
+with all of them, none of 13 (docs/scaling.md).
 """
 
 import os

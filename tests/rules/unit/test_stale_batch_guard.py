@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from services.rules.consumer import StaleBatchGuard
+from services.rules.consumer import StaleBatchGuard, skipped_unprocessed
 
 STREAM, CHANGELOG = "reports-0", "cases-changelog-0"
 
@@ -188,3 +188,29 @@ def test_a_seek_that_does_not_come_is_reported(caplog):
         assert hand_on(guard, batch(guard, [70])) == []
     warnings = [r.getMessage() for r in caplog.records if "held back" in r.getMessage()]
     assert len(warnings) == 1 and "waiting for the seek" in warnings[0]
+
+
+@dataclass
+class Delivered:
+    tracked: bool
+    generation_id: int
+
+
+def test_an_event_a_stopping_stream_skipped_is_not_acknowledged():
+    # Faust acknowledges the events a stream skips while flow is stopped (a worker stopping, a
+    # rebalance begun) or of an earlier generation; committed, they would be lost
+    assert skipped_unprocessed(Delivered(tracked=False, generation_id=3), flow_active=False, generation_id=3)
+    assert skipped_unprocessed(Delivered(tracked=False, generation_id=2), flow_active=True, generation_id=3)
+
+
+def test_processed_and_undecodable_events_are_acknowledged():
+    assert not skipped_unprocessed(
+        Delivered(tracked=True, generation_id=3), flow_active=False, generation_id=3
+    )
+    assert not skipped_unprocessed(
+        Delivered(tracked=True, generation_id=2), flow_active=True, generation_id=3
+    )
+    # a message that failed to decode is never tracked, but comes while flow is active
+    assert not skipped_unprocessed(
+        Delivered(tracked=False, generation_id=3), flow_active=True, generation_id=3
+    )
