@@ -39,10 +39,16 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Transport
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
-from faust.transport.drivers.aiokafka import Transport
 from faust.types import TP, Message
 
+# How long the broker may hold a fetch for data. faust-streaming fixes it at 1,500 ms, and aiokafka
+# keeps one fetch in flight per broker, for the partitions that had nothing buffered when it was
+# sent: a report arriving on another partition then waited for that fetch to run out, up to
+# 1.5 s (bench-rules' live phase: stalls of 1.5-1.7 s, in bursts). Kafka's Java consumer waits
+# 500 ms; 100 ms bounds that stall at the cost of ten small fetches a second when idle.
+FETCH_MAX_WAIT_MS = 100
 HOLD_BACK_PAUSE = 0.05  # seconds: while a seek is pending, the fetch loop would spin
 HOLD_BACK_WARN_AFTER = 30.0  # seconds without the seek that follows a rebalance: say so
 log = logging.getLogger(__name__)
@@ -148,11 +154,21 @@ class StaleBatchGuard:
             log.warning("could not seek to the committed offsets again: %r", error)
 
 
+class RulesConsumerThread(AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read by its fetcher when it starts
+        return consumer
+
+
 class RebalanceSafeConsumer(AIOKafkaConsumer):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.stale_batch_guard = StaleBatchGuard(self.perform_seek, self._from_stream)
         self.skipped_acks_refused = 0
+
+    def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
+        return RulesConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         self.stale_batch_guard.rebalance_began()
