@@ -238,7 +238,11 @@ start_kafka() {
   if [[ ! -f "$KAFKA_DATA/meta.properties" ]]; then
     say "formatting Kafka's KRaft storage in .local/kafka/data (SASL/SCRAM, admin user from .local/secrets/)"
     local cluster_id
-    cluster_id="$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode()[:22])')"
+    # Kafka's own random-uuid never starts an id with "-": the storage tool would read it as an
+    # option ("--cluster-id: expected one argument"), one start in 64; a clean-clone CI run failed so.
+    cluster_id="$(python3 -c 'import base64, uuid
+while (cid := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode()[:22]).startswith("-"): pass
+print(cid)')"
     java "${kafka_java_opts[@]}" -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool format -t "$cluster_id" \
       -c "$props" --add-scram "SCRAM-SHA-256=[name=admin,password=$KAFKA_PASSWORD]" \
       >>"$LOGS/kafka.log" 2>&1 || fail "Kafka storage format failed; see $LOGS/kafka.log"

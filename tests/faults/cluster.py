@@ -226,7 +226,9 @@ class Cluster:
         java = ["java", "-Xms128m", "-Xmx768m",
                 f"-Dlog4j.configuration=file:{REPO / 'infra' / 'kafka' / 'log4j.properties'}",
                 "-cp", f"{KAFKA_LIBS}/*"]  # fmt: skip
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode()[:22]
+        cluster_id = "-"
+        while cluster_id.startswith("-"):  # the storage tool would take it for an option
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode()[:22]
         subprocess.run(
             [*java, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props),
              "--add-scram", f"SCRAM-SHA-256=[name={ADMIN_USER},password={admin_password}]"],
