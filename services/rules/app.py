@@ -56,8 +56,8 @@ PARTITIONS = input_partitions()
 
 
 class RulesApp(faust.App):
-    """faust.App with two fixes for rebalances: its consumer does not drop the messages a
-    rebalance sent it back to (services/rules/consumer.py), and a worker being stopped finishes
+    """faust.App with two fixes for rebalances: its consumer hands the streams only reports read
+    continuously from the commits (services/rules/consumer.py), and a worker being stopped finishes
     its events in flight and sends its table writes before it gives its partitions away.
 
     faust-streaming 0.15.3 answers a rebalance that comes while the worker stops (SIGTERM, a

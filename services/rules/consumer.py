@@ -1,4 +1,5 @@
-"""The rules worker's Kafka consumer: faust-streaming's, with fixes for rebalances.
+"""The rules worker's Kafka consumer: faust-streaming's, with fixes for rebalances (and a shorter
+fetch wait, FETCH_MAX_WAIT_MS).
 
 faust-streaming 0.15.3's fetch loop (`Consumer._drain_messages`) hands each fetched message to
 the streams and notes its offset as read. A later message at or below the read offset is dropped
@@ -165,7 +166,9 @@ class RebalanceSafeConsumer(AIOKafkaConsumer):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.stale_batch_guard = StaleBatchGuard(self.perform_seek, self._from_stream)
-        self.skipped_acks_refused = 0
+        # Faust's `changelog_topics` builds a new set at each call: too dear for every message.
+        # The tables are registered before the first assignment, so it is read at each one.
+        self._changelog_topics: frozenset[str] = frozenset()
 
     def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
         return RulesConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -176,6 +179,7 @@ class RebalanceSafeConsumer(AIOKafkaConsumer):
 
     async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
         self.stale_batch_guard.rebalance_began()
+        self._changelog_topics = frozenset(self.app.tables.changelog_topics)
         await super().on_partitions_assigned(assigned, generation_id)
 
     async def perform_seek(self) -> None:
@@ -188,12 +192,11 @@ class RebalanceSafeConsumer(AIOKafkaConsumer):
         return self.stale_batch_guard.hand_on(super().getmany(timeout))
 
     def _from_stream(self, tp: TP) -> bool:
-        return not self._is_changelog_tp(tp)
+        return tp.topic not in self._changelog_topics
 
     def ack(self, message: Message) -> bool:
         app = self.app
         if skipped_unprocessed(message, app.flow_control.is_active(), app.consumer_generation_id):
-            self.skipped_acks_refused += 1
             return False
         return bool(super().ack(message))
 
