@@ -9,7 +9,8 @@ group of its own, so the running platform is not disturbed:
      are on the topic before one rules worker starts; events/s from its first to its last
      output;
   2. live: reports sent one every few milliseconds with a funding gap each, so each makes an
-     alert; latency from send to the alert on the alerts topic, p50/p99;
+     alert; latency from send to the alert on the alerts topic, p50/p99; once after the backlog
+     has drained, and once while another backlog of N drains on the other partitions;
   3. bare: an aiokafka loop that consumes the same N reports, parses, changes and produces
      them, the ceiling a Python consumer reaches on this broker;
   4. the domain work alone: the worker's own work on the same N reports (parse, history,
@@ -41,6 +42,7 @@ from pathlib import Path
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from kafka import KafkaConsumer, KafkaProducer
+from kafka.partitioner.default import murmur2
 from rules_domain import DomainWork, outputs_of
 
 from liaison_common.kafka_auth import kafka_auth, use_local_kafka_admin
@@ -50,6 +52,7 @@ from liaison_common.topics import REGISTRY, TopicSpec, ensure_topics
 
 REPO = Path(__file__).resolve().parents[1]
 LOG = REPO / ".local" / "logs" / "bench-rules-worker.log"
+REPORT_PARTITIONS = 3
 ENTERPRISES = [
     "chalco-qinghai",
     "qinghai-salt-lake",
@@ -64,9 +67,12 @@ ENTERPRISES = [
 ]
 
 
-def report(i: int, run: str, *, gap: bool = False) -> dict:
-    enterprise = ENTERPRISES[i % len(ENTERPRISES)]
-    week = i // len(ENTERPRISES)
+def report(i: int, run: str, *, gap: bool = False, enterprise: str | None = None) -> dict:
+    """The i-th report of the run: the enterprises in turn, a week each round; or, for
+    `enterprise`, that enterprise's report of week i."""
+    by_enterprise = enterprise is not None
+    week = i if by_enterprise else i // len(ENTERPRISES)
+    enterprise = enterprise or ENTERPRISES[i % len(ENTERPRISES)]
     start = date(2011, 12, 5) + timedelta(weeks=week % 500)
     indicators = {
         "production_t": 1000 + (i * 37) % 400,
@@ -84,7 +90,7 @@ def report(i: int, run: str, *, gap: bool = False) -> dict:
         indicators.update({"working_capital_need": 1000, "cash_on_hand": 1, "credit_available": 1})
     return {
         "kind": "enterprise_report",
-        "report_id": f"bench-{run}-{i}",
+        "report_id": f"bench-{run}-{enterprise}-{week}" if by_enterprise else f"bench-{run}-{i}",
         "enterprise_id": enterprise,
         "period_start": start.isoformat(),
         "period_end": (start + timedelta(days=6)).isoformat(),
@@ -110,10 +116,15 @@ def count_messages(bootstrap: str, topic: str) -> int:
         consumer.close()
 
 
+# Settings of the worker a run may set (RULES_STREAM_BUFFER_MAXSIZE=… make bench-rules); every
+# other RULES_ variable is the benchmark's own.
+WORKER_TUNING = {"RULES_STREAM_BUFFER_MAXSIZE", "RULES_MAX_FETCH_BYTES"}
+
+
 def start_worker(
     bootstrap: str, topics: dict[str, str], run: str, port: int, datadir: str
 ) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RULES_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RULES_") or k in WORKER_TUNING}
     env.update({f"RULES_{name.upper()}_TOPIC": topic for name, topic in topics.items()})
     env.update(
         {
@@ -154,10 +165,14 @@ def wait_healthy(port: int, process: subprocess.Popen, timeout: float = 120) -> 
     raise SystemExit("the rules worker did not become ready")
 
 
-def fill(bootstrap: str, topic: str, n: int, run: str) -> None:
+def fill(bootstrap: str, topic: str, n: int, run: str, enterprises: list[str] | None = None) -> None:
+    """N reports on the topic; of `enterprises` only (in turn, a week each round), if given."""
     producer = KafkaProducer(bootstrap_servers=bootstrap, **kafka_auth(), acks="all", linger_ms=5)
     for i in range(n):
-        item = report(i, run)
+        if enterprises:
+            item = report(i // len(enterprises), run, enterprise=enterprises[i % len(enterprises)])
+        else:
+            item = report(i, run)
         producer.send(topic, key=item["enterprise_id"].encode(), value=json.dumps(item).encode())
     producer.flush()
     producer.close()
@@ -184,11 +199,21 @@ def drain_rate(bootstrap: str, topic: str, n: int, process: subprocess.Popen, ti
     return (n - first[1]) / elapsed if elapsed > 0 else float("nan")
 
 
+def partition_of(enterprise: str, partitions: int) -> int:
+    """The partition the producers' default partitioner (murmur2 of the key) puts its reports on."""
+    return (murmur2(enterprise.encode()) & 0x7FFFFFFF) % partitions
+
+
 def live_latency(
-    bootstrap: str, topics: dict[str, str], run: str, count: int = 300
+    bootstrap: str,
+    topics: dict[str, str],
+    run: str,
+    count: int = 300,
+    enterprises: list[str] | None = None,
+    on_sent: Callable[[], None] | None = None,
 ) -> list[tuple[float, float]]:
-    """Send reports at a steady pace; a thread reads the alerts as they come. (seconds into the
-    sending, latency) of each report whose alert came."""
+    """Send reports at a steady pace (of `enterprises` only, in turn, if given); a thread reads
+    the alerts as they come. (seconds into the sending, latency) of each report whose alert came."""
     consumer = KafkaConsumer(
         topics["alerts"], bootstrap_servers=bootstrap, **kafka_auth(), auto_offset_reset="latest"
     )
@@ -210,11 +235,18 @@ def live_latency(
     producer = KafkaProducer(bootstrap_servers=bootstrap, **kafka_auth(), acks="all", linger_ms=0)
     sent: dict[str, float] = {}
     for i in range(count):
-        item = report(10_000_000 + i, run + "-live", gap=True)
+        if enterprises:
+            # Weeks the earlier live phase's cases do not hold (a period a case holds is a redelivery).
+            week = 200 + i // len(enterprises)
+            item = report(week, run + "-live", gap=True, enterprise=enterprises[i % len(enterprises)])
+        else:
+            item = report(10_000_000 + i, run + "-live", gap=True)
         sent[item["report_id"]] = time.perf_counter()
         producer.send(topics["reports"], key=item["enterprise_id"].encode(), value=json.dumps(item).encode())
         time.sleep(0.01)
     producer.flush()
+    if on_sent is not None:
+        on_sent()
     deadline = time.monotonic() + 60
     while len([r for r in sent if r in received]) < count and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -224,6 +256,35 @@ def live_latency(
     producer.close()
     start = min(sent.values())
     return sorted((sent[r] - start, received[r] - sent[r]) for r in sent if r in received)
+
+
+def live_during_drain(bootstrap: str, topics: dict[str, str], run: str, n: int) -> str:
+    """Live reports on one partition while a backlog of N reports drains on the others (the
+    issue's "live p99 < 100 ms while a backlog of 5,000 drains on other partitions")."""
+    live = [e for e in ENTERPRISES if partition_of(e, REPORT_PARTITIONS) == 0]
+    others = [e for e in ENTERPRISES if e not in live]
+    before = count_messages(bootstrap, topics["periods"])
+    filler = threading.Thread(target=fill, args=(bootstrap, topics["reports"], n, run + "-drain", others))
+    filler.start()
+    time.sleep(0.5)  # the backlog is arriving: the worker is draining it when the live reports start
+    at_end: list[int] = []  # the backlog's outputs when the last live report was sent
+    timeline = live_latency(
+        bootstrap,
+        topics,
+        run + "-drain",
+        enterprises=live,
+        on_sent=lambda: at_end.append(count_messages(bootstrap, topics["periods"]) - before),
+    )
+    filler.join()
+    if not timeline:
+        return "rules, live while a backlog drains: no alert came"
+    latencies = [latency for _, latency in timeline]
+    return (
+        f"{'rules, live while a backlog drains':<36} p50 {percentile(latencies, 50) * 1000:7.1f} ms   "
+        f"p99 {percentile(latencies, 99) * 1000:7.1f} ms   ({len(latencies)} alerts on partition 0 of"
+        f" {', '.join(live)}; when the last was sent, {at_end[0]} of the {n} + 300 reports (backlog on"
+        f" partitions 1-2, live) were done)"
+    )
 
 
 Outputs = Callable[[bytes, bytes | None], list[tuple[str, bytes | None, bytes]]]
@@ -340,7 +401,10 @@ def main() -> None:
         for name in ("reports", "incidents", "workgroup_reports", "problems", "alerts", "dlq", "reporting")
     }
     topics["periods"] = f"bench.rules.periods.{run}"
-    ensure_topics(bootstrap, tuple(TopicSpec(t, 1 if name == "periods" else 3) for name, t in topics.items()))
+    ensure_topics(
+        bootstrap,
+        tuple(TopicSpec(t, 1 if name == "periods" else REPORT_PARTITIONS) for name, t in topics.items()),
+    )
     with open("/proc/cpuinfo") as cpuinfo:
         cpu = next((ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")), "?")
     print(
@@ -380,6 +444,7 @@ def main() -> None:
                 f"{'rules, backlog of N reports':<36} {rate:>8.0f} reports/s   ({problems} problems, every detector on)"
             )
             timeline = live_latency(bootstrap, topics, run)
+            during = live_during_drain(bootstrap, topics, run, n)
         finally:
             process.terminate()
             process.wait(timeout=30)
@@ -399,6 +464,8 @@ def main() -> None:
             + " ".join(f"{halves[k] * 1000:.0f}" for k in sorted(halves))
             + " ms"
         )
+    if during:
+        print(during)
     bare = asyncio.run(bare_loop(bootstrap, topics["reports"], n))
     print(f"{'bare aiokafka consume→produce':<36} {bare:>8.0f} events/s")
     view = read_registry(bootstrap, REGISTRY, RegistryView())

@@ -111,6 +111,8 @@ app = RulesApp(
     # stream_publish_on_commit: a commit that stalls on one partition then held that partition's
     # alerts back for good; the fault suite saw it). The commit flushes the producer first and
     # the agents wait behind it: every 2 s, not 0.5 s (docs/benchmarks.md: 174 → 224–402/s).
+    stream_buffer_maxsize=settings.stream_buffer_maxsize,
+    consumer_max_fetch_size=settings.max_fetch_bytes,
     broker_commit_every=1000,
     broker_commit_interval=2.0,
     # A worker that dies is noticed after this long and its partitions go to the others (or to

@@ -30,6 +30,14 @@ class Settings(KafkaSettings):
     # A worker whose assigned input partitions have messages waiting and no commit for this long
     # starts over (services/rules/watchdog.py); 0 turns the watch off. Checked every 15 s.
     stall_restart_seconds: float = 120.0
+    # Events a stream holds fetched ahead of its agent (Faust's stream_buffer_maxsize, 4096 by
+    # default). One agent reads every partition through one queue, so a live report waits behind
+    # whatever is queued ahead of it: this bounds how long a backlog on other partitions delays it.
+    stream_buffer_maxsize: int = Field(default=16, ge=1, le=1_000_000)
+    # Bytes a fetch brings of one partition (Faust's consumer_max_fetch_size, 1 MiB by default).
+    # The consumer hands on one partition's fetched records before the next's, so a live report
+    # on another partition waits for what a fetch brought of each partition ahead of it.
+    max_fetch_bytes: int = Field(default=16 * 1024, ge=1024, le=64 * 1024**2)
 
     reports_topic: str = topics.REPORTS
     incidents_topic: str = topics.INCIDENTS
