@@ -20,6 +20,10 @@ class Settings(CommonSettings):
     reports_topic: str = topics.REPORTS
     dlq_topic: str = topics.DLQ
     consumer_group: str = "liaison-console"
+    # The charts are weekly history: the broker may hold a fetch up to this long (or until 64 KiB
+    # are there), so that a steady stream of single reports is stored a batch at a time, one
+    # insert and one commit per batch, not per report.
+    gather_ms: int = 1000
     session_hours: float = 12.0
     # Set when the console is served over HTTPS, so the session cookie never travels in clear.
     secure_cookies: bool = False
