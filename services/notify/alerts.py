@@ -17,6 +17,7 @@ from liaison_common.registry_view import RegistryView
 from liaison_common.tokens import Principal
 from services.notify import alert_events, alert_index, timers
 from services.notify.calendar import WorkingCalendar, add_working_time
+from services.notify.case_cache import cases, load_case
 from services.notify.clock import aware, now
 from services.notify.config import Settings
 from services.notify.documents import (
@@ -367,8 +368,9 @@ def plan_new(fresh: list[Alert], *, batch_id: str, view: RegistryView, settings:
 def store_repeats(
     alert_id: str, items: list[dict[str, Any]], *, moment: datetime, view: RegistryView, settings: Settings
 ) -> list[tuple[Alert, str]]:
-    """Merge every message of one stored case, in order: one read, one write, one planning."""
-    existing = Alert.objects(alert_id=alert_id).first()
+    """Merge every message of one stored case, in order: one read (none when this writer saved
+    the case last: case_cache.py), one write, one planning."""
+    existing = load_case(alert_id)
     if existing is None:  # archived since this writer saw it: a new alert again
         known_alerts.forget(alert_id)
         first, *later = items
@@ -397,6 +399,7 @@ def store_repeats(
         )
         insert_items(planned_items)
         planned(existing)
+    cases.keep(existing)
     return results
 
 
@@ -687,9 +690,17 @@ def apply_command(
 
     Each command is idempotent: applying it again (a redelivery) changes nothing.
     """
-    alert = Alert.objects(alert_id=command["alert_id"]).first()
+    alert = load_case(command["alert_id"])
     if alert is None:
         return None, False
+    applied = _apply_command(alert, command, view=view, settings=settings)
+    cases.keep(alert)  # saved, or unchanged: either way what the store holds
+    return applied
+
+
+def _apply_command(
+    alert: Alert, command: dict[str, Any], *, view: RegistryView, settings: Settings
+) -> tuple[Alert | None, bool]:
     listed = alert_index.entry_of(alert)
     event, detail = command["event"], command.get("detail") or {}
     moment = datetime.fromisoformat(command["at"]) if command.get("at") else now()

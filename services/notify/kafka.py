@@ -19,7 +19,7 @@ from liaison_common.events import AlertEvent
 from liaison_common.kafka_auth import kafka_auth
 from liaison_common.kafka_clients import Batches, commit_handled, consume_forever
 from liaison_common.registry_view import RegistryView
-from services.notify import alert_index, alerts, digests, documents
+from services.notify import alert_index, alerts, case_cache, digests, documents
 from services.notify.config import Settings
 from services.notify.metrics import ALERTS_RECEIVED
 
@@ -47,7 +47,9 @@ class Handover(ConsumerRebalanceListener):
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         async with self.busy:
-            pass
+            # The next owner of a partition may change its cases: what this writer saved is no
+            # longer sure to be what the store holds.
+            case_cache.cases.forget_all()
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         pass
@@ -93,6 +95,7 @@ async def consume(
             partition_assignment_strategy=(RangePartitionAssignor,),
         )
         current["busy"] = asyncio.Lock()
+        case_cache.cases.forget_all()  # a new round: whatever happened meanwhile, read the store
         consumer.subscribe(
             [settings.alerts_topic, settings.alert_events_topic, settings.reporting_topic],
             listener=Handover(current["busy"]),

@@ -49,3 +49,9 @@ REGISTRY_ENTITIES = Gauge(
     "Entities notify knows from liaison.registry.v1 (subscriptions among them), by entity type.",
     ["entity_type"],
 )
+CASE_READS = Counter(
+    "liaison_notify_case_reads_total",
+    "Stored cases read to merge a repeat or apply a command, by source: memory (as this writer"
+    " saved it last) or database.",
+    ["source"],
+)

@@ -65,15 +65,18 @@ def plan_notifications(
     for group_id in group_ids:
         held_back = silences.reasons_not_to_deliver(alert, group_id, moment)
         if held_back:
-            Alert.objects(alert_id=alert.alert_id).update_one(
-                push_all__suppressions=held_back,
-                push__history=HistoryEntry(
-                    at=moment,
-                    event="silenced",
-                    by="notify",
-                    detail=f"{group_id}: " + "; ".join(h["reason"] for h in held_back),
-                ),
+            entry = HistoryEntry(
+                at=moment,
+                event="silenced",
+                by="notify",
+                detail=f"{group_id}: " + "; ".join(h["reason"] for h in held_back),
             )
+            Alert.objects(alert_id=alert.alert_id).update_one(
+                push_all__suppressions=held_back, push__history=entry
+            )
+            # Mirrored on the object, which the writer keeps as the store has it (case_cache.py).
+            alert.suppressions = [*(alert.suppressions or []), *held_back]
+            alert.history.append(entry)
             alert_events.record(
                 alert.alert_id,
                 "silenced",

@@ -127,11 +127,11 @@ def _visible(principal: Principal, event: dict[str, Any]) -> bool:
 
 
 # The app's parts a route needs, as typed dependencies (app.py puts them on app.state).
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return cast(Settings, request.app.state.settings)
 
 
-def _broadcaster(request: Request) -> Broadcaster:
+async def _broadcaster(request: Request) -> Broadcaster:
     return cast(Broadcaster, request.app.state.broadcaster)
 
 
@@ -161,7 +161,7 @@ class CommandChannel:
             await asyncio.sleep(0.05)
 
 
-def _command_channel(request: Request) -> CommandChannel:
+async def _command_channel(request: Request) -> CommandChannel:
     state = request.app.state
     return CommandChannel(state.commands, state.broadcaster, state.settings.action_timeout_seconds)
 
