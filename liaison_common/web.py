@@ -2,7 +2,6 @@
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from anyio import to_thread
@@ -11,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from mongoengine.errors import OperationError
 from pydantic import BaseModel
 from pymongo.errors import ConnectionFailure, OperationFailure, ServerSelectionTimeoutError
+from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from liaison_common import tokens
@@ -139,6 +139,58 @@ class BodySizeLimit:
         await response({"type": "http"}, _empty_receive, send)
 
 
+class RequestMetrics:
+    """Counts each request and times it to the start of its answer (a stream is counted when it
+    starts, not when it ends), by the route's template: bounded labels, whatever the path."""
+
+    def __init__(self, app: ASGIApp, service: str):
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        recorded = False
+
+        def record(status: int) -> None:
+            nonlocal recorded
+            recorded = True
+            template = getattr(scope.get("route"), "path", "unmatched")
+            # Any token a client sends as a method would make a new series: bound the label.
+            method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"
+            HTTP_REQUESTS.labels(self.service, method, template, str(status)).inc()
+            HTTP_LATENCY.labels(self.service, method, template).observe(time.perf_counter() - started)
+
+        async def timed_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and not recorded:
+                record(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, timed_send)
+        finally:
+            if not recorded:  # raised before it answered: the server's error handler answers 500
+                record(500)
+
+
+class QueryOperatorGuard:
+    """Every query value reaches the database as a plain string already; this names the attempt
+    to smuggle an operator (422) instead of quietly ignoring an unknown parameter."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("query_string"):
+            errors = operator_in_query(QueryParams(scope["query_string"]))
+            if errors:
+                await JSONResponse({"detail": errors}, status_code=422)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def operator_in_query(query_params: Any) -> list[dict[str, Any]]:
     """Query parameters that smuggle a MongoDB operator or path: `a[$ne]=`, `$where=`, `a.b=`,
     or a value such as `$ne` or `{"$gt": ""}`. No Liaison call takes any such thing."""
@@ -167,36 +219,12 @@ async def _empty_receive() -> Message:
 def install_common(app: FastAPI, *, service: str, max_body_bytes: int) -> None:
     """Metrics, /metrics, body limits and the error answers every service gives."""
 
-    @app.middleware("http")
-    async def record_metrics(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            route = request.scope.get("route")
-            template = getattr(route, "path", "unmatched")
-            # Any token a client sends as a method would make a new series: bound the label.
-            method = request.method if request.method in KNOWN_METHODS else "other"
-            HTTP_REQUESTS.labels(service, method, template, str(status)).inc()
-            HTTP_LATENCY.labels(service, method, template).observe(time.perf_counter() - started)
-
+    # Plain ASGI middleware, not @app.middleware("http"): Starlette's BaseHTTPMiddleware runs
+    # each request through a task group and memory streams, a fifth of ingest's CPU per report.
+    # Added innermost first: the query check, then the body limit, then the metrics inside them.
+    app.add_middleware(RequestMetrics, service=service)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
-
-    @app.middleware("http")
-    async def refuse_query_operators(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        # Every value reaches the database as a plain string already; this names the attempt
-        # (422) instead of quietly ignoring an unknown parameter and answering everything.
-        errors = operator_in_query(request.query_params)
-        if errors:
-            return JSONResponse({"detail": errors}, status_code=422)
-        return await call_next(request)
+    app.add_middleware(QueryOperatorGuard)
 
     @app.exception_handler(RecursionError)
     async def nested_too_deeply(request: Request, exc: RecursionError) -> JSONResponse:
@@ -268,8 +296,18 @@ def require_admin(principal: tokens.Principal) -> None:
 
 async def current_principal(request: Request) -> tokens.Principal:
     """Who the request's bearer token stands for (401 otherwise): the one authentication every
-    service uses. The token is looked up off the event loop (a database read on a cache miss)."""
+    service uses. A token answered in the last seconds is answered from memory; otherwise it is
+    looked up off the event loop (a database read)."""
     admin_token = request.app.state.settings.admin_token.get_secret_value()
+    remembered = tokens.authenticate_from_memory(bearer_token(request), admin_token=admin_token)
+    if remembered is None:
+        raise HTTPException(
+            status_code=401,
+            detail="unknown, revoked or expired token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if remembered is not tokens.NOT_CACHED:  # answered from memory: no thread needed
+        return remembered
     return await to_thread.run_sync(lambda: authenticate_request(request, admin_token=admin_token))
 
 

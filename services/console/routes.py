@@ -125,7 +125,7 @@ async def _display_names(
     return {**_GROUP_NAMES["names"], **_names(enterprises)}
 
 
-def inbox_filters(
+async def inbox_filters(
     type: str = Query("", max_length=40),
     enterprise_id: str = Query("", max_length=80),
     severity: str = Query("", max_length=20),
@@ -173,7 +173,7 @@ def _action_error(answer: service.Answer) -> str:
     return answer.detail
 
 
-def _group_principal(principal: CurrentPrincipal) -> tokens.Principal:
+async def _group_principal(principal: CurrentPrincipal) -> tokens.Principal:
     """A coordination group's, a work group's or the admin's token (403 for an enterprise's)."""
     if principal.subject_type not in service.CONSOLE_SUBJECTS:
         raise HTTPException(403, "the calculators are for the groups: use a group's token")

@@ -31,11 +31,11 @@ def _request_body_doc(kind: SubmissionKind) -> dict[str, Any]:
 
 
 # The app's parts a route needs, as typed dependencies (app.py puts them on app.state).
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return cast(Settings, request.app.state.settings)
 
 
-def _pipeline(request: Request) -> Pipeline:
+async def _pipeline(request: Request) -> Pipeline:
     return cast(Pipeline, request.app.state.pipeline)
 
 

@@ -17,11 +17,11 @@ from services.registry.outbox import OutboxPublisher
 
 
 # The app's parts a route needs, as typed dependencies (app.py puts them on app.state).
-def _publisher(request: Request) -> OutboxPublisher | None:
+async def _publisher(request: Request) -> OutboxPublisher | None:
     return cast(OutboxPublisher | None, request.app.state.publisher)
 
 
-def _allow_private_webhooks(request: Request) -> bool:
+async def _allow_private_webhooks(request: Request) -> bool:
     return bool(request.app.state.settings.allow_private_webhooks)
 
 
