@@ -84,10 +84,17 @@ async def track_reporting(stream: Any) -> None:
         if not tick:
             new_week = len(state["weeks"]) > weeks_before
             write_parts(reporting.event_parts(state, week, seen["reporter"], new_week=new_week))
-        if tick or time.monotonic() - last_check >= CHECK_EVERY or stream_is_quiet(raw):
+        since_check = time.monotonic() - last_check
+        if tick or since_check >= CHECK_EVERY:
             last_check = time.monotonic()
             await check_reporting(state, weeks, days_after, lateness)
             weeks = set()
+        elif stream_is_quiet(raw):
+            # Quiet now (at a steady trickle, after nearly every report), but checked moments
+            # ago: check again once CHECK_EVERY has passed, so that the last report of a burst
+            # is not left unchecked until the next, and a trickle is checked twice a second,
+            # not at every report.
+            tick_after(CHECK_EVERY - since_check)
         done(raw, started)
 
 
@@ -122,6 +129,24 @@ def delete_keys(keys: list[str]) -> None:
 
 
 CHECK_EVERY = 0.5
+_tick_planned: list[asyncio.TimerHandle] = []
+
+
+def tick_after(delay: float) -> None:
+    """A tick to this agent's own topic in `delay` seconds, unless one is planned already."""
+    loop = asyncio.get_running_loop()
+    if _tick_planned and _tick_planned[0].when() > loop.time():
+        return
+
+    def send_tick() -> None:
+        task = loop.create_task(periods_topic.send(key=b"periods", value=b'{"tick": true}'))
+        _ticks_in_flight.add(task)
+        task.add_done_callback(_ticks_in_flight.discard)
+
+    _tick_planned[:] = [loop.call_later(max(delay, 0.0), send_tick)]
+
+
+_ticks_in_flight: set["asyncio.Task[Any]"] = set()  # referenced until sent
 
 
 def stream_is_quiet(raw: RawMessage) -> bool:
