@@ -129,13 +129,13 @@ def delete_keys(keys: list[str]) -> None:
 
 
 CHECK_EVERY = 0.5
-_tick_planned: list[asyncio.TimerHandle] = []
+_tick_due = [0.0]  # when the planned tick leaves (the loop's clock); in the past: none planned
 
 
 def tick_after(delay: float) -> None:
     """A tick to this agent's own topic in `delay` seconds, unless one is planned already."""
     loop = asyncio.get_running_loop()
-    if _tick_planned and _tick_planned[0].when() > loop.time():
+    if _tick_due[0] > loop.time():
         return
 
     def send_tick() -> None:
@@ -143,7 +143,9 @@ def tick_after(delay: float) -> None:
         _ticks_in_flight.add(task)
         task.add_done_callback(_ticks_in_flight.discard)
 
-    _tick_planned[:] = [loop.call_later(max(delay, 0.0), send_tick)]
+    delay = max(delay, 0.0)
+    _tick_due[0] = loop.time() + delay
+    loop.call_later(delay, send_tick)  # uvloop's handle has no when(): the time is kept above
 
 
 _ticks_in_flight: set["asyncio.Task[Any]"] = set()  # referenced until sent

@@ -125,3 +125,12 @@ def spawn_worker(rules_env: dict[str, str], tmp_path: Path) -> Iterator[Callable
     yield spawn
     for worker in started:
         worker.stop()
+    # An agent that crashes is restarted by Faust's supervisor, so the test may still pass: a
+    # crash is a defect all the same (one made the reporting agent restart at every report).
+    crashes = [
+        line
+        for worker in started
+        for line in worker.log.read_text(errors="replace").splitlines()
+        if "Crashed reason=" in line
+    ]
+    assert not crashes, "an agent crashed:\n" + "\n".join(crashes[:5])
