@@ -278,14 +278,16 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
+def unknown_token() -> HTTPException:
+    return HTTPException(
+        status_code=401, detail="unknown, revoked or expired token", headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
 def authenticate_request(request: Request, *, admin_token: str) -> tokens.Principal:
     principal = tokens.authenticate(bearer_token(request), admin_token=admin_token)
     if principal is None:
-        raise HTTPException(
-            status_code=401,
-            detail="unknown, revoked or expired token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise unknown_token()
     return principal
 
 
@@ -301,11 +303,7 @@ async def current_principal(request: Request) -> tokens.Principal:
     admin_token = request.app.state.settings.admin_token.get_secret_value()
     remembered = tokens.authenticate_from_memory(bearer_token(request), admin_token=admin_token)
     if remembered is None:
-        raise HTTPException(
-            status_code=401,
-            detail="unknown, revoked or expired token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise unknown_token()
     if remembered is not tokens.NOT_CACHED:  # answered from memory: no thread needed
         return remembered
     return await to_thread.run_sync(lambda: authenticate_request(request, admin_token=admin_token))
