@@ -43,6 +43,7 @@ from pathlib import Path
 import httpx
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
+from periods_seen import PeriodsSeen
 from pymongo import MongoClient
 
 from liaison_common.kafka_auth import kafka_auth, use_local_kafka_admin
@@ -502,13 +503,15 @@ def throughput(bootstrap: str, enterprises: list[str], workers_count: int, n: in
             time.sleep(5)  # let the last rebalance settle
             send_steadily(bootstrap, topics["reports"], items, 1e9, lambda fraction: None)
             first = None
+            periods = PeriodsSeen(bootstrap, topics["periods"])
             while True:
-                done = sum(end_offsets(bootstrap, topics["periods"]).values())
+                done = periods.count()
                 if done and first is None:
                     first = (time.perf_counter(), done)
                 if done >= len(items):
                     break
                 time.sleep(0.2)
+            periods.close()
             elapsed = time.perf_counter() - first[0]
             return (len(items) - first[1]) / elapsed if elapsed > 0 else float("nan"), joined
         finally:

@@ -24,6 +24,7 @@ ids are deterministic, so what it repeats after a restart replaces itself downst
 """
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -67,6 +68,12 @@ class RulesApp(faust.App):
     bench-rebalance` saw cases split in two, and a case's updates missing, each time a worker
     stopped while another joined (docs/scaling.md).
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Called before each offset commit, in order: what the agents gather for later is handed
+        # to the producer (services/rules/outputs.py, PeriodBatch), which the commit then flushes.
+        self.before_commit: list[Callable[[], Awaitable[None]]] = []
 
     def _new_transport(self) -> Any:
         return RulesTransport(self.conf.broker_consumer, self)

@@ -188,6 +188,13 @@ class RebalanceSafeConsumer(AIOKafkaConsumer):
         # Faust's read offsets are the committed offsets now: the next offset of each partition
         self.stale_batch_guard.seek_ended(started_after, dict(self._read_offset))
 
+    async def _commit_offsets(self, offsets: Mapping[TP, int], start_new_transaction: bool = True) -> bool:
+        # What the agents gather for later (the period events) goes to the producer first: Faust
+        # flushes the producer next and commits only then.
+        for hand_over in getattr(self.app, "before_commit", ()):
+            await hand_over()
+        return bool(await super()._commit_offsets(offsets, start_new_transaction))
+
     def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
         return self.stale_batch_guard.hand_on(super().getmany(timeout))
 

@@ -17,7 +17,15 @@ from liaison_common.events import ProblemEvent
 from liaison_common.validation import field_errors
 from services.rules import reporting
 from services.rules.alerts import build_alert, resolution_alert
-from services.rules.app import alerts_topic, dlq_topic, last_offsets, periods_topic, problems_topic, registry
+from services.rules.app import (
+    alerts_topic,
+    app,
+    dlq_topic,
+    last_offsets,
+    periods_topic,
+    problems_topic,
+    registry,
+)
 from services.rules.cases import CaseUpdate
 from services.rules.detectors import EnterpriseFacts, Problem
 from services.rules.metrics import ALERTS, EVENTS, PROBLEMS, PROCESSING_SECONDS, SUBMISSION_TO_ALERT_SECONDS
@@ -105,6 +113,63 @@ async def emit_resolution(
     await alerts_topic.send(key=alert["alert_id"].encode(), value=jsonbytes.dumps(alert))
 
 
+class PeriodBatch:
+    """The period events of many reports, sent to the reporting agent as one record.
+
+    The reporting agent counts every report a worker reads; one record each made a second Faust
+    event per report, about as dear as the report's own (docs/benchmarks.md). So the agents add
+    here and the batch leaves when it holds MAX_ITEMS, LINGER seconds after its first item, and
+    before every offset commit (`before_commit`, called by the worker's consumer): an offset is
+    never committed before the period events of the reports below it have gone to the producer,
+    which the commit flushes next.
+    """
+
+    MAX_ITEMS = 200  # about 40 KB a record
+    LINGER = 0.05  # seconds
+
+    def __init__(self, send: Callable[[bytes], Awaitable[Any]]) -> None:
+        self._send = send
+        self._items: list[dict[str, str]] = []
+        self._lock = asyncio.Lock()  # one send at a time: before_commit waits for one in flight
+        self._flush_planned = False
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    async def add(self, seen: dict[str, str]) -> None:
+        self._items.append(seen)
+        if len(self._items) >= self.MAX_ITEMS:
+            await self.flush()
+        elif not self._flush_planned:
+            self._flush_planned = True
+            asyncio.get_running_loop().call_later(self.LINGER, self._flush_later)
+
+    def _flush_later(self) -> None:
+        self._flush_planned = False
+        task = asyncio.get_running_loop().create_task(self.flush())
+        _flushes_in_flight.add(task)  # referenced until done
+        task.add_done_callback(_flushes_in_flight.discard)
+
+    async def flush(self) -> None:
+        """Hand what is gathered to the producer (returns once it is in the producer's buffer)."""
+        async with self._lock:
+            if not self._items:
+                return
+            items, self._items = self._items, []
+            await self._send(jsonbytes.dumps({"seen": items}))
+
+
+_flushes_in_flight: set["asyncio.Task[Any]"] = set()
+
+
+async def _send_periods(value: bytes) -> None:
+    await periods_topic.send(key=b"periods", value=value)
+
+
+periods = PeriodBatch(_send_periods)
+app.before_commit.append(periods.flush)
+
+
 async def emit_period(
     raw: RawMessage, kind: str, subject_id: str, report_id: str, period_end: str, submitted_at: str
 ) -> None:
@@ -115,7 +180,7 @@ async def emit_period(
         "submitted_at": submitted_at,
         "source": f"{raw.topic}:{raw.partition}",
     }  # each partition keeps its own clock
-    await periods_topic.send(key=b"periods", value=jsonbytes.dumps(seen))
+    await periods.add(seen)
 
 
 async def guarded(raw: RawMessage, handle: Callable[[RawMessage, float], Awaitable[None]]) -> None:

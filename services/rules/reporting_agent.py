@@ -61,9 +61,20 @@ async def track_reporting(stream: Any) -> None:
             else:
                 write_parts(reporting.meta_part(state))
         try:
-            seen = json.loads(raw.value or b"")
-            tick = bool(seen.get("tick"))
-            if not tick:
+            record = json.loads(raw.value or b"")
+            tick = bool(record.get("tick"))
+            # {"seen": [...]}: a worker's batch (outputs.PeriodBatch); a bare event is one
+            # written by an earlier version, still read.
+            observed = [] if tick else record.get("seen", [record])
+            if not isinstance(observed, list):
+                raise ValueError("'seen' is not a list")
+        except Exception as error:  # one bad record never stops the reporting agent
+            await reject(raw, "invalid", f"not a period event: {error!r}"[:2000])
+            continue
+        changed: dict[str, Any] = {}
+        refused: list[str] = []
+        for index, seen in enumerate(observed):
+            try:
                 weeks_before = len(state["weeks"])
                 week = reporting.observe(
                     state,
@@ -75,15 +86,18 @@ async def track_reporting(stream: Any) -> None:
                     idle_seconds=settings.idle_source_seconds,
                     today=datetime.now(UTC).date().isoformat(),
                 )
-                weeks.add(week)
-        except Exception as error:  # one bad record never stops the reporting agent
-            await reject(raw, "invalid", f"not a period event: {error!r}"[:2000])
-            continue
-        # Written before the offset is committed, so that a restart loses nothing; only the few
-        # entries this event changed, never a part that holds every reporter.
-        if not tick:
+            except Exception as error:  # the others of the batch still count
+                refused.append(f"item {index}: {error!r}")
+                continue
+            weeks.add(week)
             new_week = len(state["weeks"]) > weeks_before
-            write_parts(reporting.event_parts(state, week, seen["reporter"], new_week=new_week))
+            changed.update(reporting.event_parts(state, week, seen["reporter"], new_week=new_week))
+        # Written before the offset is committed, so that a restart loses nothing; only the few
+        # entries these events changed, never a part that holds every reporter.
+        write_parts(changed)
+        if refused:
+            detail = f"{len(refused)} of {len(observed)} period events refused: " + "; ".join(refused)
+            await reject(raw, "invalid", detail[:2000])
         since_check = time.monotonic() - last_check
         if tick or since_check >= CHECK_EVERY:
             last_check = time.monotonic()
