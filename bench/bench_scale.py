@@ -2,6 +2,7 @@
 
   make bench-scale        (needs `make up`; best on a fresh one: DEMO=0 make up)
   PHASES=after make bench-scale    (measure a platform an earlier run made lived-in, again)
+  PHASES=after YEAR=2016 make bench-scale    (… on weeks no earlier run used: 2015 is the default)
 
 Measures the running platform as it is ("before"), then makes it lived-in — a simulated year:
 every enterprise of the registry reporting 52 weeks through ingest, at least ALERTS (20,000)
@@ -400,7 +401,10 @@ def main() -> None:
     if "live" in PHASES:
         live_in(token, enterprises)
     if "after" in PHASES:
-        measure("after a simulated year", token, enterprises, 2014 if "live" in PHASES else 2015)
+        # Weeks no earlier run used, or the reports update the cases an earlier run opened
+        # (PHASES=after YEAR=2016 … for each further run on the same platform).
+        year = int(os.environ.get("YEAR", "2014" if "live" in PHASES else "2015"))
+        measure("after a simulated year", token, enterprises, year)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ INSERT INTO public.liaison_gin_fields (collection, field) VALUES
     ('alerts', 'enterprise_id'),      -- an enterprise's alerts
     ('alerts', 'status'),
     ('alerts', 'period_end'),         -- a group's weekly digest
-    ('alerts', 'plan_batch'),         -- the new cases of a batch, once planned
     ('notification_items', 'key'),    -- what a notification carries
     ('notifications', 'status'),      -- what is still to be delivered (resync)
     ('console_report_points', 'enterprise_id')

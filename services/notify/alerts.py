@@ -3,13 +3,14 @@ the alert's partition (store_alert for what rules sends, apply_command for every
 who may see and act on it, and why each group was (or was not) notified."""
 
 import contextlib
+import logging
 import threading
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import bson
 from pymongo.errors import DuplicateKeyError
 
 from liaison_common.events import SEVERITIES
@@ -30,6 +31,8 @@ from services.notify.documents import (
 from services.notify.exceptions import Conflict, Forbidden, NotFound
 from services.notify.metrics import ACTIONS, END_TO_END_SECONDS, TIME_TO_ACT
 from services.notify.planning import insert_items, plan_notifications
+
+log = logging.getLogger(__name__)
 
 GROUP_SUBJECTS = ("group", "work_group")
 
@@ -234,24 +237,31 @@ def store_alert(incoming: dict[str, Any], *, view: RegistryView, settings: Setti
 
 
 def store_alerts(
-    batch: list[dict[str, Any]], *, view: RegistryView, settings: Settings, side_by_side: bool = True
+    batch: list[dict[str, Any]],
+    *,
+    view: RegistryView,
+    settings: Settings,
+    side_by_side: bool = True,
+    assume_new: frozenset[str] = frozenset(),
 ) -> list[tuple[Alert, str]]:
     """Store one partition's alerts of a consumer batch: insert the new cases, merge the repeats,
     and plan their notifications when a case is new, reopened, resolved by data or routed to new
     groups. Returns (alert, outcome) per stored message: new, updated, reopened, resolved, repeat.
 
     FerretDB answers each round trip in milliseconds whatever it carries, so the number of round
-    trips is the cost: the new cases go in one insert and their planning in one more, and each
-    repeated case is read once and written once however often the batch names it.
-    `side_by_side=False` stores the repeats one after the other, in the calling thread.
+    trips is the cost: the new cases are planned in one insert and go in with one more, and each
+    repeated case is read once (none when this writer saved it last) and written once however
+    often the batch names it. `side_by_side=False` stores the repeats one after the other, in the
+    calling thread; `assume_new` names cases to insert whatever the index says.
     """
     moment = now()
-    batch_id = uuid.uuid4().hex
-    # Insert first: most alerts are new, and a unique _id refuses a repeat without a lookup.
+    # New: neither stored by this writer lately nor in the alerts' index, which holds every case
+    # not archived (loaded before the first message is read: kafka.consume).
     firsts: dict[str, dict[str, Any]] = {}
     for item in batch:
-        if item["alert_id"] not in firsts and not known_alerts.has(item["alert_id"]):
-            firsts[item["alert_id"]] = item
+        alert_id = item["alert_id"]
+        if alert_id not in firsts and (alert_id in assume_new or not is_stored(alert_id)):
+            firsts[alert_id] = item
     # One millisecond apart (a stored time's precision), so that the newest first stays the
     # order in which they came.
     candidates = [
@@ -260,13 +270,11 @@ def store_alerts(
             moment=moment - timedelta(milliseconds=len(firsts) - 1 - i),
             view=view,
             settings=settings,
-            batch_id=batch_id,
         )
         for i, item in enumerate(firsts.values())
     ]
-    inserted = insert_new(candidates)
-    fresh = [alert for alert in candidates if alert.alert_id in inserted]
-    plan_new(fresh, batch_id=batch_id, view=view, settings=settings)
+    fresh = store_new(candidates, view=view, settings=settings)
+    inserted = {alert.alert_id for alert in fresh}
     results: list[tuple[Alert, str]] = [(alert, "new") for alert in fresh]
     repeats: dict[str, list[dict[str, Any]]] = {}
     for item in batch:
@@ -285,12 +293,14 @@ def store_alerts(
     return results
 
 
+def is_stored(alert_id: str) -> bool:
+    return known_alerts.has(alert_id) or alert_index.view.get(alert_id) is not None
+
+
 _case_workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="notify-case")
 
 
-def new_alert(
-    incoming: dict[str, Any], *, moment: datetime, view: RegistryView, settings: Settings, batch_id: str
-) -> Alert:
+def new_alert(incoming: dict[str, Any], *, moment: datetime, view: RegistryView, settings: Settings) -> Alert:
     """The stored form of a case rules sent for the first time (not yet saved)."""
     fields = {
         k: incoming.get(k)
@@ -319,9 +329,6 @@ def new_alert(
         group_ids=group_ids,
         status="resolved" if resolved_at_once else "open",
         resolved_by="data" if resolved_at_once else None,
-        # Planned in the same batch; a writer killed before that plans it when the message comes again.
-        pending_plan=None if resolved_at_once else "alerts",
-        plan_batch=None if resolved_at_once else batch_id,
         received_at=moment,
         updated_at=moment,
         next_escalation_at=escalation_due(
@@ -331,6 +338,58 @@ def new_alert(
         else None,
         history=[HistoryEntry(at=moment, event="received", by="rules", detail=", ".join(group_ids))],
     )
+
+
+def store_new(candidates: list[Alert], *, view: RegistryView, settings: Settings) -> list[Alert]:
+    """Plan, then insert, the cases rules sent for the first time; return those inserted.
+
+    Planned first: a writer killed between the two plans them again when their messages come
+    again (a receiver may hear of a case twice, with the same alert id), where one killed after
+    an insert that came first would find them stored and plan them never. So nothing marks a
+    case as planned, and a new case is one write: the mark and its removal, a second write of
+    every new case, took most of a batch's time when every enterprise opened a case at once
+    (docs/benchmarks.md).
+    """
+    if not candidates:
+        return []
+    for alert in candidates:
+        alert.validate()  # what save() would check: a bad message fails before anything is written
+    items: list[NotificationItem] = []
+    changes: list[dict[str, Any]] = []  # what planning did, recorded once the cases are stored
+    for alert in candidates:
+        if alert.status != "resolved":  # one resolved at once is news to nobody
+            plan_notifications(
+                alert,
+                alert.group_ids,
+                view=view,
+                settings=settings,
+                kind="alerts",
+                items=items,
+                changes=changes,
+            )
+    insert_items(items)
+    stored = insert_new(candidates)
+    fresh = [alert for alert in candidates if alert.alert_id in stored]
+    if len(fresh) < len(candidates):  # stored, though the index did not know them: planned again
+        log.info("%d of %d new cases were stored already", len(candidates) - len(fresh), len(candidates))
+    for alert in fresh:
+        known_alerts.add(alert.alert_id)
+        alert_events.record(
+            alert.alert_id, "received", by="rules", detail={"groups": alert.group_ids}, at=alert.received_at
+        )
+        if alert.next_escalation_at is not None:
+            timers.escalations.schedule(alert.alert_id, alert.next_escalation_at)
+        cases.keep(as_stored(alert))  # its first update reads nothing
+    for change in changes:
+        if change["alert_id"] in stored:
+            alert_events.enqueue(change)
+    return fresh
+
+
+def as_stored(alert: Alert) -> Alert:
+    """The alert as a read from the store gives it (times to the millisecond, a document that
+    exists): what the case cache keeps."""
+    return Alert._from_son(bson.decode(bson.encode(alert.to_mongo())))
 
 
 def insert_new(candidates: list[Alert]) -> set[str]:
@@ -344,27 +403,6 @@ def insert_new(candidates: list[Alert]) -> set[str]:
     return {alert.alert_id for i, alert in enumerate(candidates) if i not in refused}
 
 
-def plan_new(fresh: list[Alert], *, batch_id: str, view: RegistryView, settings: Settings) -> None:
-    """Record, schedule and plan the cases just inserted, then clear their pending plan at once."""
-    items: list[NotificationItem] = []
-    for alert in fresh:
-        known_alerts.add(alert.alert_id)
-        alert_events.record(
-            alert.alert_id, "received", by="rules", detail={"groups": alert.group_ids}, at=alert.received_at
-        )
-        if alert.next_escalation_at is not None:
-            timers.escalations.schedule(alert.alert_id, alert.next_escalation_at)
-        if alert.pending_plan:
-            plan_notifications(
-                alert, alert.group_ids, view=view, settings=settings, kind="alerts", items=items
-            )
-    insert_items(items)
-    if any(alert.pending_plan for alert in fresh):
-        Alert.objects(plan_batch=batch_id).update(unset__pending_plan=True, unset__plan_batch=True)
-    for alert in fresh:
-        alert.pending_plan = alert.plan_batch = None
-
-
 def store_repeats(
     alert_id: str, items: list[dict[str, Any]], *, moment: datetime, view: RegistryView, settings: Settings
 ) -> list[tuple[Alert, str]]:
@@ -375,7 +413,9 @@ def store_repeats(
         known_alerts.forget(alert_id)
         first, *later = items
         # Already in a case worker's thread: no pool in the pool.
-        again = store_alerts([first], view=view, settings=settings, side_by_side=False)
+        again = store_alerts(
+            [first], view=view, settings=settings, side_by_side=False, assume_new=frozenset({alert_id})
+        )
         return again + (
             store_repeats(alert_id, later, moment=moment, view=view, settings=settings) if later else []
         )
@@ -388,17 +428,24 @@ def store_repeats(
         outcome, groups = merge_into(existing, incoming, moment=moment, view=view, settings=settings)
         results.append((existing, outcome))
         to_plan.extend(g for g in groups if g not in to_plan)
-    if any(outcome != "repeat" for _, outcome in results):
-        if to_plan:
-            existing.pending_plan = "alerts"
-        alert_index.save(existing, listed)
+    # Planned before the change is saved, as a new case is (store_new): at least once.
+    changes: list[dict[str, Any]] = []
     if to_plan:
         planned_items: list[NotificationItem] = []
         plan_notifications(
-            existing, to_plan, view=view, settings=settings, kind="alerts", items=planned_items
+            existing,
+            to_plan,
+            view=view,
+            settings=settings,
+            kind="alerts",
+            items=planned_items,
+            changes=changes,
         )
         insert_items(planned_items)
-        planned(existing)
+    if to_plan or any(outcome != "repeat" for _, outcome in results):
+        alert_index.save(existing, listed)
+    for change in changes:
+        alert_events.enqueue(change)
     cases.keep(existing)
     return results
 

@@ -50,7 +50,7 @@ class Alert(me.Document):
     meta = {
         "collection": "alerts",
         "strict": False,
-        "indexes": [*INBOX_INDEXES, "plan_batch"],
+        "indexes": INBOX_INDEXES,
     }
 
     alert_id = me.StringField(primary_key=True)
@@ -86,9 +86,12 @@ class Alert(me.Document):
     earlier_updates = me.IntField()
     # A planning of notifications that was decided but not yet done ("alerts" or "escalation"): set
     # in the same write as the change that calls for it, cleared once planned, so a writer killed
-    # in between plans it when the message comes again.
+    # in between plans it when the message comes again. Escalations and commands use it; what
+    # rules sends is planned before it is written instead (alerts.store_new, store_repeats).
     pending_plan = me.StringField()
-    plan_batch = me.StringField()  # the consumer batch that inserted it, while its planning is pending
+    # Written by earlier versions: the consumer batch that inserted it, while its planning was
+    # pending. New cases are planned before they are inserted now (alerts.store_new).
+    plan_batch = me.StringField()
     # Silences and inhibitions that kept a group from being notified: {group_id, kind, id, at, reason}.
     suppressions = me.ListField(me.DictField())
     # Set on the copy in the archive (alerts resolved more than NOTIFY_ARCHIVE_AFTER_DAYS ago).

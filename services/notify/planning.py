@@ -52,6 +52,7 @@ def plan_notifications(
     kind: str,
     leader: bool = False,
     items: list[NotificationItem] | None = None,
+    changes: list[dict[str, Any]] | None = None,
 ) -> list[str]:
     """Put the alert into a notification per subscription: for alerts, the one of the current
     grouping window (same subscription, kind and type), for escalations one of its own.
@@ -59,6 +60,11 @@ def plan_notifications(
     Insert-only, so that any number of notify instances can plan at once: the window's
     notification is inserted by whoever comes first, and each alert joins it as an item. Given
     `items`, the items are collected there for the caller to insert together (insert_items).
+
+    Given `changes`, the alert's change is not stored yet (planning comes first, so that a writer
+    killed in between plans again rather than never): a silenced entry goes on the object only,
+    for the caller's write to carry, and the records of what was planned are collected there,
+    for the caller to send once that write is done (alert_events.enqueue).
     """
     moment = now()
     keys = []
@@ -71,16 +77,17 @@ def plan_notifications(
                 by="notify",
                 detail=f"{group_id}: " + "; ".join(h["reason"] for h in held_back),
             )
-            Alert.objects(alert_id=alert.alert_id).update_one(
-                push_all__suppressions=held_back, push__history=entry
-            )
+            if changes is None:
+                Alert.objects(alert_id=alert.alert_id).update_one(
+                    push_all__suppressions=held_back, push__history=entry
+                )
             # Mirrored on the object, which the writer keeps as the store has it (case_cache.py).
             alert.suppressions = [*(alert.suppressions or []), *held_back]
             alert.history.append(entry)
-            alert_events.record(
+            _record(
+                changes,
                 alert.alert_id,
                 "silenced",
-                by="notify",
                 at=moment,
                 detail={"group_id": group_id, "by": [{"kind": h["kind"], "id": h["id"]} for h in held_back]},
             )
@@ -112,14 +119,21 @@ def plan_notifications(
             else:
                 items.append(NotificationItem(key=key, alert_id=alert.alert_id, created_at=moment))
             keys.append(key)
-        alert_events.record(
+        _record(
+            changes,
             alert.alert_id,
             "notified",
-            by="notify",
             at=moment,
             detail={"group_id": group_id, "kind": kind, "channels": channels or ["inbox"]},
         )
     return keys
+
+
+def _record(changes: list[dict[str, Any]] | None, alert_id: str, event: str, **fields: Any) -> None:
+    if changes is None:
+        alert_events.record(alert_id, event, by="notify", **fields)
+    else:
+        changes.append(alert_events.change(alert_id, event, by="notify", **fields))
 
 
 def grouping_window(grouping: str, moment: datetime, settings: Settings) -> "Window":

@@ -16,6 +16,10 @@ Where things are:
   operations.py       the registry view, metrics, health, the progress watch
   detectors.py, cases.py, alerts.py, reporting.py, measures.py   the pure domain logic
 
+The periods of up to 200 reports go to rules-periods as one record (outputs.PeriodBatch),
+sent before each offset commit: the reporting agent sees one Faust event per record, not per
+report.
+
 Inputs are read as raw bytes and validated here again, so that anything unusable goes to
 the dead-letter topic with its reason instead of stopping an agent. Outputs are sent as they
 are made and the producer is flushed before offsets are committed, and every agent iterates its

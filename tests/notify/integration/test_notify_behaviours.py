@@ -272,6 +272,30 @@ def test_a_writer_killed_between_storing_and_planning_plans_when_the_alert_comes
         assert Alert.objects(alert_id=alert_id).first().pending_plan is None
 
 
+def test_a_writer_killed_between_planning_and_inserting_a_case_stores_and_plans_it_when_it_comes_again(
+    notify, kafka_bootstrap, topics, receivers
+):
+    """A new case is planned before it is inserted (alerts.store_new), and nothing marks it as
+    planned: a writer killed in between left a notification planned and no case. The message
+    comes again: the case is stored, told again (at least once), and carries no planning owed."""
+    finance_hook, _, _ = receivers
+    alert_id = "funding_gap.chalco-qinghai.2011-12-18"
+    with notify():
+        publish(kafka_bootstrap, topics["alerts_topic"], alert())
+        eventually(lambda: finance_hook.accepted())
+        Alert.objects(alert_id=alert_id).delete()  # the insert that never came
+        delivered = len(finance_hook.accepted())
+    with notify():
+        publish(kafka_bootstrap, topics["alerts_topic"], alert())
+        eventually(lambda: len(finance_hook.accepted()) > delivered, timeout=30)
+        eventually(lambda: Alert.objects(alert_id=alert_id).first())
+        stored = Alert.objects(alert_id=alert_id).first()
+        assert stored.pending_plan is None and stored.plan_batch is None
+        assert stored.history[0].event == "received"
+        told = json.dumps(finance_hook.payloads()[delivered:], ensure_ascii=False)
+        assert alert_id in told
+
+
 def test_a_groups_own_timers_apply_and_late_reminders_reach_its_leader(
     notify, kafka_bootstrap, topics, receivers
 ):
