@@ -166,9 +166,17 @@ def pipeline(
     on_topic.stop.set()
     latencies = [seen.times[r] - sent[r] for r in sent if r in seen.times]
     to_topic = [on_topic.times[r] - sent[r] for r in sent if r in on_topic.times]
+    # The worst of each second of sending: where in the run the tail lies.
+    worst: dict[int, float] = {}
+    for r in sent:
+        if r in seen.times:
+            second = int(sent[r] - started)
+            worst[second] = max(worst.get(second, 0.0), seen.times[r] - sent[r])
+    timeline = " ".join(f"{worst[s] * 1000:.0f}" for s in sorted(worst))
     return (
         f"pipeline at {rate:.0f}/s (sent at {achieved:.0f}/s): {len(latencies)}/{total} stored, p50 {percentile(latencies, 50) * 1000:.0f} ms,"
         f" p99 {percentile(latencies, 99) * 1000:.0f} ms\n"
+        f"  worst of each second of sending (ms): {timeline}\n"
         f"  of which submission → alert on liaison.alerts.v1 (ingest, rules): p50"
         f" {percentile(to_topic, 50) * 1000:.0f} ms, p99 {percentile(to_topic, 99) * 1000:.0f} ms\n"
         f"  CPU per report (ms): "

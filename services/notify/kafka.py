@@ -258,9 +258,8 @@ async def _handle(
             record = json.loads(message.value or b"")
             if not isinstance(record, dict) or not isinstance(record.get("week"), str):
                 raise ValueError("not a reporting record: an object with a week is expected")
-            planned = await to_thread.run_sync(lambda: digests.store_reporting(record, view=view))
-            if planned:
-                log.info("weekly digests planned: %s", ", ".join(planned))
+            week_over = await to_thread.run_sync(lambda: digests.store_reporting(record))
+            digests.planner.ask(week_over, view=view)  # apart: the lanes do not wait for it
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raw = RawMessage(topic, message.partition, message.offset, message.key, message.value)
             record = dead_letter(
