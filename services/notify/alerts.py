@@ -368,38 +368,40 @@ def store_new(candidates: list[Alert], *, view: RegistryView, settings: Settings
                 changes=changes,
             )
     insert_items(items)
-    stored = insert_new(candidates)
+    documents = [alert.to_mongo() for alert in candidates]
+    stored = insert_new(candidates, documents)
     fresh = [alert for alert in candidates if alert.alert_id in stored]
     if len(fresh) < len(candidates):  # stored, though the index did not know them: planned again
         log.info("%d of %d new cases were stored already", len(candidates) - len(fresh), len(candidates))
-    for alert in fresh:
+    for alert, document in zip(candidates, documents, strict=True):
+        if alert.alert_id not in stored:
+            continue
         known_alerts.add(alert.alert_id)
         alert_events.record(
             alert.alert_id, "received", by="rules", detail={"groups": alert.group_ids}, at=alert.received_at
         )
         if alert.next_escalation_at is not None:
             timers.escalations.schedule(alert.alert_id, alert.next_escalation_at)
-        cases.keep(as_stored(alert))  # its first update reads nothing
+        cases.keep(as_stored(document))  # its first update reads nothing
     for change in changes:
         if change["alert_id"] in stored:
             alert_events.enqueue(change)
     return fresh
 
 
-def as_stored(alert: Alert) -> Alert:
-    """The alert as a read from the store gives it (times to the millisecond, a document that
-    exists): what the case cache keeps."""
-    return Alert._from_son(bson.decode(bson.encode(alert.to_mongo())))
+def as_stored(document: Any) -> Alert:
+    """The alert inserted as `document`, as a read from the store gives it (times to the
+    millisecond, a document that exists): what the case cache keeps."""
+    return Alert._from_son(bson.decode(bson.encode(document)))
 
 
-def insert_new(candidates: list[Alert]) -> set[str]:
-    """Insert the cases in one round trip; the ids inserted (the others were stored already)."""
+def insert_new(candidates: list[Alert], documents: list[Any]) -> set[str]:
+    """Insert the cases (`documents`: their to_mongo()) in one round trip; the ids inserted (the
+    others were stored already). Validated by the caller."""
     if not candidates:
         return set()
-    for alert in candidates:
-        alert.validate()  # what save() would check: a bad message fails before anything is written
     alert_index.insert_entries(candidates)  # the entries first (alert_index.py)
-    refused = insert_new_documents(Alert, [alert.to_mongo() for alert in candidates])
+    refused = insert_new_documents(Alert, documents)
     return {alert.alert_id for i, alert in enumerate(candidates) if i not in refused}
 
 
