@@ -156,7 +156,13 @@ class PeriodBatch:
             if not self._items:
                 return
             items, self._items = self._items, []
-            await self._send(jsonbytes.dumps({"seen": items}))
+            try:
+                await self._send(jsonbytes.dumps({"seen": items}))
+            except BaseException:
+                # Back in front, for the next flush: a lingered send that failed must not let the
+                # next commit pass reports whose periods went nowhere.
+                self._items[:0] = items
+                raise
 
 
 _flushes_in_flight: set["asyncio.Task[Any]"] = set()

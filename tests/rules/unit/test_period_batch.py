@@ -77,3 +77,27 @@ def test_flush_with_nothing_gathered_sends_nothing() -> None:
     topic = SlowTopic()
     run(asyncio.new_event_loop, PeriodBatch(topic.send).flush)
     assert topic.batches == []
+
+
+def test_a_failed_send_keeps_its_items_for_the_next_flush() -> None:
+    """A lingered send that fails (the producer refused it) must not lose the periods: the flush
+    the consumer makes before its commit sends them, first and in order."""
+    topic = SlowTopic()
+    failures = [RuntimeError("producer refused the record")]
+
+    async def flaky(value: bytes) -> None:
+        if failures:
+            raise failures.pop()
+        await topic.send(value)
+
+    batch = PeriodBatch(flaky)
+
+    async def main() -> None:
+        await batch.add(seen(1))
+        with pytest.raises(RuntimeError):
+            await batch.flush()
+        await batch.add(seen(2))
+        await batch.flush()
+
+    run(asyncio.new_event_loop, main)
+    assert [[i["report_id"] for i in b] for b in topic.batches] == [["r1", "r2"]]
