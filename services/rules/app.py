@@ -18,7 +18,8 @@ Where things are:
 
 The periods of up to 200 reports go to rules-periods as one record (outputs.PeriodBatch),
 sent before each offset commit: the reporting agent sees one Faust event per record, not per
-report.
+report. Likewise the history and cases tables hold their writes until the next commit
+(write_behind.py): a key that many reports change between two commits is written once.
 
 Inputs are read as raw bytes and validated here again, so that anything unusable goes to
 the dead-letter topic with its reason instead of stopping an agent. Outputs are sent as they
@@ -41,6 +42,7 @@ from liaison_common.topics import partitions_of
 from services.rules.config import Settings
 from services.rules.consumer import RulesTransport
 from services.rules.thresholds import Thresholds
+from services.rules.write_behind import WriteBehindTable
 
 configure_logging()
 settings = Settings()
@@ -83,6 +85,14 @@ class RulesApp(faust.App):
         return RulesTransport(self.conf.broker_consumer, self)
 
     async def _on_partitions_revoked(self, revoked: set[Any]) -> None:
+        # What the agents hold for the next commit (table writes, period events) goes out while
+        # the tables still serve every partition: held, a write could outlive the partition's
+        # return from another worker, with the value it had before.
+        for hand_over in self.before_commit:
+            try:
+                await hand_over()
+            except Exception as error:  # its events are not committed: their next owner redoes them
+                self.log.warning("could not hand over what was held for the commit: %r", error)
         if self.should_stop and self._consumer is not None:
             try:
                 self.flow_control.suspend()
@@ -148,9 +158,11 @@ reporting_topic = app.topic(settings.reporting_topic, **RAW)
 periods_topic = app.topic(settings.periods_topic, partitions=1, **RAW)
 
 # Per enterprise: its last reports (Snapshot.as_dict), newest `history_size` by period.
-history = app.Table("enterprise-history", default=list, partitions=PARTITIONS, key_type=str)
+history = WriteBehindTable(app.Table("enterprise-history", default=list, partitions=PARTITIONS, key_type=str))
 # Per enterprise: its cases (services.rules.cases.CaseBook), one per problem type.
-cases = app.Table("enterprise-cases", default=dict, partitions=PARTITIONS, key_type=str)
+cases = WriteBehindTable(app.Table("enterprise-cases", default=dict, partitions=PARTITIONS, key_type=str))
+# Both are written once per key between two commits (services/rules/write_behind.py).
+app.before_commit += [history.flush, cases.flush]
 # One key, "state": the reporting state of services.rules.reporting (one partition, one owner).
 reporting_state = app.Table("reporting-state", default=dict, partitions=1, key_type=str)
 

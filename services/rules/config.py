@@ -33,7 +33,7 @@ class Settings(KafkaSettings):
     # Events a stream holds fetched ahead of its agent (Faust's stream_buffer_maxsize, 4096 by
     # default). One agent reads every partition through one queue, so a live report waits behind
     # whatever is queued ahead of it: this bounds how long a backlog on other partitions delays it.
-    stream_buffer_maxsize: int = Field(default=16, ge=1, le=1_000_000)
+    stream_buffer_maxsize: int = Field(default=256, ge=1, le=1_000_000)
     # Bytes a fetch brings of one partition (Faust's consumer_max_fetch_size, 1 MiB by default).
     # The consumer hands on one partition's fetched records before the next's, so a live report
     # on another partition waits for what a fetch brought of each partition ahead of it.

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 
@@ -57,6 +57,21 @@ async def parse(raw: RawMessage, model: Any) -> Any | None:
         return None
 
 
+async def produce(topic: Any, key: bytes, value: bytes) -> None:
+    """A record to the app's producer, where Faust's `Topic.send` ends too, without the
+    FutureMessage, callbacks and sensor calls it makes around each record (a fifth of the cost
+    of a report's sends in bench-rules' profile). As before, the record is in the producer's
+    buffer on return and the commit flushes the producer first; one the producer fails to
+    deliver is logged."""
+    delivery = await app.producer.send(topic.get_topic_name(), key, value, None, None, None)
+    cast("asyncio.Future[Any]", delivery).add_done_callback(_log_failed_delivery)
+
+
+def _log_failed_delivery(delivery: "asyncio.Future[Any]") -> None:
+    if not delivery.cancelled() and delivery.exception() is not None:
+        log.error("an output was not delivered: %r", delivery.exception())
+
+
 def work_group_facts(work_group_id: str) -> EnterpriseFacts:
     """A work group as the subject of its own cases (its province-wide figures): id and name."""
     data = registry.get("work_group", work_group_id) or {}
@@ -87,10 +102,10 @@ async def emit_problem(
     # The problems topic's contract (liaison_common.events.ProblemEvent): a detector that built
     # a problem wrongly fails here, and the guard dead-letters its input with the reason.
     value = ProblemEvent.model_validate(fields).model_dump(mode="json", exclude_none=True)
-    await problems_topic.send(key=problem.subject_id.encode(), value=jsonbytes.dumps(value))
+    await produce(problems_topic, problem.subject_id.encode(), jsonbytes.dumps(value))
     PROBLEMS.labels(problem.type).inc()
     alert = build_alert(value, registry, detected_at=datetime.now(UTC).isoformat(), case=case)
-    await alerts_topic.send(key=alert["alert_id"].encode(), value=jsonbytes.dumps(alert))
+    await produce(alerts_topic, alert["alert_id"].encode(), jsonbytes.dumps(alert))
     for route in alert["routes"]:
         ALERTS.labels(route["group_id"], route["role"]).inc()
     if submitted_at is not None:
@@ -110,7 +125,7 @@ async def emit_resolution(
         detected_at=datetime.now(UTC).isoformat(),
         subject_kind=subject_kind,
     )
-    await alerts_topic.send(key=alert["alert_id"].encode(), value=jsonbytes.dumps(alert))
+    await produce(alerts_topic, alert["alert_id"].encode(), jsonbytes.dumps(alert))
 
 
 class PeriodBatch:

@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any
 
@@ -144,12 +145,21 @@ def test_rules_worker_killed_mid_stream_loses_and_doubles_nothing(healthy_cluste
         for index, enterprise_id in enumerate(ENTERPRISES[:100]):
             reports.append(funding_report(run, enterprise_id, year, number, gap=(index + number) % 7 == 0))
     expected = {alert_id("funding_gap", r) for r in reports if r["indicators"]["credit_available"] == 400}
-    submit_all(cluster, reports)
-    # Kill once a good part, but not all, of the stream has been turned into alerts.
-    wait_until("the first alerts", lambda: len(alerts_on_topic(cluster, "funding_gap", year)) > len(expected) // 4,
-               timeout=180, every=0.2)  # fmt: skip
+
+    def reports_done() -> float:  # by this worker since it started (a cheap read, unlike the topic)
+        metrics = httpx.get(f"{cluster.url('rules')}/metrics", timeout=10).text
+        return metric_value(metrics, "liaison_rules_events_total", topic="liaison.reports.v1", outcome="ok")
+
+    done_before = reports_done()
+    # Submitted while the worker runs, and killed once it has done a quarter: it keeps pace with
+    # the submission (2,000 reports/s), so a kill after the submission would come too late.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        submission = pool.submit(submit_all, cluster, reports)
+        wait_until("a quarter of the reports processed", lambda: reports_done() - done_before >= len(reports) // 4,
+                   timeout=180, every=0.05)  # fmt: skip
+        cluster["rules"].kill()
+        submission.result()
     before_kill = len(alerts_on_topic(cluster, "funding_gap", year))
-    cluster["rules"].kill()
     assert before_kill < len(expected), "the stream was done before the kill: the fault did not hit"
     scenario.measured(f"killed with {before_kill} of {len(expected)} alerts published")
     time.sleep(2)
