@@ -9,8 +9,9 @@ group of its own, so the running platform is not disturbed:
      are on the topic before one rules worker starts; events/s from its first to its last
      output;
   2. live: reports sent one every few milliseconds with a funding gap each, so each makes an
-     alert; latency from send to the alert on the alerts topic, p50/p99; once after the backlog
-     has drained, and once while another backlog of N drains on the other partitions;
+     alert; latency from send to the alert on the alerts topic (the broker's append time), p50/p99,
+     and to this process reading it; once after the backlog has drained, and once while another
+     backlog of N drains on the other partitions;
   3. bare: an aiokafka loop that consumes the same N reports, parses, changes and produces
      them, the ceiling a Python consumer reaches on this broker;
   4. the domain work alone: the worker's own work on the same N reports (parse, history,
@@ -119,7 +120,11 @@ def count_messages(bootstrap: str, topic: str) -> int:
 
 # Settings of the worker a run may set (RULES_STREAM_BUFFER_MAXSIZE=… make bench-rules); every
 # other RULES_ variable is the benchmark's own.
-WORKER_TUNING = {"RULES_STREAM_BUFFER_MAXSIZE", "RULES_MAX_FETCH_BYTES"}
+WORKER_TUNING = {
+    "RULES_STREAM_BUFFER_MAXSIZE",
+    "RULES_MAX_FETCH_BYTES",
+    "RULES_PRODUCER_LINGER_MS",
+}
 
 
 def start_worker(
@@ -214,14 +219,19 @@ def live_latency(
     count: int = 300,
     enterprises: list[str] | None = None,
     on_sent: Callable[[], None] | None = None,
-) -> list[tuple[float, float]]:
+) -> list[tuple[float, float, float]]:
     """Send reports at a steady pace (of `enterprises` only, in turn, if given); a thread reads
-    the alerts as they come. (seconds into the sending, latency) of each report whose alert came."""
+    the alerts as they come. For each report whose alert came: seconds into the sending, the
+    latency until this process read the alert, and the latency until the broker appended it
+    (the alerts topic stamps LogAppendTime; the report carries the time it was sent). The second
+    leaves out this process's own delays: its reader shares the GIL with the sender and, while a
+    backlog drains, with the thread writing that backlog."""
     consumer = KafkaConsumer(
         topics["alerts"], bootstrap_servers=bootstrap, **kafka_auth(), auto_offset_reset="latest"
     )
     consumer.poll(timeout_ms=1000)  # join before sending
     received: dict[str, float] = {}
+    appended_ms: dict[str, int] = {}  # the broker's LogAppendTime of each report's alert
     stop = threading.Event()
 
     def read() -> None:
@@ -232,11 +242,13 @@ def live_latency(
                     if alert["type"] == "funding_gap":
                         for source in alert.get("source_ids", []):
                             received.setdefault(source, time.perf_counter())
+                            appended_ms.setdefault(source, record.timestamp)
 
     reader = threading.Thread(target=read)
     reader.start()
     producer = KafkaProducer(bootstrap_servers=bootstrap, **kafka_auth(), acks="all", linger_ms=0)
     sent: dict[str, float] = {}
+    sent_ms: dict[str, int] = {}
     for i in range(count):
         if enterprises:
             # Weeks the earlier live phase's cases do not hold (a period a case holds is a redelivery).
@@ -245,7 +257,13 @@ def live_latency(
         else:
             item = report(10_000_000 + i, run + "-live", gap=True)
         sent[item["report_id"]] = time.perf_counter()
-        producer.send(topics["reports"], key=item["enterprise_id"].encode(), value=json.dumps(item).encode())
+        sent_ms[item["report_id"]] = int(time.time() * 1000)
+        producer.send(
+            topics["reports"],
+            key=item["enterprise_id"].encode(),
+            value=json.dumps(item).encode(),
+            timestamp_ms=sent_ms[item["report_id"]],
+        )
         time.sleep(0.01)
     producer.flush()
     if on_sent is not None:
@@ -258,7 +276,11 @@ def live_latency(
     consumer.close()
     producer.close()
     start = min(sent.values())
-    return sorted((sent[r] - start, received[r] - sent[r]) for r in sent if r in received)
+    return sorted(
+        (sent[r] - start, received[r] - sent[r], (appended_ms[r] - sent_ms[r]) / 1000)
+        for r in sent
+        if r in received
+    )
 
 
 def live_during_drain(bootstrap: str, topics: dict[str, str], run: str, n: int) -> str:
@@ -283,12 +305,29 @@ def live_during_drain(bootstrap: str, topics: dict[str, str], run: str, n: int) 
     periods.close()
     if not timeline:
         return "rules, live while a backlog drains: no alert came"
-    latencies = [latency for _, latency in timeline]
     return (
-        f"{'rules, live while a backlog drains':<36} p50 {percentile(latencies, 50) * 1000:7.1f} ms   "
-        f"p99 {percentile(latencies, 99) * 1000:7.1f} ms   ({len(latencies)} alerts on partition 0 of"
-        f" {', '.join(live)}; when the last was sent, {at_end[0]} of the {n} + 300 reports (backlog on"
-        f" partitions 1-2, live) were done)"
+        f"{'rules, live while a backlog drains':<36} {latency_line(timeline)}\n"
+        f"{worst_per_half_second(timeline)}\n"
+        f"  ({len(timeline)} alerts on partition 0 of {', '.join(live)}; when the last was sent,"
+        f" {at_end[0]} of the {n} + 300 reports (backlog on partitions 1-2, live) were done)"
+    )
+
+
+def worst_per_half_second(timeline: list[tuple[float, float, float]]) -> str:
+    halves: dict[int, float] = {}
+    for at, _, latency in timeline:
+        halves[int(at * 2)] = max(halves.get(int(at * 2), 0.0), latency)
+    worst = " ".join(f"{halves[k] * 1000:.0f}" for k in sorted(halves))
+    return f"{'  worst per half second of sending':<36} {worst} ms"
+
+
+def latency_line(timeline: list[tuple[float, float, float]]) -> str:
+    """p50/p99 until the broker appended the alert, and until this process read it."""
+    read = [latency for _, latency, _ in timeline]
+    appended = [latency for _, _, latency in timeline]
+    return (
+        f"p50 {percentile(appended, 50) * 1000:7.1f} ms   p99 {percentile(appended, 99) * 1000:7.1f} ms"
+        f"   (read here: p50 {percentile(read, 50) * 1000:.1f}, p99 {percentile(read, 99) * 1000:.1f} ms)"
     )
 
 
@@ -408,7 +447,15 @@ def main() -> None:
     topics["periods"] = f"bench.rules.periods.{run}"
     ensure_topics(
         bootstrap,
-        tuple(TopicSpec(t, 1 if name == "periods" else REPORT_PARTITIONS) for name, t in topics.items()),
+        tuple(
+            TopicSpec(
+                t,
+                1 if name == "periods" else REPORT_PARTITIONS,
+                # The broker stamps each alert as it appends it: latency without the reader's delays.
+                {"message.timestamp.type": "LogAppendTime"} if name == "alerts" else {},
+            )
+            for name, t in topics.items()
+        ),
     )
     with open("/proc/cpuinfo") as cpuinfo:
         cpu = next((ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")), "?")
@@ -456,21 +503,10 @@ def main() -> None:
             process.terminate()
             process.wait(timeout=30)
     if timeline:
-        latencies = [latency for _, latency in timeline]
-        print(
-            f"{'rules, live: report sent → alert':<36} p50 {percentile(latencies, 50) * 1000:7.1f} ms   "
-            f"p99 {percentile(latencies, 99) * 1000:7.1f} ms   ({len(latencies)} alerts)"
-        )
+        print(f"{'rules, live: report sent → alert':<36} {latency_line(timeline)}   ({len(timeline)} alerts)")
         # The tail has come from stalls of one to two seconds, not from a slow steady state:
         # the worst latency of each half second of sending shows where they were.
-        halves: dict[int, float] = {}
-        for at, latency in timeline:
-            halves[int(at * 2)] = max(halves.get(int(at * 2), 0.0), latency)
-        print(
-            f"{'  worst per half second of sending':<36} "
-            + " ".join(f"{halves[k] * 1000:.0f}" for k in sorted(halves))
-            + " ms"
-        )
+        print(worst_per_half_second(timeline))
     if during:
         print(during)
     bare = asyncio.run(bare_loop(bootstrap, topics["reports"], n))

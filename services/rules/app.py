@@ -125,7 +125,7 @@ app = RulesApp(
     producer_acks=-1,
     # A report makes about five outputs (problems, alerts, its period, table changelogs): let the
     # producer gather them into one request instead of one each (Faust lingers 0 ms by default).
-    producer_linger=0.02,
+    producer_linger=settings.producer_linger_ms / 1000,
     producer_max_batch_size=256 * 1024,
     producer_max_request_size=MAX_DEAD_LETTER_BYTES,  # a dead letter of a 10 MB input fits
     # Outputs are sent at once (not attached to the input's offset with
