@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from liaison_common import db
 from liaison_common.background import stop_tasks
+from liaison_common.heap import settle_after_startup
 from liaison_common.logs import configure_logging
 from liaison_common.registry_follower import follow_registry
 from liaison_common.registry_view import RegistryView
@@ -30,6 +31,15 @@ from services.notify.metrics import ESCALATIONS, OPEN_ALERTS, OVERDUE_ALERTS, RE
 from services.notify.routes import install_routes
 
 log = logging.getLogger(__name__)
+
+
+async def settle_heap_once_loaded(settings: Settings) -> None:
+    """Once the alert index is loaded, the bulk of what notify keeps is built: freeze it out of
+    later full collections (liaison_common/heap.py)."""
+    if settings.settle_heap:
+        while not alert_index.view.loaded.is_set():  # a threading.Event, set by the follower
+            await asyncio.sleep(1)
+        settle_after_startup()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -111,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 alert_events.publish_forever(settings.kafka_bootstrap_servers, settings.alert_events_topic)
             ),
             asyncio.create_task(alert_index.follow(bootstrap, settings.alert_index_topic)),
+            asyncio.create_task(settle_heap_once_loaded(settings)),
             asyncio.create_task(
                 alert_events.publish_forever(
                     bootstrap,
