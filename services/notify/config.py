@@ -18,8 +18,9 @@ class Settings(CommonSettings):
     dlq_topic: str = topics.DLQ
     consumer_group: str = "liaison-notify"
     # Once the alert index is loaded, freeze what start-up built out of later garbage collections
-    # (liaison_common/heap.py): full collections over it paused every alert 150-215 ms.
-    settle_heap: bool = True
+    # (liaison_common/heap.py): full collections over it paused every alert 147-243 ms. Off by
+    # default: after a year's load notify then held 257 MB, not 172-182 (docs/benchmarks.md).
+    settle_heap: bool = False
 
     # Webhook payloads are signed with HMAC-SHA256 under this key (X-Liaison-Signature).
     webhook_secret: SecretStr = SecretStr("liaison-dev-webhook-secret")
