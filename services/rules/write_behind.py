@@ -21,7 +21,6 @@ Why it stays correct:
 """
 
 import weakref
-from collections.abc import Callable
 from typing import Any
 
 from faust.streams import _current_event, current_event
@@ -35,10 +34,9 @@ class WriteBehindTable:
     """Reads and writes of one Faust table (`table[key]`, `table.get(key)`, `table[key] = v`),
     with the writes held until `flush`. Only values are held: a key is never deleted."""
 
-    def __init__(self, table: Any, max_held: int = MAX_HELD, event_of: Callable[[], Any] = current_event):
+    def __init__(self, table: Any, max_held: int = MAX_HELD) -> None:
         self.table = table
         self.max_held = max_held
-        self._event_of = event_of
         self._held: dict[Any, tuple[Any, Any]] = {}  # key -> (value, the event it was set in)
 
     def __getitem__(self, key: Any) -> Any:
@@ -50,7 +48,7 @@ class WriteBehindTable:
         return held[0] if held is not None else self.table.get(key, default)
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        event = self._event_of()
+        event = current_event()
         if event is None:
             raise RuntimeError("a table is written only while an agent processes an event")
         self._held[key] = (value, event)
