@@ -30,6 +30,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,7 @@ import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -212,20 +214,31 @@ def partition_of(enterprise: str, partitions: int) -> int:
     return (murmur2(enterprise.encode()) & 0x7FFFFFFF) % partitions
 
 
+class Latency(NamedTuple):
+    """One live report's alert, in seconds."""
+
+    at: float  # into the sending, when the report was sent
+    read_here: float  # from the send until this process read the alert
+    from_send: float  # from the send until the broker appended the alert
+    # From the broker's append of the report to its append of the alert: the worker's part, with
+    # none of this process's delays (its sender shares the GIL with the thread writing a backlog).
+    in_broker_and_worker: float
+
+
 def live_latency(
     bootstrap: str,
     topics: dict[str, str],
     run: str,
     count: int = 300,
     enterprises: list[str] | None = None,
+    on_start: Callable[[], None] | None = None,
     on_sent: Callable[[], None] | None = None,
-) -> list[tuple[float, float, float]]:
+) -> list[Latency]:
     """Send reports at a steady pace (of `enterprises` only, in turn, if given); a thread reads
-    the alerts as they come. For each report whose alert came: seconds into the sending, the
-    latency until this process read the alert, and the latency until the broker appended it
-    (the alerts topic stamps LogAppendTime; the report carries the time it was sent). The second
-    leaves out this process's own delays: its reader shares the GIL with the sender and, while a
-    backlog drains, with the thread writing that backlog."""
+    the alerts as they come. For each report whose alert came: its `Latency`s. The reports and
+    alerts topics stamp LogAppendTime, so the first figure is the broker's and the worker's
+    alone; the others add this process's delays (its sender and reader share the GIL with each
+    other and, while a backlog drains, with the thread writing that backlog)."""
     consumer = KafkaConsumer(
         topics["alerts"], bootstrap_servers=bootstrap, **kafka_auth(), auto_offset_reset="latest"
     )
@@ -247,8 +260,16 @@ def live_latency(
     reader = threading.Thread(target=read)
     reader.start()
     producer = KafkaProducer(bootstrap_servers=bootstrap, **kafka_auth(), acks="all", linger_ms=0)
+    producer.partitions_for(topics["reports"])  # the topic's metadata before the clock starts
     sent: dict[str, float] = {}
     sent_ms: dict[str, int] = {}
+    report_appended_ms: dict[str, int] = {}  # the broker's LogAppendTime of each report
+
+    def note_appended(report_id: str) -> Callable[[Any], None]:
+        return lambda metadata: report_appended_ms.__setitem__(report_id, metadata.timestamp)
+
+    if on_start is not None:
+        on_start()
     for i in range(count):
         if enterprises:
             # Weeks the earlier live phase's cases do not hold (a period a case holds is a redelivery).
@@ -259,11 +280,8 @@ def live_latency(
         sent[item["report_id"]] = time.perf_counter()
         sent_ms[item["report_id"]] = int(time.time() * 1000)
         producer.send(
-            topics["reports"],
-            key=item["enterprise_id"].encode(),
-            value=json.dumps(item).encode(),
-            timestamp_ms=sent_ms[item["report_id"]],
-        )
+            topics["reports"], key=item["enterprise_id"].encode(), value=json.dumps(item).encode()
+        ).add_callback(note_appended(item["report_id"]))
         time.sleep(0.01)
     producer.flush()
     if on_sent is not None:
@@ -277,31 +295,45 @@ def live_latency(
     producer.close()
     start = min(sent.values())
     return sorted(
-        (sent[r] - start, received[r] - sent[r], (appended_ms[r] - sent_ms[r]) / 1000)
+        Latency(
+            at=sent[r] - start,
+            read_here=received[r] - sent[r],
+            from_send=(appended_ms[r] - sent_ms[r]) / 1000,
+            in_broker_and_worker=(appended_ms[r] - report_appended_ms[r]) / 1000,
+        )
         for r in sent
-        if r in received
+        if r in received and r in report_appended_ms
     )
 
 
-def live_during_drain(bootstrap: str, topics: dict[str, str], run: str, n: int) -> str:
+def live_during_drain(
+    bootstrap: str, topics: dict[str, str], run: str, n: int, worker: subprocess.Popen
+) -> str:
     """Live reports on one partition while a backlog of N reports drains on the others (the
-    issue's "live p99 < 100 ms while a backlog of 5,000 drains on other partitions")."""
+    issue's "live p99 < 100 ms while a backlog of 5,000 drains on other partitions").
+
+    The worker is paused (SIGSTOP) while this process writes the backlog and resumed as the
+    live reports start, so the whole backlog waits on its partitions from the first live report
+    on. Written while the worker ran, the backlog arrived over the first second and a half of
+    the live phase, and its writer took a core of this 2-core machine from the worker."""
     live = [e for e in ENTERPRISES if partition_of(e, REPORT_PARTITIONS) == 0]
     others = [e for e in ENTERPRISES if e not in live]
     periods = PeriodsSeen(bootstrap, topics["periods"])
     before = periods.count()
-    filler = threading.Thread(target=fill, args=(bootstrap, topics["reports"], n, run + "-drain", others))
-    filler.start()
-    time.sleep(0.5)  # the backlog is arriving: the worker is draining it when the live reports start
     at_end: list[int] = []  # the backlog's outputs when the last live report was sent
-    timeline = live_latency(
-        bootstrap,
-        topics,
-        run + "-drain",
-        enterprises=live,
-        on_sent=lambda: at_end.append(periods.count() - before),
-    )
-    filler.join()
+    os.kill(worker.pid, signal.SIGSTOP)  # a few seconds, well within its session timeout (15 s)
+    try:
+        fill(bootstrap, topics["reports"], n, run + "-drain", others)
+        timeline = live_latency(
+            bootstrap,
+            topics,
+            run + "-drain",
+            enterprises=live,
+            on_start=lambda: os.kill(worker.pid, signal.SIGCONT),
+            on_sent=lambda: at_end.append(periods.count() - before),
+        )
+    finally:
+        os.kill(worker.pid, signal.SIGCONT)
     periods.close()
     if not timeline:
         return "rules, live while a backlog drains: no alert came"
@@ -313,21 +345,27 @@ def live_during_drain(bootstrap: str, topics: dict[str, str], run: str, n: int) 
     )
 
 
-def worst_per_half_second(timeline: list[tuple[float, float, float]]) -> str:
+def worst_per_half_second(timeline: list[Latency]) -> str:
     halves: dict[int, float] = {}
-    for at, _, latency in timeline:
-        halves[int(at * 2)] = max(halves.get(int(at * 2), 0.0), latency)
+    for item in timeline:
+        half = int(item.at * 2)
+        halves[half] = max(halves.get(half, 0.0), item.in_broker_and_worker)
     worst = " ".join(f"{halves[k] * 1000:.0f}" for k in sorted(halves))
     return f"{'  worst per half second of sending':<36} {worst} ms"
 
 
-def latency_line(timeline: list[tuple[float, float, float]]) -> str:
-    """p50/p99 until the broker appended the alert, and until this process read it."""
-    read = [latency for _, latency, _ in timeline]
-    appended = [latency for _, _, latency in timeline]
+def latency_line(timeline: list[Latency]) -> str:
+    """p50/p99 from the report's append to the alert's, and from the send (to the alert's
+    append, and until this process read it)."""
+
+    def p50_p99(values: list[float]) -> str:
+        return f"p50 {percentile(values, 50) * 1000:.1f}, p99 {percentile(values, 99) * 1000:.1f} ms"
+
+    appended = [item.in_broker_and_worker for item in timeline]
     return (
         f"p50 {percentile(appended, 50) * 1000:7.1f} ms   p99 {percentile(appended, 99) * 1000:7.1f} ms"
-        f"   (read here: p50 {percentile(read, 50) * 1000:.1f}, p99 {percentile(read, 99) * 1000:.1f} ms)"
+        f"   (from the send: {p50_p99([item.from_send for item in timeline])};"
+        f" read here: {p50_p99([item.read_here for item in timeline])})"
     )
 
 
@@ -451,8 +489,9 @@ def main() -> None:
             TopicSpec(
                 t,
                 1 if name == "periods" else REPORT_PARTITIONS,
-                # The broker stamps each alert as it appends it: latency without the reader's delays.
-                {"message.timestamp.type": "LogAppendTime"} if name == "alerts" else {},
+                # The broker stamps each report and alert as it appends it: latency without this
+                # process's delays (rules never reads a record's timestamp).
+                {"message.timestamp.type": "LogAppendTime"} if name in ("reports", "alerts") else {},
             )
             for name, t in topics.items()
         ),
@@ -498,12 +537,12 @@ def main() -> None:
                 f"{'rules, backlog of N reports':<36} {rate:>8.0f} reports/s   ({problems} problems, every detector on)"
             )
             timeline = live_latency(bootstrap, topics, run)
-            during = live_during_drain(bootstrap, topics, run, n)
+            during = live_during_drain(bootstrap, topics, run, n, process)
         finally:
             process.terminate()
             process.wait(timeout=30)
     if timeline:
-        print(f"{'rules, live: report sent → alert':<36} {latency_line(timeline)}   ({len(timeline)} alerts)")
+        print(f"{'rules, live: report → alert':<36} {latency_line(timeline)}   ({len(timeline)} alerts)")
         # The tail has come from stalls of one to two seconds, not from a slow steady state:
         # the worst latency of each half second of sending shows where they were.
         print(worst_per_half_second(timeline))
