@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # The admin token: LIAISON_ADMIN_TOKEN if set, else the one `make up` generated in .local/secrets/.
 
-.PHONY: help install up demo down restart status schemas bench bench-e2e bench-ingest bench-rules bench-scale bench-rebalance bench-costs bench-reporting test test-faults test-unit test-integration lint lint-infra k8s fmt clean-data logs
+.PHONY: help install up demo down restart status schemas bench bench-e2e bench-ingest bench-rules bench-scale bench-rebalance bench-costs bench-reporting test test-faults test-unit test-integration lint lint-infra k8s fmt clean-data db-vacuum logs
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -86,6 +86,9 @@ fmt: ## Format the code with ruff
 
 logs: ## Follow the logs of everything `make up` started
 	@tail -n 20 -F .local/logs/*.log
+
+db-vacuum: ## After a bulk load: VACUUM (ANALYZE) of the local database under FerretDB
+	@scripts/platform.sh vacuum
 
 clean-data: down ## Stop and delete local data (Kafka log, the PostgreSQL cluster under FerretDB, Prometheus TSDB, rules tables)
 	@scripts/platform.sh forget-postgres

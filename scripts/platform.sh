@@ -297,6 +297,20 @@ start_postgres() {
     || fail "could not apply infra/postgres/ferretdb-indexes.sql"
 }
 
+# After a bulk load (a restore, a migration, bench-scale's year): what autovacuum would otherwise
+# do under load in the minutes after it, done at once: planner statistics for the new rows and
+# the visibility map for index-only reads.
+vacuum_analyze() {
+  local bin; bin="$(pg_bin)"
+  [[ -n "$bin" && -n "$(pg_pid)" ]] && kill -0 "$(pg_pid)" 2>/dev/null \
+    || fail "the local PostgreSQL is not running (make up starts it)"
+  say "VACUUM (ANALYZE) of the database under FerretDB"
+  local started=$SECONDS
+  "$bin/psql" -h 127.0.0.1 -p $PG_PORT -U postgres -d ferretdb -q -v ON_ERROR_STOP=1 \
+    -c "VACUUM (ANALYZE)" || fail "VACUUM (ANALYZE) failed"
+  say "done in $((SECONDS - started)) s"
+}
+
 start_ferretdb() {
   if port_open $MONGO_PORT && ! pid_alive ferretdb; then
     say "a MongoDB-wire database already listens on $MONGO_PORT (not ours): using it"
@@ -500,5 +514,6 @@ case "${1:-}" in
     install_postgres
     start_postgres
     ;;
-  *) echo "usage: $0 install|test-deps|infra|up|demo|restart|down|status|admin-token|postgres" >&2; exit 2 ;;
+  vacuum) vacuum_analyze ;;
+  *) echo "usage: $0 install|test-deps|infra|up|demo|restart|down|status|admin-token|postgres|vacuum" >&2; exit 2 ;;
 esac
