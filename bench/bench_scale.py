@@ -238,19 +238,22 @@ def _stat(pid: int) -> list[str]:
 def cpu_by_process(pids: dict[str, int]) -> dict[str, float]:
     """CPU seconds of each named process with its live descendants (PostgreSQL's backends are
     children of the postmaster), and of the children it reaped: one pass over /proc."""
+    named = set(pids.values())
     parents: dict[int, int] = {}
     ticks: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = _stat(int(entry.name))
-                parents[int(entry.name)] = int(fields[1])
-                own = int(fields[11]) + int(fields[12])
-                ticks[int(entry.name)] = (
-                    own + int(fields[13]) + int(fields[14]) if int(entry.name) in pids.values() else own
-                )
-            except (OSError, IndexError, ValueError):
-                continue  # ended in between
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        try:
+            fields = _stat(pid)
+        except (OSError, IndexError):
+            continue  # ended in between
+        parents[pid] = int(fields[1])
+        # utime + stime, and for a named process also what its reaped children used
+        ticks[pid] = int(fields[11]) + int(fields[12])
+        if pid in named:
+            ticks[pid] += int(fields[13]) + int(fields[14])
     children: dict[int, list[int]] = {}
     for child, parent in parents.items():
         children.setdefault(parent, []).append(child)
@@ -336,7 +339,7 @@ def measure(label: str, token: str, enterprises: list[str], year: int, *, warm_u
     platform just started is cold (the broker's JIT, first connections, consumer groups
     settling), and an enterprise whose last report is weeks old is overdue for those weeks. Its
     next report raised an overdue-report alert or three at once: on a lived-in platform, 295 of
-    them in the first second of a run, a burst the empty one never had (docs/benchmarks.md)."""
+    them in the first seconds of a run, where the empty one had none (docs/benchmarks.md)."""
     print(f"\n== {label}")
     wait_drained()  # measured on a platform that has caught up
     week = first_monday(year)
@@ -415,8 +418,8 @@ def live_in(token: str, enterprises: list[str]) -> None:
 
 def vacuum_after_load() -> None:
     """`make db-vacuum` on the local PostgreSQL, as after any bulk load: a year that came a week
-    at a time had autovacuum behind it all along. Without it, one of two runs measured the
-    40/s pipeline while PostgreSQL caught up (p99 6.6 s, 31 ms of its CPU per report)."""
+    at a time had autovacuum behind it all along. Of two runs without it, one measured its 40/s
+    pipeline while PostgreSQL caught up with the load (p99 6.6 s, 31 ms of its CPU per report)."""
     if not (REPO / ".local" / "run" / "postgres.pid").exists():
         print(
             "lived-in: no local PostgreSQL (not `make up`'s FerretDB): no VACUUM after the load", flush=True
