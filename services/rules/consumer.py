@@ -44,6 +44,8 @@ from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Transport
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.types import TP, Message
 
+from services.rules.producer import PromptFlushProducer
+
 # How long the broker may hold a fetch for data. faust-streaming fixes it at 1,500 ms, and aiokafka
 # keeps one fetch in flight per broker, for the partitions that had nothing buffered when it was
 # sent: a report arriving on another partition then waited for that fetch to run out, up to
@@ -217,6 +219,8 @@ def skipped_unprocessed(message: Any, flow_active: bool, generation_id: int) -> 
 
 
 class RulesTransport(Transport):
-    """The aiokafka transport (kafka://), with the consumer above."""
+    """The aiokafka transport (kafka://), with the consumer above and a producer whose flush sends
+    at once what lingers (services/rules/producer.py)."""
 
     Consumer = RebalanceSafeConsumer
+    Producer = PromptFlushProducer
