@@ -37,10 +37,10 @@ class Settings(KafkaSettings):
     # instead of 170-190 ms while it drains (docs/benchmarks.md).
     stream_buffer_maxsize: int = Field(default=256, ge=1, le=1_000_000)
     # How long the producer waits to gather outputs into one request (Faust's producer_linger,
-    # 0 by default: a request per output). Every alert waits up to this long. bench-rules, five
-    # runs each (docs/benchmarks.md): at 5 ms a live alert comes in 7 ms instead of 22 (p50) and
-    # the live p99 while a backlog of 5,000 drains is 62-86 ms instead of 74-109, for a backlog
-    # drained at 1,734-2,103 reports/s instead of 2,198-2,389. The commits do not wait it out
+    # 0 by default: a request per output). Every alert waits up to this long. bench-rules at
+    # N = 5,000 (docs/benchmarks.md): at 5 ms a live alert comes in 7 ms instead of 22 (p50) and
+    # the live p99 while a backlog drains is 62-86 ms (six runs) instead of 74-109 (three), for
+    # a backlog drained at 1,734-2,103 reports/s instead of 2,198-2,389. The commits do not wait it out
     # (services/rules/producer.py).
     producer_linger_ms: int = Field(default=5, ge=0, le=1000)
     # Bytes a fetch brings of one partition (Faust's consumer_max_fetch_size, 1 MiB by default).

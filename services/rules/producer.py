@@ -3,8 +3,8 @@ linger.
 
 Faust flushes the producer before each offset commit, and its fetch loop hands no input to any
 agent until the commit has ended. aiokafka's `flush` waits for every open batch, and sends a batch
-only once it has lingered `linger_ms` (RULES_PRODUCER_LINGER_MS, 20 ms): each commit held every
-agent 22-26 ms, about twice a second while a backlog drained, and a live report on another
+only once it has lingered `linger_ms` (RULES_PRODUCER_LINGER_MS, 20 ms then): each commit held
+every agent 22-26 ms, about twice a second while a backlog drained, and a live report on another
 partition waited with them (bench-rules; docs/benchmarks.md). Here `flush` closes the batches
 open when it is called, so that the sender takes them at once, and waits for those: everything
 produced before the commit began. Batches opened meanwhile linger as usual.

@@ -152,8 +152,8 @@ async def delete_keys(keys: list[str]) -> None:
 
 
 async def send_table_writes_by_turns() -> None:
-    """Once a turn's table writes wait for the producer: wait until they are sent, and give the
-    loop to the other agents meanwhile.
+    """When a turn's worth of table writes waits for the producer, wait until Faust has sent
+    them, leaving the loop to the other agents meanwhile.
 
     Faust holds each table write for the producer, and while more than 100 wait it hands no
     input to any agent until they are sent (`ProducerBuffer.wait_until_ebb`, with a warning
