@@ -8,10 +8,11 @@ group of its own, so the running platform is not disturbed:
   1. backlog: N weekly reports (every detector on, about a third of them raising a problem)
      are on the topic before one rules worker starts; events/s from its first to its last
      output;
-  2. live: reports sent one every few milliseconds with a funding gap each, so each makes an
-     alert; latency from send to the alert on the alerts topic (the broker's append time), p50/p99,
-     and to this process reading it; once after the backlog has drained, and once while another
-     backlog of N drains on the other partitions;
+  2. live: reports sent one every 10 ms with a funding gap each, so each makes an alert;
+     p50/p99 from the broker's append of the report to its append of the alert (both topics
+     stamp LogAppendTime), then from the send and until this process read it; once after the
+     backlog has drained, and once while another backlog of N drains on the other partitions
+     (the worker paused while it is written);
   3. bare: an aiokafka loop that consumes the same N reports, parses, changes and produces
      them, the ceiling a Python consumer reaches on this broker;
   4. the domain work alone: the worker's own work on the same N reports (parse, history,
@@ -543,8 +544,7 @@ def main() -> None:
             process.wait(timeout=30)
     if timeline:
         print(f"{'rules, live: report → alert':<36} {latency_line(timeline)}   ({len(timeline)} alerts)")
-        # The tail has come from stalls of one to two seconds, not from a slow steady state:
-        # the worst latency of each half second of sending shows where they were.
+        # The worst latency of each half second of sending: a stall shows where it was.
         print(worst_per_half_second(timeline))
     if during:
         print(during)
