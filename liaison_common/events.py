@@ -315,6 +315,8 @@ class ProblemEvent(BaseModel):
     severity: Severity
     enterprise_id: Slug | None = None
     work_group_id: Slug | None = None
+    # CONTRACT.md §7: a region's growth case names the region (enterprise_id absent).
+    region: ShortText | None = None
     period_end: Annotated[str, StringConstraints(max_length=40)]
     summary: LongText
     evidence: dict[str, Any] = Field(default_factory=dict)
@@ -343,8 +345,8 @@ class ProblemEvent(BaseModel):
 
     @model_validator(mode="after")
     def _one_subject(self) -> "ProblemEvent":
-        if (self.enterprise_id is None) == (self.work_group_id is None):
-            raise ValueError("a problem names either enterprise_id or work_group_id")
+        if [self.enterprise_id, self.work_group_id, self.region].count(None) != 2:
+            raise ValueError("a problem names one of enterprise_id, work_group_id or region")
         return self
 
 
@@ -360,6 +362,7 @@ class AlertEvent(BaseModel):
     severity: Severity
     enterprise_id: Slug | None = None
     work_group_id: Slug | None = None
+    region: ShortText | None = None
     period_end: Annotated[str, StringConstraints(max_length=40)] = ""
     last_period_end: Annotated[str, StringConstraints(max_length=40)] | None = None
     occurrences: Annotated[int, Field(ge=1, le=100_000)] = 1

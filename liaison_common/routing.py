@@ -101,6 +101,13 @@ DEFAULT_ROUTE_RULES: Mapping[str, RouteRule] = {
 }
 
 
+# CONTRACT.md §7: a major incident adds, by its category, the group the seed sends it to.
+INCIDENT_CATEGORY_CC: Mapping[str, tuple[str, str]] = {
+    "safety": ("enterprise-management", "安全类重大事项：附件8“及时上报企业管理组”"),
+    "environment": ("tech-renovation", "环境类重大事项：技改组负责节能减排与环境治理改造"),
+}
+
+
 @dataclass(frozen=True)
 class Subject:
     """What an alert is about: an enterprise (with its links) or a work group."""
@@ -121,16 +128,22 @@ class Route:
         return {"group_id": self.group_id, "role": self.role, "reason": self.reason}
 
 
-def resolve_routes(rule: RouteRule, subject: Subject) -> list[Route]:
+def resolve_routes(rule: RouteRule, subject: Subject, *, incident_category: str | None = None) -> list[Route]:
     """The primary group first, then each cc once, in the contract's order.
 
     A group already named keeps its first role: a work group that is both the rule's cc
-    and linked to the enterprise is listed once, with the rule as the reason.
+    and linked to the enterprise is listed once, with the rule as the reason. A work group's
+    overdue report goes to the primary group alone (CONTRACT.md §7: wg-liaison follows the key
+    enterprises, not the work groups).
     """
     routes: list[Route] = [
         Route(group_id=rule.primary, role="primary", reason=f"{rule.problem_type} 的牵头组")
     ]
+    if rule.problem_type == "report_overdue" and subject.kind == "work_group":
+        return routes
     candidates: list[tuple[str, str]] = [(g, f"{rule.problem_type} 的抄送组") for g in rule.cc]
+    if rule.problem_type == "major_incident" and incident_category in INCIDENT_CATEGORY_CC:
+        candidates.append(INCIDENT_CATEGORY_CC[incident_category])
     if subject.kind == "enterprise" and subject.is_sme:
         candidates += [(g, "中小企业的资金问题抄送中小企业组") for g in rule.cc_when_sme]
     if subject.kind == "enterprise":

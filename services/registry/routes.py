@@ -6,6 +6,7 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from liaison_common.events import INCIDENT_CATEGORIES
 from liaison_common.routing import PROBLEM_TYPES
 from liaison_common.tokens import ApiToken, Principal
 from liaison_common.web import AdminPrincipal, CurrentPrincipal, UnprocessableError, answers, field_error
@@ -244,8 +245,14 @@ def resolve_routes(
     type: str = Query(..., description="problem type, CONTRACT.md §3"),
     enterprise_id: str | None = Query(None),
     work_group_id: str | None = Query(None),
+    category: str | None = Query(
+        None,
+        description="a major incident's category (CONTRACT.md §7 adds a group for safety and environment)",
+    ),
 ) -> dict[str, Any]:
     errors = []
+    if category is not None and category not in INCIDENT_CATEGORIES:
+        errors.append(field_error(["query", "category"], f"one of {', '.join(INCIDENT_CATEGORIES)}"))
     if type not in PROBLEM_TYPES:
         errors.append(
             field_error(["query", "type"], f"unknown problem type; one of {', '.join(PROBLEM_TYPES)}")
@@ -256,7 +263,9 @@ def resolve_routes(
         )
     if errors:
         raise UnprocessableError(errors)
-    routes = service.resolve(problem_type=type, enterprise_id=enterprise_id, work_group_id=work_group_id)
+    routes = service.resolve(
+        problem_type=type, enterprise_id=enterprise_id, work_group_id=work_group_id, category=category
+    )
     return {
         "type": type,
         "enterprise_id": enterprise_id,

@@ -177,7 +177,7 @@ def count_entities() -> dict[str, int]:
 
 
 def resolve(
-    *, problem_type: str, enterprise_id: str | None, work_group_id: str | None
+    *, problem_type: str, enterprise_id: str | None, work_group_id: str | None, category: str | None = None
 ) -> list[routing.Route]:
     rule_doc = d.RoutingRule.objects(id=problem_type, deleted=False).first()
     if rule_doc is not None:
@@ -199,7 +199,7 @@ def resolve(
         assert work_group_id is not None
         get(BY_NAME["work_group"], work_group_id)
         subject = routing.Subject(work_group_id, "work_group")
-    return routing.resolve_routes(rule, subject)
+    return routing.resolve_routes(rule, subject, incident_category=category)
 
 
 # ------------------------------------------------------------------ tokens

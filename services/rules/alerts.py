@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any
 from liaison_common.events import AlertEvent
 from liaison_common.registry_view import RegistryView
 from liaison_common.routing import DEFAULT_ROUTE_RULES, Route, RouteRule, Subject, resolve_routes
+from services.rules.detectors import SUBJECT_FIELDS
 from services.rules.measures import (
     RESTRUCTURING_AFTER_OCCURRENCES,
     RESTRUCTURING_TYPES,
@@ -23,7 +24,7 @@ def alert_id(problem: dict[str, Any]) -> str:
 
     An incident is its own problem, so its id carries the incident id as well.
     """
-    subject = problem.get("enterprise_id") or problem.get("work_group_id")
+    subject = problem.get("enterprise_id") or problem.get("work_group_id") or problem.get("region")
     base = f"{problem['type']}.{subject}.{problem['period_end']}"
     if problem["type"] == "major_incident":
         return f"{base}.{problem['source_ids'][0]}"
@@ -53,6 +54,8 @@ def subject_of(view: RegistryView, problem: dict[str, Any]) -> Subject:
             is_sme=bool(enterprise.get("is_sme")),
             work_group_ids=tuple(enterprise.get("work_group_ids") or ()),
         )
+    if problem.get("region"):
+        return Subject(id=problem["region"], kind="region")
     return Subject(id=problem["work_group_id"], kind="work_group")
 
 
@@ -81,7 +84,11 @@ def build_alert(
 ) -> dict[str, Any]:
     """The routed alert (an AlertEvent, CONTRACT.md §2 and §6). With a case, the alert is that
     case: its id and first period are the case's, `last_period_end` and `occurrences` its latest."""
-    routes = resolve_routes(route_rule(view, problem["type"]), subject_of(view, problem))
+    routes = resolve_routes(
+        route_rule(view, problem["type"]),
+        subject_of(view, problem),
+        incident_category=(problem.get("evidence") or {}).get("category"),
+    )
     measures = measures_for(problem["type"], view, problem.get("enterprise_id"))
     restructuring = restructuring_route(problem, view, case)
     if restructuring is not None and all(r.group_id != "mergers" for r in routes):
@@ -104,7 +111,7 @@ def build_alert(
         "measures": measures,
         "state": "open",
     }
-    for field in ("enterprise_id", "work_group_id", "submitted_at"):
+    for field in ("enterprise_id", "work_group_id", "region", "submitted_at"):
         if problem.get(field):
             alert[field] = problem[field]
     return AlertEvent.model_validate(alert).model_dump(mode="json", exclude_none=True)
@@ -121,7 +128,7 @@ def resolution_alert(
 ) -> dict[str, Any]:
     """The message that closes a case whose problem was absent from two reports in a row (the
     subject's reports: an enterprise's, or a work group's for its province-wide figures)."""
-    subject_field = "enterprise_id" if subject_kind == "enterprise" else "work_group_id"
+    subject_field = SUBJECT_FIELDS[subject_kind]
     problem = {"type": case.problem_type, subject_field: facts.id}
     routes = resolve_routes(route_rule(view, case.problem_type), subject_of(view, problem))
     alert = {

@@ -13,8 +13,9 @@ Where things are:
   outputs.py          reading an input, dead-lettering it, and publishing problems, alerts, periods
   detection.py        the detection agents (reports, incidents, work-group reports)
   reporting_agent.py  the reporting agent: overdue reporters and completeness
+  regional_agent.py   the regions' growth against 附件1's targets (CONTRACT.md §7)
   operations.py       the registry view, metrics, health, the progress watch
-  detectors.py, cases.py, alerts.py, reporting.py, measures.py   the pure domain logic
+  detectors.py, cases.py, alerts.py, reporting.py, regional.py, measures.py   the pure domain logic
 
 The periods of up to 200 reports go to rules-periods as one record (outputs.PeriodBatch),
 sent before each offset commit: the reporting agent sees one Faust event per record, not per
@@ -156,6 +157,10 @@ alerts_topic = app.topic(settings.alerts_topic, **RAW)
 dlq_topic = app.topic(settings.dlq_topic, **RAW)
 reporting_topic = app.topic(settings.reporting_topic, **RAW)
 periods_topic = app.topic(settings.periods_topic, partitions=1, **RAW)
+# Internal: each report's growth figures, keyed by region, for the regional judgement of
+# 附件1's targets (regional.py). Faust creates it (its name has the app id's prefix, which the
+# rules user's ACLs cover); one partition, one owner, like the periods.
+region_growth_topic = app.topic(f"{settings.app_id}-region-growth", partitions=1, internal=True, **RAW)
 
 # Per enterprise: its last reports (Snapshot.as_dict), newest `history_size` by period.
 history = WriteBehindTable(app.Table("enterprise-history", default=list, partitions=PARTITIONS, key_type=str))
@@ -163,6 +168,8 @@ history = WriteBehindTable(app.Table("enterprise-history", default=list, partiti
 cases = WriteBehindTable(app.Table("enterprise-cases", default=dict, partitions=PARTITIONS, key_type=str))
 # Both are written once per key between two commits (services/rules/write_behind.py).
 app.before_commit += [history.flush, cases.flush]
+# Per region: its contributions, judged periods and cases (services.rules.regional).
+region_growth = app.Table("region-growth", default=dict, partitions=1, key_type=str)
 # One key, "state": the reporting state of services.rules.reporting (one partition, one owner).
 reporting_state = app.Table("reporting-state", default=dict, partitions=1, key_type=str)
 

@@ -22,10 +22,12 @@ from services.rules.detectors import (
     Snapshot,
     detect,
     incident_problem,
+    judged_types,
     province_targets,
     remember,
     workgroup_problem,
 )
+from services.rules.regional_agent import judged_for_region, send_contribution
 from services.rules.outputs import (
     RawMessage,
     done,
@@ -62,6 +64,8 @@ async def handle_report(raw: RawMessage, started: float) -> None:
     if facts is None:
         await reject(raw, "unknown_reference", f"unknown enterprise '{report.enterprise_id}'")
         return
+    if judged_for_region(facts, report):
+        await send_contribution(facts, report)
     # A redelivered report (the same report_id) is judged against the others, as it was the
     # first time: so it raises the same alerts, with the same ids.
     known = [
@@ -70,7 +74,14 @@ async def handle_report(raw: RawMessage, started: float) -> None:
     submitted_at = report.submitted_at.isoformat()
     period_end = report.period_end.isoformat()
     problems = detect(facts, report, known, thresholds)
-    await update_cases(facts, problems, period_end, submitted_at=submitted_at, report_id=report.report_id)
+    await update_cases(
+        facts,
+        problems,
+        period_end,
+        submitted_at=submitted_at,
+        report_id=report.report_id,
+        judged=judged_types(report),
+    )
     history[report.enterprise_id] = [s.as_dict() for s in remember(known, report, settings.history_size)]
     await emit_period(
         raw,
@@ -94,9 +105,9 @@ async def update_cases(
     judged: set[str] | None = None,
 ) -> None:
     """One report of a subject against its cases: each problem opens, updates or reopens its case
-    (and is published with it); a case absent from two reports running is resolved by data. An
-    enterprise's report judges every type; a work group's only the types whose figures it carried
-    (`judged`). The table is written only when a case changed."""
+    (and is published with it); a case absent from two reports running is resolved by data. A
+    report judges only the types whose figures it carried (`judged`): one silent on a case's
+    indicators neither continues nor resolves it (CONTRACT.md §7). The table is written only when a case changed."""
     stored = cases[subject.id]
     book = CaseBook(stored)
     for problem in problems:

@@ -53,6 +53,9 @@ class EnterpriseFacts:
     region: str | None = None
 
 
+SUBJECT_FIELDS = {"enterprise": "enterprise_id", "work_group": "work_group_id", "region": "region"}
+
+
 @dataclass
 class Problem:
     type: str
@@ -62,11 +65,11 @@ class Problem:
     summary: str
     evidence: dict[str, Any]
     source_ids: list[str]
-    subject_kind: str = "enterprise"  # or "work_group"
+    subject_kind: str = "enterprise"  # or "work_group", or "region" (growth against 附件1)
     stated: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        subject_field = "enterprise_id" if self.subject_kind == "enterprise" else "work_group_id"
+        subject_field = SUBJECT_FIELDS[self.subject_kind]
         return {
             "type": self.type,
             subject_field: self.subject_id,
@@ -137,9 +140,10 @@ def stockpile(
     facts: EnterpriseFacts, report: EnterpriseReport, past: list[Snapshot], t: Thresholds
 ) -> Problem | None:
     ind = report.indicators
+    if awaiting_rail(report, t):
+        return None  # goods made and sold, waiting for rail: a transport case (CONTRACT.md §7)
     weeks = t.get("stockpile", "inventory_weeks_of_sales")
-    window = t.get("stockpile", "sales_window_reports").value
-    recent_sales = (_values(past, "sales_t") + ([ind.sales_t] if ind.sales_t is not None else []))[-window:]
+    recent_sales = _recent_sales(report, past, t)
     if ind.inventory_t is not None and recent_sales and fmean(recent_sales) > 0:
         mean_sales = fmean(recent_sales)
         limit = weeks.value * mean_sales
@@ -181,6 +185,26 @@ def stockpile(
             ),
         )
     return None
+
+
+def _recent_sales(report: EnterpriseReport, past: list[Snapshot], t: Thresholds) -> list[float]:
+    """Weekly sales of the last reports (this one included), the base of "weeks of sales"."""
+    window = t.get("stockpile", "sales_window_reports").value
+    current = [report.indicators.sales_t] if report.indicators.sales_t is not None else []
+    return (_values(past, "sales_t") + current)[-window:]
+
+
+def awaiting_rail(report: EnterpriseReport, t: Thresholds) -> bool:
+    """At least half the stock is awaiting shipment: the goods are sold and wait for rail
+    (附件1 四 "全力抓好钾肥突击抢运工作…抢运积压产品"), so it is no stockpile (CONTRACT.md §7)."""
+    ind = report.indicators
+    share = t.get("stockpile", "awaiting_share_of_inventory_max").value
+    return (
+        ind.awaiting_shipment_t is not None
+        and ind.inventory_t is not None
+        and ind.inventory_t > 0
+        and ind.awaiting_shipment_t >= share * ind.inventory_t
+    )
 
 
 def _ratio(numerator: float | None, denominator: float | None) -> float | None:
@@ -266,7 +290,47 @@ def transport_backlog(
                     source=maximum.source,
                 ),
             )
-    return None
+    return _awaiting_beyond_sales(facts, report, past, t)
+
+
+def _awaiting_beyond_sales(
+    facts: EnterpriseFacts, report: EnterpriseReport, past: list[Snapshot], t: Thresholds
+) -> Problem | None:
+    """Goods awaiting rail that are half the stock and more than two weeks of sales: a transport
+    backlog even where the rail ratio alone is not (CONTRACT.md §7)."""
+    ind = report.indicators
+    recent_sales = _recent_sales(report, past, t)
+    if not awaiting_rail(report, t) or not recent_sales or fmean(recent_sales) <= 0:
+        return None
+    assert ind.awaiting_shipment_t is not None
+    weeks = t.get("transport_backlog", "awaiting_weeks_of_sales_max")
+    mean_sales = fmean(recent_sales)
+    limit = weeks.value * mean_sales
+    if ind.awaiting_shipment_t <= limit:
+        return None
+    return _problem(
+        kind="transport_backlog",
+        facts=facts,
+        report=report,
+        severity=grade(ind.awaiting_shipment_t / limit - 1, t),
+        summary=f"{facts.name}待运{ind.awaiting_shipment_t:g}吨，占库存{ind.inventory_t:g}吨的"
+        f"{ind.awaiting_shipment_t / (ind.inventory_t or 1):.0%}，超过{weeks.value:g}周销量，产品积压待运。",
+        evidence=_evidence(
+            values={
+                "awaiting_shipment_t": ind.awaiting_shipment_t,
+                "inventory_t": ind.inventory_t,
+                "mean_weekly_sales_t": round(mean_sales, 3),
+            },
+            threshold={
+                "awaiting_weeks_of_sales_max": weeks.value,
+                "awaiting_share_of_inventory_min": t.get(
+                    "stockpile", "awaiting_share_of_inventory_max"
+                ).value,
+            },
+            rule="待运量 ≥ 库存的一半，且 > 周数 × 近期周均销量",
+            source=weeks.source,
+        ),
+    )
 
 
 def power_shortage(
@@ -371,35 +435,6 @@ def energy_overuse(
     )
 
 
-def growth_shortfall(
-    facts: EnterpriseFacts, report: EnterpriseReport, past: list[Snapshot], t: Thresholds
-) -> Problem | None:
-    target = t.maybe("growth_shortfall", "target_pct", facts.region or "") or t.get(
-        "growth_shortfall", "target_pct", "province"
-    )
-    running = t.get("growth_shortfall", "consecutive_reports").value
-    values = [s.indicators.get("output_value_yoy_pct") for s in past[-(running - 1) :]]
-    values.append(report.indicators.output_value_yoy_pct)
-    if len(values) < running or any(v is None or v >= target.value for v in values):
-        return None
-    current = values[-1]
-    assert current is not None
-    where = facts.region or "全省"
-    return _problem(
-        kind="growth_shortfall",
-        facts=facts,
-        report=report,
-        severity=grade((target.value - current) / max(target.value, 1), t),
-        summary=f"{facts.name}工业产值同比增长{current:g}%，连续{running}期低于{where}目标{target.value:g}%。",
-        evidence=_evidence(
-            values={"output_value_yoy_pct": values, "region": facts.region},
-            threshold={"target_pct": target.value},
-            rule=f"工业增加值增速连续{running}期低于本地区目标",
-            source=target.source,
-        ),
-    )
-
-
 def production_halt(
     facts: EnterpriseFacts, report: EnterpriseReport, past: list[Snapshot], t: Thresholds
 ) -> Problem | None:
@@ -497,7 +532,8 @@ DETECTORS: tuple[Detector, ...] = (
     transport_backlog,
     power_shortage,
     energy_overuse,
-    growth_shortfall,
+    # growth_shortfall judges a region as a whole (regional.py, CONTRACT.md §7), never one
+    # enterprise alone: it is not among an enterprise report's detectors.
     production_halt,
     workforce_cut,
 )
@@ -665,10 +701,35 @@ def province_targets(report: WorkgroupReport, t: Thresholds) -> tuple[list[Probl
     return problems, judged
 
 
+# The indicators each detector's condition reads (CONTRACT.md §7, "resolved by data means the
+# data says so"): a report that carries none of a type's indicators says nothing of its case,
+# neither continuing nor resolving it.
+INDICATORS_READ: dict[str, tuple[str, ...]] = {
+    "stockpile": ("inventory_t", "sales_t", "production_t"),
+    "funding_gap": ("working_capital_need",),
+    "transport_backlog": ("rail_requested_t", "rail_shipped_t", "awaiting_shipment_t"),
+    "power_shortage": ("power_demand_mwh", "power_supplied_mwh", "coal_stock_days"),
+    "energy_overuse": ("energy_kwh_per_t", "dust_mg_m3"),
+    "growth_shortfall": ("output_value_yoy_pct",),
+    "production_halt": ("lines_halted", "production_t"),
+    "workforce_cut": ("employees", "wage_arrears"),
+}
+
+
+def judged_types(report: EnterpriseReport) -> set[str]:
+    """The problem types whose condition this report lets the detectors judge: those whose
+    indicators it carries, and every type a stated problem can be (a report states its
+    problems or does not)."""
+    carried = {name for name, value in report.indicators if value is not None}
+    judged = {kind for kind, names in INDICATORS_READ.items() if carried.intersection(names)}
+    return judged | {"stated_problem"}
+
+
 # What the detectors read of earlier reports (stockpile: sales and production; production_halt:
-# production; workforce_cut: employees; growth_shortfall: growth). The history keeps only these:
-# the table's changelog carries every report's snapshot, and the rest was never read.
-HISTORY_INDICATORS = ("sales_t", "production_t", "employees", "output_value_yoy_pct")
+# production; workforce_cut: employees). The history keeps only these: the table's changelog
+# carries every report's snapshot, and the rest was never read. (Growth is judged per region,
+# by the regional agent's own table.)
+HISTORY_INDICATORS = ("sales_t", "production_t", "employees")
 
 
 def snapshot(report: EnterpriseReport) -> Snapshot:

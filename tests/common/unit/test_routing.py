@@ -36,11 +36,12 @@ def test_energy_overuse_goes_to_tech_renovation_and_the_linked_work_group():
     assert routes == [("tech-renovation", "primary"), ("wg-ferroalloy", "cc")]
 
 
-def test_report_overdue_of_a_work_group_copies_that_work_group():
+def test_report_overdue_of_a_work_group_goes_to_the_comprehensive_group_only():
+    """CONTRACT.md §7: wg-liaison follows the 14 key enterprises, not the work groups."""
     routes = roles(
         resolve_routes(DEFAULT_ROUTE_RULES["report_overdue"], Subject("wg-rail", kind="work_group"))
     )
-    assert routes == [("comprehensive", "primary"), ("wg-liaison", "cc"), ("wg-rail", "cc")]
+    assert routes == [("comprehensive", "primary")]
 
 
 def test_a_primary_group_is_never_also_a_cc():

@@ -88,7 +88,39 @@ def test_reports_become_alerts_with_the_contract_routes(kafka_bootstrap, rules_t
     assert ("wg-chemical", "cc") in routes(transport)
     major = alerts["major_incident.qinghai-salt-lake.2011-12-20.salt-1"]
     assert (major["severity"], routes(major)[0]) == ("critical", ("comprehensive", "primary"))
+    # CONTRACT.md §7: a safety incident goes to the enterprise-management group as well.
+    assert routes(major)[1:3] == [("operations", "cc"), ("enterprise-management", "cc")]
     assert not [a for a in alerts.values() if a.get("enterprise_id") == "western-mining"]
+
+
+def test_a_regions_growth_is_judged_as_a_whole_and_only_for_2011(kafka_bootstrap, rules_topics, spawn_worker):
+    """CONTRACT.md §7: 西宁's reporting enterprises weighted by output value, two weeks running
+    below 17.5 %, make one case of the region; a single enterprise far below does not, while a
+    larger one lifts the region; the weeks of 2012 are not judged against 附件1's targets."""
+    worker = spawn_worker()
+    weeks = []
+    for week in (1, 2, 4, 5):  # 2011-12-18, 2011-12-25; 2012-01-08, 2012-01-15
+        weeks += [
+            report("xining-special-steel", week, output_value=9000, output_value_yoy_pct=4.0),
+            report("chalco-qinghai", week, output_value=1000, output_value_yoy_pct=30.0),
+            # 海西: one far below, one larger above: the region as a whole meets its 23 %.
+            report("qinghai-salt-lake", week, output_value=1000, output_value_yoy_pct=2.0),
+            report("petrochina-qinghai-oilfield", week, output_value=9000, output_value_yoy_pct=28.0),
+        ]
+    sentinel = report("chalco-qinghai", 6, lines_halted=1)  # after every other report of its partition
+    publish_reports(kafka_bootstrap, rules_topics["reports_topic"], [*weeks, sentinel])
+    worker.wait_ready()
+    alerts = alerts_by_id(
+        kafka_bootstrap,
+        rules_topics["alerts_topic"],
+        lambda a: "growth_shortfall.西宁.2011-12-25" in a and "production_halt.chalco-qinghai.2012-01-22" in a,
+    )
+    case = alerts["growth_shortfall.西宁.2011-12-25"]
+    assert case["region"] == "西宁" and "enterprise_id" not in case
+    assert case["evidence"]["values"]["region_growth_pct"] == {"2011-12-18": 6.6, "2011-12-25": 6.6}
+    assert routes(case) == [("operations", "primary"), ("comprehensive", "cc")]
+    growth = sorted(a for a in alerts if a.startswith("growth_shortfall"))
+    assert growth == ["growth_shortfall.西宁.2011-12-25"]  # no enterprise, no 海西, no 2012
 
 
 def test_history_makes_a_stockpile_and_a_stated_problem_makes_an_alert(
@@ -180,7 +212,7 @@ def test_overdue_reporters_are_alerted_in_event_time(
     )  # fmt: skip
     rail = alerts["report_overdue.wg-rail.2011-12-18"]
     assert rail["work_group_id"] == "wg-rail"
-    assert routes(rail) == [("comprehensive", "primary"), ("wg-liaison", "cc"), ("wg-rail", "cc")]
+    assert routes(rail) == [("comprehensive", "primary")]  # CONTRACT.md §7: the comprehensive group only
     assert not [a for a in alerts if a.startswith("report_overdue.chalco-qinghai")]
     reporting = wait_for_events(
         kafka_bootstrap, rules_topics["reporting_topic"],
