@@ -142,8 +142,9 @@ def resolve_routes(rule: RouteRule, subject: Subject, *, incident_category: str 
     if rule.problem_type == "report_overdue" and subject.kind == "work_group":
         return routes
     candidates: list[tuple[str, str]] = [(g, f"{rule.problem_type} 的抄送组") for g in rule.cc]
-    if rule.problem_type == "major_incident" and incident_category in INCIDENT_CATEGORY_CC:
-        candidates.append(INCIDENT_CATEGORY_CC[incident_category])
+    by_category = INCIDENT_CATEGORY_CC.get(incident_category or "")
+    if rule.problem_type == "major_incident" and by_category is not None:
+        candidates.append(by_category)
     if subject.kind == "enterprise" and subject.is_sme:
         candidates += [(g, "中小企业的资金问题抄送中小企业组") for g in rule.cc_when_sme]
     if subject.kind == "enterprise":

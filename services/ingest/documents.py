@@ -20,3 +20,15 @@ class AcceptedSubmission(me.Document):
     topic = me.StringField()
     partition = me.IntField()
     offset = me.IntField()
+    published = me.BooleanField(default=True)  # False while claimed and not yet taken by Kafka
+
+
+class ReportPeriod(me.Document):
+    """Which report holds each subject's period: a later report for the same period under
+    another report_id is a correction (CONTRACT.md §7). `_id`: "<kind>:<subject>:<start>:<end>"."""
+
+    meta = {"collection": "ingest_periods"}
+
+    key = me.StringField(primary_key=True)
+    report_id = me.StringField(required=True)
+    submitted_at = me.DateTimeField(required=True)

@@ -101,7 +101,7 @@ async def _submit_batch(
         raise HTTPException(422, detail=[field_error(["body"], f"at most {max_items} items per batch")])
     outcomes = await pipeline.submit_many(kind, items, principal, source="http")
     answers = [{"index": i, **outcome.answer()} for i, outcome in enumerate(outcomes)]
-    all_accepted = all(outcome.status == "accepted" for outcome in outcomes)
+    all_accepted = all(outcome.status in ("accepted", "correction") for outcome in outcomes)
     return JSONResponse(answers, status_code=202 if all_accepted else 207)
 
 

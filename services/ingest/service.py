@@ -1,9 +1,10 @@
 """What ingest does with a submission, whichever way it came (HTTP or liaison.inbound.v1).
 
 The pure steps (validate, authorise, check against the registry, describe a rejection)
-have no I/O. `Pipeline` adds the two side effects in the order that loses nothing: check
-the id against those already accepted, publish and wait for Kafka's acknowledgement, and
-only then record the id (see DuplicateStore).
+have no I/O. `Pipeline` adds the side effects in an order that answers the truth: claim the
+id (and a report's period) in the database, publish and wait for Kafka's acknowledgement, then
+mark it published, or release the claim when Kafka did not take it (see DuplicateStore). A
+409 therefore means "not published", and so does a 503.
 """
 
 import asyncio
@@ -17,7 +18,8 @@ from typing import Any, Protocol
 
 from anyio import to_thread
 from pydantic import ValidationError
-from pymongo.errors import BulkWriteError
+from pymongo import UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from liaison_common import jsonbytes
 from liaison_common.deadletter import RawMessage
@@ -26,7 +28,7 @@ from liaison_common.registry_view import RegistryView
 from liaison_common.tokens import Principal
 from liaison_common.validation import field_errors
 from services.ingest.config import Settings
-from services.ingest.documents import AcceptedSubmission
+from services.ingest.documents import AcceptedSubmission, ReportPeriod
 from services.ingest.exceptions import BrokerUnavailable, RegistryNotReady
 from services.ingest.metrics import BROKER_ERRORS, REJECTIONS, SUBMISSIONS
 
@@ -45,12 +47,15 @@ class Outcome:
     reason: str | None = None  # rejection class, for metrics and the dead-letter topic
     detail: list[dict[str, Any]] | str | None = None
     http_status: int = 202
+    replaces: str | None = None  # a correction: the report_id whose figures it replaces
 
     def answer(self) -> dict[str, Any]:
         if self.status == "rejected":
             # `reason` lets a client tell an item worth sending again (broker_unavailable: Kafka
             # did not take it) from one that is wrong; `detail` says what, for people.
             return {"id": self.id, "status": "rejected", "reason": self.reason, "detail": self.detail}
+        if self.status == "correction":
+            return {"id": self.id, "status": "correction", "replaces": self.replaces}
         return {"id": self.id, "status": self.status}
 
 
@@ -183,29 +188,30 @@ def parse_inbound(message: RawMessage) -> tuple[SubmissionKind, Any] | Outcome:
 
 
 class DuplicateStore:
-    """The ids ingest has accepted, and whose they are: the most recent ones in memory, all of
-    them in an insert-only collection.
+    """The ids ingest has taken, and whose they are: the most recent ones in memory, all of them
+    in a collection whose unique _id is the claim.
 
-    A submission is checked against memory, published, and only then recorded. Nothing is
-    written before Kafka has the event, so a broker failure leaves nothing behind. Two
-    instances (or two concurrent requests) that both miss memory both publish; the unique
-    _id lets one record win and the other answers 'duplicate'. The extra copy on the topic
-    is harmless: downstream processing is idempotent by report id.
+    An id is claimed in the database before it is published (CONTRACT.md §6: a 409 means "not
+    published"): two enterprises racing for one id, on one ingest or two, cannot both publish,
+    because only one insert of the _id succeeds. The claim is released when Kafka does not take
+    the event (503 still means "not published"), and marked published once Kafka has it. A claim
+    left unpublished by a crashed instance is taken over by its own submitter's retry after
+    STALE_CLAIM_SECONDS, so nothing is lost.
 
-    Memory holds at most `limit` ids, the most recently accepted (INGEST_DUPLICATE_MEMORY_IDS),
-    so that it does not grow with a year of data. An older id sent again misses memory and is
-    found by the same unique insert after publishing: it still answers 'duplicate' (or
-    'conflict'), and its extra copy on the topic is absorbed downstream like any other.
+    Memory holds at most `limit` ids, the most recently published (INGEST_DUPLICATE_MEMORY_IDS),
+    so that it does not grow with a year of data: a hit answers at once, a miss asks the claim.
 
     Ids are unique per submitter (CONTRACT.md §6): the same id from the enterprise or work
     group that first used it is a duplicate; from anyone else it is a conflict, so that no
     submitter can make another's real report look like a repeat.
     """
 
+    STALE_CLAIM_SECONDS = 60.0
+
     def __init__(self, limit: int = 200_000) -> None:
         self.limit = limit
-        self._owners: dict[str, str] = {}  # in the order accepted: the oldest first
-        self._lock = threading.Lock()  # records run in worker threads
+        self._owners: dict[str, str] = {}  # in the order published: the oldest first
+        self._lock = threading.Lock()  # claims run in worker threads
 
     def load(self) -> int:
         """Fill memory with the `limit` most recently accepted ids; return how many."""
@@ -221,27 +227,22 @@ class DuplicateStore:
         """The enterprise or work group that submitted this id first, if memory holds it."""
         return self._owners.get(key)
 
-    def _remember(self, key: str, subject_id: str) -> None:
+    def remember(self, key: str, subject_id: str) -> None:
         with self._lock:
             self._owners.setdefault(key, subject_id)
             while len(self._owners) > self.limit:
                 del self._owners[next(iter(self._owners))]  # the oldest goes
 
     def record(self, accepted: list[dict[str, Any]]) -> dict[str, str]:
-        """Record acknowledged submissions in one insert; return the keys someone recorded
-        first, each with its first submitter."""
+        """Claim ids in one insert; return the keys someone claimed first, each with its owner."""
         return {accepted[index]["_id"]: owner for index, owner in self.record_indexed(accepted).items()}
 
     def record_indexed(self, accepted: list[dict[str, Any]]) -> dict[int, str]:
-        """Record acknowledged submissions in one insert; return the positions of those someone
-        recorded first (an earlier one of the same list included), each with its first submitter."""
+        """Claim ids in one insert; return the positions of those someone claimed first (an
+        earlier one of the same list included), each with its first submitter. A stale
+        unpublished claim of the same submitter is taken over (not returned)."""
         if not accepted:
             return {}
-        unknown = {doc["_id"] for doc in accepted if doc["_id"] not in self._owners}
-        # Remembered before the insert: Kafka has these events, so if the database is away and
-        # the insert fails (503), the client's retry is answered 'duplicate', not published again.
-        for doc in accepted:
-            self._remember(doc["_id"], doc["subject_id"])
         try:
             AcceptedSubmission._get_collection().insert_many(accepted, ordered=False)
         except BulkWriteError as error:
@@ -253,19 +254,122 @@ class DuplicateStore:
             taken = []
         first: dict[int, str] = {}
         for index in taken:
-            key = accepted[index]["_id"]
-            # Someone recorded it first: whoever memory held, or, for an id memory did not know
-            # (older than it), whoever the store says.
-            owner = (self._stored_owner(key) if key in unknown else None) or self._owners.get(key, "")
-            with self._lock:
-                self._owners[key] = owner
+            doc = accepted[index]
+            stored = self._stored(doc["_id"])
+            owner = "" if stored is None else str(stored.get("subject_id", ""))
+            if stored is not None and owner == doc["subject_id"] and self._stale(stored):
+                continue  # its own claim, never published (a crash between claim and publish)
             first[index] = owner
         return first
 
+    def release(self, keys: list[str]) -> None:
+        """Kafka did not take these: the ids are free again."""
+        collection = AcceptedSubmission._get_collection()
+        for key in keys:  # one by _id each (FerretDB scans for $in)
+            collection.delete_one({"_id": key, "published": False})
+
+    def published(self, docs: list[dict[str, Any]]) -> None:
+        """Kafka has these: their claims say so, and memory holds them."""
+        if not docs:
+            return
+        AcceptedSubmission._get_collection().bulk_write(
+            [
+                UpdateOne(
+                    {"_id": doc["_id"]},
+                    {"$set": {"published": True, "partition": doc["partition"], "offset": doc["offset"]}},
+                    upsert=True,
+                )
+                for doc in docs
+            ],
+            ordered=False,
+        )
+        for doc in docs:
+            self.remember(doc["_id"], doc["subject_id"])
+
+    def _stale(self, stored: dict[str, Any]) -> bool:
+        if stored.get("published", True):
+            return False
+        claimed = stored.get("accepted_at")
+        if not isinstance(claimed, datetime):
+            return True
+        age = datetime.now(UTC) - claimed.replace(tzinfo=claimed.tzinfo or UTC)
+        return age.total_seconds() > self.STALE_CLAIM_SECONDS
+
     @staticmethod
-    def _stored_owner(key: str) -> str | None:
-        doc = AcceptedSubmission._get_collection().find_one({"_id": key}, {"subject_id": 1})
-        return None if doc is None else doc.get("subject_id")
+    def _stored(key: str) -> dict[str, Any] | None:
+        found = AcceptedSubmission._get_collection().find_one(
+            {"_id": key}, {"subject_id": 1, "published": 1, "accepted_at": 1}
+        )
+        return None if found is None else dict(found)
+
+    # ---- periods: a second report for the same subject and period is a correction (§7)
+
+    @staticmethod
+    def claim_period(key: str, report_id: str, submitted_at: datetime) -> "PeriodClaim":
+        """Whose report holds this subject's period: claim it for this report, or replace an
+        earlier one (a correction) when this one was submitted later."""
+        periods = ReportPeriod._get_collection()
+        for _ in range(5):  # a compare-and-set lost to a concurrent request: read again
+            try:
+                periods.insert_one({"_id": key, "report_id": report_id, "submitted_at": submitted_at})
+                return PeriodClaim("new")
+            except DuplicateKeyError:
+                pass
+            stored = periods.find_one({"_id": key})
+            if stored is None:
+                continue
+            if stored["report_id"] == report_id:
+                return PeriodClaim("same")
+            earlier = stored["submitted_at"].replace(tzinfo=stored["submitted_at"].tzinfo or UTC)
+            if submitted_at < earlier:  # the same time: the later arrival wins
+                return PeriodClaim("stale", replaces=stored["report_id"], holder_submitted_at=earlier)
+            changed = periods.update_one(
+                {"_id": key, "report_id": stored["report_id"]},
+                {"$set": {"report_id": report_id, "submitted_at": submitted_at}},
+            )
+            if changed.modified_count == 1:
+                return PeriodClaim("correction", replaces=stored["report_id"], holder_submitted_at=earlier)
+        raise RuntimeError(f"the period {key} changes under every attempt")
+
+    @staticmethod
+    def undo_period(key: str, report_id: str, claim: "PeriodClaim") -> None:
+        """Kafka did not take the report: the period goes back to what it was."""
+        periods = ReportPeriod._get_collection()
+        if claim.change == "new":
+            periods.delete_one({"_id": key, "report_id": report_id})
+        elif claim.change == "correction" and claim.replaces is not None:
+            periods.update_one(
+                {"_id": key, "report_id": report_id},
+                {"$set": {"report_id": claim.replaces, "submitted_at": claim.holder_submitted_at}},
+            )
+
+
+@dataclass(frozen=True)
+class PeriodClaim:
+    change: str  # new, same (this report again), correction, stale (an earlier submitted_at)
+    replaces: str | None = None
+    holder_submitted_at: datetime | None = None
+
+
+def period_key(kind: SubmissionKind, event: Contract) -> str | None:
+    """The subject's period, for the kinds that report one (enterprise and work-group reports)."""
+    start, end = getattr(event, "period_start", None), getattr(event, "period_end", None)
+    if start is None or end is None:
+        return None
+    return f"{kind.kind}:{getattr(event, kind.subject_field)}:{start.isoformat()}:{end.isoformat()}"
+
+
+def stale_correction(kind: SubmissionKind, submission_id: str, claim: PeriodClaim) -> Outcome:
+    detail = [
+        {
+            "loc": ["body", "submitted_at"],
+            "msg": f"report '{claim.replaces}' for the same period was submitted at "
+            f"{claim.holder_submitted_at.isoformat() if claim.holder_submitted_at else '?'}; a correction "
+            "must be submitted later than the report it replaces",
+            "type": "conflict",
+        }
+    ]
+    return rejected("conflict", detail, http_status=409, id=submission_id)
 
 
 class GroupRecorder:
@@ -324,6 +428,8 @@ class Prepared:
     id: str
     subject_id: str
     value: bytes
+    period: str | None = None  # the subject's period (reports), for corrections
+    submitted_at: datetime | None = None
 
 
 class Publisher(Protocol):
@@ -341,7 +447,8 @@ class Publisher(Protocol):
 
 @dataclass
 class Pipeline:
-    """Validate → authorise → registry → duplicate? → publish → record, for HTTP and Kafka alike."""
+    """Validate → authorise → registry → duplicate? → claim the id and period → publish → mark
+    published (or release the claims), for HTTP and Kafka alike."""
 
     settings: Settings
     producer: Publisher
@@ -350,6 +457,7 @@ class Pipeline:
     store: DuplicateStore = field(default_factory=DuplicateStore)
     recorder: GroupRecorder = field(init=False)
     _late: set["asyncio.Task[Any]"] = field(default_factory=set)  # recording late acknowledgements
+    _periods: dict[str, PeriodClaim] = field(default_factory=dict)  # claimed, not yet published
 
     def __post_init__(self) -> None:
         self.recorder = GroupRecorder(self.store)
@@ -378,9 +486,16 @@ class Pipeline:
                 continue
             owners_in_batch[key] = subject_id
             value = jsonbytes.dumps(checked.model_dump(mode="json"))
-            ready.append(Prepared(index, key, submission_id, getattr(checked, kind.subject_field), value))
+            submitted_at = getattr(checked, "submitted_at", None)
+            ready.append(
+                Prepared(
+                    index, key, submission_id, subject_id, value, period_key(kind, checked), submitted_at
+                )
+            )
         if ready:
-            await self._publish_and_record(kind, ready, outcomes, source=source)
+            ready = await self._claim(kind, ready, outcomes, source=source)
+        if ready:
+            await self._publish(kind, ready, outcomes, source=source)
         final = [outcome for outcome in outcomes if outcome is not None]
         for outcome in final:
             SUBMISSIONS.labels(kind.kind, source, outcome.status).inc()
@@ -400,56 +515,111 @@ class Pipeline:
         unknown = check_registry(self.registry, kind, event)
         return unknown if unknown is not None else event
 
-    async def _publish_and_record(
+    async def _claim(
         self, kind: SubmissionKind, ready: list[Prepared], outcomes: list[Outcome | None], *, source: str
-    ) -> None:
+    ) -> list[Prepared]:
+        """Claim each id, then each report's period, before anything is published: what another
+        submitter holds is a 409, what this one sent before a duplicate, a later report for a
+        period a correction; an earlier one for a period is a 409 naming submitted_at."""
         topic = self.settings.topic_for(kind.kind)
-        headers = [("liaison-source", source.encode()), ("liaison-kind", kind.kind.encode())]
-        loop = asyncio.get_running_loop()
-
-        def accepted(item: Prepared, partition: int, offset: int) -> dict[str, Any]:
-            """The record that makes a resubmission of this item a duplicate."""
-            return {
+        claims = [
+            {
                 "_id": item.key,
                 "kind": kind.kind,
                 "subject_id": item.subject_id,
                 "source": source,
                 "accepted_at": datetime.now(UTC),
                 "topic": topic,
-                "partition": partition,
-                "offset": offset,
+                "published": False,
             }
+            for item in ready
+        ]
+        taken = await self.recorder.record(claims)
+        claimed = []
+        for item in ready:
+            if item.key in taken:
+                outcomes[item.index] = same_id_again(
+                    kind, item.id, owner=taken[item.key], submitter=item.subject_id
+                )
+            else:
+                claimed.append(item)
+        keep = []
+        released = []
+        for item in claimed:
+            if item.period is None or item.submitted_at is None:
+                keep.append(item)
+                continue
+            period = await to_thread.run_sync(
+                self.store.claim_period, item.period, item.id, item.submitted_at.astimezone(UTC)
+            )
+            if period.change == "stale":
+                outcomes[item.index] = stale_correction(kind, item.id, period)
+                released.append(item.key)
+                continue
+            self._periods[item.key] = period
+            keep.append(item)
+        if released:
+            await to_thread.run_sync(self.store.release, released)
+        return keep
+
+    async def _undo_claims(self, items: list[Prepared]) -> None:
+        """Kafka did not take these: their ids and periods are free again (503: not published)."""
+        await to_thread.run_sync(self.store.release, [item.key for item in items])
+        for item in items:
+            period = self._periods.pop(item.key, None)
+            if period is not None and item.period is not None:
+                await to_thread.run_sync(self.store.undo_period, item.period, item.id, period)
+
+    async def _publish(
+        self, kind: SubmissionKind, ready: list[Prepared], outcomes: list[Outcome | None], *, source: str
+    ) -> None:
+        topic = self.settings.topic_for(kind.kind)
+        headers = [("liaison-source", source.encode()), ("liaison-kind", kind.kind.encode())]
+        loop = asyncio.get_running_loop()
 
         def acknowledged_late(index: int, partition: int, offset: int) -> None:
-            # Answered 503, published after all: record it, so that the retry is a duplicate.
+            # Answered 503, published after all: claim it again as published, so that the retry
+            # is a duplicate (if the retry came first, Kafka has two copies: the rules and notify
+            # are idempotent by report id).
             item = ready[index]
-            doc = {**accepted(item, partition, offset), "late": True}
+            doc = {"_id": item.key, "subject_id": item.subject_id, "partition": partition, "offset": offset}
             log.info("%s was acknowledged after its 503; recorded", item.key)
-            task = loop.create_task(to_thread.run_sync(self.store.record, [doc]))
+            task = loop.create_task(to_thread.run_sync(self.store.published, [doc]))
             self._late.add(task)
             task.add_done_callback(self._late.discard)
 
-        results = await self.producer.publish_many(
-            topic,
-            [(item.subject_id.encode(), item.value) for item in ready],
-            headers=headers,
-            on_late=acknowledged_late,
-        )
-        acknowledged = []
+        try:
+            results = await self.producer.publish_many(
+                topic,
+                [(item.subject_id.encode(), item.value) for item in ready],
+                headers=headers,
+                on_late=acknowledged_late,
+            )
+        except BaseException:
+            await self._undo_claims(ready)
+            raise
+        published = []
+        failed = []
         for item, result in zip(ready, results, strict=True):
             if isinstance(result, BaseException):
                 BROKER_ERRORS.inc()
                 detail = f"Kafka did not acknowledge this item; nothing was accepted, retry it: {result!r}"
                 outcomes[item.index] = rejected("broker_unavailable", detail, http_status=503, id=item.id)
+                failed.append(item)
                 continue
             partition, offset = result
-            acknowledged.append(accepted(item, partition, offset))
-            outcomes[item.index] = Outcome("accepted", id=item.id, http_status=202)
-        if not acknowledged:
-            raise BrokerUnavailable("Kafka acknowledged none of the submissions")
-        recorded_first = await self.recorder.record(acknowledged)
-        for item in ready:
-            if item.key in recorded_first:
-                outcomes[item.index] = same_id_again(
-                    kind, item.id, owner=recorded_first[item.key], submitter=item.subject_id
+            published.append(
+                {"_id": item.key, "subject_id": item.subject_id, "partition": partition, "offset": offset}
+            )
+            period = self._periods.pop(item.key, None)
+            if period is not None and period.change == "correction":
+                outcomes[item.index] = Outcome(
+                    "correction", id=item.id, http_status=202, replaces=period.replaces
                 )
+            else:
+                outcomes[item.index] = Outcome("accepted", id=item.id, http_status=202)
+        if failed:
+            await self._undo_claims(failed)
+        if not published:
+            raise BrokerUnavailable("Kafka acknowledged none of the submissions")
+        await to_thread.run_sync(self.store.published, published)

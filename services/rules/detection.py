@@ -27,7 +27,6 @@ from services.rules.detectors import (
     remember,
     workgroup_problem,
 )
-from services.rules.regional_agent import judged_for_region, send_contribution
 from services.rules.outputs import (
     RawMessage,
     done,
@@ -41,6 +40,7 @@ from services.rules.outputs import (
     reject,
     work_group_facts,
 )
+from services.rules.regional_agent import judged_for_region, send_contribution
 
 
 # iterate_at_once: every agent starts iterating its stream at once, and the worker has read the
@@ -107,7 +107,8 @@ async def update_cases(
     """One report of a subject against its cases: each problem opens, updates or reopens its case
     (and is published with it); a case absent from two reports running is resolved by data. A
     report judges only the types whose figures it carried (`judged`): one silent on a case's
-    indicators neither continues nor resolves it (CONTRACT.md §7). The table is written only when a case changed."""
+    indicators neither continues nor resolves it (CONTRACT.md §7). The table is written only
+    when a case changed."""
     stored = cases[subject.id]
     book = CaseBook(stored)
     for problem in problems:

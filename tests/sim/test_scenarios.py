@@ -35,7 +35,9 @@ def test_the_scenarios_raise_the_problems_they_are_about():
         ),
         "chalco-qinghai": EnterpriseFacts("chalco-qinghai", "中国铝业股份有限公司青海分公司", "电解铝"),
         "qinghai-electric-power": EnterpriseFacts("qinghai-electric-power", "青海省电力公司", "电力"),
-        "qinghai-huasheng-ferroalloy": EnterpriseFacts("qinghai-huasheng-ferroalloy", "青海华晟铁合金", "硅铁"),
+        "qinghai-huasheng-ferroalloy": EnterpriseFacts(
+            "qinghai-huasheng-ferroalloy", "青海华晟铁合金", "硅铁"
+        ),
         "xining-special-steel": EnterpriseFacts(
             "xining-special-steel", "西宁特殊钢集团有限责任公司", "特钢", "西宁"
         ),

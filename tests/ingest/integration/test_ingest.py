@@ -2,9 +2,12 @@
 
 import base64
 import copy
+import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -72,7 +75,11 @@ def wait_until_ready(client: TestClient, timeout: float = 30) -> None:
 
 
 def report(report_id: str, **changes: object) -> dict:
-    return {**copy.deepcopy(REPORT), "report_id": report_id, **changes}
+    """REPORT under another id, in a week of its own (two ids for one week would be a correction,
+    CONTRACT.md §7); `period_start`/`period_end` in `changes` choose the week."""
+    week_end = date(2011, 12, 18) - timedelta(weeks=zlib.crc32(report_id.encode()) % 500)
+    period = {"period_start": (week_end - timedelta(days=6)).isoformat(), "period_end": week_end.isoformat()}
+    return {**copy.deepcopy(REPORT), **period, "report_id": report_id, **changes}
 
 
 def token(subject_type: str, subject_id: str) -> dict[str, str]:
@@ -313,3 +320,87 @@ def test_metrics_count_submissions_by_outcome(ingest):
     assert metric_value(after, "liaison_http_request_duration_seconds_count", **timed) == (
         metric_value(before, "liaison_http_request_duration_seconds_count", **timed) + 3
     )
+
+
+def test_a_409_is_never_published_even_when_two_replicas_race_for_one_id(ingest, kafka_bootstrap, topics):
+    """Issue 35.2: the id is claimed in the database before it is published, so of two
+    enterprises racing for one report_id on two ingest replicas, one is accepted, the other
+    answered 409, and only the winner's report is on the topic."""
+    with ingest() as first, ingest() as second:
+        chalco, salt_lake = token("enterprise", "chalco-qinghai"), token("enterprise", "qinghai-salt-lake")
+        for attempt in range(4):
+            racing = report(f"race-{attempt}")
+            answers: dict[str, int] = {}
+
+            def post(
+                client: TestClient,
+                enterprise: str,
+                headers: dict[str, str],
+                body: dict = racing,
+                answers: dict[str, int] = answers,
+            ) -> None:
+                answers[enterprise] = client.post(
+                    "/v1/reports", json={**body, "enterprise_id": enterprise}, headers=headers
+                ).status_code
+
+            threads = [
+                threading.Thread(target=post, args=(first, "chalco-qinghai", chalco)),
+                threading.Thread(target=post, args=(second, "qinghai-salt-lake", salt_lake)),
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert sorted(answers.values()) == [202, 409], answers
+        # A marker after the races: once it is on the topic, every accepted report before it is.
+        assert first.post("/v1/reports", json=report("race-marker"), headers=ADMIN).status_code == 202
+    events = wait_for_events(
+        kafka_bootstrap, topics["reports_topic"], lambda e: any(x["report_id"] == "race-marker" for x in e)
+    )
+    raced = [
+        e["report_id"]
+        for e in events
+        if e["report_id"].startswith("race-") and e["report_id"] != "race-marker"
+    ]
+    assert sorted(raced) == [f"race-{n}" for n in range(4)]  # each id once: the 409s went nowhere
+
+
+def test_a_later_report_for_the_same_period_is_a_correction(ingest, kafka_bootstrap, topics):
+    """CONTRACT.md §7: the same submitter, subject and period under another report_id replaces
+    the earlier report (202, "correction", naming what it replaces); one submitted earlier than
+    the report it would replace is a 409 naming submitted_at, and is not published."""
+    week = {"period_start": "2011-11-28", "period_end": "2011-12-04"}
+    with ingest() as client:
+        chalco = token("enterprise", "chalco-qinghai")
+        typo = report("typo-w48", **week, submitted_at="2011-12-05T09:00:00+08:00")
+        assert client.post("/v1/reports", json=typo, headers=chalco).status_code == 202
+        fixed = report("fixed-w48", **week, submitted_at="2011-12-05T15:00:00+08:00")
+        answer = client.post("/v1/reports", json=fixed, headers=chalco)
+        assert (answer.status_code, answer.json()) == (
+            202,
+            {"id": "fixed-w48", "status": "correction", "replaces": "typo-w48"},
+        )
+        older = report("older-w48", **week, submitted_at="2011-12-05T12:00:00+08:00")
+        refused = client.post("/v1/reports", json=older, headers=chalco)
+        assert refused.status_code == 409 and refused.json()["detail"][0]["loc"] == ["body", "submitted_at"]
+        # The replaced report sent again is still a duplicate, not a correction of the correction.
+        assert client.post("/v1/reports", json=typo, headers=chalco).json()["status"] == "duplicate"
+        # The refused id was released: the same id, submitted later, is a correction after all.
+        later = {**older, "submitted_at": "2011-12-06T09:00:00+08:00"}
+        assert client.post("/v1/reports", json=later, headers=chalco).json() == {
+            "id": "older-w48",
+            "status": "correction",
+            "replaces": "fixed-w48",
+        }
+        marker = client.post("/v1/reports", json=report("correction-marker"), headers=chalco)
+        assert marker.status_code == 202
+    events = wait_for_events(
+        kafka_bootstrap,
+        topics["reports_topic"],
+        lambda e: any(x["report_id"] == "correction-marker" for x in e),
+    )
+    assert [e["report_id"] for e in events if e["period_end"] == "2011-12-04"] == [
+        "typo-w48",
+        "fixed-w48",
+        "older-w48",
+    ]

@@ -113,7 +113,9 @@ def test_a_regions_growth_is_judged_as_a_whole_and_only_for_2011(kafka_bootstrap
     alerts = alerts_by_id(
         kafka_bootstrap,
         rules_topics["alerts_topic"],
-        lambda a: "growth_shortfall.西宁.2011-12-25" in a and "production_halt.chalco-qinghai.2012-01-22" in a,
+        lambda a: (
+            "growth_shortfall.西宁.2011-12-25" in a and "production_halt.chalco-qinghai.2012-01-22" in a
+        ),
     )
     case = alerts["growth_shortfall.西宁.2011-12-25"]
     assert case["region"] == "西宁" and "enterprise_id" not in case
