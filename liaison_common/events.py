@@ -305,6 +305,17 @@ class Measure(BaseModel):
     partners: list[Slug] = Field(default_factory=list, max_length=100)
 
 
+class Correction(BaseModel):
+    """What a correction did to a case (CONTRACT.md §7)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    report_id: Annotated[str, StringConstraints(max_length=300)]
+    replaces: Annotated[str, StringConstraints(max_length=300)]
+    period_end: Annotated[str, StringConstraints(max_length=40)]
+    withdrawn: bool = False
+
+
 class ProblemEvent(BaseModel):
     """A detected problem on liaison.problems.v1, before routing (CONTRACT.md §2 and §3).
 
@@ -376,7 +387,10 @@ class AlertEvent(BaseModel):
     )
     measures: list[Measure] = Field(default_factory=list, max_length=50)
     state: Literal["open", "resolved"] = "open"
-    resolved_by: Literal["group", "data"] | None = None
+    resolved_by: Literal["group", "data", "correction"] | None = None
+    # CONTRACT.md §7: set when a correction of a period changed the case: the correcting report,
+    # the report it replaced and the period (`withdrawn`: the problem is no longer shown there).
+    correction: Correction | None = None
 
     model_config = ConfigDict(
         extra="ignore",

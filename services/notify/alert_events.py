@@ -40,6 +40,7 @@ EVENTS = (
     "commented",  # beyond CONTRACT.md §6's list: a group's note on the case
     "archived",  # beyond it too: resolved long ago, moved to the read-only archive
     "coordinating",  # beyond it too: 协调中, a group coordinates the case until a date
+    "corrected",  # CONTRACT.md §7: a correction of a period changed the case
 )
 _pending: "queue.SimpleQueue[dict[str, Any]]" = queue.SimpleQueue()
 

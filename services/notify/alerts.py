@@ -309,6 +309,7 @@ def new_alert(incoming: dict[str, Any], *, moment: datetime, view: RegistryView,
             "severity",
             "enterprise_id",
             "work_group_id",
+            "region",
             "period_end",
             "detected_at",
             "submitted_at",
@@ -328,7 +329,7 @@ def new_alert(incoming: dict[str, Any], *, moment: datetime, view: RegistryView,
         source_ids=incoming.get("source_ids") or [],
         group_ids=group_ids,
         status="resolved" if resolved_at_once else "open",
-        resolved_by="data" if resolved_at_once else None,
+        resolved_by=(incoming.get("resolved_by") or "data") if resolved_at_once else None,
         received_at=moment,
         updated_at=moment,
         next_escalation_at=escalation_due(
@@ -457,6 +458,8 @@ def merge_into(
 ) -> tuple[str, list[str]]:
     """Apply one message to a stored case in memory (saved by the caller). Returns the outcome
     and the groups to notify: all of them when the case ended or came back, else the new ones."""
+    if incoming.get("correction"):
+        return apply_correction(existing, incoming, moment=moment)
     current = alert_dict(existing)
     merged = merge(current, incoming)
     changed = {k: merged.get(k) for k in CASE_FIELDS if merged.get(k) != current.get(k)}
@@ -506,6 +509,43 @@ def merge_into(
             existing.group_ids
         )  # the groups are told once that the case ended (or came back)
     return outcome, [g for g in merged["group_ids"] if g not in current.get("group_ids", [])]
+
+
+def apply_correction(existing: Alert, incoming: dict[str, Any], *, moment: datetime) -> tuple[str, list[str]]:
+    """A correction of one period changed the case (CONTRACT.md §7): withdrawn whole (resolved by
+    correction), recounted (`occurrences`, `last_period_end`), or judged again on the corrected
+    figures. Every group already told is told of it; who acknowledged stays in the history."""
+    correction = incoming["correction"]
+    detail = {k: correction.get(k) for k in ("report_id", "replaces", "period_end", "withdrawn")}
+    if correction.get("withdrawn"):
+        existing.occurrences = int(incoming.get("occurrences") or existing.occurrences or 1)
+        existing.last_period_end = incoming.get("last_period_end") or existing.last_period_end
+        if incoming.get("state") == "resolved":
+            if existing.status == "resolved" and existing.resolved_by == "correction":
+                return "repeat", []
+            existing.status, existing.resolved_by, existing.next_escalation_at = (
+                "resolved",
+                "correction",
+                None,
+            )
+            detail["resolved_by"] = "correction"
+    else:
+        same = all(existing_value == incoming.get(k) for k, existing_value in _figures(existing).items())
+        if same:
+            return "repeat", []
+        existing.severity = incoming.get("severity") or existing.severity
+        existing.summary = incoming.get("summary") or existing.summary
+        existing.evidence = incoming.get("evidence") or existing.evidence
+    detail["occurrences"], detail["last_period_end"] = existing.occurrences, existing.last_period_end
+    note = f"report {detail['report_id']} corrects {detail['replaces']} for the period ending {detail['period_end']}"
+    existing.history.append(HistoryEntry(at=moment, event="corrected", by="rules", detail=note))
+    existing.updated_at = moment
+    alert_events.record(existing.alert_id, "corrected", by="rules", detail=detail, at=moment)
+    return ("resolved" if existing.status == "resolved" else "corrected"), list(existing.group_ids)
+
+
+def _figures(alert: Alert) -> dict[str, Any]:
+    return {"severity": alert.severity, "summary": alert.summary, "evidence": alert.evidence}
 
 
 # The rules' weekly updates a stored case keeps in its history (the latest ones); the rest are

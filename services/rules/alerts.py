@@ -80,7 +80,12 @@ def restructuring_route(
 
 
 def build_alert(
-    problem: dict[str, Any], view: RegistryView, *, detected_at: str, case: "CaseUpdate | None" = None
+    problem: dict[str, Any],
+    view: RegistryView,
+    *,
+    detected_at: str,
+    case: "CaseUpdate | None" = None,
+    correction: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The routed alert (an AlertEvent, CONTRACT.md §2 and §6). With a case, the alert is that
     case: its id and first period are the case's, `last_period_end` and `occurrences` its latest."""
@@ -114,6 +119,8 @@ def build_alert(
     for field in ("enterprise_id", "work_group_id", "region", "submitted_at"):
         if problem.get(field):
             alert[field] = problem[field]
+    if correction is not None:
+        alert["correction"] = correction
     return AlertEvent.model_validate(alert).model_dump(mode="json", exclude_none=True)
 
 
@@ -147,4 +154,46 @@ def resolution_alert(
         "state": "resolved",
         "resolved_by": "data",
     }
+    return AlertEvent.model_validate(alert).model_dump(mode="json", exclude_none=True)
+
+
+def withdrawal_alert(
+    facts: "EnterpriseFacts",
+    case: "CaseUpdate",
+    view: RegistryView,
+    *,
+    correction: dict[str, Any],
+    detected_at: str,
+    subject_kind: str = "enterprise",
+) -> dict[str, Any]:
+    """A correction no longer shows the case's problem in its period (CONTRACT.md §7): the case
+    is withdrawn whole (resolved by correction) when that was its only period, else recounted."""
+    subject_field = SUBJECT_FIELDS[subject_kind]
+    problem = {"type": case.problem_type, subject_field: facts.id}
+    routes = resolve_routes(route_rule(view, case.problem_type), subject_of(view, problem))
+    whole = case.change == "withdrawn"
+    period = correction["period_end"]
+    alert = {
+        "alert_id": case.case_id,
+        "type": case.problem_type,
+        "severity": "low",
+        subject_field: facts.id,
+        "period_end": case.first_period_end,
+        "last_period_end": case.last_period_end,
+        "occurrences": case.occurrences,
+        "detected_at": detected_at,
+        "summary": f"{facts.name}更正了截至{period}的报告，该期不再显示此问题"
+        + ("，预警撤回" if whole else f"，计为{case.occurrences}期"),
+        "evidence": {
+            "rule": "更正报告替换原报告的数据，按更正后的数据重新判断",
+            "source": "CONTRACT.md §7：更正",
+            "replaced_report_id": correction["replaces"],
+        },
+        "routes": [{"group_id": r.group_id, "role": r.role, "reason": r.reason} for r in routes],
+        "source_ids": [correction["report_id"]],
+        "state": "resolved" if whole else "open",
+        "correction": {**correction, "withdrawn": True},
+    }
+    if whole:
+        alert["resolved_by"] = "correction"
     return AlertEvent.model_validate(alert).model_dump(mode="json", exclude_none=True)

@@ -146,6 +146,36 @@ class CaseBook:
                 resolved.append(self._update(case, problem_type, "resolved"))
         return resolved
 
+    def withdraw(self, problem_type: str, period_end: str) -> CaseUpdate | None:
+        """A correction no longer shows the problem in this period (CONTRACT.md §7): the case
+        loses the period; a case whose only period it was is withdrawn whole ("withdrawn", and
+        forgotten, so that a later detection opens a case of its own), a longer one is recounted
+        ("shortened"). None when the case never counted this period."""
+        case = self.data.get(problem_type)
+        if case is None or period_end not in case["periods"]:
+            return None
+        periods = [p for p in case["periods"] if p != period_end]
+        if not periods or case["occurrences"] <= 1:
+            del self.data[problem_type]
+            if case.get("earlier"):  # the earlier cases still recognise their redeliveries
+                old_id, first, last, occurrences = case["earlier"][-1]
+                self.data[problem_type] = {
+                    "id": old_id, "first": first, "last": last, "occurrences": occurrences,
+                    "periods": [last], "absent": [], "resolved_on": last, "earlier": case["earlier"][:-1],
+                }  # fmt: skip
+            return CaseUpdate(
+                case_id=case["id"],
+                problem_type=problem_type,
+                first_period_end=case["first"],
+                last_period_end=case["last"],
+                occurrences=case["occurrences"],
+                change="withdrawn",
+            )
+        case["periods"] = periods
+        case["occurrences"] -= 1
+        case["last"] = max(periods)
+        return self._update(case, problem_type, "shortened")
+
     def forget_old(self, today: str, *, keep_days: int = 366) -> None:
         """Resolved cases past the reopening window are kept a year, then dropped."""
         for problem_type in list(self.data):

@@ -22,7 +22,9 @@ from services.rules.detectors import (
     Snapshot,
     detect,
     incident_problem,
+    is_replaced,
     judged_types,
+    period_holder,
     province_targets,
     remember,
     workgroup_problem,
@@ -33,6 +35,7 @@ from services.rules.outputs import (
     emit_period,
     emit_problem,
     emit_resolution,
+    emit_withdrawal,
     facts_of,
     guarded,
     parse,
@@ -73,15 +76,23 @@ async def handle_report(raw: RawMessage, started: float) -> None:
     ]
     submitted_at = report.submitted_at.isoformat()
     period_end = report.period_end.isoformat()
+    holder = period_holder(known, report)
+    if holder is not None and is_replaced(holder, report):
+        done(raw, started)  # a report corrected since, delivered again: its figures are gone
+        return
     problems = detect(facts, report, known, thresholds)
-    await update_cases(
-        facts,
-        problems,
-        period_end,
-        submitted_at=submitted_at,
-        report_id=report.report_id,
-        judged=judged_types(report),
-    )
+    if holder is not None:  # another report of this period: a correction (CONTRACT.md §7)
+        correction = {"report_id": report.report_id, "replaces": holder.report_id, "period_end": period_end}
+        await correct_cases(facts, problems, correction, submitted_at=submitted_at)
+    else:
+        await update_cases(
+            facts,
+            problems,
+            period_end,
+            submitted_at=submitted_at,
+            report_id=report.report_id,
+            judged=judged_types(report),
+        )
     history[report.enterprise_id] = [s.as_dict() for s in remember(known, report, settings.history_size)]
     await emit_period(
         raw,
@@ -119,6 +130,27 @@ async def update_cases(
         await emit_resolution(subject, ended, report_id, subject_kind=subject_kind)
     book.forget_old(period_end)
     if book.data != stored:  # most reports of a quiet subject change no case: no write
+        cases[subject.id] = book.data
+
+
+async def correct_cases(
+    subject: EnterpriseFacts, problems: list[Problem], correction: dict[str, str], *, submitted_at: str
+) -> None:
+    """The cases of a corrected period judged again on the correction's figures: each problem it
+    still shows updates its case with them; each case that counted the period and is no longer
+    shown there loses it (withdrawn whole when it was its only period)."""
+    stored = cases[subject.id]
+    book = CaseBook(stored)
+    period_end = correction["period_end"]
+    for problem in problems:
+        case = book.detected(problem.type, subject.id, period_end)
+        await emit_problem(problem, submitted_at=submitted_at, case=case, correction=correction)
+    shown = {p.type for p in problems}
+    for problem_type in [t for t in book.data if t not in shown]:
+        withdrawn = book.withdraw(problem_type, period_end)
+        if withdrawn is not None:
+            await emit_withdrawal(subject, withdrawn, correction)
+    if book.data != stored:
         cases[subject.id] = book.data
 
 

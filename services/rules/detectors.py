@@ -5,7 +5,7 @@ No I/O here. The Faust agents keep the history in a table and call `detect`.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from statistics import fmean
 from typing import Any
 
@@ -34,13 +34,23 @@ class Snapshot:
     report_id: str
     period_end: str
     indicators: dict[str, float]
+    submitted_at: str = ""  # "" in what an earlier version kept: older than any correction
 
     def as_dict(self) -> dict[str, Any]:
-        return {"report_id": self.report_id, "period_end": self.period_end, "indicators": self.indicators}
+        data: dict[str, Any] = {
+            "report_id": self.report_id,
+            "period_end": self.period_end,
+            "indicators": self.indicators,
+        }
+        if self.submitted_at:
+            data["submitted_at"] = self.submitted_at
+        return data
 
     @classmethod
     def of(cls, data: dict[str, Any]) -> "Snapshot":
-        return cls(data["report_id"], data["period_end"], dict(data["indicators"]))
+        return cls(
+            data["report_id"], data["period_end"], dict(data["indicators"]), data.get("submitted_at", "")
+        )
 
 
 @dataclass(frozen=True)
@@ -735,12 +745,34 @@ HISTORY_INDICATORS = ("sales_t", "production_t", "employees")
 def snapshot(report: EnterpriseReport) -> Snapshot:
     values = report.indicators
     indicators = {k: v for k in HISTORY_INDICATORS if (v := getattr(values, k)) is not None}
-    return Snapshot(report.report_id, report.period_end.isoformat(), indicators)
+    return Snapshot(
+        report.report_id, report.period_end.isoformat(), indicators, report.submitted_at.isoformat()
+    )
+
+
+def _instant(text: str) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def period_holder(history: list[Snapshot], report: EnterpriseReport) -> Snapshot | None:
+    """Another report of the same period that the history holds (this one is then a correction
+    of it, or a replaced report delivered again: see `is_replaced`)."""
+    end = report.period_end.isoformat()
+    return next((s for s in history if s.period_end == end and s.report_id != report.report_id), None)
+
+
+def is_replaced(holder: Snapshot, report: EnterpriseReport) -> bool:
+    """The report was submitted before the one that holds its period: it was corrected already
+    (a redelivery of the typo after its correction changes nothing)."""
+    held = _instant(holder.submitted_at)
+    return held is not None and report.submitted_at < held
 
 
 def remember(history: list[Snapshot], report: EnterpriseReport, keep: int) -> list[Snapshot]:
-    """The history with this report in it (replacing a redelivery), newest `keep` by period."""
-    kept = [s for s in history if s.report_id != report.report_id]
+    """The history with this report in it (replacing a redelivery, or the report it corrects:
+    one per period), newest `keep` by period."""
+    end = report.period_end.isoformat()
+    kept = [s for s in history if s.report_id != report.report_id and s.period_end != end]
     kept.append(snapshot(report))
     return sorted(kept, key=lambda s: (s.period_end, s.report_id))[-keep:]
 

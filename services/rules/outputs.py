@@ -16,7 +16,7 @@ from liaison_common.deadletter import RawMessage, dead_letter
 from liaison_common.events import ProblemEvent
 from liaison_common.validation import field_errors
 from services.rules import reporting
-from services.rules.alerts import build_alert, resolution_alert
+from services.rules.alerts import build_alert, resolution_alert, withdrawal_alert
 from services.rules.app import (
     alerts_topic,
     app,
@@ -88,7 +88,11 @@ def facts_of(enterprise_id: str) -> EnterpriseFacts | None:
 
 
 async def emit_problem(
-    problem: Problem, *, submitted_at: str | None = None, case: CaseUpdate | None = None
+    problem: Problem,
+    *,
+    submitted_at: str | None = None,
+    case: CaseUpdate | None = None,
+    correction: dict[str, Any] | None = None,
 ) -> None:
     """Publish the problem, and its routed alert, from the same event.
 
@@ -104,7 +108,9 @@ async def emit_problem(
     value = ProblemEvent.model_validate(fields).model_dump(mode="json", exclude_none=True)
     await produce(problems_topic, problem.subject_id.encode(), jsonbytes.dumps(value))
     PROBLEMS.labels(problem.type).inc()
-    alert = build_alert(value, registry, detected_at=datetime.now(UTC).isoformat(), case=case)
+    alert = build_alert(
+        value, registry, detected_at=datetime.now(UTC).isoformat(), case=case, correction=correction
+    )
     await produce(alerts_topic, alert["alert_id"].encode(), jsonbytes.dumps(alert))
     for route in alert["routes"]:
         ALERTS.labels(route["group_id"], route["role"]).inc()
@@ -122,6 +128,21 @@ async def emit_resolution(
         case,
         registry,
         report_id=report_id,
+        detected_at=datetime.now(UTC).isoformat(),
+        subject_kind=subject_kind,
+    )
+    await produce(alerts_topic, alert["alert_id"].encode(), jsonbytes.dumps(alert))
+
+
+async def emit_withdrawal(
+    facts: EnterpriseFacts, case: CaseUpdate, correction: dict[str, Any], *, subject_kind: str = "enterprise"
+) -> None:
+    """A correction no longer shows the case's problem in its period (CONTRACT.md §7)."""
+    alert = withdrawal_alert(
+        facts,
+        case,
+        registry,
+        correction=correction,
         detected_at=datetime.now(UTC).isoformat(),
         subject_kind=subject_kind,
     )

@@ -56,7 +56,11 @@ def test_ingest_knows_the_registry_and_takes_a_report(admin_token):
     }
     headers = {"Authorization": f"Bearer {admin_token}"}
     first = httpx.post(f"{INGEST}/v1/reports", json=report, headers=headers, timeout=10)
-    assert (first.status_code, first.json()["status"]) == (202, "accepted")
+    # Accepted, or (after earlier runs of the suite sent their own report for this week) a
+    # correction of the last one (CONTRACT.md §7): a new report either way.
+    assert (first.status_code, first.json()["status"] in ("accepted", "correction")) == (202, True), (
+        first.text
+    )
     again = httpx.post(f"{INGEST}/v1/reports", json=report, headers=headers, timeout=10)
     assert (again.status_code, again.json()["status"]) == (200, "duplicate")
     # Rules turns it into an alert: 420,000 t in stock is 7 weeks of sales (stockpile ≥ 4).

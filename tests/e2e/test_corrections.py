@@ -1,0 +1,158 @@
+"""CONTRACT.md §7 on the running platform: a correction replaces a report's figures and withdraws
+what they no longer show; a case is resolved by data only by reports that carry its indicators."""
+
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from liaison_client.local import local_admin_token
+from tests.kafka_helpers import wait_for_events
+
+pytestmark = pytest.mark.integration
+REGISTRY = "http://127.0.0.1:8002"
+INGEST = "http://127.0.0.1:8001"
+NOTIFY = "http://127.0.0.1:8003"
+MONDAY = date(2004, 3, 1)
+
+
+@pytest.fixture(scope="module")
+def admin() -> dict[str, str]:
+    return {"Authorization": f"Bearer {local_admin_token() or ''}"}
+
+
+@pytest.fixture
+def enterprise(admin: dict[str, str]) -> str:
+    """A new enterprise of the test's own (no history, no cases), known to ingest and rules."""
+    enterprise_id = f"e2e-corr-{time.time_ns()}"
+    body = {
+        "id": enterprise_id,
+        "name": f"更正测试企业{enterprise_id[-6:]}",
+        "work_group_ids": ["wg-light-textile"],
+    }
+    created = httpx.post(f"{REGISTRY}/v1/enterprises", json=body, headers=admin, timeout=10)
+    assert created.status_code == 201, created.text
+    return enterprise_id
+
+
+def report(
+    enterprise_id: str, week: int, report_id: str, hour: int = 9, **indicators: float
+) -> dict[str, Any]:
+    start = MONDAY + timedelta(weeks=week)
+    end = start + timedelta(days=6)
+    return {
+        "report_id": report_id,
+        "enterprise_id": enterprise_id,
+        "period_start": start.isoformat(),
+        "period_end": end.isoformat(),
+        "submitted_at": f"{(end + timedelta(days=1)).isoformat()}T{hour:02d}:00:00+08:00",
+        "indicators": indicators,
+    }
+
+
+def submit(item: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+    """Submitted once the registry's new enterprise has reached ingest (a moment after creation)."""
+    deadline = time.monotonic() + 30
+    while True:
+        answer = httpx.post(f"{INGEST}/v1/reports", json=item, headers=headers, timeout=10)
+        if answer.status_code != 422 or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.5)
+
+
+def case(alert_id: str, headers: dict[str, str], until: Callable[[dict], bool], timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    seen: dict = {}
+    while time.monotonic() < deadline:
+        answer = httpx.get(f"{NOTIFY}/v1/alerts/{alert_id}", headers=headers, timeout=10)
+        if answer.status_code == 200:
+            seen = answer.json()
+            if until(seen):
+                return seen
+        time.sleep(0.5)
+    raise AssertionError(f"{alert_id} never reached the expected state; last seen: {seen}")
+
+
+def stock(sales: float, inventory: float) -> dict[str, float]:
+    return {"sales_t": sales, "production_t": sales, "inventory_t": inventory}
+
+
+def test_a_correction_withdraws_a_one_period_case_and_shortens_a_longer_one(enterprise, admin):
+    # A typo (200,000 t for 2,000) in week 0: a stockpile case of that week alone.
+    typo = report(enterprise, 0, f"{enterprise}-w0", **stock(1000, 200000))
+    assert submit(typo, admin).status_code == 202
+    alert_id = f"stockpile.{enterprise}.{typo['period_end']}"
+    opened = case(alert_id, admin, lambda a: a["status"] == "open")
+    assert opened["occurrences"] == 1
+    # The group acknowledges it before the correction arrives.
+    group = httpx.post(
+        f"{REGISTRY}/v1/tokens",
+        json={"subject_type": "group", "subject_id": "industry-matching"},
+        headers=admin,
+    ).json()["token"]
+    acked = httpx.post(
+        f"{NOTIFY}/v1/alerts/{alert_id}/ack",
+        json={"comment": "核实中"},
+        headers={"Authorization": f"Bearer {group}"},
+    )
+    assert acked.status_code == 200, acked.text
+    fixed = report(enterprise, 0, f"{enterprise}-w0-fixed", hour=15, **stock(1000, 2000))
+    answer = submit(fixed, admin)
+    assert (answer.status_code, answer.json()) == (
+        202,
+        {"id": fixed["report_id"], "status": "correction", "replaces": typo["report_id"]},
+    )
+    withdrawn = case(alert_id, admin, lambda a: a["status"] == "resolved")
+    assert withdrawn["resolved_by"] == "correction"
+    events = [entry["event"] for entry in withdrawn["history"]]
+    assert "acknowledged" in events and "corrected" in events  # who acknowledged is kept
+    changes = wait_for_events(
+        "127.0.0.1:9092",
+        "liaison.alert-events.v1",
+        lambda e: any(x["alert_id"] == alert_id and x["event"] == "corrected" for x in e),
+        timeout=60,
+    )
+    corrected = next(x for x in changes if x["alert_id"] == alert_id and x["event"] == "corrected")
+    assert corrected["detail"]["replaces"] == typo["report_id"] and corrected["by"] == "rules"
+
+    # A longer case: weeks 2 and 3 both show a stockpile; week 3 corrected, the case is recounted.
+    for week in (2, 3):
+        assert (
+            submit(report(enterprise, week, f"{enterprise}-w{week}", **stock(1000, 9000)), admin).status_code
+            == 202
+        )
+    long_id = f"stockpile.{enterprise}.{report(enterprise, 2, 'x')['period_end']}"
+    case(long_id, admin, lambda a: a["occurrences"] == 2)
+    fix3 = report(enterprise, 3, f"{enterprise}-w3-fixed", hour=15, **stock(1000, 1500))
+    assert submit(fix3, admin).json()["status"] == "correction"
+    shortened = case(long_id, admin, lambda a: a["occurrences"] == 1)
+    assert (
+        shortened["status"] == "open"
+        and shortened["last_period_end"] == report(enterprise, 2, "x")["period_end"]
+    )
+
+
+def test_a_report_silent_on_a_cases_indicators_does_not_resolve_it(enterprise, admin):
+    gap = {"working_capital_need": 5000, "cash_on_hand": 1000, "credit_available": 1000}
+    assert submit(report(enterprise, 10, f"{enterprise}-w10", **gap), admin).status_code == 202
+    alert_id = f"funding_gap.{enterprise}.{report(enterprise, 10, 'x')['period_end']}"
+    case(alert_id, admin, lambda a: a["status"] == "open")
+    # Two reports carrying output figures only: nothing said of funding.
+    for week in (11, 12):
+        assert (
+            submit(report(enterprise, week, f"{enterprise}-w{week}", production_t=100), admin).status_code
+            == 202
+        )
+    # A marker through the same partition: once its case is stored, the reports before it were read.
+    assert submit(report(enterprise, 13, f"{enterprise}-w13", lines_halted=1), admin).status_code == 202
+    case(f"production_halt.{enterprise}.{report(enterprise, 13, 'x')['period_end']}", admin, lambda a: True)
+    assert case(alert_id, admin, lambda a: True)["status"] == "open"
+    # Two reports that carry the funding figures and show no gap: resolved by data.
+    calm = {"working_capital_need": 1000, "cash_on_hand": 5000}
+    for week in (14, 15):
+        assert submit(report(enterprise, week, f"{enterprise}-w{week}", **calm), admin).status_code == 202
+    resolved = case(alert_id, admin, lambda a: a["status"] == "resolved")
+    assert resolved["resolved_by"] == "data"
