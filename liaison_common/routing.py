@@ -21,6 +21,8 @@ PROBLEM_TYPES = (
     # Not in CONTRACT.md §3: a problem a report states under `policy` or `other`, which no
     # type there matches. It goes to the comprehensive group, which collects such information.
     "stated_problem",
+    # CONTRACT.md §7: an implausible figure questioned before detection (DHIS2's outlier checks).
+    "data_query",
 )
 
 
@@ -97,6 +99,9 @@ DEFAULT_ROUTE_RULES: Mapping[str, RouteRule] = {
         RouteRule(
             problem_type="stated_problem", primary="comprehensive", description="企业报告的政策或其他问题"
         ),
+        # CONTRACT.md §7: 统计工作组 "指导和帮助工业企业提高科学统计水平"; wg-liaison follows by
+        # its link to the key enterprises.
+        RouteRule(problem_type="data_query", primary="wg-statistics", description="数据核查：填报数值异常"),
     )
 }
 

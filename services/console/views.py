@@ -30,6 +30,7 @@ TYPE_LABELS = {
     "report_overdue": "报送逾期",
     "major_incident": "重大事件",
     "stated_problem": "企业反映问题",
+    "data_query": "数据核查",
 }
 # The evidence's field names as an official reads them (power in 兆瓦时 = 千度, the seed's 度).
 EVIDENCE_LABELS = {
@@ -52,6 +53,17 @@ EVIDENCE_LABELS = {
     "shipped_to_requested_min": "兑现率下限",
     "awaiting_shipment_t": "待运量（吨）",
     "awaiting_to_shipped_max": "待运/发运倍数上限",
+    "awaiting_weeks_of_sales_max": "待运量上限（周销量）",
+    "awaiting_share_of_inventory_min": "待运占库存比例下限",
+    "region_growth_pct": "地区加权增速（%）",
+    "reporting_enterprises": "报送企业数",
+    "indicator": "指标",
+    "value": "填报值",
+    "expected_min": "预期下限",
+    "expected_max": "预期上限",
+    "basis": "依据",
+    "median": "近期中位数",
+    "z_score": "修正Z分数",
     "power_supplied_mwh": "供电量（兆瓦时，千度）",
     "power_demand_mwh": "需电量（兆瓦时，千度）",
     "supplied_to_demand": "供需比",

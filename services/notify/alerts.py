@@ -521,14 +521,11 @@ def apply_correction(existing: Alert, incoming: dict[str, Any], *, moment: datet
         existing.occurrences = int(incoming.get("occurrences") or existing.occurrences or 1)
         existing.last_period_end = incoming.get("last_period_end") or existing.last_period_end
         if incoming.get("state") == "resolved":
-            if existing.status == "resolved" and existing.resolved_by == "correction":
+            resolved_by = incoming.get("resolved_by") or "correction"  # a data query's: "data"
+            if existing.status == "resolved" and existing.resolved_by == resolved_by:
                 return "repeat", []
-            existing.status, existing.resolved_by, existing.next_escalation_at = (
-                "resolved",
-                "correction",
-                None,
-            )
-            detail["resolved_by"] = "correction"
+            existing.status, existing.next_escalation_at = "resolved", None
+            existing.resolved_by = detail["resolved_by"] = resolved_by
     else:
         same = all(existing_value == incoming.get(k) for k, existing_value in _figures(existing).items())
         if same:

@@ -109,6 +109,17 @@ class RoutingRule(RegistryEntity):
     description = me.StringField()
 
 
+class IndicatorRange(RegistryEntity):
+    """An admin's plausible range of one indicator for one enterprise (CONTRACT.md §7, like
+    DHIS2's min-max values): it replaces the range rules learns from the enterprise's history."""
+
+    meta = _meta("indicator_ranges")
+    enterprise_id = me.StringField(required=True)
+    indicator = me.StringField(required=True)
+    min = me.FloatField()
+    max = me.FloatField()
+
+
 class AlertSubscription(RegistryEntity):
     """A channel on which a group receives its alerts (notify delivers on it)."""
 

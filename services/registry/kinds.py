@@ -92,6 +92,15 @@ KINDS: tuple[Kind, ...] = (
         {"primary": GROUP_KINDS, "cc": GROUP_KINDS, "cc_when_sme": GROUP_KINDS},
     ),
     Kind(
+        "indicator_range",
+        "indicator-ranges",
+        d.IndicatorRange,
+        s.IndicatorRangeCreate,
+        s.IndicatorRangeUpdate,
+        s.IndicatorRangeRead,
+        {"enterprise_id": ("enterprise",)},
+    ),
+    Kind(
         "subscription",
         "subscriptions",
         d.AlertSubscription,

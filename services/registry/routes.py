@@ -48,6 +48,7 @@ LIST_FILTERS: dict[str, dict[str, str]] = {
     "subscription": {"group_id": "group_id", "channel": "channel"},
     "unit": {"kind": "kind"},
     "matchmaking_event": {"group_id": "group_id"},
+    "indicator_range": {"enterprise_id": "enterprise_id", "indicator": "indicator"},
 }
 
 

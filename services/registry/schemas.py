@@ -4,8 +4,10 @@ import copy
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
+from pydantic_core import PydanticCustomError
 
+from liaison_common.events import INDICATOR_NAMES
 from liaison_common.routing import PROBLEM_TYPES
 from liaison_common.tokens import SUBJECT_TYPES
 
@@ -111,6 +113,24 @@ class RoutingRuleCreate(StrictModel):
     description: Text | None = None
 
 
+class IndicatorRangeCreate(StrictModel):
+    """CONTRACT.md §7: `{id, enterprise_id, indicator, min, max}`; at least one bound, min ≤ max."""
+
+    id: Slug
+    enterprise_id: Slug
+    indicator: Literal[INDICATOR_NAMES]  # type: ignore[valid-type]
+    min: Annotated[float, Field(allow_inf_nan=False, ge=-1e12, le=1e12)] | None = None
+    max: Annotated[float, Field(allow_inf_nan=False, ge=-1e12, le=1e12)] | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "IndicatorRangeCreate":
+        if self.min is None and self.max is None:
+            raise PydanticCustomError("missing", "give min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise PydanticCustomError("value_error", "min must not exceed max")
+        return self
+
+
 class SubscriptionCreate(StrictModel):
     id: Slug
     group_id: Slug
@@ -146,6 +166,7 @@ ContactUpdate = _update_model(ContactCreate)
 MatchmakingEventUpdate = _update_model(MatchmakingEventCreate)
 RoutingRuleUpdate = _update_model(RoutingRuleCreate)
 SubscriptionUpdate = _update_model(SubscriptionCreate)
+IndicatorRangeUpdate = _update_model(IndicatorRangeCreate)
 
 
 class Versioned(BaseModel):
@@ -181,6 +202,10 @@ class MatchmakingEventRead(MatchmakingEventCreate, Versioned):
 
 
 class RoutingRuleRead(RoutingRuleCreate, Versioned):
+    pass
+
+
+class IndicatorRangeRead(IndicatorRangeCreate, Versioned):
     pass
 
 

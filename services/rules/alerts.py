@@ -132,9 +132,11 @@ def resolution_alert(
     report_id: str,
     detected_at: str,
     subject_kind: str = "enterprise",
+    summary: str = "连续两期报告未再出现该问题，按数据办结",
 ) -> dict[str, Any]:
     """The message that closes a case whose problem was absent from two reports in a row (the
-    subject's reports: an enterprise's, or a work group's for its province-wide figures)."""
+    subject's reports: an enterprise's, or a work group's for its province-wide figures), or a
+    data query whose figures the next report confirmed (`summary` says which)."""
     subject_field = SUBJECT_FIELDS[subject_kind]
     problem = {"type": case.problem_type, subject_field: facts.id}
     routes = resolve_routes(route_rule(view, case.problem_type), subject_of(view, problem))
@@ -147,7 +149,7 @@ def resolution_alert(
         "last_period_end": case.last_period_end,
         "occurrences": case.occurrences,
         "detected_at": detected_at,
-        "summary": f"{facts.name}：连续两期报告未再出现该问题，按数据办结",
+        "summary": f"{facts.name}：{summary}",
         "evidence": {"rule": "连续两期报告未再出现该问题", "source": "平台规则：连续两期未再出现即办结"},
         "routes": [{"group_id": r.group_id, "role": r.role, "reason": r.reason} for r in routes],
         "source_ids": [report_id],
@@ -195,5 +197,7 @@ def withdrawal_alert(
         "correction": {**correction, "withdrawn": True},
     }
     if whole:
-        alert["resolved_by"] = "correction"
+        # CONTRACT.md §7: a correction resolves a data query "by data"; any other case it
+        # withdraws is resolved by correction.
+        alert["resolved_by"] = "data" if case.problem_type == "data_query" else "correction"
     return AlertEvent.model_validate(alert).model_dump(mode="json", exclude_none=True)

@@ -146,6 +146,15 @@ class CaseBook:
                 resolved.append(self._update(case, problem_type, "resolved"))
         return resolved
 
+    def settle(self, problem_type: str, period_end: str) -> CaseUpdate | None:
+        """Resolve an open case at once, by this period's report (a data query whose figures the
+        next report confirmed); None when there is no open case of the type."""
+        case = self.data.get(problem_type)
+        if case is None or case.get("resolved_on") or period_end <= case["last"]:
+            return None
+        case["resolved_on"] = period_end
+        return self._update(case, problem_type, "resolved")
+
     def withdraw(self, problem_type: str, period_end: str) -> CaseUpdate | None:
         """A correction no longer shows the problem in this period (CONTRACT.md §7): the case
         loses the period; a case whose only period it was is withdrawn whole ("withdrawn", and

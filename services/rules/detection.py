@@ -4,11 +4,13 @@ and each problem its routed alert (the detectors themselves are in detectors.py)
 from typing import Any
 
 from liaison_common.events import EnterpriseReport, Incident, WorkgroupReport
+from services.rules import quality
 from services.rules.app import (
     app,
     cases,
     history,
     incidents_topic,
+    registry,
     registry_ready,
     reports_topic,
     settings,
@@ -17,16 +19,20 @@ from services.rules.app import (
 )
 from services.rules.cases import CaseBook
 from services.rules.detectors import (
+    INDICATORS_READ,
     EnterpriseFacts,
     Problem,
     Snapshot,
+    data_query_problem,
     detect,
+    history_before,
     incident_problem,
     is_replaced,
     judged_types,
     period_holder,
     province_targets,
     remember,
+    without_questioned,
     workgroup_problem,
 )
 from services.rules.outputs import (
@@ -67,8 +73,6 @@ async def handle_report(raw: RawMessage, started: float) -> None:
     if facts is None:
         await reject(raw, "unknown_reference", f"unknown enterprise '{report.enterprise_id}'")
         return
-    if judged_for_region(facts, report):
-        await send_contribution(facts, report)
     # A redelivered report (the same report_id) is judged against the others, as it was the
     # first time: so it raises the same alerts, with the same ids.
     known = [
@@ -80,20 +84,33 @@ async def handle_report(raw: RawMessage, started: float) -> None:
     if holder is not None and is_replaced(holder, report):
         done(raw, started)  # a report corrected since, delivered again: its figures are gone
         return
-    problems = detect(facts, report, known, thresholds)
+    # Implausible figures are questioned before detection; no detector reads them (CONTRACT.md §7).
+    findings, confirmed = question_figures(report, known)
+    questioned = {f.indicator: f.value for f in findings}
+    problems = without_questioned(detect(facts, report, known, thresholds), set(questioned))
+    if findings:
+        problems.append(data_query_problem(facts, report, [f.as_dict() for f in findings]))
+    if judged_for_region(facts, report) and "output_value_yoy_pct" not in questioned:
+        await send_contribution(facts, report)
     if holder is not None:  # another report of this period: a correction (CONTRACT.md §7)
         correction = {"report_id": report.report_id, "replaces": holder.report_id, "period_end": period_end}
         await correct_cases(facts, problems, correction, submitted_at=submitted_at)
     else:
+        # A data query is resolved only by a correction or a report that confirms its figures.
+        judged = {
+            t for t in judged_types(report) if not set(questioned).intersection(INDICATORS_READ.get(t, ()))
+        }
         await update_cases(
             facts,
             problems,
             period_end,
             submitted_at=submitted_at,
             report_id=report.report_id,
-            judged=judged_types(report),
+            judged=judged - {"data_query"},
+            confirmed=confirmed,
         )
-    history[report.enterprise_id] = [s.as_dict() for s in remember(known, report, settings.history_size)]
+    kept = remember(known, report, settings.history_size, questioned)
+    history[report.enterprise_id] = [s.as_dict() for s in kept]
     await emit_period(
         raw,
         "enterprise",
@@ -114,6 +131,7 @@ async def update_cases(
     report_id: str,
     subject_kind: str = "enterprise",
     judged: set[str] | None = None,
+    confirmed: bool = False,
 ) -> None:
     """One report of a subject against its cases: each problem opens, updates or reopens its case
     (and is published with it); a case absent from two reports running is resolved by data. A
@@ -128,9 +146,44 @@ async def update_cases(
     said_nothing_of = set(book.data) - judged if judged is not None else set()
     for ended in book.absent({p.type for p in problems} | said_nothing_of, period_end):
         await emit_resolution(subject, ended, report_id, subject_kind=subject_kind)
+    settled = book.settle("data_query", period_end) if confirmed else None
+    if settled is not None:  # the next report confirmed the questioned figures' level
+        await emit_resolution(
+            subject, settled, report_id, summary="下期报告确认了被核查数值的水平，按数据办结"
+        )
     book.forget_old(period_end)
     if book.data != stored:  # most reports of a quiet subject change no case: no write
         cases[subject.id] = book.data
+
+
+OUTLIERS = quality.OutlierSettings(
+    factor=thresholds.get("data_quality", "outlier_factor").value,
+    z_max=thresholds.get("data_quality", "modified_z_max").value,
+    min_history=thresholds.get("data_quality", "min_history_reports").value,
+    window=thresholds.get("data_quality", "window_reports").value,
+    confirm_within=thresholds.get("data_quality", "confirm_within_factor").value,
+)
+
+
+def question_figures(report: EnterpriseReport, known: list[Snapshot]) -> tuple[list[quality.Finding], bool]:
+    """The report's implausible figures, and whether it confirms the level of the figures its
+    enterprise's previous report had questioned."""
+    past = history_before(known, report)
+    confirming = past[-1].questioned if past else {}
+    values = {name: value for name, value in report.indicators if value is not None}
+    ranges = {}
+    for range_id in registry.ids("indicator_range"):
+        data = registry.get("indicator_range", range_id) or {}
+        if data.get("enterprise_id") == report.enterprise_id and data.get("indicator"):
+            ranges[data["indicator"]] = (data.get("min"), data.get("max"))
+    findings = quality.check(
+        values, [s.indicators for s in past], ranges=ranges, confirming=confirming, settings=OUTLIERS
+    )
+    confirmed = bool(confirming) and all(
+        name in values and quality.same_level(values[name], value, OUTLIERS.confirm_within)
+        for name, value in confirming.items()
+    )
+    return findings, confirmed
 
 
 async def correct_cases(

@@ -9,7 +9,14 @@ from datetime import date, datetime
 from statistics import fmean
 from typing import Any
 
-from liaison_common.events import SEVERITIES, EnterpriseReport, Incident, OpenProblem, WorkgroupReport
+from liaison_common.events import (
+    INDICATOR_NAMES,
+    SEVERITIES,
+    EnterpriseReport,
+    Incident,
+    OpenProblem,
+    WorkgroupReport,
+)
 from services.rules.thresholds import Thresholds
 
 # A problem a report states in `problems` raises an alert of the matching type.
@@ -35,6 +42,9 @@ class Snapshot:
     period_end: str
     indicators: dict[str, float]
     submitted_at: str = ""  # "" in what an earlier version kept: older than any correction
+    # Values questioned as implausible (CONTRACT.md §7), kept apart from `indicators` so that no
+    # median or mean reads them; the next report at their level confirms them.
+    questioned: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -44,12 +54,18 @@ class Snapshot:
         }
         if self.submitted_at:
             data["submitted_at"] = self.submitted_at
+        if self.questioned:
+            data["questioned"] = self.questioned
         return data
 
     @classmethod
     def of(cls, data: dict[str, Any]) -> "Snapshot":
         return cls(
-            data["report_id"], data["period_end"], dict(data["indicators"]), data.get("submitted_at", "")
+            data["report_id"],
+            data["period_end"],
+            dict(data["indicators"]),
+            data.get("submitted_at", ""),
+            dict(data.get("questioned") or {}),
         )
 
 
@@ -579,6 +595,44 @@ def detect(
     return [problems[kind] for kind in sorted(problems)]
 
 
+def data_query_problem(
+    facts: EnterpriseFacts, report: EnterpriseReport, findings: list[dict[str, Any]]
+) -> Problem:
+    """A report's implausible figures, questioned for the statistics work group (CONTRACT.md §7)."""
+    said = []
+    for f in findings:
+        low, high = f.get("expected_min"), f.get("expected_max")
+        expected = f"{'' if low is None else f'{low:g}'}～{'' if high is None else f'{high:g}'}"
+        said.append(f"{f['indicator']}填报{f['value']:g}，超出预期范围{expected}")
+    period = report.period_end.isoformat()
+    return Problem(
+        type="data_query",
+        subject_id=facts.id,
+        period_end=period,
+        severity="low",
+        summary=f"{facts.name}截至{period}的报告数值异常，请核实或更正：" + "；".join(said) + "。",
+        evidence={
+            "findings": findings,
+            "rule": "高于近8期中位数10倍、低于其1/10，或修正Z分数超过5（管理员设定的范围优先）",
+            "source": "附件2 统计工作组“指导和帮助工业企业提高科学统计水平”；DHIS2 离群值检查",
+        },
+        source_ids=[report.report_id],
+    )
+
+
+def without_questioned(problems: list[Problem], questioned: set[str]) -> list[Problem]:
+    """No detector that reads a questioned indicator fires on the report; a problem the report
+    states in words (no figures of its own) stays."""
+    if not questioned:
+        return problems
+    return [
+        p
+        for p in problems
+        if (p.stated and "values" not in p.evidence)
+        or not questioned.intersection(INDICATORS_READ.get(p.type, ()))
+    ]
+
+
 def incident_problem(facts: EnterpriseFacts, incident: Incident) -> Problem:
     """Every incident is a major_incident at once; the incident's own severity decides how severe."""
     labels = {
@@ -735,18 +789,24 @@ def judged_types(report: EnterpriseReport) -> set[str]:
     return judged | {"stated_problem"}
 
 
-# What the detectors read of earlier reports (stockpile: sales and production; production_halt:
-# production; workforce_cut: employees). The history keeps only these: the table's changelog
-# carries every report's snapshot, and the rest was never read. (Growth is judged per region,
-# by the regional agent's own table.)
-HISTORY_INDICATORS = ("sales_t", "production_t", "employees")
+# What the history keeps of earlier reports: every indicator, since each is checked against its
+# own history before detection (CONTRACT.md §7); the detectors read sales, production and
+# employees of it.
+HISTORY_INDICATORS = INDICATOR_NAMES
 
 
-def snapshot(report: EnterpriseReport) -> Snapshot:
+def snapshot(report: EnterpriseReport, questioned: dict[str, float] | None = None) -> Snapshot:
     values = report.indicators
-    indicators = {k: v for k in HISTORY_INDICATORS if (v := getattr(values, k)) is not None}
+    questioned = questioned or {}
+    indicators = {
+        k: v for k in HISTORY_INDICATORS if (v := getattr(values, k)) is not None and k not in questioned
+    }
     return Snapshot(
-        report.report_id, report.period_end.isoformat(), indicators, report.submitted_at.isoformat()
+        report.report_id,
+        report.period_end.isoformat(),
+        indicators,
+        report.submitted_at.isoformat(),
+        questioned,
     )
 
 
@@ -768,12 +828,14 @@ def is_replaced(holder: Snapshot, report: EnterpriseReport) -> bool:
     return held is not None and report.submitted_at < held
 
 
-def remember(history: list[Snapshot], report: EnterpriseReport, keep: int) -> list[Snapshot]:
+def remember(
+    history: list[Snapshot], report: EnterpriseReport, keep: int, questioned: dict[str, float] | None = None
+) -> list[Snapshot]:
     """The history with this report in it (replacing a redelivery, or the report it corrects:
     one per period), newest `keep` by period."""
     end = report.period_end.isoformat()
     kept = [s for s in history if s.report_id != report.report_id and s.period_end != end]
-    kept.append(snapshot(report))
+    kept.append(snapshot(report, questioned))
     return sorted(kept, key=lambda s: (s.period_end, s.report_id))[-keep:]
 
 

@@ -120,9 +120,15 @@ async def emit_problem(
 
 
 async def emit_resolution(
-    facts: EnterpriseFacts, case: CaseUpdate, report_id: str, *, subject_kind: str = "enterprise"
+    facts: EnterpriseFacts,
+    case: CaseUpdate,
+    report_id: str,
+    *,
+    subject_kind: str = "enterprise",
+    summary: str | None = None,
 ) -> None:
-    """The case's problem was absent from two reports in a row: resolved by data."""
+    """The case's problem was absent from two reports in a row (or a data query's figures were
+    confirmed): resolved by data."""
     alert = resolution_alert(
         facts,
         case,
@@ -130,6 +136,7 @@ async def emit_resolution(
         report_id=report_id,
         detected_at=datetime.now(UTC).isoformat(),
         subject_kind=subject_kind,
+        **({"summary": summary} if summary else {}),
     )
     await produce(alerts_topic, alert["alert_id"].encode(), jsonbytes.dumps(alert))
 

@@ -156,3 +156,65 @@ def test_a_report_silent_on_a_cases_indicators_does_not_resolve_it(enterprise, a
         assert submit(report(enterprise, week, f"{enterprise}-w{week}", **calm), admin).status_code == 202
     resolved = case(alert_id, admin, lambda a: a["status"] == "resolved")
     assert resolved["resolved_by"] == "data"
+
+
+def test_a_typo_is_questioned_for_the_statistics_group_and_its_correction_closes_the_query(enterprise, admin):
+    """CONTRACT.md §7: 200,000 t typed for 2,000 after four ordinary weeks is a data query (low,
+    wg-statistics), readable by the enterprise's own token; no stockpile fires on it; the
+    correction resolves the query by data."""
+    for week in range(4):
+        assert (
+            submit(report(enterprise, week, f"{enterprise}-w{week}", **stock(2000, 4000)), admin).status_code
+            == 202
+        )
+    typo = report(enterprise, 4, f"{enterprise}-w4", **stock(2000, 200000))
+    assert submit(typo, admin).status_code == 202
+    query_id = f"data_query.{enterprise}.{typo['period_end']}"
+    query = case(query_id, admin, lambda a: a["status"] == "open")
+    assert query["severity"] == "low" and query["routes"][0] == {
+        "group_id": "wg-statistics",
+        "role": "primary",
+        "reason": query["routes"][0]["reason"],
+    }
+    [finding] = query["evidence"]["findings"]
+    assert (finding["indicator"], finding["value"]) == ("inventory_t", 200000)
+    assert finding["expected_max"] is not None and finding["expected_max"] <= 40000
+    own = httpx.post(
+        f"{REGISTRY}/v1/tokens", json={"subject_type": "enterprise", "subject_id": enterprise}, headers=admin
+    ).json()["token"]
+    mine = httpx.get(
+        f"{NOTIFY}/v1/alerts", params={"type": "data_query"}, headers={"Authorization": f"Bearer {own}"}
+    )
+    assert mine.status_code == 200 and [a["alert_id"] for a in listed(mine.json())] == [query_id]
+    # No stockpile on the questioned figure (a marker on the same partition shows rules read past it).
+    assert submit(report(enterprise, 5, f"{enterprise}-w5", lines_halted=1), admin).status_code == 202
+    case(f"production_halt.{enterprise}.{report(enterprise, 5, 'x')['period_end']}", admin, lambda a: True)
+    stockpiles = httpx.get(
+        f"{NOTIFY}/v1/alerts", params={"enterprise_id": enterprise, "type": "stockpile"}, headers=admin
+    )
+    assert listed(stockpiles.json()) == []
+    fixed = report(enterprise, 4, f"{enterprise}-w4-fixed", hour=15, **stock(2000, 4100))
+    assert submit(fixed, admin).json()["status"] == "correction"
+    closed = case(query_id, admin, lambda a: a["status"] == "resolved")
+    assert closed["resolved_by"] == "data"
+
+
+def test_a_new_level_confirmed_by_the_next_report_closes_the_query_and_is_judged(enterprise, admin):
+    for week in range(4):
+        assert (
+            submit(report(enterprise, week, f"{enterprise}-w{week}", **stock(2000, 4000)), admin).status_code
+            == 202
+        )
+    jump = report(enterprise, 4, f"{enterprise}-w4", **stock(2000, 60000))
+    assert submit(jump, admin).status_code == 202
+    query_id = f"data_query.{enterprise}.{jump['period_end']}"
+    case(query_id, admin, lambda a: a["status"] == "open")
+    again = report(enterprise, 5, f"{enterprise}-w5", **stock(2000, 62000))
+    assert submit(again, admin).status_code == 202
+    assert case(query_id, admin, lambda a: a["status"] == "resolved")["resolved_by"] == "data"
+    # The confirmed level is judged: 62,000 t is 31 weeks of sales.
+    case(f"stockpile.{enterprise}.{again['period_end']}", admin, lambda a: a["status"] == "open")
+
+
+def listed(body: object) -> list[dict]:
+    return body["items"] if isinstance(body, dict) else body  # type: ignore[return-value]

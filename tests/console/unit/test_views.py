@@ -180,7 +180,7 @@ def test_every_evidence_field_the_detectors_write_has_a_chinese_label():
     written = set(re.findall(r'\{"([a-z_]+)":', source)) | set(re.findall(r', "([a-z_]+)":', source))
     # Structural keys of the evidence and of the problem itself, not values shown by name:
     written -= {"values", "threshold", "rule", "source", "findings", "reported_by", "indicators", "period_end",
-                "report_id", "severity"}  # fmt: skip
+                "report_id", "severity", "enterprise", "work_group"}  # fmt: skip
     missing = sorted(name for name in written if name not in EVIDENCE_LABELS)
     assert missing == []
     assert evidence_label("inventory_t") == "库存（吨）" and evidence_label("unknown_x") == "unknown_x"
