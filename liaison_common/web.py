@@ -1,8 +1,11 @@
 """FastAPI glue every service shares: auth, errors, body limits, metrics, health."""
 
+import json
 import logging
+import re
 import time
 from typing import Annotated, Any
+from urllib.parse import unquote_to_bytes
 
 from anyio import to_thread
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -208,6 +211,94 @@ def operator_in_query(query_params: Any) -> list[dict[str, Any]]:
     return errors
 
 
+_SUSPECT = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})|\x00|%00|%[eE][dD]%[aAbB]")
+
+
+class TextGuard:
+    """Refuses text that no store keeps (issue 35.3-4): a NUL character (PostgreSQL under FerretDB
+    stores none) or a lone surrogate (not UTF-8) anywhere in a JSON or form body is a 422 naming
+    the field, before any route, index or store sees it: never half a change, never a 500."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        body = b""
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        errors = unstorable_text(body, dict(scope.get("headers") or []).get(b"content-type", b""))
+        if errors:
+            await JSONResponse({"detail": errors}, status_code=422)(scope, _empty_receive, send)
+            return
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+
+def unstorable_text(body: bytes, content_type: bytes) -> list[dict[str, Any]]:
+    """Each field of the body whose text holds a NUL or a lone surrogate (cheap when none does)."""
+    if not _SUSPECT.search(body):
+        return []
+    if b"json" in content_type:
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError):
+            return []  # the route answers what is wrong with it
+        return [field_error(["body", *path], why) for path, why in _bad_strings(data, [])]
+    if b"form" in content_type:
+        errors = []
+        for pair in body.split(b"&"):
+            name, _, value = (unquote_to_bytes(part.replace(b"+", b" ")) for part in pair.partition(b"="))
+            field = name.decode("utf-8", "replace")
+            try:
+                why = _why_unstorable(value.decode("utf-8"))
+            except UnicodeDecodeError:
+                why = "text that is not UTF-8 (a lone surrogate?) is not accepted"
+            if why:
+                errors.append(field_error(["body", field], why))
+        return errors
+    return []
+
+
+def _bad_strings(value: Any, path: list[str | int]) -> list[tuple[list[str | int], str]]:
+    if isinstance(value, str):
+        why = _why_unstorable(value)
+        return [(path, why)] if why else []
+    found: list[tuple[list[str | int], str]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            key_why = _why_unstorable(key)
+            if key_why:
+                found.append(([*path, key.encode("utf-8", "replace").decode()], key_why))
+            found += _bad_strings(item, [*path, key])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _bad_strings(item, [*path, index])
+    return found
+
+
+def _why_unstorable(text: str) -> str | None:
+    if "\x00" in text:
+        return "NUL characters (\\u0000) are not accepted in text"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "lone surrogates (\\ud800-\\udfff) are not accepted in text"
+    return None
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -216,13 +307,15 @@ async def _empty_receive() -> Message:
     return {"type": "http.disconnect"}
 
 
-def install_common(app: FastAPI, *, service: str, max_body_bytes: int) -> None:
+def install_common(app: FastAPI, *, service: str, max_body_bytes: int, guard_text: bool = True) -> None:
     """Metrics, /metrics, body limits and the error answers every service gives."""
 
     # Plain ASGI middleware, not @app.middleware("http"): Starlette's BaseHTTPMiddleware runs
     # each request through a task group and memory streams, a fifth of ingest's CPU per report.
     # Added innermost first: the query check, then the body limit, then the metrics inside them.
     app.add_middleware(RequestMetrics, service=service)
+    if guard_text:  # ingest stores no text, and answers a batch item by item (services/ingest)
+        app.add_middleware(TextGuard)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.add_middleware(QueryOperatorGuard)
 

@@ -458,6 +458,7 @@ export LIAISON_ADMIN_TOKEN
 export NOTIFY_WEBHOOK_SECRET="${NOTIFY_WEBHOOK_SECRET:-$(secret webhook-secret)}"
 # The receivers of a local installation run on this machine: let webhooks reach loopback.
 export REGISTRY_ALLOW_PRIVATE_WEBHOOKS="${REGISTRY_ALLOW_PRIVATE_WEBHOOKS:-true}"
+export NOTIFY_ALLOW_PRIVATE_WEBHOOKS="${NOTIFY_ALLOW_PRIVATE_WEBHOOKS:-$REGISTRY_ALLOW_PRIVATE_WEBHOOKS}"
 # This script's own Kafka clients (topics, seed, demo) are the broker's admin; each service is
 # started as its own user (kafka_access, start_services).
 export KAFKA_USERNAME=admin

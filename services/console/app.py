@@ -16,7 +16,7 @@ from liaison_common.logs import configure_logging
 from liaison_common.web import install_common
 from services.console.config import Settings
 from services.console.kafka import consume_reports
-from services.console.routes import install_routes
+from services.console.routes import SameOrigin, install_routes
 from services.console.service import Sessions, Upstream
 
 
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.sessions = Sessions(settings.session_hours * 3600)
     install_common(app, service="console", max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(SameOrigin)
     install_routes(app)
     configure_logging()
     return app

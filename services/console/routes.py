@@ -6,11 +6,12 @@ signed-in user's token, so notify's rules on who may do what apply unchanged.
 """
 
 import asyncio
+import html
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 from anyio import to_thread
@@ -19,6 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from liaison_common import tokens
 from liaison_common.matchmaking import proposed_pairs
@@ -312,7 +314,9 @@ async def act(
             "GET", f"/v1/alerts/{alert_id}", token=session.token
         )
         if not current.ok:
-            return HTMLResponse(f"<p class='error'>{answer.detail}</p>", status_code=answer.status_code)
+            # Upstream text may echo the URL's alert id: escaped, never markup (issue 35.10).
+            detail = html.escape(str(answer.detail))
+            return HTMLResponse(f"<p class='error'>{detail}</p>", status_code=answer.status_code)
         alert, error = current.body, _action_error(answer)
     names = await _display_names(request, session, await _enterprises(request, session))
     return _page(request, "_alert.html", session, alert=alert, names=names, action_error=error)
@@ -606,6 +610,38 @@ def compute(_: GroupPrincipal, name: str, payload: Annotated[dict[str, Any], Bod
         return incentives.calculate(name, payload)
     except ValidationError as error:
         raise HTTPException(422, field_errors(error)) from None
+
+
+class SameOrigin:
+    """Every state-changing request must come from the console's own pages (issue 35.9): an
+    `Origin` (or, without one, a `Referer`) of another scheme, host or port is refused with 403.
+    SameSite alone does not do it: it ignores ports, so any page on another port of the host was
+    "same-site". A request with neither header (a script, not a browser page) is let through; the
+    session cookie still has to come with it."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("method") in ("POST", "PUT", "PATCH", "DELETE"):
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers") or []}
+            claimed = headers.get("origin") or _origin_of(headers.get("referer", ""))
+            if claimed and claimed != _own_origin(scope, headers):
+                refusal = JSONResponse({"detail": "cross-origin request refused"}, status_code=403)
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def _own_origin(scope: Scope, headers: dict[str, str]) -> str:
+    scheme = headers.get("x-forwarded-proto") or scope.get("scheme", "http")
+    host = headers.get("x-forwarded-host") or headers.get("host", "")
+    return f"{scheme}://{host}"
 
 
 def install_routes(app: FastAPI) -> None:

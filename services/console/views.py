@@ -481,8 +481,11 @@ def utc_now() -> datetime:
 
 
 def end_of_day_beijing(day: str) -> datetime:
-    """'2012-01-20' → the end of that day in Beijing time, in UTC (ValueError if not a date)."""
+    """'2012-01-20' → the end of that day in Beijing time, in UTC (ValueError if not a date, or
+    at the end of the calendar: 9999-12-31 plus a day overflowed into a 500, issue 35.4)."""
     chosen = date.fromisoformat(day)
+    if chosen.year >= 9999:
+        raise ValueError(f"{day} is too far ahead")
     return (datetime.combine(chosen, time(), BEIJING) + timedelta(days=1)).astimezone(UTC)
 
 

@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.pipeline = pipeline
-    install_common(app, service="ingest", max_body_bytes=settings.max_body_bytes)
+    install_common(app, service="ingest", max_body_bytes=settings.max_body_bytes, guard_text=False)
 
     @app.exception_handler(BrokerUnavailable)
     async def broker_unavailable(request: Request, exc: BrokerUnavailable) -> JSONResponse:

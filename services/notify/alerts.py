@@ -106,6 +106,29 @@ def alert_dict(alert: Alert) -> dict[str, Any]:
     return stored_alert_dict(alert.to_mongo().to_dict())
 
 
+# What an enterprise reads of its own case (issue 35.7): the facts, the status and the measures.
+# Group comments, silences, suppressions and delivery records are for the groups and the admin.
+ENTERPRISE_HISTORY = frozenset(
+    {"received", "updated", "acknowledged", "resolved", "reopened", "escalated", "corrected", "archived"}
+)
+GROUP_ONLY_FIELDS = ("suppressions", "earlier_updates")
+
+
+def as_seen_by(principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
+    """The alert as the caller may read it: whole for groups and the admin; for an enterprise,
+    without the groups' notes (a history entry keeps its time and event, and the rules' detail)."""
+    if principal.subject_type != "enterprise":
+        return data
+    shown = {k: v for k, v in data.items() if k not in GROUP_ONLY_FIELDS}
+    shown["history"] = [
+        {"at": entry.get("at"), "event": entry.get("event"), "by": "rules" if entry.get("by") == "rules" else "group",
+         **({"detail": entry.get("detail")} if entry.get("by") == "rules" else {})}
+        for entry in data.get("history", [])
+        if entry.get("event") in ENTERPRISE_HISTORY
+    ]  # fmt: skip
+    return shown
+
+
 def inbox_page(filters: dict[str, Any], *, limit: int, offset: int) -> list[dict[str, Any]]:
     """The alerts matching `filters` (already narrowed to what the caller may see), newest first.
     Read as raw documents: building a Document per alert cost more than the query."""
@@ -960,6 +983,8 @@ def why_notified(alert_id: str, principal: Principal) -> dict[str, Any]:
                 "deliveries": [],
             },
         )
+    if principal.subject_type == "enterprise":  # who was told and how is the groups' (35.7)
+        return {"alert_id": alert.alert_id, "status": alert.status, "groups": list(groups.values())}
     for held in alert.suppressions or []:
         entry = groups.get(held.get("group_id", ""))
         if entry is not None:

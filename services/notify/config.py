@@ -25,6 +25,11 @@ class Settings(CommonSettings):
     # Webhook payloads are signed with HMAC-SHA256 under this key (X-Liaison-Signature).
     webhook_secret: SecretStr = SecretStr("liaison-dev-webhook-secret")
     webhook_timeout_seconds: float = 5.0
+    # A webhook target named by a host name is resolved when notify connects, and refused when it
+    # resolves to a loopback, private, link-local, CGNAT or metadata address (DNS rebinding: the
+    # registry checked the name when the subscription was made). `make up` allows them (its
+    # receivers run on this machine), as REGISTRY_ALLOW_PRIVATE_WEBHOOKS does.
+    allow_private_webhooks: bool = False
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
     smtp_from: str = "liaison@localhost"

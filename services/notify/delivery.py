@@ -12,6 +12,7 @@ the receiver can drop.
 """
 
 import asyncio
+import ipaddress
 import json
 import logging
 import os
@@ -23,12 +24,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from anyio import to_thread
 from mongoengine.errors import NotUniqueError
 
 from liaison_common import jsonbytes
+from liaison_common.webhooks import host_problem, legacy_ipv4, resolved_problem
 from services.notify import alert_events, alerts, clock, payloads, planning, timers
 from services.notify.config import Settings
 from services.notify.documents import Alert, DeliveryClaim, Notification, NotificationItem
@@ -96,6 +99,9 @@ async def send_webhook(
         "X-Liaison-Signature": payloads.signature(secret, timestamp, body),
         "Idempotency-Key": notification.key,
     }
+    refused = await _target_refused(notification.target or "", settings)
+    if refused:
+        raise DeliveryFailed(f"target refused: {refused}")
     try:
         answer = await client.post(
             notification.target or "", content=body, headers=headers, timeout=settings.webhook_timeout_seconds
@@ -104,7 +110,35 @@ async def send_webhook(
         # A bad target (a newline, no scheme) fails this notification, never the delivery pass.
         raise DeliveryFailed(f"{type(error).__name__}: {error}") from error
     if not 200 <= answer.status_code < 300:
-        raise DeliveryFailed(f"HTTP {answer.status_code}: {answer.text[:200]}")
+        # The status only: the receiver's reply is not for the groups to read (issue 35.8).
+        log.info("webhook %s answered %s: %r", notification.key, answer.status_code, answer.text[:200])
+        raise DeliveryFailed(f"HTTP {answer.status_code}")
+
+
+async def _target_refused(target: str, settings: Settings) -> str | None:
+    """A target named by a host name, resolved now: refused when it points inside."""
+    if settings.allow_private_webhooks:
+        return None
+    try:
+        parts = urlsplit(target)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return None  # the client says what is wrong with it
+    if not host or _is_address(host):
+        return None  # an address as written: the registry checked it when it took the target
+    named = host_problem(host)  # localhost., metadata.google.internal., …
+    if named is not None:
+        return named
+    return await to_thread.run_sync(resolved_problem, host, port)
+
+
+def _is_address(host: str) -> bool:
+    """An IP address in any form the client reads as one (127.1 and 2130706433 included)."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return legacy_ipv4(host) is not None
 
 
 def send_email(notification: Notification, subject: str, text: str, settings: Settings) -> None:

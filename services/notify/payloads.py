@@ -12,8 +12,10 @@ from services.notify.documents import Notification
 
 
 def backoff(attempts: int, settings: Settings, rng: random.Random | None = None) -> float:
-    """Exponential backoff with equal jitter: half the step fixed, half random."""
-    step = min(settings.retry_max_seconds, settings.retry_initial_seconds * 2 ** max(attempts - 1, 0))
+    """Exponential backoff with equal jitter: half the step fixed, half random. The exponent is
+    capped (issue 35.5): 2.0 ** 1024 overflows, and a receiver failing for days reached it."""
+    exponent = min(max(attempts - 1, 0), 60)
+    step = min(settings.retry_max_seconds, settings.retry_initial_seconds * 2.0**exponent)
     return step / 2 + (rng or random).uniform(0, step / 2)
 
 

@@ -47,6 +47,14 @@ class CoordinationCreate(BaseModel):
     until: AwareDatetime | date
     comment: str = Field(default="", max_length=2000)
 
+    @field_validator("until")
+    @classmethod
+    def _not_at_the_end_of_time(cls, until: datetime | date) -> datetime | date:
+        # 9999-12-31 plus a day overflows (a 500 once, issue 35.4): no coordination lasts so long.
+        if until.year >= 9999 or until.year < 1900:
+            raise ValueError("must be a date within the next year")
+        return until
+
     def until_moment(self) -> datetime:
         if isinstance(self.until, datetime):
             return self.until
@@ -114,6 +122,8 @@ def _check_week(week: str) -> None:
 
     year, number = week.split("-W")
     try:
+        if not 2000 <= int(year) <= 2100:  # the years a report may cover; 9999-W52 was a 500
+            raise ValueError(year)
         date.fromisocalendar(int(year), int(number), 1)
     except ValueError:
         raise UnprocessableError([field_error(["query", "week"], f"{week} is not an ISO week")]) from None
@@ -222,7 +232,8 @@ async def list_alerts(
     if status is not None:
         filters["status"] = status
 
-    return await to_thread.run_sync(lambda: alerts.inbox_page(filters, limit=limit, offset=offset))
+    page = await to_thread.run_sync(lambda: alerts.inbox_page(filters, limit=limit, offset=offset))
+    return [alerts.as_seen_by(principal, alert) for alert in page]
 
 
 @router.get("/v1/alerts/counts", responses=answers(401, 403, 503))
@@ -272,7 +283,7 @@ async def stream_alerts(
                     yield b": keep-alive\n\n"
                     continue
                 if principal.is_admin or _visible(principal, event):
-                    data = json.dumps(event["alert"], ensure_ascii=False)
+                    data = json.dumps(alerts.as_seen_by(principal, event["alert"]), ensure_ascii=False)
                     yield f"event: {event['event']}\ndata: {data}\n\n".encode()
         finally:
             broadcaster.unsubscribe(queue)
@@ -289,7 +300,8 @@ async def why_notified(principal: CurrentPrincipal, alert_id: str, request: Requ
 
 @router.get("/v1/alerts/{alert_id}", responses=answers(401, 403, 404, 503))
 async def get_alert(principal: CurrentPrincipal, alert_id: str, request: Request) -> dict[str, Any]:
-    return alerts.alert_dict(await to_thread.run_sync(alerts.get_visible, alert_id, principal))
+    alert = await to_thread.run_sync(alerts.get_visible, alert_id, principal)
+    return alerts.as_seen_by(principal, alerts.alert_dict(alert))
 
 
 for action in ("ack", "resolve"):

@@ -57,6 +57,12 @@ def test_backoff_grows_exponentially_with_jitter_up_to_the_cap():
     assert all(30 <= s <= 60 for s in steps[6:])
 
 
+def test_backoff_stays_at_the_cap_after_thousands_of_failures():
+    """Issue 35.5: a receiver failing 1,025 times (days of a mistyped webhook) made 2 ** n overflow."""
+    rng = random.Random(7)
+    assert all(30 <= payloads.backoff(n, SETTINGS, rng) <= 60 for n in (1025, 1100, 2000, 10**6))
+
+
 def test_the_signature_is_hmac_sha256_over_timestamp_and_body():
     expected = hmac.new(b"k" * 16, b"1700000000.{}", hashlib.sha256).hexdigest()
     assert payloads.signature("k" * 16, "1700000000", b"{}") == f"sha256={expected}"
