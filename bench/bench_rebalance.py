@@ -46,6 +46,7 @@ from kafka.structs import TopicPartition
 from periods_seen import PeriodsSeen
 from pymongo import MongoClient
 
+from liaison_client.local import local_mongodb_uri
 from liaison_common.kafka_auth import kafka_auth, use_local_kafka_admin
 from liaison_common.registry_follower import read_registry
 from liaison_common.registry_view import RegistryView
@@ -218,7 +219,7 @@ def rules_worker(name: str, topics: dict[str, str], app_id: str, datadir: str) -
 def notify_instance(name: str, topics: dict[str, str], database: str, group: str) -> Service:
     port = free_port()
     env = base_env() | {
-        "MONGODB_URI": f"mongodb://127.0.0.1:27017/{database}",
+        "MONGODB_URI": local_mongodb_uri(database),
         "LIAISON_ADMIN_TOKEN": "bench-rebalance-" + uuid.uuid4().hex,
         "NOTIFY_ALERTS_TOPIC": topics["alerts"],
         "NOTIFY_ALERT_EVENTS_TOPIC": topics["alert_events"],
@@ -347,7 +348,7 @@ def clean_up(bootstrap: str, run: str, database: str | None = None) -> None:
     finally:
         admin.close()
     if database:
-        client = MongoClient("mongodb://127.0.0.1:27017", serverSelectionTimeoutMS=5000)
+        client = MongoClient(local_mongodb_uri("admin"), serverSelectionTimeoutMS=5000)
         try:
             client.drop_database(database)
         finally:
@@ -379,7 +380,7 @@ def check_topic(alerts: list[dict], expected: dict[str, ExpectedCase]) -> tuple[
 
 
 def check_notify(database: str, expected: dict[str, ExpectedCase]) -> list[str]:
-    client = MongoClient("mongodb://127.0.0.1:27017", serverSelectionTimeoutMS=5000)
+    client = MongoClient(local_mongodb_uri("admin"), serverSelectionTimeoutMS=5000)
     try:
         stored = {doc["_id"]: doc for doc in client[database]["alerts"].find({"type": "funding_gap"})}
     finally:

@@ -40,6 +40,7 @@ ERROR_ANSWERS: dict[int, dict[str, Any]] = {
     409: {"model": ErrorRead, "description": "conflicts with the current state"},
     413: {"model": ErrorRead, "description": "request body too large"},
     422: {"model": ErrorRead, "description": "a field or parameter is wrong (named in detail)"},
+    429: {"model": ErrorRead, "description": "a per-token cap reached (streams open, silences active)"},
     503: {"description": "a dependency (Kafka, the database) is unavailable; retry after Retry-After"},
 }
 

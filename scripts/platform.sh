@@ -29,7 +29,10 @@ MONGO_PORT=27017
 PG_PORT=5433
 PG_HOME="$LOCAL/postgres"
 PG_DATA="$PG_HOME/data"
-PG_URL="postgres://postgres@127.0.0.1:$PG_PORT/ferretdb"
+# No user and no password: a client that does not authenticate to FerretDB (PLAIN, passed on to
+# PostgreSQL) reaches nothing. The services connect as $DB_USER (MONGODB_URI, below).
+PG_URL="postgres://127.0.0.1:$PG_PORT/ferretdb"
+DB_USER=liaison
 PROMETHEUS_PORT=9090
 # name:port:module of each Liaison service; later issues add ingest, rules and notify here.
 # A "faust" entry is a Faust worker (python -m MODULE worker) whose web server has /healthz.
@@ -275,8 +278,15 @@ start_postgres() {
       runuser -u postgres -- test -w "$PG_DATA" || fail "the postgres user cannot write $PG_DATA"
     fi
     chmod 700 "$PG_DATA"
-    as_pg_owner "$bin/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
-      >"$LOGS/postgres-init.log" 2>&1 || fail "initdb failed; see $LOGS/postgres-init.log"
+    # Every connection asks for a password from the start: the superuser's is generated into
+    # .local/secrets/postgres-password and handed to initdb in a file only its owner reads.
+    local pwfile="$PG_HOME/initdb-password"
+    (umask 077 && secret postgres-password >"$pwfile")
+    [[ $(id -u) -eq 0 ]] && chown postgres: "$pwfile"
+    as_pg_owner "$bin/initdb" -D "$PG_DATA" -U postgres --auth-host=scram-sha-256 --auth-local=peer \
+      --pwfile="$pwfile" -E UTF8 --locale=C.UTF-8 >"$LOGS/postgres-init.log" 2>&1 \
+      || { rm -f "$pwfile"; fail "initdb failed; see $LOGS/postgres-init.log"; }
+    rm -f "$pwfile"
   fi
   if [[ -n "$(pg_pid)" ]] && kill -0 "$(pg_pid)" 2>/dev/null; then
     pg_pid >"$RUN/postgres.pid"
@@ -291,14 +301,63 @@ start_postgres() {
       || fail "PostgreSQL did not start; see $PG_HOME/postgres.log"
     pg_pid >"$RUN/postgres.pid"
   fi
+  require_pg_passwords "$bin"
   if ! "$bin/psql" -h 127.0.0.1 -p $PG_PORT -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'ferretdb'" \
       | grep -q 1; then
-    "$bin/createdb" -h 127.0.0.1 -p $PG_PORT -U postgres ferretdb
+    "$bin/createdb" -h 127.0.0.1 -p $PG_PORT -U postgres -O "$DB_USER" ferretdb
   fi
+  grant_application_user "$bin"
   # The indexes FerretDB's lookups can use (each start: the file is idempotent).
   "$bin/psql" -h 127.0.0.1 -p $PG_PORT -U postgres -d ferretdb -q -v ON_ERROR_STOP=1 \
     -c "SET client_min_messages = warning" -f "$ROOT/infra/postgres/ferretdb-indexes.sql" >/dev/null \
     || fail "could not apply infra/postgres/ferretdb-indexes.sql"
+}
+
+# A cluster made by an earlier version (initdb --auth=trust: any local user was the superuser)
+# is given passwords and scram-sha-256 once, while trust still lets this script in; after that,
+# and on a new cluster, the superuser's password from .local/secrets/ is the way in.
+require_pg_passwords() {
+  local bin="$1" hba="$PG_DATA/pg_hba.conf"
+  export PGPASSWORD; PGPASSWORD="$(secret postgres-password)"  # this script's psql only
+  if grep -Eq '^[^#]*[[:space:]]trust([[:space:]]|$)' "$hba"; then
+    say "PostgreSQL: asking every connection for a password from now on (scram-sha-256)"
+    "$bin/psql" -h 127.0.0.1 -p $PG_PORT -U postgres -q -v ON_ERROR_STOP=1 \
+      -c "ALTER ROLE postgres PASSWORD '$PGPASSWORD'" >/dev/null || fail "could not set the superuser's password"
+    cat >"$hba" <<'HBA'
+# Liaison (scripts/platform.sh): a password for every connection, never trust.
+local   all   postgres                  peer
+local   all   all                       scram-sha-256
+host    all   all       127.0.0.1/32    scram-sha-256
+host    all   all       ::1/128         scram-sha-256
+HBA
+    [[ $(id -u) -eq 0 ]] && chown postgres: "$hba"
+    as_pg_owner "$bin/pg_ctl" -D "$PG_DATA" reload >/dev/null || fail "PostgreSQL did not reload pg_hba.conf"
+  fi
+}
+
+# The one application user (FerretDB 1.x connects to PostgreSQL as the user its client names):
+# its password in .local/secrets/database-password; it owns the database FerretDB writes, and
+# what an earlier version made there as the superuser is handed over to it (no data moves).
+grant_application_user() {
+  local bin="$1" password; password="$(secret database-password)"
+  "$bin/psql" -h 127.0.0.1 -p $PG_PORT -U postgres -d ferretdb -q -v ON_ERROR_STOP=1 >/dev/null <<SQL || fail "could not set up the database user $DB_USER"
+SET client_min_messages = warning;
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$DB_USER') THEN CREATE ROLE $DB_USER LOGIN; END IF;
+END \$\$;
+ALTER ROLE $DB_USER LOGIN PASSWORD '$password';
+ALTER DATABASE ferretdb OWNER TO $DB_USER;
+DO \$\$ DECLARE r record; BEGIN
+  FOR r IN SELECT nspname FROM pg_namespace n JOIN pg_roles o ON o.oid = n.nspowner
+           WHERE nspname NOT LIKE 'pg\_%' AND nspname NOT IN ('information_schema', 'public') AND o.rolname <> '$DB_USER' LOOP
+    EXECUTE format('ALTER SCHEMA %I OWNER TO $DB_USER', r.nspname);
+  END LOOP;
+  FOR r IN SELECT schemaname, tablename FROM pg_tables
+           WHERE schemaname NOT LIKE 'pg\_%' AND schemaname <> 'information_schema' AND tableowner <> '$DB_USER' LOOP
+    EXECUTE format('ALTER TABLE %I.%I OWNER TO $DB_USER', r.schemaname, r.tablename);
+  END LOOP;
+END \$\$;
+SQL
 }
 
 # After a bulk load (a restore, a migration, bench-scale's year): what autovacuum would otherwise
@@ -308,6 +367,7 @@ vacuum_analyze() {
   local bin; bin="$(pg_bin)"
   [[ -n "$bin" && -n "$(pg_pid)" ]] && kill -0 "$(pg_pid)" 2>/dev/null \
     || fail "the local PostgreSQL is not running (make up starts it)"
+  export PGPASSWORD; PGPASSWORD="$(secret postgres-password)"
   say "VACUUM (ANALYZE) of the database under FerretDB"
   local started=$SECONDS
   "$bin/psql" -h 127.0.0.1 -p $PG_PORT -U postgres -d ferretdb -q -v ON_ERROR_STOP=1 \
@@ -456,6 +516,9 @@ else
 fi
 export LIAISON_ADMIN_TOKEN
 export NOTIFY_WEBHOOK_SECRET="${NOTIFY_WEBHOOK_SECRET:-$(secret webhook-secret)}"
+# The services' database: FerretDB with the application user's credentials (PLAIN: FerretDB 1.x
+# hands them to PostgreSQL, which checks them with scram-sha-256).
+export MONGODB_URI="${MONGODB_URI:-mongodb://$DB_USER:$(secret database-password)@127.0.0.1:$MONGO_PORT/liaison?authMechanism=PLAIN}"
 # The receivers of a local installation run on this machine: let webhooks reach loopback.
 export REGISTRY_ALLOW_PRIVATE_WEBHOOKS="${REGISTRY_ALLOW_PRIVATE_WEBHOOKS:-true}"
 export NOTIFY_ALLOW_PRIVATE_WEBHOOKS="${NOTIFY_ALLOW_PRIVATE_WEBHOOKS:-$REGISTRY_ALLOW_PRIVATE_WEBHOOKS}"

@@ -9,12 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from liaison_client.local import local_mongodb_uri, with_database
 from liaison_common.kafka_auth import use_local_kafka_admin
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = REPO.parent / "shared" / "seed" / "000_41750fd7ee36e10e.txt"
 KAFKA = "127.0.0.1:9092"
-MONGO = "mongodb://127.0.0.1:27017"
+# The local FerretDB asks for credentials (the application user `make up` made): the suite's
+# clients and the services it runs in process use them.
+MONGO = local_mongodb_uri("liaison")
 ADMIN_TOKEN = "test-admin-token-0123456789"
 # The broker `make up` runs wants SASL: the suite's own clients (and the services it runs in
 # process) are its admin, from the properties file `make up` writes.
@@ -67,7 +70,7 @@ def mongodb_uri(mongo_base_uri: str, unique_name: str) -> Iterator[str]:
     import pymongo
 
     name = f"liaison_test_{unique_name}"
-    yield f"{mongo_base_uri}/{name}"
+    yield with_database(mongo_base_uri, name)
     client: pymongo.MongoClient = pymongo.MongoClient(mongo_base_uri, serverSelectionTimeoutMS=3000)
     client.drop_database(name)
     client.close()

@@ -21,6 +21,9 @@ CREATE TABLE IF NOT EXISTS public.liaison_gin_fields (
     PRIMARY KEY (collection, field)
 );
 
+-- The application user creates FerretDB's tables, so the event trigger reads this as that user.
+GRANT SELECT ON public.liaison_gin_fields TO PUBLIC;
+
 INSERT INTO public.liaison_gin_fields (collection, field) VALUES
     ('*', '_id'),
     ('alerts', 'group_ids'),          -- a group's inbox

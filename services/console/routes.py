@@ -79,9 +79,14 @@ def session_of(request: Request) -> Session:
     return session
 
 
-def _page(request: Request, template: str, session: Session | None, **context: Any) -> HTMLResponse:
+def _page(
+    request: Request, template: str, session: Session | None, status_code: int = 200, **context: Any
+) -> HTMLResponse:
     return templates.TemplateResponse(
-        request, template, {"session": session, "can_overview": _can_overview(session), **context}
+        request,
+        template,
+        {"session": session, "can_overview": _can_overview(session), **context},
+        status_code=status_code,
     )
 
 
@@ -214,7 +219,13 @@ async def login(request: Request, token: str = Form("", max_length=200)) -> Resp
         return _page(request, "login.html", None, error=error)
     SIGN_INS.labels("ok").inc()
     display_name = await _display_name(request, principal, token)
-    session_id = _sessions(request).open(principal, token, display_name)
+    try:
+        session_id = _sessions(request).open(principal, token, display_name)
+    except service.TooManySessions:
+        SIGN_INS.labels("refused").inc()
+        limit = service.Sessions.MAX_PER_TOKEN
+        error = f"此令牌已在{limit}处登录，请先在其他地方退出。"
+        return _page(request, "login.html", None, error=error, status_code=429)
     response = RedirectResponse(
         "/overview" if principal.subject_id == "comprehensive" else "/inbox", status_code=303
     )

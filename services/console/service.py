@@ -30,6 +30,10 @@ class Session:
     expires_at: float
 
 
+class TooManySessions(Exception):
+    pass
+
+
 class Sessions:
     """Signed-in users by a random session id (the only thing the browser's cookie holds).
 
@@ -40,8 +44,15 @@ class Sessions:
         self.lifetime_seconds = lifetime_seconds
         self._sessions: dict[str, Session] = {}
 
+    MAX_PER_TOKEN = 20  # issue 35.11: sign-ins of one token that may be open at once
+
     def open(self, principal: Principal, token: str, display_name: str) -> str:
+        """A new session; TooManySessions once the token holds MAX_PER_TOKEN live ones."""
         self._forget_expired()
+        if sum(1 for session in self._sessions.values() if session.token == token) >= self.MAX_PER_TOKEN:
+            raise TooManySessions(
+                f"this token is signed in {self.MAX_PER_TOKEN} times; sign out elsewhere first"
+            )
         session_id = secrets.token_urlsafe(32)
         expires_at = time.monotonic() + self.lifetime_seconds
         self._sessions[session_id] = Session(principal, token, display_name, expires_at)

@@ -8,6 +8,7 @@ mark it published, or release the claim when Kafka did not take it (see Duplicat
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -18,7 +19,6 @@ from typing import Any, Protocol
 
 from anyio import to_thread
 from pydantic import ValidationError
-from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from liaison_common import jsonbytes
@@ -269,21 +269,15 @@ class DuplicateStore:
             collection.delete_one({"_id": key, "published": False})
 
     def published(self, docs: list[dict[str, Any]]) -> None:
-        """Kafka has these: their claims say so, and memory holds them."""
-        if not docs:
-            return
-        AcceptedSubmission._get_collection().bulk_write(
-            [
-                UpdateOne(
-                    {"_id": doc["_id"]},
-                    {"$set": {"published": True, "partition": doc["partition"], "offset": doc["offset"]}},
-                    upsert=True,
-                )
-                for doc in docs
-            ],
-            ordered=False,
-        )
+        """Kafka has these: their claims say so, and memory holds them. One update by _id each
+        (FerretDB 1.x scans for $in, and a bulk of upserts stalled it)."""
+        collection = AcceptedSubmission._get_collection()
         for doc in docs:
+            marked = {"published": True, "partition": doc["partition"], "offset": doc["offset"]}
+            done = collection.update_one({"_id": doc["_id"]}, {"$set": marked})
+            if done.matched_count == 0:  # released after a 503, acknowledged late: claim it again
+                with contextlib.suppress(DuplicateKeyError):  # the retry's own claim: it has it
+                    collection.insert_one({**doc, **marked, "accepted_at": datetime.now(UTC)})
             self.remember(doc["_id"], doc["subject_id"])
 
     def _stale(self, stored: dict[str, Any]) -> bool:

@@ -551,11 +551,14 @@ def apply_correction(existing: Alert, incoming: dict[str, Any], *, moment: datet
             existing.resolved_by = detail["resolved_by"] = resolved_by
     else:
         same = all(existing_value == incoming.get(k) for k, existing_value in _figures(existing).items())
-        if same:
+        if same and set(incoming.get("source_ids") or []) <= set(existing.source_ids or []):
             return "repeat", []
         existing.severity = incoming.get("severity") or existing.severity
         existing.summary = incoming.get("summary") or existing.summary
         existing.evidence = incoming.get("evidence") or existing.evidence
+    # The correcting report takes the replaced one's place among the case's sources.
+    sources = [s for s in existing.source_ids or [] if s != correction.get("replaces")]
+    existing.source_ids = list(dict.fromkeys([*sources, *(incoming.get("source_ids") or [])]))[-MAX_SOURCES:]
     detail["occurrences"], detail["last_period_end"] = existing.occurrences, existing.last_period_end
     note = f"report {detail['report_id']} corrects {detail['replaces']} for the period ending {detail['period_end']}"
     existing.history.append(HistoryEntry(at=moment, event="corrected", by="rules", detail=note))

@@ -1,4 +1,4 @@
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from liaison_common import topics
@@ -30,6 +30,10 @@ class Settings(CommonSettings):
     # registry checked the name when the subscription was made). `make up` allows them (its
     # receivers run on this machine), as REGISTRY_ALLOW_PRIVATE_WEBHOOKS does.
     allow_private_webhooks: bool = False
+    # Per-token caps (issue 35.11; a clear 429 past them): each stream is fed every alert, and
+    # every active silence is re-read every 10 s and scanned at each planning.
+    max_streams_per_token: int = Field(default=5, ge=1, le=1000)
+    max_silences_per_creator: int = Field(default=100, ge=1, le=100_000)
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
     smtp_from: str = "liaison@localhost"

@@ -21,3 +21,9 @@ class Unavailable(NotifyError):
     """Kafka did not take the change, or its writer has not applied it in time: retry."""
 
     status_code = 503
+
+
+class TooMany(NotifyError):
+    """A per-token cap reached (issue 35.11): streams open, silences active."""
+
+    status_code = 429

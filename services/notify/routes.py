@@ -1,7 +1,9 @@
 """HTTP routes of notify (CONTRACT.md §4): the inbox, acknowledgement, the SSE stream, digests."""
 
 import asyncio
+import hashlib
 import json
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -20,7 +22,7 @@ from services.notify import alert_events, alert_index, alerts, digests, silences
 from services.notify.config import Settings
 from services.notify.documents import Alert, Silence
 from services.notify.events import Broadcaster
-from services.notify.exceptions import Forbidden, NotFound, Unavailable
+from services.notify.exceptions import Forbidden, NotFound, TooMany, Unavailable
 
 Status = Literal["open", "acknowledged", "resolved"]
 ProblemType = Literal[PROBLEM_TYPES]  # type: ignore[valid-type]
@@ -252,13 +254,20 @@ async def count_alerts(
     return alert_index.view.tally(filters, statuses=tuple(status))
 
 
-@router.get("/v1/alerts/stream", responses=answers(401, 503))
+_open_streams: Counter[str] = Counter()  # by the token's hash: the streams it holds open
+
+
+@router.get("/v1/alerts/stream", responses=answers(401, 429, 503))
 async def stream_alerts(
     principal: CurrentPrincipal, request: Request, settings: SettingsDep, broadcaster: BroadcasterDep
 ) -> StreamingResponse:
     """Server-sent events: every new or changed alert the caller may see, as it happens."""
     token = bearer_token(request)
     admin_token = settings.admin_token.get_secret_value()
+    holder = hashlib.sha256(token.encode()).hexdigest()
+    if _open_streams[holder] >= settings.max_streams_per_token:
+        raise TooMany(f"this token has {settings.max_streams_per_token} streams open, the most it may have")
+    _open_streams[holder] += 1
     queue = broadcaster.subscribe()
 
     async def still_valid() -> bool:
@@ -287,6 +296,9 @@ async def stream_alerts(
                     yield f"event: {event['event']}\ndata: {data}\n\n".encode()
         finally:
             broadcaster.unsubscribe(queue)
+            _open_streams[holder] -= 1
+            if _open_streams[holder] <= 0:
+                del _open_streams[holder]
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
@@ -394,7 +406,7 @@ async def digest(
 silences_router = APIRouter(tags=["silences"])
 
 
-@silences_router.post("/v1/silences", status_code=201, responses=answers(400, 401, 403, 503))
+@silences_router.post("/v1/silences", status_code=201, responses=answers(400, 401, 403, 429, 503))
 async def create_silence(
     principal: CurrentPrincipal, body: SilenceCreate, request: Request
 ) -> dict[str, Any]:
@@ -413,6 +425,10 @@ async def create_silence(
     if body.ends_at <= starts_at:
         raise UnprocessableError([field_error(["body", "ends_at"], "ends_at must be after starts_at")])
     by = "admin" if principal.is_admin else principal.subject_id
+    cap = cast(Settings, request.app.state.settings).max_silences_per_creator
+    active = await to_thread.run_sync(silences.active)
+    if sum(1 for s in active if s.get("created_by") == by) >= cap:
+        raise TooMany(f"'{by}' has {cap} active silences, the most it may have; expire one first")
     return await to_thread.run_sync(
         lambda: silences.create(
             matchers=matchers,

@@ -5,6 +5,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from mongoengine.errors import SaveConditionError
+
 from liaison_common import routing
 from liaison_common import tokens as token_store
 from liaison_common.web import field_error
@@ -113,22 +115,37 @@ WRITES = threading.RLock()
 
 
 def _save_new_version(kind: Kind, doc: d.RegistryEntity, operation: str) -> None:
-    """One single-document write: the change, its new version and its outbox marker together."""
+    """One single-document write: the change, its new version and its outbox marker together,
+    compared and set on the version it was read at (issue 35.12: two registry replicas each hold
+    their own lock, and both saved version+1). SaveConditionError when another writer won."""
+    read_at = doc.version
     doc.version += 1
     doc.pending_publish = True
     doc.updated_at = _now()
-    doc.save()
+    try:
+        doc.save(save_condition={"version": read_at})
+    except SaveConditionError:
+        doc.version = read_at
+        raise
     REGISTRY_WRITES.labels(kind.name, operation).inc()
+
+
+CAS_ATTEMPTS = 5
 
 
 def update(kind: Kind, entity_id: str, changes: dict[str, Any]) -> d.RegistryEntity:
     with WRITES:
-        doc = get(kind, entity_id)
         check_links(kind, changes)
-        for key, value in changes.items():
-            setattr(doc, key, value)
-        _save_new_version(kind, doc, "update")
-        return doc
+        for _ in range(CAS_ATTEMPTS):  # another replica changed it meanwhile: read it again
+            doc = get(kind, entity_id)
+            for key, value in changes.items():
+                setattr(doc, key, value)
+            try:
+                _save_new_version(kind, doc, "update")
+                return doc
+            except SaveConditionError:
+                continue
+        raise Conflict(f"{kind.name} '{entity_id}' changes under every attempt; try again")
 
 
 def delete(kind: Kind, entity_id: str) -> d.RegistryEntity:
@@ -139,7 +156,10 @@ def delete(kind: Kind, entity_id: str) -> d.RegistryEntity:
         if linked:
             raise Conflict(f"{kind.name} '{entity_id}' is still named by: " + "; ".join(linked[:20]))
         doc.deleted = True
-        _save_new_version(kind, doc, "delete")
+        try:
+            _save_new_version(kind, doc, "delete")
+        except SaveConditionError:
+            raise Conflict(f"{kind.name} '{entity_id}' changed meanwhile; try again") from None
         return doc
 
 

@@ -18,9 +18,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 
+from liaison_client.local import DATABASE_USER, local_secret
 from liaison_common.kafka_access import ADMIN_USER, USERS, password_file, read_or_create_password
 from tests.conftest import REPO
 
@@ -127,11 +129,17 @@ class Cluster:
         if not getattr(self, "_database_created", False):
             bin_dir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
             server = ["-h", "127.0.0.1", "-p", str(POSTGRES_PORT), "-U", "postgres"]
+            # The local cluster asks for passwords (scram-sha-256): the superuser's makes the
+            # database, owned by the application user FerretDB connects as.
+            pg_env = {**os.environ, "PGPASSWORD": local_secret("postgres-password") or ""}
             for attempt in range(5):
                 # createdb copies template1 and refuses while another session is connected to it
                 # (seen once, briefly): try again, and name PostgreSQL's reason if it persists.
                 made = subprocess.run(
-                    [str(bin_dir / "createdb"), *server, name], capture_output=True, text=True
+                    [str(bin_dir / "createdb"), *server, "-O", DATABASE_USER, name],
+                    capture_output=True,
+                    text=True,
+                    env=pg_env,
                 )
                 if made.returncode == 0:
                     break
@@ -141,9 +149,12 @@ class Cluster:
             # The same indexes as `make up`'s database: the faults run on what users run.
             indexes = REPO / "infra" / "postgres" / "ferretdb-indexes.sql"
             subprocess.run([str(bin_dir / "psql"), *server, "-d", name, "-q", "-v", "ON_ERROR_STOP=1", "-f",
-                            str(indexes)], check=True, capture_output=True)  # fmt: skip
+                            str(indexes)], check=True, capture_output=True, env=pg_env)  # fmt: skip
             self._database_created = True
-        return f"postgres://postgres@127.0.0.1:{POSTGRES_PORT}/{name}"
+        # The fault cluster's own FerretDB connects as the application user by default, so that
+        # its clients need no credentials (a test cluster, on ports of its own, for the run only).
+        password = quote(local_secret("database-password") or "", safe="")
+        return f"postgres://{DATABASE_USER}:{password}@127.0.0.1:{POSTGRES_PORT}/{name}"
 
     @property
     def mongodb_uri(self) -> str:

@@ -2,6 +2,7 @@
 `make up` runs: a collection created later gets a GIN index on `_id` without a pending list, and
 PostgreSQL uses it for FerretDB's form of a lookup by `_id`."""
 
+import os
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import pymongo
 import pytest
+
+from liaison_client.local import local_secret
 
 POSTGRES_PORT = 5433  # scripts/platform.sh
 
@@ -36,6 +39,8 @@ def sql(psql: list[str], query: str, **variables: str) -> str:
         check=True,
         capture_output=True,
         text=True,
+        # The local cluster asks for passwords: the superuser's, from `make up`'s secrets.
+        env={**os.environ, "PGPASSWORD": local_secret("postgres-password") or ""},
     )
     return run.stdout.strip()
 

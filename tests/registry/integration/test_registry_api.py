@@ -382,3 +382,22 @@ def test_a_group_sets_its_own_timers_and_a_leader_channel(client):
               "leader": True}  # fmt: skip
     created = client.post("/v1/subscriptions", json=leader, headers=ADMIN)
     assert created.status_code == 201 and created.json()["leader"] is True, created.text
+
+
+def test_a_patch_on_a_stale_read_never_saves_the_same_version_twice(client, monkeypatch):
+    """Issue 35.12: the version is compared and set in the database, not under a per-process
+    lock: a writer whose read went stale (another replica saved meanwhile) reads again."""
+    from services.registry import service
+    from services.registry.kinds import BY_NAME
+
+    kind = BY_NAME["enterprise"]
+    before = service.get(kind, "huading-industrial").version
+    real_get = service.get
+    stale = real_get(kind, "huading-industrial")  # read before the other replica's write
+    service.update(kind, "huading-industrial", {"industry": "装备制造（另一副本）"})
+    reads = iter([stale])
+    monkeypatch.setattr(service, "get", lambda k, i: next(reads, None) or real_get(k, i))
+    saved = service.update(kind, "huading-industrial", {"is_sme": False})
+    assert saved.version == before + 2  # not before + 1 a second time
+    current = real_get(kind, "huading-industrial")
+    assert (current.version, current.industry) == (before + 2, "装备制造（另一副本）")
