@@ -151,7 +151,7 @@ def resolve_routes(rule: RouteRule, subject: Subject, *, incident_category: str 
     if rule.problem_type == "major_incident" and by_category is not None:
         candidates.append(by_category)
     if subject.kind == "enterprise" and subject.is_sme:
-        candidates += [(g, "中小企业的资金问题抄送中小企业组") for g in rule.cc_when_sme]
+        candidates += [(g, f"中小企业：{rule.problem_type} 抄送中小企业组") for g in rule.cc_when_sme]
     if subject.kind == "enterprise":
         candidates += [(g, f"{subject.id} 的联点工作组") for g in subject.work_group_ids]
     elif subject.kind == "work_group":

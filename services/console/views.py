@@ -96,7 +96,7 @@ EVIDENCE_LABELS = {
     "rail_freight_ytd_t": "全省铁路运量本年累计（吨）",
     "road_rail_ytd_t": "公铁联运、公铁分流本年累计（吨）",
     "purchased_power_mwh": "今冬明春外购电累计兑现（兆瓦时，千度）",
-    "longyangxia_outflow_increase_m3_s": "龙羊峡出库流量比计划增加（立方米/秒）",
+    "longyangxia_outflow_increase_m3_s": "龙羊峡出库流量按计划增加（立方米/秒）",
     "expected": "按时间进度应完成",
     "elapsed_share": "目标期已过比例",
     "target": "附件1目标",

@@ -130,3 +130,12 @@ class AlertSubscription(RegistryEntity):
     target = me.StringField()
     enabled = me.BooleanField(default=True)
     secret = me.StringField()  # the webhook's own signing key (X-Liaison-Signature)
+
+
+class VersionClaim(me.Document):
+    """`<kind>:<id>:<version>`, inserted before that version of an entity is saved: of two
+    writers (two registry replicas) that read the same version, one only can insert the next."""
+
+    meta = {"collection": "registry_version_claims"}
+    id = me.StringField(primary_key=True)
+    at = me.DateTimeField()

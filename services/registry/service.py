@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mongoengine.errors import SaveConditionError
+from mongoengine.errors import NotUniqueError, SaveConditionError
 
 from liaison_common import routing
 from liaison_common import tokens as token_store
@@ -119,6 +119,13 @@ def _save_new_version(kind: Kind, doc: d.RegistryEntity, operation: str) -> None
     compared and set on the version it was read at (issue 35.12: two registry replicas each hold
     their own lock, and both saved version+1). SaveConditionError when another writer won."""
     read_at = doc.version
+    # FerretDB 1.x lets every writer of a compare-and-set "win" (docs/reliability-and-security.md)
+    # but keeps a unique _id: the new version is claimed by an insert first, which one writer only
+    # can make; MongoDB also checks the save's condition.
+    try:
+        d.VersionClaim(id=f"{kind.name}:{doc.id}:{read_at + 1}", at=_now()).save(force_insert=True)
+    except NotUniqueError:
+        raise SaveConditionError(f"version {read_at + 1} of {kind.name} '{doc.id}' is taken") from None
     doc.version += 1
     doc.pending_publish = True
     doc.updated_at = _now()

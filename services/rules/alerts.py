@@ -94,7 +94,14 @@ def build_alert(
         subject_of(view, problem),
         incident_category=(problem.get("evidence") or {}).get("category"),
     )
-    measures = measures_for(problem["type"], view, problem.get("enterprise_id"))
+    subject_kind = next((kind for kind, field in SUBJECT_FIELDS.items() if problem.get(field)), "enterprise")
+    measures = measures_for(
+        problem["type"],
+        view,
+        problem.get("enterprise_id"),
+        evidence=problem.get("evidence") or {},
+        subject_kind=subject_kind,
+    )
     restructuring = restructuring_route(problem, view, case)
     if restructuring is not None and all(r.group_id != "mergers" for r in routes):
         routes.append(restructuring)

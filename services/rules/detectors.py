@@ -690,7 +690,7 @@ PROVINCE_TARGETS: tuple[tuple[str, str, str, str, float, bool], ...] = (
     (
         "longyangxia_outflow_increase_m3_s",
         "power_shortage",
-        "龙羊峡水库出库流量比计划增加",
+        "龙羊峡水库出库流量按计划增加",
         "立方米/秒",
         1,
         False,

@@ -7,7 +7,7 @@ from typing import Any
 from liaison_common import jsonbytes
 from liaison_common.events import EnterpriseReport
 from services.rules import regional
-from services.rules.app import app, region_growth, region_growth_topic, registry_ready, thresholds
+from services.rules.app import app, region_growth, region_growth_topic, registry, registry_ready, thresholds
 from services.rules.cases import CaseBook
 from services.rules.detectors import EnterpriseFacts, Problem, grade
 from services.rules.outputs import (
@@ -82,6 +82,11 @@ async def handle_contribution(raw: RawMessage, started: float) -> None:
                 -running:
             ]
             problem = region_problem(region, verdict, target, dict(recent), record["report_id"])
+            # Why each reporting enterprise counts in this region (issue 37.11): its registry entry's.
+            problem.evidence["region_source"] = {
+                enterprise: (registry.get("enterprise", enterprise) or {}).get("region_source")
+                for enterprise in sorted(state["periods"].get(verdict.period_end, {}))
+            }
             case = book.detected(problem.type, region, verdict.period_end)
             await emit_problem(problem, submitted_at=record.get("submitted_at"), case=case)
         else:

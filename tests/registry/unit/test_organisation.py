@@ -246,3 +246,12 @@ def test_the_seeds_implied_routes_quote_the_seed_and_only_add_recipients(seed_te
         assert set(before["cc"]) <= set(rule["cc"]) and set(before["cc_when_sme"]) <= set(rule["cc_when_sme"])
     for implied in organisation.SEED_IMPLIED_ROUTES.values():
         assert implied["quote"] in seed_text
+
+
+def test_western_mining_is_followed_by_the_aluminium_work_group_as_well(seed_text):
+    """Issue 37.9: 电解铝组 "负责联点帮扶有色金属冶炼及压延加工企业"; 附件3 names the group's copper and zinc smelting."""
+    from services.registry.organisation import load_organisation
+
+    mining = next(e for e in load_organisation()["enterprises"] if e["id"] == "western-mining")
+    assert "wg-aluminium" in mining["work_group_ids"]
+    assert "负责联点帮扶有色金属冶炼及压延加工企业" in seed_text

@@ -121,6 +121,8 @@ def test_a_regions_growth_is_judged_as_a_whole_and_only_for_2011(kafka_bootstrap
     assert case["region"] == "西宁" and "enterprise_id" not in case
     assert case["evidence"]["values"]["region_growth_pct"] == {"2011-12-18": 6.6, "2011-12-25": 6.6}
     assert routes(case) == [("operations", "primary"), ("comprehensive", "cc")]
+    assert set(case["evidence"]["region_source"]) == {"chalco-qinghai", "xining-special-steel"}
+    assert "确保完成地区年度工业发展目标任务" in case["measures"][0]["quote"]
     growth = sorted(a for a in alerts if a.startswith("growth_shortfall"))
     assert growth == ["growth_shortfall.西宁.2011-12-25"]  # no enterprise, no 海西, no 2012
 

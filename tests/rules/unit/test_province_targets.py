@@ -55,7 +55,7 @@ def test_purchased_power_and_the_longyangxia_outflow_make_one_power_case_with_bo
     assert problem.type == "power_shortage" and problem.subject_id == "wg-power"
     assert [f["threshold"]["target"] for f in problem.evidence["findings"]] == [4_500_000, 50]
     assert "今冬明春外购电合同累计兑现22.0亿千瓦时" in problem.summary
-    assert "龙羊峡水库出库流量比计划增加35.0立方米/秒，低于目标50.0立方米/秒" in problem.summary
+    assert "龙羊峡水库出库流量按计划增加35.0立方米/秒，低于目标50.0立方米/秒" in problem.summary
 
 
 def test_a_report_without_the_figures_neither_opens_nor_resolves_a_case():
