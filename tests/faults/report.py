@@ -40,12 +40,32 @@ class Scenario:
 
 
 def _commit() -> str:
+    """HEAD's short hash, with "-dirty" when the tree the run used had changes not committed
+    (issue 36.12: the figures were stamped with a commit that did not hold the code run)."""
     try:
-        return subprocess.run(
+        head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        changes = subprocess.run(
+            # the files this report writes do not count: a run rewrites them
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ".",
+                ":!docs/reliability.md",
+                ":!docs/reliability.json",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+    return f"{head}-dirty" if changes else head
 
 
 def write(scenarios: list[Scenario]) -> Path:
