@@ -34,6 +34,8 @@ PG_DATA="$PG_HOME/data"
 PG_URL="postgres://127.0.0.1:$PG_PORT/ferretdb"
 DB_USER=liaison
 PROMETHEUS_PORT=9090
+ALERTMANAGER_PORT=9094  # 9093 is the Kafka controller's listener
+OPS_LOG_PORT=9095  # the operators' receiver of last resort (scripts/ops_alert_log.py)
 # name:port:module of each Liaison service; later issues add ingest, rules and notify here.
 # A "faust" entry is a Faust worker (python -m MODULE worker) whose web server has /healthz.
 SERVICES=(
@@ -150,6 +152,10 @@ install_prometheus() {
   if ! command -v prometheus >/dev/null; then
     say "installing Prometheus from Debian's packages"
     apt_install prometheus
+  fi
+  if ! command -v prometheus-alertmanager >/dev/null; then
+    say "installing Alertmanager from Debian's packages"
+    apt_install prometheus-alertmanager
   fi
 }
 
@@ -387,6 +393,63 @@ start_ferretdb() {
   wait_for ferretdb 30 port_open $MONGO_PORT
 }
 
+# Where the platform's own alerts go: LIAISON_OPS_WEBHOOK_URL (a webhook) and/or LIAISON_OPS_EMAIL
+# (with LIAISON_OPS_SMTP, host:port, and LIAISON_OPS_EMAIL_FROM), set by the operators; with
+# neither, the local receiver that writes them to .local/logs/ops-alerts.log.
+write_alertmanager_config() {
+  local dir="$LOCAL/alertmanager" webhook="${LIAISON_OPS_WEBHOOK_URL:-}"
+  mkdir -p "$dir"
+  if [[ -z "$webhook" && -z "${LIAISON_OPS_EMAIL:-}" ]]; then webhook="http://127.0.0.1:$OPS_LOG_PORT/"; fi
+  {
+    echo "# Written by scripts/platform.sh at every start; set LIAISON_OPS_WEBHOOK_URL or LIAISON_OPS_EMAIL instead of editing."
+    echo "route:"
+    echo "  receiver: operators"
+    echo "  group_by: [alertname, job, topic, channel, group_id]"
+    echo "  group_wait: 10s"
+    echo "  group_interval: 1m"
+    echo "  repeat_interval: 4h"
+    echo "receivers:"
+    echo "  - name: operators"
+    if [[ -n "$webhook" ]]; then
+      echo "    webhook_configs:"
+      echo "      - url: \"$webhook\""
+      echo "        send_resolved: true"
+    fi
+    if [[ -n "${LIAISON_OPS_EMAIL:-}" ]]; then
+      echo "    email_configs:"
+      echo "      - to: \"$LIAISON_OPS_EMAIL\""
+      echo "        from: \"${LIAISON_OPS_EMAIL_FROM:-liaison-ops@localhost}\""
+      echo "        smarthost: \"${LIAISON_OPS_SMTP:-127.0.0.1:25}\""
+      echo "        require_tls: false"
+      echo "        send_resolved: true"
+    fi
+  } >"$dir/alertmanager.yml"
+}
+
+start_alertmanager() {
+  write_alertmanager_config
+  if [[ -z "${LIAISON_OPS_WEBHOOK_URL:-}" && -z "${LIAISON_OPS_EMAIL:-}" ]]; then
+    if ! pid_alive ops-alert-log && ! port_open $OPS_LOG_PORT; then
+      start_process ops-alert-log "$PY" "$ROOT/scripts/ops_alert_log.py" --port $OPS_LOG_PORT \
+        --log "$LOGS/ops-alerts.log"
+      wait_for ops-alert-log 15 port_open $OPS_LOG_PORT
+    fi
+  fi
+  if port_open $ALERTMANAGER_PORT && ! pid_alive alertmanager; then
+    say "something already listens on $ALERTMANAGER_PORT (not ours): not starting Alertmanager"
+    return
+  fi
+  if pid_alive alertmanager; then
+    kill -HUP "$(cat "$RUN/alertmanager.pid")"  # the receivers may have changed
+  fi
+  if start_process alertmanager prometheus-alertmanager --config.file="$LOCAL/alertmanager/alertmanager.yml" \
+      --storage.path="$LOCAL/alertmanager/data" --web.listen-address="127.0.0.1:$ALERTMANAGER_PORT" \
+      --cluster.listen-address=""; then
+    say "starting Alertmanager on 127.0.0.1:$ALERTMANAGER_PORT"
+  fi
+  wait_for alertmanager 30 port_open $ALERTMANAGER_PORT
+}
+
 start_prometheus() {
   if port_open $PROMETHEUS_PORT && ! pid_alive prometheus; then
     say "something already listens on $PROMETHEUS_PORT (not ours): not starting Prometheus"
@@ -395,8 +458,11 @@ start_prometheus() {
   if pid_alive prometheus; then
     kill -HUP "$(cat "$RUN/prometheus.pid")"  # reload the config: the scrape targets may have changed
   fi
+  # The ops dashboards: Prometheus' own console templates (infra/prometheus/consoles).
   if start_process prometheus prometheus --config.file="$ROOT/infra/prometheus/prometheus.yml" \
-      --storage.tsdb.path="$LOCAL/prometheus" --web.listen-address="127.0.0.1:$PROMETHEUS_PORT"; then
+      --storage.tsdb.path="$LOCAL/prometheus" --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" \
+      --web.console.templates="$ROOT/infra/prometheus/consoles" \
+      --web.console.libraries="$ROOT/infra/prometheus/console_libraries"; then
     say "starting Prometheus on 127.0.0.1:$PROMETHEUS_PORT"
   fi
   wait_for prometheus 30 port_open $PROMETHEUS_PORT
@@ -471,7 +537,8 @@ stop_process() {  # stop_process NAME [SIGNAL]
 status() {
   local name port
   printf '%-12s %-8s %-24s %s\n' COMPONENT PID ADDRESS STATE
-  for spec in kafka:$KAFKA_PORT postgres:$PG_PORT ferretdb:$MONGO_PORT prometheus:$PROMETHEUS_PORT "${SERVICES[@]}"; do
+  for spec in kafka:$KAFKA_PORT postgres:$PG_PORT ferretdb:$MONGO_PORT prometheus:$PROMETHEUS_PORT \
+      alertmanager:$ALERTMANAGER_PORT "${SERVICES[@]}"; do
     IFS=: read -r name port _ <<<"$spec"
     local pid="-" state="stopped"
     if pid_alive "$name"; then pid="$(cat "$RUN/$name.pid")"; state="running"; fi
@@ -490,7 +557,9 @@ Liaison is running:
   notify      http://127.0.0.1:8003/docs   GET /v1/alerts (the inbox), ack, resolve, digests
   registry    http://127.0.0.1:8002/docs
   admin token from $ADMIN_TOKEN_FROM; webhook signing secret in .local/secrets/webhook-secret
-  Prometheus  http://127.0.0.1:9090/targets
+  ops         http://127.0.0.1:9090/consoles/liaison-overview.html   the dashboards (one page per service)
+  Prometheus  http://127.0.0.1:9090/targets   Alertmanager http://127.0.0.1:9094/#/alerts
+              the platform's own alerts: ${LIAISON_OPS_WEBHOOK_URL:-${LIAISON_OPS_EMAIL:-.local/logs/ops-alerts.log}}
   Kafka       127.0.0.1:9092 (SASL/SCRAM)   MongoDB wire (FerretDB)  127.0.0.1:27017
               enterprise systems: .local/secrets/kafka-client.properties (may write liaison.inbound.v1 only)
               operators:          .local/secrets/kafka-admin.properties  (kcat -F FILE ...)
@@ -552,6 +621,7 @@ case "${1:-}" in
     create_topics
     seed_registry
     start_services
+    start_alertmanager
     start_prometheus
     run_demo_on_empty
     status
@@ -563,12 +633,15 @@ case "${1:-}" in
   restart)
     for entry in "${SERVICES[@]}"; do stop_process "${entry%%:*}"; done
     start_services
+    start_alertmanager
     start_prometheus
     status
     ;;
   down)
     for entry in "${SERVICES[@]}"; do stop_process "${entry%%:*}"; done
     stop_process prometheus
+    stop_process alertmanager
+    stop_process ops-alert-log
     stop_process ferretdb
     stop_process postgres INT  # PostgreSQL's fast shutdown
     stop_process kafka

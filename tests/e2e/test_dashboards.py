@@ -60,4 +60,32 @@ def test_the_dashboards_are_grafana_json_with_a_platform_and_a_domain_view():
         json.loads(p.read_text(encoding="utf-8"))["title"]
         for p in (INFRA / "grafana" / "dashboards").glob("*.json")
     }
-    assert titles == {"Liaison — platform", "Liaison — the economy"}
+    assert titles == {"Liaison — platform", "Liaison — the economy", "Liaison — ops"}
+
+
+def test_the_ops_console_pages_open_from_the_running_prometheus_with_every_service_on_them():
+    """Issue 40.1: Prometheus' console templates, served by the Prometheus `make up` starts."""
+    pages = ["overview", "registry", "ingest", "rules", "notify", "console"]
+    for page in pages:
+        answer = httpx.get(f"http://127.0.0.1:9090/consoles/liaison-{page}.html", timeout=10)
+        assert answer.status_code == 200, (page, answer.text[:300])
+        assert "error executing template" not in answer.text and "Liaison · " in answer.text
+        assert all(f"liaison-{other}.html" in answer.text for other in pages)  # linked to each other
+    overview = httpx.get("http://127.0.0.1:9090/consoles/liaison-overview.html", timeout=10).text
+    assert all(f"job=liaison-{service}" in overview for service in SERVICES)
+
+
+def test_the_console_pages_and_grafana_come_from_one_list_of_queries():
+    import subprocess
+    import sys
+
+    built = subprocess.run(
+        [sys.executable, str(INFRA.parent / "scripts" / "build_dashboards.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert built.returncode == 0, built.stderr
+    panels = yaml.safe_load((INFRA / "dashboards" / "panels.yml").read_text(encoding="utf-8"))["pages"]
+    listed = {panel["expr"] for page in panels for panel in page["panels"]}
+    grafana = json.loads((INFRA / "grafana" / "dashboards" / "liaison-ops.json").read_text(encoding="utf-8"))
+    assert {t["expr"] for p in grafana["panels"] for t in p["targets"]} == listed
