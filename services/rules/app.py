@@ -120,8 +120,8 @@ app = RulesApp(
     web_graph_enabled=False,
     web_port=settings.web_port,
     topic_partitions=PARTITIONS,
-    topic_replication_factor=1,
-    table_standby_replicas=0,
+    topic_replication_factor=settings.topic_replication_factor,
+    table_standby_replicas=settings.table_standby_replicas,
     consumer_auto_offset_reset="earliest",
     producer_acks=-1,
     # A report makes about five outputs (problems, alerts, its period, table changelogs): let the

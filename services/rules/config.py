@@ -48,6 +48,15 @@ class Settings(KafkaSettings):
     # on another partition waits for what a fetch brought of each partition ahead of it.
     max_fetch_bytes: int = Field(default=16 * 1024, ge=1024, le=64 * 1024**2)
 
+    # Replication of the topics Faust creates (table changelogs, the leader and region topics):
+    # 1 on one broker (make up), 3 where the brokers are three and min.insync.replicas is 2
+    # (the Kubernetes prod overlay): with 1 there, every table write would be refused (acks=all)
+    # and a broker lost would lose the tables (issue 41.2).
+    topic_replication_factor: int = Field(default=1, ge=1, le=10)
+    # Standby copies of each table kept warm on another worker (0: a new owner restores from the
+    # changelog).
+    table_standby_replicas: int = Field(default=0, ge=0, le=5)
+
     reports_topic: str = topics.REPORTS
     incidents_topic: str = topics.INCIDENTS
     workgroup_reports_topic: str = topics.WORKGROUP_REPORTS

@@ -300,3 +300,27 @@ def test_dev_runs_one_of_everything_and_prod_spreads_more():
     assert all(count >= 2 for count in prod.values()), prod
     for deployment in of_kind("prod", "Deployment"):
         assert deployment["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+
+
+def min_insync_replicas(overlay: str) -> int:
+    kafka = of_kind(overlay, "Kafka")[0]
+    return int(kafka["spec"]["kafka"].get("config", {}).get("min.insync.replicas", 1))
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_topic_and_rules_own_topics_have_at_least_min_insync_replicas(overlay):
+    """Issue 41.2: with acks=all, a topic with fewer replicas than min.insync.replicas refuses
+    every write; rules' changelogs (Faust creates them) are replicated from its settings."""
+    least = min_insync_replicas(overlay)
+    for topic in of_kind(overlay, "KafkaTopic"):
+        assert topic["spec"]["replicas"] >= least, topic["spec"]["topicName"]
+        assert (
+            int(topic["spec"].get("config", {}).get("min.insync.replicas", least))
+            <= topic["spec"]["replicas"]
+        )
+    [rules] = [c for w in of_kind(overlay, "StatefulSet") for c in containers(w) if c["name"] == "rules"]
+    env = {e["name"]: e.get("value") for e in rules.get("env", [])}
+    replication = int(env.get("RULES_TOPIC_REPLICATION_FACTOR", "1"))
+    assert least <= replication <= broker_count(overlay)
+    if overlay == "prod":
+        assert (replication, env.get("RULES_TABLE_STANDBY_REPLICAS")) == (3, "1")
