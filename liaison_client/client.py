@@ -28,6 +28,7 @@ REPORT_COLUMNS = (
 @dataclass
 class SubmitSummary:
     accepted: int = 0
+    corrected: int = 0  # accepted as corrections of an earlier report for the same period
     duplicate: int = 0
     rejected: int = 0
     retried: int = 0  # requests sent again after a 503 (Kafka or the registry was away)
@@ -36,10 +37,11 @@ class SubmitSummary:
 
     @property
     def total(self) -> int:
-        return self.accepted + self.duplicate + self.rejected
+        return self.accepted + self.corrected + self.duplicate + self.rejected
 
     def lines(self, limit: int = 20) -> list[str]:
-        counts = f"{self.accepted} accepted, {self.duplicate} duplicate, {self.rejected} rejected"
+        corrected = f", {self.corrected} corrections" if self.corrected else ""
+        counts = f"{self.accepted} accepted{corrected}, {self.duplicate} duplicate, {self.rejected} rejected"
         if self.retried:
             counts += f" ({self.retried} requests retried after a 503)"
         out = [f"{self.total} submitted: {counts}"]
@@ -144,6 +146,8 @@ class LiaisonClient:
                 status = answer.get("status")
                 if status == "accepted":
                     summary.accepted += 1
+                elif status == "correction":  # CONTRACT.md §7: it replaces an earlier report
+                    summary.corrected += 1
                 elif status == "duplicate":
                     summary.duplicate += 1
                 else:

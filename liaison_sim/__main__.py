@@ -46,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
                     if items:
                         summary = client.submit(kind, items, progress=bar.update)
                         outcome.update(
-                            accepted=summary.accepted, duplicate=summary.duplicate, rejected=summary.rejected
+                            accepted=summary.accepted + summary.corrected,
+                            duplicate=summary.duplicate,
+                            rejected=summary.rejected,
                         )
                         for row, item_id, reason in summary.rejections[:3]:
                             print(f"rejected {kind} row {row} ({item_id}): {reason}", file=sys.stderr)

@@ -1,5 +1,6 @@
 import json
 import uuid
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -69,10 +70,13 @@ def test_items_kafka_did_not_take_in_a_partial_batch_are_sent_again_alone(monkey
 def test_the_command_submits_a_csv_to_the_running_ingest_and_summarises(tmp_path, capsys, monkeypatch):
     run = uuid.uuid4().hex[:8]
     csv_file = tmp_path / "week.csv"
+    # A week of its own (another run's report for the same week would make this a correction).
+    end = date(2010, 12, 26) - timedelta(weeks=int(run, 16) % 400)
+    week = f"{(end - timedelta(days=6)).isoformat()},{end.isoformat()}"
     csv_file.write_text(
         "report_id,enterprise_id,period_start,period_end,inventory_t,sales_t\n"
-        f"cli-{run}-1,chalco-qinghai,2011-12-19,2011-12-25,100,20\n"
-        f"cli-{run}-2,chalco-qinghai,2011-12-19,2011-12-25,-1,20\n",
+        f"cli-{run}-1,chalco-qinghai,{week},100,20\n"
+        f"cli-{run}-2,chalco-qinghai,{week},-1,20\n",
         encoding="utf-8",
     )
     monkeypatch.setenv("LIAISON_TOKEN", local_admin_token() or "")
