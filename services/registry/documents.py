@@ -87,6 +87,7 @@ class MatchmakingEvent(RegistryEntity):
     participants = me.StringField()
     date = me.StringField()
     date_text = me.StringField()
+    date_kind = me.StringField()  # "by" (拟定于…前, a deadline) or "on" (定于…举办)
     group_id = me.StringField()
 
 

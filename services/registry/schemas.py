@@ -93,6 +93,8 @@ class MatchmakingEventCreate(StrictModel):
     participants: Text | None = None  # 参加单位, verbatim
     date: Name | None = None  # ISO date of the plan ("2011-12-19")
     date_text: Text | None = None  # 活动时间, verbatim ("拟定于2011年12月19日前…")
+    # "by": the seed's "拟定于…前" is a deadline (held by that day); "on": "定于…举办" (that day)
+    date_kind: Literal["by", "on"] | None = None
     group_id: Slug | None = None  # the coordination group that follows it up
 
 

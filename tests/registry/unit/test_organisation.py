@@ -255,3 +255,15 @@ def test_western_mining_is_followed_by_the_aluminium_work_group_as_well(seed_tex
     mining = next(e for e in load_organisation()["enterprises"] if e["id"] == "western-mining")
     assert "wg-aluminium" in mining["work_group_ids"]
     assert "负责联点帮扶有色金属冶炼及压延加工企业" in seed_text
+
+
+def test_a_date_planned_before_a_day_is_a_deadline():
+    """Issue 37.11: 附件6's "拟定于2011年12月19日前…" is held by that day, "初步定于…举办" on it."""
+    from services.registry.organisation import load_organisation
+
+    events = {e["id"]: e for e in load_organisation()["matchmaking_events"]}
+    assert (
+        events["bank-enterprise"]["date_kind"] == "by" and events["bank-enterprise"]["date"] == "2011-12-19"
+    )
+    assert events["yushu-building-materials"]["date_kind"] == "on"
+    assert all((e["date_kind"] == "by") == ("前" in e["date_text"]) for e in events.values())
