@@ -18,7 +18,7 @@ from liaison_common import tokens
 from liaison_common.routing import PROBLEM_TYPES
 from liaison_common.tokens import Principal
 from liaison_common.web import CurrentPrincipal, UnprocessableError, answers, bearer_token, field_error
-from services.notify import alert_events, alert_index, alerts, digests, silences
+from services.notify import alert_events, alert_index, alerts, digests, rates, silences
 from services.notify.config import Settings
 from services.notify.documents import Alert, Silence
 from services.notify.events import Broadcaster
@@ -119,7 +119,7 @@ def _alert_filters(principal: Principal, group_id: str | None, enterprise_id: st
     return filters
 
 
-def _check_week(week: str) -> None:
+def _check_week(week: str, name: str = "week") -> None:
     from liaison_common.web import UnprocessableError, field_error
 
     year, number = week.split("-W")
@@ -128,7 +128,7 @@ def _check_week(week: str) -> None:
             raise ValueError(year)
         date.fromisocalendar(int(year), int(number), 1)
     except ValueError:
-        raise UnprocessableError([field_error(["query", "week"], f"{week} is not an ISO week")]) from None
+        raise UnprocessableError([field_error(["query", name], f"{week} is not an ISO week")]) from None
 
 
 def _visible(principal: Principal, event: dict[str, Any]) -> bool:
@@ -371,6 +371,25 @@ async def coordinate(
     # Applied when the history holds the command's entry (the same check as for a comment).
     applied = await channel.send_and_wait(command, lambda: alerts.command_applied(alert_id, command["id"]))
     return alerts.alert_dict(applied)
+
+
+@router.get("/v1/reporting-rates", tags=["digests"], responses=answers(401, 403, 422, 503))
+async def reporting_rates(
+    principal: CurrentPrincipal,
+    first: str = Query(..., alias="from", pattern=WEEK_PATTERN, description="ISO week, e.g. 2011-W49"),
+    last: str = Query(..., alias="to", pattern=WEEK_PATTERN, description="ISO week, e.g. 2012-W13"),
+) -> dict[str, Any]:
+    """Completeness and timeliness per enterprise and work group over a range of weeks (expected,
+    received, on time, corrected, questioned): for the comprehensive group and the admin."""
+    if not principal.is_admin and not (
+        principal.subject_type == "group" and principal.subject_id == "comprehensive"
+    ):
+        raise Forbidden("reporting rates are for the comprehensive group (综合组) and the admin")
+    _check_week(first, "from")
+    _check_week(last, "to")
+    if last < first:
+        raise UnprocessableError([field_error(["query", "to"], "must not be before 'from'")])
+    return await to_thread.run_sync(rates.reporting_rates, first, last)
 
 
 @router.get(

@@ -118,6 +118,7 @@ async def handle_report(raw: RawMessage, started: float) -> None:
         report.report_id,
         report.period_end.isoformat(),
         submitted_at,
+        corrected=holder is not None,
     )
     done(raw, started)
 

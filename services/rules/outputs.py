@@ -172,14 +172,14 @@ class PeriodBatch:
 
     def __init__(self, send: Callable[[bytes], Awaitable[Any]]) -> None:
         self._send = send
-        self._items: list[dict[str, str]] = []
+        self._items: list[dict[str, Any]] = []
         self._lock = asyncio.Lock()  # one send at a time: before_commit waits for one in flight
         self._flush_planned = False
 
     def __len__(self) -> int:
         return len(self._items)
 
-    async def add(self, seen: dict[str, str]) -> None:
+    async def add(self, seen: dict[str, Any]) -> None:
         self._items.append(seen)
         if len(self._items) >= self.MAX_ITEMS:
             await self.flush()
@@ -220,15 +220,24 @@ app.before_commit.append(periods.flush)
 
 
 async def emit_period(
-    raw: RawMessage, kind: str, subject_id: str, report_id: str, period_end: str, submitted_at: str
+    raw: RawMessage,
+    kind: str,
+    subject_id: str,
+    report_id: str,
+    period_end: str,
+    submitted_at: str,
+    *,
+    corrected: bool = False,
 ) -> None:
-    seen = {
+    seen: dict[str, Any] = {
         "reporter": reporting.reporter_key(kind, subject_id),
         "report_id": report_id,
         "period_end": period_end,
         "submitted_at": submitted_at,
         "source": f"{raw.topic}:{raw.partition}",
     }  # each partition keeps its own clock
+    if corrected:
+        seen["corrected"] = True
     await periods.add(seen)
 
 

@@ -104,6 +104,8 @@ def observe(
     on_time = submitted <= period_end + timedelta(days=on_time_days)
     # A report counts as on time if any copy of it was; a redelivery changes nothing.
     bucket["received"][reporter] = bool(bucket["received"].get(reporter)) or on_time
+    if seen.get("corrected"):  # a correction of the week's report (CONTRACT.md §7)
+        bucket.setdefault("corrected", {})[reporter] = True
     return week
 
 
@@ -207,6 +209,7 @@ def forget_old_weeks(state: dict[str, Any], keep: int = 60) -> list[str]:
     dropped: list[str] = []
     for week in sorted(state["weeks"])[:-keep]:
         dropped += [WEEK_PREFIX + week, *(got_key(week, r) for r in state["weeks"][week]["received"])]
+        dropped += [CORRECTED_PREFIX + f"{week}|{r}" for r in state["weeks"][week].get("corrected", {})]
         del state["weeks"][week]
     return dropped
 
@@ -222,6 +225,7 @@ WEEK_PREFIX = "week:"  # week:2011-W50 -> {"period_end": ...}
 GOT_PREFIX = "got:"  # got:2011-W50|enterprise:chalco-qinghai -> on time (bool)
 LAST_PREFIX = "last:"  # last:enterprise:chalco-qinghai -> the latest period_end reported
 FLAGGED_PREFIX = "flagged:"  # flagged:enterprise:chalco-qinghai -> the weeks found missed
+CORRECTED_PREFIX = "corr:"  # corr:2011-W50|enterprise:chalco-qinghai -> True: the week was corrected
 META_FIELDS = ("watermark", "sources", "first_period_end")
 
 
@@ -243,6 +247,8 @@ def event_parts(state: dict[str, Any], week: str, reporter: str, *, new_week: bo
         LAST_PREFIX + reporter: state["last_end"][reporter],
         got_key(week, reporter): bucket["received"][reporter],
     }
+    if bucket.get("corrected", {}).get(reporter):
+        parts[CORRECTED_PREFIX + f"{week}|{reporter}"] = True
     if new_week:
         parts[WEEK_PREFIX + week] = {"period_end": bucket["period_end"]}
     return parts
@@ -260,6 +266,7 @@ def all_parts(state: dict[str, Any]) -> dict[str, Any]:
     for week, bucket in state["weeks"].items():
         parts[WEEK_PREFIX + week] = {"period_end": bucket["period_end"]}
         parts.update({got_key(week, r): on_time for r, on_time in bucket["received"].items()})
+        parts.update({CORRECTED_PREFIX + f"{week}|{r}": True for r in bucket.get("corrected", {})})
     return parts
 
 
@@ -300,6 +307,10 @@ def state_from_parts(parts: dict[str, Any]) -> dict[str, Any]:
             week, reporter = key[len(GOT_PREFIX) :].split("|", 1)
             bucket = state["weeks"].setdefault(week, {"period_end": None, "received": {}})
             bucket["received"][reporter] = bool(bucket["received"].get(reporter)) or bool(value)
+        elif key.startswith(CORRECTED_PREFIX):
+            week, reporter = key[len(CORRECTED_PREFIX) :].split("|", 1)
+            bucket = state["weeks"].setdefault(week, {"period_end": None, "received": {}})
+            bucket.setdefault("corrected", {})[reporter] = True
     return state
 
 
@@ -328,5 +339,8 @@ def completeness(state: dict[str, Any], week: str, expected: dict[str, list[str]
         "period_end": bucket["period_end"],
         **rates(sorted(expected)),
         "missing": sorted(r for r in expected if r not in received),
+        # Per reporter, for reporting rates over a range (issue 38.4): on time or not, corrected.
+        "received_by": dict(sorted(received.items())),
+        "corrected": sorted(r for r in bucket.get("corrected", {}) if r in expected),
         "by_work_group": {wg: rates(sorted(members)) for wg, members in sorted(by_work_group.items())},
     }

@@ -218,3 +218,31 @@ def test_a_new_level_confirmed_by_the_next_report_closes_the_query_and_is_judged
 
 def listed(body: object) -> list[dict]:
     return body["items"] if isinstance(body, dict) else body  # type: ignore[return-value]
+
+
+def test_reporting_rates_are_for_the_comprehensive_group_and_the_admin(admin):
+    params = {"from": "2011-W49", "to": "2012-W13"}
+    answer = httpx.get(f"{NOTIFY}/v1/reporting-rates", params=params, headers=admin, timeout=30)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["from"], body["to"]) == ("2011-W49", "2012-W13") and isinstance(body["subjects"], list)
+    for subject in body["subjects"]:
+        assert subject["received"] <= subject["expected"] and subject["on_time"] <= subject["received"]
+
+    def token(subject_id: str) -> dict[str, str]:
+        issued = httpx.post(
+            f"{REGISTRY}/v1/tokens", json={"subject_type": "group", "subject_id": subject_id}, headers=admin
+        ).json()["token"]
+        return {"Authorization": f"Bearer {issued}"}
+
+    assert (
+        httpx.get(f"{NOTIFY}/v1/reporting-rates", params=params, headers=token("comprehensive")).status_code
+        == 200
+    )
+    assert (
+        httpx.get(f"{NOTIFY}/v1/reporting-rates", params=params, headers=token("finance")).status_code == 403
+    )
+    backwards = httpx.get(
+        f"{NOTIFY}/v1/reporting-rates", params={"from": "2012-W13", "to": "2011-W49"}, headers=admin
+    )
+    assert backwards.status_code == 422 and backwards.json()["detail"][0]["loc"] == ["query", "to"]

@@ -203,3 +203,26 @@ def test_the_industry_matching_digest_lists_the_pairs_its_alerts_propose():
     assert "<h2>对接建议</h2>" in digests.digest_html(digest)
     # Another group's digest of the same alerts proposes nothing: the measure is not its own.
     assert digests.build_digest("operations", "2011-W50", alerts, None)["proposed_pairs"] == []
+
+
+def test_reporting_rates_per_subject_over_a_range():
+    """Issue 38.4: expected, received, on time, corrected and questioned per subject (DHIS2's
+    reporting-rate summary); a week recorded without per-reporter detail is left out, and said."""
+    from collections import Counter
+
+    from services.notify.rates import rates_of
+
+    weeks = [
+        {"missing": ["work_group:wg-rail"], "received_by": {"enterprise:a": True, "enterprise:b": False},
+         "corrected": ["enterprise:a"]},
+        {"missing": ["enterprise:b"], "received_by": {"enterprise:a": True, "work_group:wg-rail": True}},
+        {"missing": [], "expected": 3},  # an earlier version's record
+    ]  # fmt: skip
+    result = rates_of(weeks, Counter({"a": 2}))
+    by = {s["subject_id"]: s for s in result["subjects"]}
+    assert (result["weeks"], result["weeks_without_detail"]) == (2, 1)
+    assert {k: by["a"][k] for k in ("expected", "received", "on_time", "corrected", "questioned")} == {
+        "expected": 2, "received": 2, "on_time": 2, "corrected": 1, "questioned": 2,
+    }  # fmt: skip
+    assert (by["b"]["received"], by["b"]["on_time"], by["b"]["reporting_rate"]) == (1, 0, 0.5)
+    assert (by["wg-rail"]["subject_type"], by["wg-rail"]["timeliness_rate"]) == ("work_group", 0.5)

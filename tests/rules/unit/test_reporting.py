@@ -253,3 +253,19 @@ def test_a_period_of_year_1_or_of_next_year_is_refused_and_changes_nothing():
             reporting.observe(state, seen("enterprise:a", period_end, "2011-12-12"), on_time_days=1,
                               today="2026-01-01")  # fmt: skip
     assert json.dumps(state, sort_keys=True) == before
+
+
+def test_a_weeks_record_names_each_reporter_on_time_or_late_and_its_corrections_across_a_restart():
+    """Issue 38.4: per-subject reporting rates over a range are counted from these."""
+    state = reporting.new_state()
+    week = reporting.observe(state, seen("enterprise:a", "2011-12-18", "2011-12-19"), on_time_days=1)
+    reporting.observe(state, seen("enterprise:b", "2011-12-18", "2011-12-22"), on_time_days=1)
+    corrected = {**seen("enterprise:a", "2011-12-18", "2011-12-20"), "corrected": True}
+    reporting.observe(state, corrected, on_time_days=1)
+    parts = reporting.event_parts(state, week, "enterprise:a", new_week=False)
+    assert parts[reporting.CORRECTED_PREFIX + "2011-W50|enterprise:a"] is True
+    record = reporting.completeness(state, week, EXPECTED)
+    assert record["received_by"] == {"enterprise:a": True, "enterprise:b": False}
+    assert record["corrected"] == ["enterprise:a"]
+    again = reporting.state_from_parts(reporting.all_parts(state))  # a restart reads the table
+    assert reporting.completeness(again, week, EXPECTED)["corrected"] == ["enterprise:a"]
