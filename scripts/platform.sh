@@ -308,6 +308,7 @@ start_postgres() {
     pg_pid >"$RUN/postgres.pid"
   fi
   require_pg_passwords "$bin"
+  ensure_application_role "$bin"
   if ! "$bin/psql" -h 127.0.0.1 -p $PG_PORT -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'ferretdb'" \
       | grep -q 1; then
     "$bin/createdb" -h 127.0.0.1 -p $PG_PORT -U postgres -O "$DB_USER" ferretdb
@@ -344,14 +345,21 @@ HBA
 # The one application user (FerretDB 1.x connects to PostgreSQL as the user its client names):
 # its password in .local/secrets/database-password; it owns the database FerretDB writes, and
 # what an earlier version made there as the superuser is handed over to it (no data moves).
-grant_application_user() {
+ensure_application_role() {  # before the database it owns is created
   local bin="$1" password; password="$(secret database-password)"
-  "$bin/psql" -h 127.0.0.1 -p $PG_PORT -U postgres -d ferretdb -q -v ON_ERROR_STOP=1 >/dev/null <<SQL || fail "could not set up the database user $DB_USER"
+  "$bin/psql" -h 127.0.0.1 -p $PG_PORT -U postgres -d postgres -q -v ON_ERROR_STOP=1 >/dev/null <<SQL || fail "could not create the database user $DB_USER"
 SET client_min_messages = warning;
 DO \$\$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$DB_USER') THEN CREATE ROLE $DB_USER LOGIN; END IF;
 END \$\$;
 ALTER ROLE $DB_USER LOGIN PASSWORD '$password';
+SQL
+}
+
+grant_application_user() {
+  local bin="$1"
+  "$bin/psql" -h 127.0.0.1 -p $PG_PORT -U postgres -d ferretdb -q -v ON_ERROR_STOP=1 >/dev/null <<SQL || fail "could not set up the database user $DB_USER"
+SET client_min_messages = warning;
 ALTER DATABASE ferretdb OWNER TO $DB_USER;
 DO \$\$ DECLARE r record; BEGIN
   FOR r IN SELECT nspname FROM pg_namespace n JOIN pg_roles o ON o.oid = n.nspowner
