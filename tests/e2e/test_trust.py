@@ -141,3 +141,19 @@ def test_the_console_refuses_a_cross_origin_post_and_escapes_what_it_echoes(admi
                 data={"action": "ack"} if method == "POST" else None,
             )
             assert evil not in answer.text, (path, answer.text[:300])
+
+
+def test_one_token_may_hold_five_streams_and_a_sixth_is_a_clear_429(admin):
+    """Issue 35.11: each stream is fed every alert; a token's streams are capped."""
+    import contextlib
+
+    group = token(admin, "group", "sme")
+    with contextlib.ExitStack() as held, httpx.Client(timeout=10) as http:
+        for _ in range(5):
+            stream = held.enter_context(http.stream("GET", f"{NOTIFY}/v1/alerts/stream", headers=group))
+            assert stream.status_code == 200
+        sixth = held.enter_context(http.stream("GET", f"{NOTIFY}/v1/alerts/stream", headers=group))
+        assert sixth.status_code == 429 and "streams open" in json.loads(sixth.read())["detail"]
+        other = token(admin, "group", "sme")  # another token of the same group is not counted
+        with http.stream("GET", f"{NOTIFY}/v1/alerts/stream", headers=other) as own:
+            assert own.status_code == 200
