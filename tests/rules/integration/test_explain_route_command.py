@@ -17,7 +17,10 @@ def test_the_route_test_command_names_each_group_and_why(
     ]  # fmt: skip
     assert "中小企业" in lines[2][2]
     assert main(["wg-rail", "report_overdue"]) == 0
-    assert "wg-rail" in capsys.readouterr().out
+    # CONTRACT.md §7: a work group's overdue report goes to the comprehensive group alone.
+    assert [line.split()[:2] for line in capsys.readouterr().out.splitlines()] == [
+        ["primary", "comprehensive"]
+    ]
 
 
 def test_an_unknown_subject_is_a_clear_error(kafka_bootstrap, seeded_registry_topic, monkeypatch, capsys):
