@@ -157,13 +157,7 @@ async def update_cases(
         cases[subject.id] = book.data
 
 
-OUTLIERS = quality.OutlierSettings(
-    factor=thresholds.get("data_quality", "outlier_factor").value,
-    z_max=thresholds.get("data_quality", "modified_z_max").value,
-    min_history=thresholds.get("data_quality", "min_history_reports").value,
-    window=thresholds.get("data_quality", "window_reports").value,
-    confirm_within=thresholds.get("data_quality", "confirm_within_factor").value,
-)
+OUTLIERS = quality.OutlierSettings.of(thresholds)
 
 
 def question_figures(report: EnterpriseReport, known: list[Snapshot]) -> tuple[list[quality.Finding], bool]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from statistics import median
 from typing import Any
 
+from services.rules.thresholds import Thresholds
+
 MAD_SCALE = 0.6745  # Iglewicz and Hoaglin's modified z-score
 
 
@@ -22,6 +24,21 @@ class OutlierSettings:
     min_history: int
     window: int
     confirm_within: float  # a value within this factor of the questioned one confirms its level
+
+    @classmethod
+    def of(cls, thresholds: Thresholds) -> "OutlierSettings":
+        """The `data_quality` settings of the rules file."""
+
+        def value(name: str) -> Any:
+            return thresholds.get("data_quality", name).value
+
+        return cls(
+            factor=value("outlier_factor"),
+            z_max=value("modified_z_max"),
+            min_history=value("min_history_reports"),
+            window=value("window_reports"),
+            confirm_within=value("confirm_within_factor"),
+        )
 
 
 @dataclass(frozen=True)

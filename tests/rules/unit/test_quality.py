@@ -6,13 +6,7 @@ from services.rules.quality import OutlierSettings, check, learned_range
 from services.rules.thresholds import Thresholds
 
 T = Thresholds.load()
-SETTINGS = OutlierSettings(
-    factor=T.get("data_quality", "outlier_factor").value,
-    z_max=T.get("data_quality", "modified_z_max").value,
-    min_history=T.get("data_quality", "min_history_reports").value,
-    window=T.get("data_quality", "window_reports").value,
-    confirm_within=T.get("data_quality", "confirm_within_factor").value,
-)
+SETTINGS = OutlierSettings.of(T)
 
 
 def questioned(value: float, earlier: list[float], **options) -> list[str]:
