@@ -33,7 +33,15 @@ def report(enterprise_id: str, week: int, report_id: str | None = None, **indica
 
 
 def publish(bootstrap: str, topic: str, items: list[tuple[bytes, bytes]]) -> None:
-    producer = KafkaProducer(bootstrap_servers=bootstrap, **kafka_auth(), acks="all", linger_ms=5)
+    # One request in flight: a retried batch on a busy machine must not overtake the next one
+    # (a week delivered after the week that follows it is taken as a repeat of the case's span).
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap,
+        **kafka_auth(),
+        acks="all",
+        linger_ms=5,
+        max_in_flight_requests_per_connection=1,
+    )
     for key, value in items:
         producer.send(topic, key=key, value=value)
     producer.flush()
