@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # The admin token: LIAISON_ADMIN_TOKEN if set, else the one `make up` generated in .local/secrets/.
 
-.PHONY: help install up demo down restart status schemas bench bench-e2e bench-ingest bench-rules bench-scale bench-rebalance bench-costs bench-reporting test test-faults test-unit test-integration lint lint-infra k8s fmt clean-data db-vacuum logs
+.PHONY: help install up demo down restart status docs-screenshots schemas bench bench-e2e bench-ingest bench-rules bench-scale bench-rebalance bench-costs bench-reporting test test-faults test-unit test-integration lint lint-infra k8s fmt clean-data db-vacuum logs
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -40,6 +40,9 @@ test-faults: ## The fault, bad-input and access suite on a cluster of its own; w
 
 test-unit: ## Pure-logic tests only (no services needed)
 	@$(PY) -m pytest -m "not integration" --ignore=tests/contract
+
+docs-screenshots: ## Copy the browser test's screenshots into docs/images (after make test)
+	@$(PY) scripts/docs_screenshots.py
 
 schemas: ## Regenerate the JSON Schemas in schemas/ from the event models
 	@$(PY) -m liaison_common.events schemas

@@ -7,6 +7,8 @@ and a real alert can never disagree.
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from liaison_common.labels import problem_type_label
+
 PROBLEM_TYPES = (
     "stockpile",
     "funding_gap",
@@ -141,19 +143,18 @@ def resolve_routes(rule: RouteRule, subject: Subject, *, incident_category: str 
     overdue report goes to the primary group alone (CONTRACT.md §7: wg-liaison follows the key
     enterprises, not the work groups).
     """
-    routes: list[Route] = [
-        Route(group_id=rule.primary, role="primary", reason=f"{rule.problem_type} 的牵头组")
-    ]
+    kind = problem_type_label(rule.problem_type)  # the reason is read in the console, in Chinese
+    routes: list[Route] = [Route(group_id=rule.primary, role="primary", reason=f"{kind}的牵头组")]
     if rule.problem_type == "report_overdue" and subject.kind == "work_group":
         return routes
-    candidates: list[tuple[str, str]] = [(g, f"{rule.problem_type} 的抄送组") for g in rule.cc]
+    candidates: list[tuple[str, str]] = [(g, f"{kind}的抄送组") for g in rule.cc]
     by_category = INCIDENT_CATEGORY_CC.get(incident_category or "")
     if rule.problem_type == "major_incident" and by_category is not None:
         candidates.append(by_category)
     if subject.kind == "enterprise" and subject.is_sme:
-        candidates += [(g, f"中小企业：{rule.problem_type} 抄送中小企业组") for g in rule.cc_when_sme]
+        candidates += [(g, f"中小企业的{kind}：抄送中小企业组") for g in rule.cc_when_sme]
     if subject.kind == "enterprise":
-        candidates += [(g, f"{subject.id} 的联点工作组") for g in subject.work_group_ids]
+        candidates += [(g, "本企业的联点工作组") for g in subject.work_group_ids]
     elif subject.kind == "work_group":
         candidates.append((subject.id, "本工作组的事项"))
     seen = {rule.primary}

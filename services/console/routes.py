@@ -37,8 +37,12 @@ COOKIE = "liaison_session"
 # The inbox lists the newest alerts up to this many; the filters narrow it down.
 INBOX_LIMIT = 300
 templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters.update(cn_date=views.chinese_date, cn_moment=views.chinese_moment)
 templates.env.globals.update(
     type_label=views.type_label,
+    actor_label=views.actor_label,
+    case_timeline=views.case_timeline,
+    CHANNEL_LABELS=views.CHANNEL_LABELS,
     evidence_label=views.evidence_label,
     coordinating=views.coordinating,
     TYPE_LABELS=views.TYPE_LABELS,
@@ -312,7 +316,10 @@ async def act(
     session = session_of(request)
     body: dict[str, Any] = {"comment": comment}
     if action == "coordinate":  # 协调中 until the date chosen (notify checks it)
-        body["until"] = until
+        try:
+            body["until"] = views.parse_day(until).isoformat()
+        except ValueError:
+            body["until"] = until  # notify names the field in its answer
     answer = await _upstream(request, "notify").call(
         "POST", f"/v1/alerts/{alert_id}/{action}", token=session.token, json=body
     )
@@ -381,7 +388,7 @@ async def case_page(request: Request, alert_id: str) -> HTMLResponse:
         alert=answer.body,
         names=names,
         why=why.body if why.ok else None,
-        timeline=views.case_timeline(answer.body),
+        timeline=views.case_timeline(answer.body, names),
     )
 
 

@@ -13,10 +13,12 @@ here), so that planning a notification costs no query.
 import secrets
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from services.notify.documents import Alert, Silence
+
+BEIJING = timezone(timedelta(hours=8))
 
 INHIBITED_BY_INCIDENT = ("production_halt", "workforce_cut")
 MATCHER_FIELDS = ("enterprise_id", "type", "group_id")
@@ -110,7 +112,7 @@ def reasons_not_to_deliver(alert: Alert, group_id: str, moment: datetime) -> lis
             "id": s["id"],
             "group_id": group_id,
             "at": moment.isoformat(),
-            "reason": s["comment"] or "silenced",
+            "reason": s["comment"] or "静默",
             "ends_at": s["ends_at"],
         }
         for s in active(moment)
@@ -121,7 +123,8 @@ def reasons_not_to_deliver(alert: Alert, group_id: str, moment: datetime) -> lis
     until = _aware(alert.coordinating_until) if alert.coordinating_until else None
     if until is not None and moment < until and alert.status != "resolved":
         held = {"kind": "coordination", "id": alert.alert_id, "group_id": group_id, "at": moment.isoformat()}
-        found.append({**held, "reason": f"协调中，至 {until.isoformat()}", "ends_at": until.isoformat()})
+        reason = f"协调中，至 {until.astimezone(BEIJING):%Y-%m-%d %H:%M}（北京时间）"
+        found.append({**held, "reason": reason, "ends_at": until.isoformat()})
     if alert.type in INHIBITED_BY_INCIDENT and alert.enterprise_id:
         incident = (
             Alert.objects(enterprise_id=alert.enterprise_id, type="major_incident", status__ne="resolved")
@@ -129,7 +132,7 @@ def reasons_not_to_deliver(alert: Alert, group_id: str, moment: datetime) -> lis
             .first()
         )
         if incident is not None:
-            reason = f"an open major incident of {alert.enterprise_id} explains it"
+            reason = "本企业的重大事件尚未办结，本预警由其引起（抑制）"
             held = {"kind": "inhibition", "id": incident.alert_id, "group_id": group_id}
             found.append({**held, "at": moment.isoformat(), "reason": reason})
     return found

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-INFRA = Path(__file__).resolve().parents[2] / "infra"
+REPO = Path(__file__).resolve().parents[2]
+INFRA = REPO / "infra"
 
 
 @pytest.mark.parametrize("config", ["prometheus.yml", "prometheus.compose.yml"])
@@ -85,3 +86,18 @@ def test_every_alerting_rule_has_a_promtool_unit_test_and_they_pass():
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_docs_show_screenshots_of_the_console_and_the_ops_overview_small_enough_to_commit():
+    """Issue 40.4: the inbox, a case page, the incentives page and the ops overview, as PNGs of at
+    most 200 KB that docs/console.md and docs/operations.md show (scripts/docs_screenshots.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "docs_screenshots", REPO / "scripts" / "docs_screenshots.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert len(module.SHOWN_IN) == 4
+    assert module.problems() == []

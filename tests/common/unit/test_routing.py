@@ -48,3 +48,20 @@ def test_a_primary_group_is_never_also_a_cc():
     subject = Subject("x", work_group_ids=("comprehensive",))
     routes = resolve_routes(DEFAULT_ROUTE_RULES["major_incident"], subject)
     assert [r.group_id for r in routes].count("comprehensive") == 1
+
+
+def test_every_route_reason_is_written_in_chinese_with_the_problem_by_its_name():
+    """Issue 40.3: a case page read "major_incident 的抄送组"; an official reads 重大事件的抄送组."""
+    import re
+
+    from liaison_common.labels import PROBLEM_TYPE_LABELS
+
+    assert set(PROBLEM_TYPES) <= set(PROBLEM_TYPE_LABELS)
+    subject = Subject("chalco-qinghai", is_sme=True, work_group_ids=("wg-aluminium",))
+    for problem_type in PROBLEM_TYPES:
+        if problem_type not in DEFAULT_ROUTE_RULES:
+            continue
+        for route in resolve_routes(DEFAULT_ROUTE_RULES[problem_type], subject, incident_category="safety"):
+            assert not re.search(r"[a-z_]{3,}", route.reason), (problem_type, route.reason)
+    reasons = [r.reason for r in resolve_routes(DEFAULT_ROUTE_RULES["major_incident"], subject)]
+    assert reasons[:2] == ["重大事件的牵头组", "重大事件的抄送组"]

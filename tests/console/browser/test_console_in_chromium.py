@@ -22,11 +22,13 @@ from liaison_client.local import local_admin_token
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[3]
 SHOTS = REPO / ".local" / "screenshots" / "console"
+DOC_SHOTS = REPO / ".local" / "screenshots" / "docs"
 CHROMIUM = "/usr/bin/chromium"
 CONSOLE = "http://127.0.0.1:8005"
 REGISTRY = "http://127.0.0.1:8002"
 INGEST = "http://127.0.0.1:8001"
 NOTIFY = "http://127.0.0.1:8003"
+PROMETHEUS = "http://127.0.0.1:9090"
 ADMIN = {"Authorization": f"Bearer {local_admin_token()}"}
 
 
@@ -104,8 +106,11 @@ def sign_in(page: Any, token: str) -> None:
     page.click("form[action='/login'] button[type=submit]")
 
 
-def shot(page: Any, name: str) -> None:
+def shot(page: Any, name: str, *, for_docs: bool = False) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    if for_docs:  # the window as a reader sees it, small enough to commit (`make docs-screenshots`)
+        DOC_SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(DOC_SHOTS / f"{name}.png"))
 
 
 def alert_status(alert_id: str) -> dict[str, Any]:
@@ -157,7 +162,7 @@ def test_a_group_signs_in_sees_an_alert_arrive_live_and_acts_on_it(browser, ente
     # The seed's measures on the card itself, each with its place in the seed.
     assert "金融组组织银企对接" in card.locator(".measures-brief").inner_text()
     assert "（（五））" in card.locator(".measures-brief").inner_text()
-    shot(page, "02-inbox-live-alert")
+    shot(page, "02-inbox-live-alert", for_docs=True)
 
     # Filters: a severity it does not have hides it; its enterprise shows it.
     page.goto(f"{CONSOLE}/inbox?severity=low&enterprise_id={enterprise_id}")
@@ -178,12 +183,15 @@ def test_a_group_signs_in_sees_an_alert_arrive_live_and_acts_on_it(browser, ente
     shot(page, "04-inbox-acknowledged")
 
     # 协调中 until a date: the card says so, and notify holds the date (through that day, Beijing).
-    until_day = (date.today() + timedelta(days=7)).isoformat()
+    # The date is typed as an official writes it: the field is text, so the browser's locale
+    # changes neither how it reads nor how it is read (issue 40.3).
+    until = date.today() + timedelta(days=7)
+    until_day, until_chinese = until.isoformat(), f"{until.year}年{until.month}月{until.day}日"
     card = page.locator(f"article[data-alert-id='{alert_id}']")
-    card.locator("input[name=until]").fill(until_day)
+    card.locator("input[name=until]").fill(until_chinese)
     card.locator("button[value=coordinate]").click()
     page.wait_for_selector(f"article[data-alert-id='{alert_id}'] .coordinating")
-    assert until_day in page.locator(f"article[data-alert-id='{alert_id}'] .coordinating").inner_text()
+    assert until_chinese in page.locator(f"article[data-alert-id='{alert_id}'] .coordinating").inner_text()
     assert alert_status(alert_id)["coordinating_until"].startswith(until_day)
 
     # The case page: its facts, the seed's measures, its timeline, and who was notified and why.
@@ -194,7 +202,54 @@ def test_a_group_signs_in_sees_an_alert_arrive_live_and_acts_on_it(browser, ente
     history = page.locator("ol.case-history").inner_text()
     assert "收到" in history and "确认收到" in history and "协调中" in history
     assert "金融组" in page.locator("section.why-notified tr[data-group=finance]").inner_text()
-    shot(page, "04b-case-page")
+    # In Chinese throughout (issue 40.3): the services, groups and channels by name, the route's
+    # reason by the problem's name, and dates as an official writes them.
+    assert "预警规则" in history and "分送 金融组、" in history
+    for machine_word in ("rules", "notify", "finance", "wg-credit", "webhook", "T0", "+00:00"):
+        assert machine_word not in history, f"{machine_word!r} in the case's timeline: {history}"
+    why = page.locator("section.why-notified").inner_text()
+    assert "资金缺口的牵头组" in why and "funding_gap" not in why
+    measures = page.locator("section.measures").inner_text()
+    assert "责任单位：金融组、金融信贷保增稳产工作组" in measures and "wg-credit" not in measures
+    assert "2011年12月25日" in page.locator("section.case-facts").inner_text()
+    shot(page, "04b-case-page", for_docs=True)
+
+    # A major incident's case offers the seed's measure for it (附件1 七), and a safety incident
+    # reaches the enterprise-management group as well, with the reason in words.
+    incident = {
+        "kind": "incident",
+        "incident_id": f"{enterprise_id}-fire",
+        "enterprise_id": enterprise_id,
+        "occurred_at": f"{date.today().isoformat()}T09:30:00+08:00",
+        "category": "safety",
+        "severity": "critical",
+        "summary": "电解车间发生火情，已疏散",
+    }
+    answer = httpx.post(f"{INGEST}/v1/incidents", json=incident, headers=ADMIN, timeout=10)
+    assert answer.status_code == 202, answer.text
+    deadline = time.monotonic() + 60
+    while True:
+        listed = httpx.get(
+            f"{NOTIFY}/v1/alerts",
+            params={"enterprise_id": enterprise_id, "type": "major_incident"},
+            headers=ADMIN,
+            timeout=10,
+        ).json()
+        if listed or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert listed, "the incident raised no case within a minute"
+    management_context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    management = management_context.new_page()
+    sign_in(management, token_for("group", "enterprise-management"))
+    management.wait_for_url(f"{CONSOLE}/inbox")
+    management.goto(f"{CONSOLE}/alerts/{listed[0]['alert_id']}")
+    assert "重大事件" in management.locator("h1").inner_text()
+    assert "启动相关应急预案" in management.locator("section.measures").inner_text()
+    reason = management.locator("section.why-notified tr[data-group=enterprise-management]").inner_text()
+    assert "附件8" in reason
+    shot(management, "04c-incident-case")
+    management_context.close()
     page.goto(f"{CONSOLE}/inbox?type=funding_gap&enterprise_id={enterprise_id}")
 
     # The comprehensive group's overview shows the enterprise's cell in the worst colour.
@@ -298,7 +353,7 @@ def test_a_group_does_not_see_or_act_on_another_groups_alert(browser, enterprise
     page = context.new_page()
     sign_in(page, token_for("group", "operations"))
     page.wait_for_url(f"{CONSOLE}/inbox")
-    page.goto(f"{CONSOLE}/inbox?enterprise_id={enterprise['id']}")
+    page.goto(f"{CONSOLE}/inbox?enterprise_id={enterprise['id']}&type=funding_gap")
     assert page.locator("article").count() == 0
     # A forged form post for the finance group's alert: notify refuses, the console says so.
     answer = page.request.post(
@@ -332,5 +387,19 @@ def test_the_finance_group_computes_a_subsidy_from_the_opinions(browser):
     result.wait_for()
     assert result.locator("strong").get_attribute("data-amount") == "1200.0"  # 10亿 × 2 points × 60 %
     assert "按60％对银行业金融机构进行补偿" in result.inner_text()
-    shot(page, "10-incentives-risk-compensation")
+    shot(page, "10-incentives-risk-compensation", for_docs=True)
+    context.close()
+
+
+def test_the_ops_overview_opens_in_a_browser_with_every_service_up(browser):
+    """The operators' overview (Prometheus' console template, issue 40.1) in a real browser:
+    every service of the platform listed as up, and links to each service's page."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    page.goto(f"{PROMETHEUS}/consoles/liaison-overview.html")
+    services = page.locator("table").first.inner_text()
+    for service in ("ingest", "rules", "notify", "registry", "console"):
+        assert f"liaison-{service}" in services, f"{service} missing from the overview: {services}"
+    assert page.locator("a[href$='liaison-rules.html']").count() >= 1
+    shot(page, "11-ops-overview", for_docs=True)
     context.close()

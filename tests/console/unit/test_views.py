@@ -152,7 +152,7 @@ def test_a_case_timeline_reads_oldest_first_in_words():
     ]}  # fmt: skip
     timeline = case_timeline(alert)
     assert [t["event"] for t in timeline] == ["收到", "协调中"]
-    assert timeline[0]["at"] == "2011-12-19 08:00:00"
+    assert timeline[0]["at"] == "2011年12月19日 16:00"  # Beijing time, the province's clock
     folded = case_timeline({**alert, "earlier_updates": 44})
     assert [t["event"] for t in folded] == ["收到", "更新", "协调中"]
     assert "此前另有 44 次数据更新" in folded[1]["detail"]
@@ -167,6 +167,59 @@ def test_a_silence_is_active_from_its_start_until_its_end_and_a_day_ends_in_beij
     assert silence_active(silence, datetime(2012, 1, 11, tzinfo=UTC))
     assert not silence_active(silence, datetime(2012, 1, 12, 16, tzinfo=UTC))
     assert end_of_day_beijing("2012-01-12") == datetime(2012, 1, 12, 16, tzinfo=UTC)
+    # Typed as an official writes it: the field is text, the browser's locale plays no part.
+    assert (
+        end_of_day_beijing("2012年1月12日")
+        == end_of_day_beijing("2012/1/12")
+        == end_of_day_beijing("2012-01-12")
+    )
+
+
+def test_a_case_timeline_names_every_group_service_channel_and_date_in_chinese():
+    """Issue 40.3: the timeline read "收到 rules comprehensive, operations, wg-liaison"."""
+    from services.console.views import case_timeline, chinese_date
+
+    names = {"finance": "金融协调组", "wg-credit": "信贷工作组", "comprehensive": "综合协调组"}
+    alert = {"history": [
+        {"at": "2011-12-19T08:00:00+00:00", "event": "received", "by": "rules", "detail": "finance, wg-credit"},
+        {"at": "2011-12-19T08:01:00+00:00", "event": "sent", "by": "webhook", "detail": "n-1f2e"},
+        {"at": "2011-12-20T08:00:00+00:00", "event": "updated", "by": "rules", "detail": "evidence, occurrences"},
+        {"at": "2011-12-21T08:00:00+00:00", "event": "acknowledged", "by": "group:finance", "detail": "已联系银行"},
+        {"at": "2011-12-22T08:00:00+00:00", "event": "escalated", "by": "notify", "detail": "to comprehensive, level 1"},
+        {"at": "2011-12-23T08:00:00+00:00", "event": "silenced", "by": "notify", "detail": "wg-credit: 计划检修"},
+        {"at": "2011-12-24T08:00:00+00:00", "event": "reopened", "by": "rules", "detail": "detected again in the period ending 2011-12-25"},
+        {"at": "2011-12-25T08:00:00+00:00", "event": "corrected", "by": "rules", "detail": "report r-2 corrects r-1 for the period ending 2011-12-25"},
+        {"at": "2011-12-26T08:00:00+00:00", "event": "resolved", "by": "rules", "detail": "absent from two consecutive reports (r-3, r-4): resolved by data"},
+        {"at": "2011-12-27T08:00:00+00:00", "event": "commented", "by": "admin", "detail": "ok"},
+        {"at": "2011-12-28T08:00:00+00:00", "event": "coordinating", "by": "group:finance", "detail": "协调中，至 2012-01-20T16:00:00+00:00：等银行批复"},
+    ]}  # fmt: skip
+    lines = case_timeline(alert, names)
+    text = " ".join(f"{line['event']} {line['by']} {line['detail']}" for line in lines)
+    for machine_word in (
+        "rules",
+        "notify",
+        "webhook",
+        "finance",
+        "wg-credit",
+        "comprehensive",
+        "level",
+        "period ending",
+    ):
+        assert machine_word not in text, machine_word
+    assert lines[0] == {
+        "at": "2011年12月19日 16:00",
+        "event": "收到",
+        "by": "预警规则",
+        "detail": "分送 金融协调组、信贷工作组",
+    }
+    assert lines[1]["by"] == "Webhook 推送" and lines[3]["by"] == "金融协调组"
+    assert lines[2]["detail"] == "更新了依据、出现次数"
+    assert lines[4]["detail"] == "升级至综合协调组（第1级）"
+    assert lines[5]["detail"] == "信贷工作组：计划检修"
+    assert "2011年12月25日" in lines[6]["detail"] and "r-1" in lines[7]["detail"]
+    assert lines[8]["detail"].endswith("按数据自动办结") and lines[9]["by"] == "管理员"
+    assert lines[10]["detail"] == "协调中，至2012年1月20日：等银行批复"
+    assert chinese_date("2025-03-05") == "2025年3月5日" and chinese_date("") == ""
 
 
 def test_every_evidence_field_the_detectors_write_has_a_chinese_label():
