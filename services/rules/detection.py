@@ -32,8 +32,11 @@ from services.rules.detectors import (
     period_holder,
     province_targets,
     remember,
+    remember_workgroup_report,
     without_questioned,
+    workgroup_period_holder,
     workgroup_problem,
+    workgroup_report_replaced,
 )
 from services.rules.outputs import (
     RawMessage,
@@ -182,7 +185,12 @@ def question_figures(report: EnterpriseReport, known: list[Snapshot]) -> tuple[l
 
 
 async def correct_cases(
-    subject: EnterpriseFacts, problems: list[Problem], correction: dict[str, str], *, submitted_at: str
+    subject: EnterpriseFacts,
+    problems: list[Problem],
+    correction: dict[str, str],
+    *,
+    submitted_at: str,
+    subject_kind: str = "enterprise",
 ) -> None:
     """The cases of a corrected period judged again on the correction's figures: each problem it
     still shows updates its case with them; each case that counted the period and is no longer
@@ -197,7 +205,7 @@ async def correct_cases(
     for problem_type in [t for t in book.data if t not in shown]:
         withdrawn = book.withdraw(problem_type, period_end)
         if withdrawn is not None:
-            await emit_withdrawal(subject, withdrawn, correction)
+            await emit_withdrawal(subject, withdrawn, correction, subject_kind=subject_kind)
     if book.data != stored:
         cases[subject.id] = book.data
 
@@ -232,15 +240,30 @@ async def handle_workgroup_report(raw: RawMessage, started: float) -> None:
     if report is None:
         return
     submitted_at, period_end = report.submitted_at.isoformat(), report.period_end.isoformat()
+    # A work group's reports are remembered beside the enterprises' history (keys differ), so a
+    # second report for a period is a correction of the first (CONTRACT.md §7), as for enterprises.
+    held = history[report.work_group_id]
+    holder = workgroup_period_holder(held, report)
+    if holder is not None and workgroup_report_replaced(holder, report):
+        done(raw, started)  # a report corrected since, delivered again: its figures are gone
+        return
     for stated in report.open_problems:
         problem = workgroup_problem(report, stated, facts_of(stated.enterprise_id))
         await emit_problem(problem, submitted_at=submitted_at)
     # The group's province-wide figures (附件1's targets) are cases of the group itself, kept
     # beside the enterprises' in the cases table (keys differ: work group ids begin "wg-").
     problems, judged = province_targets(report, thresholds)
-    if problems or cases.get(report.work_group_id):
+    group = work_group_facts(report.work_group_id)
+    if holder is not None:
+        correction = {
+            "report_id": report.report_id,
+            "replaces": holder["report_id"],
+            "period_end": period_end,
+        }
+        await correct_cases(group, problems, correction, submitted_at=submitted_at, subject_kind="work_group")
+    elif problems or cases.get(report.work_group_id):
         await update_cases(
-            work_group_facts(report.work_group_id),
+            group,
             problems,
             period_end,
             submitted_at=submitted_at,
@@ -248,5 +271,14 @@ async def handle_workgroup_report(raw: RawMessage, started: float) -> None:
             subject_kind="work_group",
             judged=judged,
         )
-    await emit_period(raw, "work_group", report.work_group_id, report.report_id, period_end, submitted_at)
+    history[report.work_group_id] = remember_workgroup_report(held, report, settings.history_size)
+    await emit_period(
+        raw,
+        "work_group",
+        report.work_group_id,
+        report.report_id,
+        period_end,
+        submitted_at,
+        corrected=holder is not None,
+    )
     done(raw, started)

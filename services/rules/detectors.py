@@ -828,6 +828,30 @@ def is_replaced(holder: Snapshot, report: EnterpriseReport) -> bool:
     return held is not None and report.submitted_at < held
 
 
+def workgroup_period_holder(held: list[dict[str, str]], report: WorkgroupReport) -> dict[str, str] | None:
+    """Another report of the work group for the same period (this one corrects it, or was
+    corrected by it: `workgroup_report_replaced`). `held`: the group's reports, as remembered."""
+    end = report.period_end.isoformat()
+    return next((h for h in held if h["period_end"] == end and h["report_id"] != report.report_id), None)
+
+
+def workgroup_report_replaced(holder: dict[str, str], report: WorkgroupReport) -> bool:
+    held = _instant(holder.get("submitted_at", ""))
+    return held is not None and report.submitted_at < held
+
+
+def remember_workgroup_report(
+    held: list[dict[str, str]], report: WorkgroupReport, keep: int
+) -> list[dict[str, str]]:
+    """The work group's reports with this one holding its period (one per period), newest `keep`."""
+    end = report.period_end.isoformat()
+    kept = [h for h in held if h["period_end"] != end]
+    kept.append(
+        {"report_id": report.report_id, "period_end": end, "submitted_at": report.submitted_at.isoformat()}
+    )
+    return sorted(kept, key=lambda h: h["period_end"])[-keep:]
+
+
 def remember(
     history: list[Snapshot], report: EnterpriseReport, keep: int, questioned: dict[str, float] | None = None
 ) -> list[Snapshot]:

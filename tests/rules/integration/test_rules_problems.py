@@ -108,3 +108,43 @@ def test_the_rail_groups_figures_behind_the_pace_of_annex_1_are_one_case_of_the_
     assert "全省铁路运量本年累计3,300.0万吨" in first["summary"]
     assert first["evidence"]["source"] == "铁路部门要加大对工业发展的支持力度，确保今年运量达到3800万吨"
     assert mine[2]["resolved_by"] == "data" and mine[2]["source_ids"] == ["rail-2011-12-25"]
+
+
+def test_a_work_groups_correction_replaces_its_figures_and_withdraws_the_case_they_no_longer_show(
+    kafka_bootstrap, rules_topics, spawn_worker
+):
+    """CONTRACT.md §7 (issue 38.1): "Work-group reports the same." The rail group's week behind the
+    pace of 3,800万吨 was a typo; its correction (same period, later submitted_at) withdraws the
+    case, and the typo delivered again afterwards changes nothing."""
+    worker = spawn_worker()
+    end, start = "2011-12-04", "2011-11-28"
+
+    def week(report_id: str, freight: float, hour: int, end: str = end, start: str = start) -> dict:
+        return {"kind": "workgroup_report", "report_id": report_id, "work_group_id": "wg-rail",
+                "period_start": start, "period_end": end, "submitted_at": f"{end}T{hour:02d}:00:00+08:00",
+                "indicators": {"rail_freight_ytd_t": freight}}  # fmt: skip
+
+    typo, fixed = week("rail-typo", 3_300_000, 9), week("rail-fixed", 36_000_000, 15)
+    # The next week, behind the pace: when its case appears, the typo's redelivery before it (same
+    # key, same partition, in order) has been read.
+    after = week("rail-next", 34_000_000, 9, end="2011-12-11", start="2011-12-05")
+    publish(
+        kafka_bootstrap,
+        rules_topics["workgroup_reports_topic"],
+        [(b"wg-rail", jsonbytes.dumps(item)) for item in (typo, fixed, typo, after)],
+    )
+    worker.wait_ready()
+    case_id = f"transport_backlog.wg-rail.{end}"
+    events = wait_for_events(
+        kafka_bootstrap,
+        rules_topics["alerts_topic"],
+        lambda e: any(a["source_ids"] == ["rail-next"] for a in e),
+        timeout=90,
+    )
+    mine = [a for a in events if a["alert_id"] == case_id]
+    # Opened by the typo, withdrawn by the correction, and the typo again changed nothing.
+    assert [a["state"] for a in mine] == ["open", "resolved"]
+    withdrawn = mine[1]
+    assert withdrawn["resolved_by"] == "correction" and withdrawn["work_group_id"] == "wg-rail"
+    assert withdrawn["correction"]["replaces"] == "rail-typo" and withdrawn["source_ids"] == ["rail-fixed"]
+    assert routes(withdrawn) == [("operations", "primary"), ("wg-rail", "cc")]
