@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "notify": Upstream("notify", settings.notify_url, client),
             "registry": Upstream("registry", settings.registry_url, client),
             "rules": Upstream("rules", settings.rules_url, client),
+            "ingest": Upstream("ingest", settings.ingest_url, client),
         }
         tasks = [asyncio.create_task(consume_reports(settings))]
         try:

@@ -15,6 +15,8 @@ class Settings(CommonSettings):
     registry_url: str = "http://127.0.0.1:8002"
     # Rules publishes its thresholds (the energy ceilings drawn on the charts) at /v1/thresholds.
     rules_url: str = "http://127.0.0.1:8004"
+    # A liaison's correction of a queried week goes through ingest like any report (§7).
+    ingest_url: str = "http://127.0.0.1:8001"
     upstream_timeout_seconds: float = 10.0
     # The indicator history behind the trend charts is the console's own, read from the reports topic.
     reports_topic: str = topics.REPORTS

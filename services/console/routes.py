@@ -8,7 +8,7 @@ signed-in user's token, so notify's rules on who may do what apply unchanged.
 import asyncio
 import html
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 from urllib.parse import urlencode, urlsplit
@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from liaison_common import tokens
+from liaison_common.events import INDICATOR_NAMES
 from liaison_common.matchmaking import proposed_pairs
 from liaison_common.validation import field_errors
 from liaison_common.web import CurrentPrincipal, answers
@@ -68,7 +69,7 @@ def _settings(request: Request) -> Settings:
     return cast(Settings, request.app.state.settings)
 
 
-def _upstream(request: Request, name: Literal["notify", "registry", "rules"]) -> Upstream:
+def _upstream(request: Request, name: Literal["notify", "registry", "rules", "ingest"]) -> Upstream:
     return cast(Upstream, request.app.state.upstreams[name])
 
 
@@ -76,10 +77,26 @@ def _sessions(request: Request) -> Sessions:
     return cast(Sessions, request.app.state.sessions)
 
 
-def session_of(request: Request) -> Session:
+def _signed_in(request: Request) -> Session:
     session = _sessions(request).get(request.cookies.get(COOKIE))
     if session is None:
         raise SignInRequired("请先登录")
+    return session
+
+
+def session_of(request: Request) -> Session:
+    """A group's, a work group's or the admin's session: the pages that triage cases."""
+    session = _signed_in(request)
+    if session.principal.subject_type == "enterprise":
+        raise NotAllowed("企业联络员请使用「数据核查」页面（/queries）：核对、更正本企业被核查的数值。")
+    return session
+
+
+def liaison_session_of(request: Request) -> Session:
+    """An enterprise's liaison: its own data queries and their correction (CONTRACT.md §7)."""
+    session = _signed_in(request)
+    if session.principal.subject_type != "enterprise":
+        raise NotAllowed("「数据核查」页面供企业联络员使用：请用企业令牌登录。")
     return session
 
 
@@ -149,7 +166,9 @@ async def inbox_filters(
 async def _display_name(request: Request, principal: tokens.Principal, token: str) -> str:
     if principal.is_admin:
         return "管理员"
-    path = "/v1/groups/" if principal.subject_type == "group" else "/v1/work-groups/"
+    path = {"group": "/v1/groups/", "enterprise": "/v1/enterprises/"}.get(
+        principal.subject_type, "/v1/work-groups/"
+    )
     try:
         answer = await _upstream(request, "registry").call("GET", path + principal.subject_id, token=token)
     except UpstreamUnavailable:
@@ -186,7 +205,7 @@ def _action_error(answer: service.Answer) -> str:
 
 async def _group_principal(principal: CurrentPrincipal) -> tokens.Principal:
     """A coordination group's, a work group's or the admin's token (403 for an enterprise's)."""
-    if principal.subject_type not in service.CONSOLE_SUBJECTS:
+    if principal.subject_type not in service.GROUP_SUBJECTS:
         raise HTTPException(403, "the calculators are for the groups: use a group's token")
     return principal
 
@@ -217,7 +236,7 @@ async def login(request: Request, token: str = Form("", max_length=200)) -> Resp
     elif principal is None:
         error = "令牌无效、已吊销或已过期。"
     elif principal.subject_type not in service.CONSOLE_SUBJECTS:
-        error = "控制台供协调组、工作组使用：请用本组的令牌登录（企业令牌只能报送）。"
+        error = "控制台供协调组、工作组和企业联络员使用：请用本组或本企业的令牌登录。"
     if error is not None or principal is None:
         SIGN_INS.labels("refused").inc()
         return _page(request, "login.html", None, error=error)
@@ -230,9 +249,7 @@ async def login(request: Request, token: str = Form("", max_length=200)) -> Resp
         limit = service.Sessions.MAX_PER_TOKEN
         error = f"此令牌已在{limit}处登录，请先在其他地方退出。"
         return _page(request, "login.html", None, error=error, status_code=429)
-    response = RedirectResponse(
-        "/overview" if principal.subject_id == "comprehensive" else "/inbox", status_code=303
-    )
+    response = RedirectResponse(_home_of(principal), status_code=303)
     response.set_cookie(
         COOKIE,
         session_id,
@@ -252,10 +269,17 @@ async def logout(request: Request) -> Response:
     return response
 
 
+def _home_of(principal: tokens.Principal) -> str:
+    if principal.subject_type == "enterprise":
+        return "/queries"
+    if principal.is_admin or (principal.subject_type == "group" and principal.subject_id == "comprehensive"):
+        return "/overview"
+    return "/inbox"
+
+
 @router.get("/")
 async def home(request: Request) -> Response:
-    session = session_of(request)
-    return RedirectResponse("/overview" if _can_overview(session) else "/inbox", status_code=303)
+    return RedirectResponse(_home_of(_signed_in(request).principal), status_code=303)
 
 
 # ------------------------------------------------------------ the inbox
@@ -390,6 +414,92 @@ async def case_page(request: Request, alert_id: str) -> HTMLResponse:
         why=why.body if why.ok else None,
         timeline=views.case_timeline(answer.body, names),
     )
+
+
+# ------------------------------------------------------------ a liaison's data queries (§7)
+
+
+@router.get("/queries")
+async def queries_page(request: Request, done: str = Query("", max_length=200)) -> HTMLResponse:
+    """The liaison's own data queries: the figures questioned, and a form to correct the week."""
+    session = liaison_session_of(request)
+    alerts = await _upstream(request, "notify").get_list(
+        "/v1/alerts", token=session.token, params={"type": "data_query"}
+    )
+    return _page(request, "queries.html", session, queries=views.query_rows(alerts), done=done, error=None)
+
+
+@router.post("/queries/{alert_id}/correct")
+async def correct_query(request: Request, alert_id: str) -> Response:
+    """The week corrected: its figures as first reported, the typed ones in their place, sent to
+    ingest with the liaison's own token; the query closes when rules reads the correction."""
+    session = liaison_session_of(request)
+    enterprise_id = session.principal.subject_id
+    answer = await _upstream(request, "notify").call("GET", f"/v1/alerts/{alert_id}", token=session.token)
+    if not answer.ok or answer.body.get("type") != "data_query":
+        return _page(request, "error.html", session, message="没有这条数据核查，或不属于本企业。")
+    form = await request.form()
+    typed = {
+        str(key)[len("indicator.") :]: str(value)[:40]
+        for key, value in form.items()
+        if str(key).startswith("indicator.") and str(key)[len("indicator.") :] in INDICATOR_NAMES
+    }
+    period_end = str(answer.body.get("period_end") or "")
+    points = await to_thread.run_sync(lambda: service.report_points(enterprise_id))
+    week = [p for p in points if p["period_end"] == period_end]
+    alerts = await _upstream(request, "notify").get_list(
+        "/v1/alerts", token=session.token, params={"type": "data_query"}
+    )
+    rows = views.query_rows(alerts)
+    if not week:  # the console keeps reports as they arrive; this one has not yet
+        error = "本周原报告尚未到达控制台，请稍后再试。"
+        return _page(request, "queries.html", session, queries=rows, done="", error=error, status_code=409)
+    try:
+        report = views.correction_report(
+            max(week, key=lambda p: p["submitted_at"]),
+            typed,
+            enterprise_id=enterprise_id,
+            now=views.utc_now(),
+        )
+    except ValueError as problem:
+        return _page(
+            request, "queries.html", session, queries=rows, done="", error=str(problem), status_code=422
+        )
+    sent = await _upstream(request, "ingest").call("POST", "/v1/reports", token=session.token, json=report)
+    if not sent.ok:
+        error = f"更正未被接收：{sent.detail}"
+        return _page(
+            request, "queries.html", session, queries=rows, done="", error=error, status_code=sent.status_code
+        )
+    return RedirectResponse("/queries?" + urlencode({"done": period_end}), status_code=303)
+
+
+# ------------------------------------------------------------ reporting rates (§7, issue 38.4)
+
+
+@router.get("/rates")
+async def rates_page(
+    request: Request,
+    first: str = Query("", alias="from", max_length=10),
+    last: str = Query("", alias="to", max_length=10),
+) -> HTMLResponse:
+    """Completeness and timeliness per enterprise and work group over a range of ISO weeks, as
+    DHIS2's reporting-rate summary: for the comprehensive group and the admin."""
+    session = session_of(request)
+    if not _can_overview(session):
+        raise NotAllowed("报送率供综合组和管理员使用。")
+    today = views.utc_now().date()
+    last = last or f"{today.isocalendar().year}-W{today.isocalendar().week:02d}"
+    start = today - timedelta(weeks=7)
+    first = first or f"{start.isocalendar().year}-W{start.isocalendar().week:02d}"
+    answer = await _upstream(request, "notify").call(
+        "GET", "/v1/reporting-rates", token=session.token, params={"from": first, "to": last}
+    )
+    names = await _display_names(request, session, await _enterprises(request, session))
+    rows = views.rate_rows(answer.body, names) if answer.ok else []
+    error = None if answer.ok else f"无法取得报送率：{answer.detail}"
+    weeks = answer.body.get("weeks") if answer.ok else None
+    return _page(request, "rates.html", session, rows=rows, first=first, last=last, weeks=weeks, error=error)
 
 
 # ------------------------------------------------------------ silences
@@ -676,7 +786,7 @@ def install_routes(app: FastAPI) -> None:
     @app.exception_handler(ConsoleError)
     async def console_error(request: Request, exc: ConsoleError) -> Response:
         try:
-            session = session_of(request)
+            session: Session | None = _signed_in(request)
         except SignInRequired:
             session = None
         message = str(exc.detail)

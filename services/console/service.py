@@ -15,7 +15,9 @@ from services.console.documents import ReportPoint
 from services.console.exceptions import UpstreamUnavailable
 from services.console.metrics import UPSTREAM_ERRORS
 
-CONSOLE_SUBJECTS = ("group", "work_group", "admin")
+GROUP_SUBJECTS = ("group", "work_group", "admin")
+# An enterprise's liaison signs in too, for its own data queries only (CONTRACT.md §7).
+CONSOLE_SUBJECTS = (*GROUP_SUBJECTS, "enterprise")
 DUPLICATE_KEY = 11000
 
 

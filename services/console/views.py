@@ -101,7 +101,7 @@ def evidence_label(name: str) -> str:
 SEVERITY_LABELS = {"low": "低", "medium": "中", "high": "高", "critical": "紧急"}
 STATUS_LABELS = {"open": "待处理", "acknowledged": "已确认", "resolved": "已解决"}
 ROLE_LABELS = {"primary": "主办", "cc": "抄送"}
-SUBJECT_LABELS = {"group": "协调组", "work_group": "工作组", "admin": "管理员"}
+SUBJECT_LABELS = {"group": "协调组", "work_group": "工作组", "admin": "管理员", "enterprise": "企业联络员"}
 
 
 def type_label(problem_type: str) -> str:
@@ -670,3 +670,77 @@ def calculator_error(problem: ValueError) -> str:
             lines.append(f"{'.'.join(str(part) for part in error['loc'])}：{error['msg']}")
         return "；".join(lines)
     return str(problem)
+
+
+# ------------------------------------------------------- a liaison's data queries (CONTRACT.md §7)
+
+
+def query_rows(alerts: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An enterprise's data queries, open ones first, newest period first: each with the figures
+    questioned (indicator by name, value, expected range)."""
+    rows = []
+    for alert in alerts:
+        findings = (alert.get("evidence") or {}).get("findings") or []
+        rows.append(
+            {
+                "alert_id": alert["alert_id"],
+                "period_end": alert.get("period_end") or "",
+                "status": alert.get("status") or "open",
+                "resolved_by": alert.get("resolved_by"),
+                "summary": alert.get("summary") or "",
+                "findings": [
+                    {
+                        "indicator": f.get("indicator"),
+                        "label": evidence_label(str(f.get("indicator"))),
+                        "value": f.get("value"),
+                        "expected_min": f.get("expected_min"),
+                        "expected_max": f.get("expected_max"),
+                    }
+                    for f in findings
+                ],
+            }
+        )
+    rows.sort(key=lambda r: r["period_end"], reverse=True)
+    rows.sort(key=lambda r: r["status"] == "resolved")
+    return rows
+
+
+def correction_report(
+    original: dict[str, Any], form: dict[str, str], *, enterprise_id: str, now: datetime
+) -> dict[str, Any]:
+    """The liaison's correction of a queried week as a report for ingest: the week's figures as
+    first reported, with the ones typed in the form in their place (a correction replaces the
+    whole report, so every figure goes again). ValueError names a field that is not a number."""
+    indicators = dict(original.get("indicators") or {})
+    for name, text in form.items():
+        if not text.strip():
+            continue
+        try:
+            value = float(text.replace(",", "").strip())
+        except ValueError as error:
+            raise ValueError(f"{evidence_label(name)}：“{text}”不是数字") from error
+        indicators[name] = value
+    stamp = now.astimezone(BEIJING)
+    return {
+        "report_id": f"{original['report_id'][:100]}-fix-{stamp:%Y%m%d%H%M%S}",
+        "enterprise_id": enterprise_id,
+        "period_start": original["period_start"],
+        "period_end": original["period_end"],
+        "submitted_at": stamp.isoformat(),
+        "indicators": indicators,
+    }
+
+
+def rate_rows(rates: dict[str, Any], names: dict[str, str]) -> list[dict[str, Any]]:
+    """notify's reporting rates as table rows, the subjects by name, the lowest rate first."""
+    rows = [
+        {
+            **subject,
+            "name": names.get(subject["subject_id"], subject["subject_id"]),
+            "kind": "企业" if subject["subject_type"] == "enterprise" else "工作组",
+        }
+        for subject in rates.get("subjects") or []
+    ]
+    return sorted(
+        rows, key=lambda r: (r["reporting_rate"] if r["reporting_rate"] is not None else 2, r["name"])
+    )

@@ -121,6 +121,8 @@ def build_digest(
             "reporting_rate": reporting.get("reporting_rate"),
             "timeliness_rate": reporting.get("timeliness_rate"),
             "missing": reporting.get("missing", []),
+            "corrected": len(reporting.get("corrected") or []),
+            "questioned": sum(1 for a in mine if a["type"] == "data_query"),
             "this_group": group_rates,
         },
     }
@@ -153,9 +155,23 @@ def digest_markdown(digest: dict[str, Any]) -> str:
             f"报送情况：应报 {reporting['expected']}，已报 {reporting['received']}，按时 {reporting['on_time']}"
             f"（报送率 {reporting['reporting_rate']:.0%}，及时率 {reporting['timeliness_rate']:.0%}）。",
         ]
+        lines.append(reporting_line(reporting))
         if reporting["missing"]:
             lines.append("未报：" + "、".join(reporting["missing"]))
     return "\n".join(lines) + "\n"
+
+
+def reporting_line(reporting: dict[str, Any]) -> str:
+    """The group's own line of the week's reporting rates (issue 38.4): a work group's linked
+    enterprises, or for a coordination group the province's; with corrections and data queries."""
+    own = reporting.get("this_group")
+    if own:
+        counted = f"本组联点企业：应报 {own['expected']}，已报 {own['received']}，按时 {own['on_time']}"
+        rate = own.get("reporting_rate")
+        counted += f"（报送率 {rate:.0%}）" if rate is not None else ""
+    else:
+        counted = f"全省：应报 {reporting['expected']}，已报 {reporting['received']}"
+    return f"{counted}；本周更正 {reporting.get('corrected', 0)} 份，数据核查 {reporting.get('questioned', 0)} 条。"
 
 
 def digest_html(digest: dict[str, Any]) -> str:
@@ -177,6 +193,7 @@ def digest_html(digest: dict[str, Any]) -> str:
         ""
         if not reporting
         else f"<p>报送情况：应报 {reporting['expected']}，已报 {reporting['received']}，按时 {reporting['on_time']}</p>"
+        f"<p class='reporting-line'>{escape(reporting_line(reporting))}</p>"
     )
     return (
         f'<!doctype html><html lang="zh"><meta charset="utf-8"><title>{escape(digest["group_id"])} {digest["week"]}</title>'

@@ -23,11 +23,24 @@ def signed_in(token: str) -> httpx.Client:
     return client
 
 
-def test_an_enterprise_token_is_refused_with_a_message():
+def test_an_enterprise_liaison_signs_in_to_its_data_queries_and_nothing_else():
+    """CONTRACT.md §7 (issue 38.3): the liaison reads and corrects its own queried figures; the
+    pages that triage cases stay the groups'."""
     with httpx.Client(base_url=CONSOLE, timeout=15) as client:
-        page = client.post("/login", data={"token": token_for("enterprise", "chalco-qinghai")})
-        assert page.status_code == 200 and "企业令牌只能报送" in page.text
-        assert str(client.get("/inbox", follow_redirects=True).url).endswith("/login")  # no session
+        page = client.post(
+            "/login", data={"token": token_for("enterprise", "chalco-qinghai")}, follow_redirects=True
+        )
+        assert page.status_code == 200 and str(page.url).endswith("/queries")
+        assert "数据核查" in page.text
+        for group_page in ("/inbox", "/overview", "/silences", "/enterprises/chalco-qinghai", "/rates"):
+            refused = client.get(group_page)
+            assert refused.status_code == 403 and "数据核查" in refused.text, group_page
+    # And a group is sent away from the liaisons' page.
+    group = signed_in(token_for("group", "finance"))
+    try:
+        assert group.get("/queries").status_code == 403
+    finally:
+        group.close()
 
 
 @pytest.mark.parametrize(

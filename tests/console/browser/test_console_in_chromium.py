@@ -403,3 +403,117 @@ def test_the_ops_overview_opens_in_a_browser_with_every_service_up(browser):
     assert page.locator("a[href$='liaison-rules.html']").count() >= 1
     shot(page, "11-ops-overview", for_docs=True)
     context.close()
+
+
+def test_a_liaison_corrects_a_questioned_week_in_the_console_and_the_query_closes(browser):
+    """CONTRACT.md §7 (issue 38.3): a typo (100× the enterprise's usual inventory) is questioned;
+    the enterprise's liaison signs in, sees the query with the expected range, types the right
+    figure, and the correction (through ingest, like any report) closes the query by data."""
+    enterprise_id = f"browser-liaison-{uuid.uuid4().hex[:8]}"
+    body = {
+        "id": enterprise_id,
+        "name": f"核查测试化工{enterprise_id[-8:]}",
+        "work_group_ids": ["wg-chemical"],
+    }
+    assert httpx.post(f"{REGISTRY}/v1/enterprises", json=body, headers=ADMIN, timeout=10).status_code == 201
+    monday = date(2004, 3, 1)
+    inventories = [9000, 9200, 8800, 9100, 910_000]  # the fifth week's is the typo
+    for week, inventory in enumerate(inventories):
+        start = monday + timedelta(weeks=week)
+        report = {
+            "report_id": f"{enterprise_id}-w{week}",
+            "enterprise_id": enterprise_id,
+            "period_start": start.isoformat(),
+            "period_end": (start + timedelta(days=6)).isoformat(),
+            "submitted_at": f"{(start + timedelta(days=7)).isoformat()}T09:00:00+08:00",
+            "indicators": {"inventory_t": inventory, "sales_t": 6000 + week, "production_t": 6000},
+        }
+        deadline = time.monotonic() + 30
+        while True:  # ingest learns of the new enterprise from the registry topic within moments
+            answer = httpx.post(f"{INGEST}/v1/reports", json=report, headers=ADMIN, timeout=10)
+            if answer.status_code != 422 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert answer.status_code == 202, answer.text
+    period_end = (monday + timedelta(weeks=4, days=6)).isoformat()
+
+    def query() -> dict[str, Any] | None:
+        found = httpx.get(
+            f"{NOTIFY}/v1/alerts",
+            params={"enterprise_id": enterprise_id, "type": "data_query"},
+            headers=ADMIN,
+            timeout=10,
+        ).json()
+        return found[0] if found else None
+
+    deadline = time.monotonic() + 60
+    while query() is None:
+        assert time.monotonic() < deadline, "the typo was not questioned within a minute"
+        time.sleep(0.5)
+    questioned = query()
+    assert questioned is not None and questioned["period_end"] == period_end
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    sign_in(page, token_for("enterprise", enterprise_id))
+    page.wait_for_url(f"{CONSOLE}/queries")
+    assert "企业联络员" in page.locator("#signed-in-as").inner_text()
+    row = page.locator(f"tr[data-alert-id='{questioned['alert_id']}']")
+    assert "库存（吨）：填报 910000" in row.inner_text() and row.get_attribute("data-status") == "open"
+    shot(page, "12-liaison-query")
+    deadline = time.monotonic() + 30
+    while True:  # the console stores the week's report a moment after it is published
+        row.locator("input[name='indicator.inventory_t']").fill("9,100")
+        row.locator("button[type=submit]").click()
+        page.wait_for_load_state()
+        if page.locator(".done").count() or time.monotonic() > deadline:
+            break
+        assert "尚未到达" in page.locator("[role=alert]").inner_text()
+        time.sleep(1)
+        page.goto(f"{CONSOLE}/queries")
+    assert "已提交" in page.locator(".done").inner_text()
+    deadline = time.monotonic() + 60
+    while (current := query()) is not None and current["status"] != "resolved":
+        assert time.monotonic() < deadline, f"the query did not close: {current}"
+        time.sleep(0.5)
+    assert current is not None and current["resolved_by"] == "data"
+    page.goto(f"{CONSOLE}/queries")
+    assert (
+        page.locator(f"tr[data-alert-id='{questioned['alert_id']}']").get_attribute("data-status")
+        == "resolved"
+    )
+    shot(page, "13-liaison-query-closed")
+    # The liaison's console is its queries only: the groups' pages are refused.
+    page.goto(f"{CONSOLE}/inbox")
+    assert "数据核查" in page.locator("main").inner_text()
+    context.close()
+
+
+def test_the_comprehensive_group_reads_reporting_rates_as_notify_counts_them(browser):
+    """Issue 38.4: the console's table is notify's reporting-rate summary, subject by subject."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    sign_in(page, token_for("group", "comprehensive"))
+    page.wait_for_url(f"{CONSOLE}/overview")
+    page.click("nav a[href='/rates']")
+    page.wait_for_url(f"{CONSOLE}/rates")
+    # Every week since 2000, so a lived-in platform's records are on it.
+    page.locator("input[name=from]").fill("2000-W01")
+    page.locator("form.range button[type=submit]").click()
+    page.wait_for_url(f"{CONSOLE}/rates?*")
+    first, last = page.locator("input[name=from]").input_value(), page.locator("input[name=to]").input_value()
+    assert first == "2000-W01"
+    counted = httpx.get(
+        f"{NOTIFY}/v1/reporting-rates", params={"from": first, "to": last}, headers=ADMIN, timeout=10
+    ).json()
+    rows = page.locator("table.rates tbody tr[data-subject]")
+    assert rows.count() == len(counted["subjects"])
+    if not counted["subjects"]:
+        assert "没有报送记录" in page.locator("table.rates").inner_text()
+    for subject in counted["subjects"][:5]:
+        cells = page.locator(f"table.rates tr[data-subject='{subject['subject_id']}'] td").all_inner_texts()
+        assert cells[2:7] == [
+            str(subject[k]) for k in ("expected", "received", "on_time", "corrected", "questioned")
+        ]
+    shot(page, "14-reporting-rates")
+    context.close()

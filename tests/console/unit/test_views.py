@@ -233,7 +233,51 @@ def test_every_evidence_field_the_detectors_write_has_a_chinese_label():
     written = set(re.findall(r'\{"([a-z_]+)":', source)) | set(re.findall(r', "([a-z_]+)":', source))
     # Structural keys of the evidence and of the problem itself, not values shown by name:
     written -= {"values", "threshold", "rule", "source", "findings", "reported_by", "indicators", "period_end",
-                "report_id", "severity", "enterprise", "work_group"}  # fmt: skip
+                "report_id", "severity", "enterprise", "work_group", "submitted_at"}  # fmt: skip
     missing = sorted(name for name in written if name not in EVIDENCE_LABELS)
     assert missing == []
     assert evidence_label("inventory_t") == "库存（吨）" and evidence_label("unknown_x") == "unknown_x"
+
+
+def test_a_liaisons_correction_sends_the_whole_week_again_with_the_typed_figures_in_place():
+    """CONTRACT.md §7: a correction replaces the report's figures everywhere, so every figure of
+    the week goes again; only the typed ones change, and a typed word is named, not sent."""
+    from datetime import UTC, datetime
+
+    import pytest
+
+    from services.console.views import correction_report
+
+    original = {"report_id": "e-w4", "period_start": "2004-03-29", "period_end": "2004-04-04",
+                "indicators": {"inventory_t": 910000.0, "sales_t": 6004.0}}  # fmt: skip
+    moment = datetime(2004, 4, 6, 2, 30, tzinfo=UTC)
+    report = correction_report(
+        original, {"inventory_t": "9,100", "sales_t": " "}, enterprise_id="e", now=moment
+    )
+    assert report["indicators"] == {"inventory_t": 9100.0, "sales_t": 6004.0}
+    assert (report["period_start"], report["period_end"]) == ("2004-03-29", "2004-04-04")
+    assert report["report_id"] == "e-w4-fix-20040406103000" and report["submitted_at"].endswith("+08:00")
+    with pytest.raises(ValueError, match="库存（吨）"):
+        correction_report(original, {"inventory_t": "九千"}, enterprise_id="e", now=moment)
+
+
+def test_queries_list_open_ones_first_and_rates_the_lowest_first_by_name():
+    from services.console.views import query_rows, rate_rows
+
+    finding = {"indicator": "inventory_t", "value": 910000, "expected_min": 900, "expected_max": 90000}
+    rows = query_rows([
+        {"alert_id": "a", "period_end": "2004-04-04", "status": "resolved", "evidence": {"findings": [finding]}},
+        {"alert_id": "b", "period_end": "2004-03-07", "status": "open", "evidence": {"findings": [finding]}},
+    ])  # fmt: skip
+    assert [r["alert_id"] for r in rows] == ["b", "a"] and rows[0]["findings"][0]["label"] == "库存（吨）"
+    rates = {"subjects": [
+        {"subject_type": "enterprise", "subject_id": "x", "reporting_rate": 0.9},
+        {"subject_type": "work_group", "subject_id": "wg-rail", "reporting_rate": 0.5},
+        {"subject_type": "enterprise", "subject_id": "y", "reporting_rate": None},
+    ]}  # fmt: skip
+    ordered = rate_rows(rates, {"wg-rail": "铁路运输工作组"})
+    assert [(r["name"], r["kind"]) for r in ordered] == [
+        ("铁路运输工作组", "工作组"),
+        ("x", "企业"),
+        ("y", "企业"),
+    ]

@@ -128,6 +128,23 @@ def test_the_digest_counts_the_week_by_status_enterprise_and_type():
     assert "| a | stockpile | 1 |" in digests.digest_markdown(digest)
 
 
+def test_each_groups_digest_has_its_own_reporting_line_with_corrections_and_data_queries():
+    """Issue 38.4: a line per group in the weekly digest — a work group's linked enterprises, else
+    the province's — with the week's corrections and data queries."""
+    record = {
+        "week": "2011-W50", "expected": 14, "received": 12, "on_time": 11, "reporting_rate": 0.8571,
+        "timeliness_rate": 0.7857, "missing": ["enterprise:a", "enterprise:b"],
+        "corrected": ["enterprise:c"],
+        "by_work_group": {"wg-credit": {"expected": 2, "received": 1, "on_time": 1, "reporting_rate": 0.5}},
+    }  # fmt: skip
+    query = {**BASE, "alert_id": "q", "type": "data_query", "status": "open", "period_end": "2011-12-18"}
+    work_group = digests.digest_markdown(digests.build_digest("wg-credit", "2011-W50", [query], record))
+    assert "本组联点企业：应报 2，已报 1，按时 1（报送率 50%）；本周更正 1 份，数据核查 1 条。" in work_group
+    group = digests.build_digest("finance", "2011-W50", [], record)
+    assert "全省：应报 14，已报 12；本周更正 1 份，数据核查 0 条。" in digests.digest_markdown(group)
+    assert "reporting-line" in digests.digest_html(group)
+
+
 def test_aware_makes_naive_database_times_utc():
     assert clock.aware(datetime(2011, 12, 19)).tzinfo == UTC
 
