@@ -466,12 +466,29 @@ def faust_floor(bootstrap: str, source: str, n: int, run: str, outputs: float) -
                 process.wait(timeout=30)
 
 
-def domain_alone(values: list[bytes], view: RegistryView) -> tuple[float, float]:
+def domain_alone(
+    values: list[bytes], view: RegistryView, *, check_outliers: bool = True
+) -> tuple[float, float]:
     """Reports/s of the domain work alone, and outputs per report."""
-    work = DomainWork(view)
+    work = DomainWork(view, check_outliers=check_outliers)
     started = time.perf_counter()
     outputs = outputs_of(work, values)
     return len(values) / (time.perf_counter() - started), outputs / len(values)
+
+
+def outlier_check_cost(values: list[bytes], view: RegistryView, worker_rate: float) -> str:
+    """What the outlier check of CONTRACT.md §7 costs (issue 38.6): the domain work with and
+    without it, best of three each (the check is small beside the noise of one run), and that
+    difference as a share of the worker's time per report in the backlog."""
+    with_check = max(domain_alone(values, view)[0] for _ in range(3))
+    without = max(domain_alone(values, view, check_outliers=False)[0] for _ in range(3))
+    cost_s = max(1 / with_check - 1 / without, 0.0)
+    share = cost_s * worker_rate if worker_rate else float("nan")
+    return (
+        f"{'outlier check (§7), its cost':<36} {cost_s * 1e6:>8.1f} µs a report   "
+        f"({with_check:.0f} vs {without:.0f} reports/s of domain work; {share:.1%} of the worker's "
+        f"time per report at {worker_rate:.0f}/s)"
+    )
 
 
 def main() -> None:
@@ -558,6 +575,7 @@ def main() -> None:
     print(
         f"{'the domain work alone (no Kafka)':<36} {alone:>8.0f} reports/s   ({per_report:.1f} outputs per report)"
     )
+    print(outlier_check_cost([json.dumps(report(i, run)).encode() for i in range(n)], view, rate))
     fair = asyncio.run(fair_loop(bootstrap, topics["reports"], n, view))
     print(f"{'fair: aiokafka loop doing that work':<36} {fair:>8.0f} reports/s")
     # The worker sends each report's problems and alerts as they come, and gathers the period

@@ -14,18 +14,23 @@ import orjson
 from liaison_common import jsonbytes
 from liaison_common.events import EnterpriseReport, ProblemEvent
 from liaison_common.registry_view import RegistryView
+from services.rules import quality
 from services.rules.alerts import build_alert, resolution_alert
 from services.rules.cases import CaseBook
-from services.rules.detectors import EnterpriseFacts, Snapshot, detect, remember
+from services.rules.detectors import EnterpriseFacts, Snapshot, detect, history_before, remember
 from services.rules.thresholds import Thresholds
 
 HISTORY_SIZE = 8  # services.rules.config.Settings.history_size
 
 
 class DomainWork:
-    def __init__(self, view: RegistryView):
+    def __init__(self, view: RegistryView, *, check_outliers: bool = True):
         self.view = view
         self.thresholds = Thresholds.load()
+        # The outlier check of CONTRACT.md §7 (detection.question_figures); off only to measure
+        # what it costs (issue 38.6).
+        self.check_outliers = check_outliers
+        self.outliers = quality.OutlierSettings.of(self.thresholds)
         self.history: dict[str, bytes] = {}  # as a table holds them: serialised
         self.cases: dict[str, bytes] = {}
 
@@ -54,6 +59,22 @@ class DomainWork:
         book = CaseBook(orjson.loads(cases_stored) if cases_stored else {})
         period_end = report.period_end.isoformat()
         outputs: list[tuple[str, bytes, bytes]] = []
+        if self.check_outliers:  # as detection.question_figures: the admin's ranges, then the check
+            past = history_before(known, report)
+            ranges = {}
+            for range_id in self.view.ids("indicator_range"):
+                data = self.view.get("indicator_range", range_id) or {}
+                if data.get("enterprise_id") == report.enterprise_id and data.get("indicator"):
+                    ranges[data["indicator"]] = (data.get("min"), data.get("max"))
+            values = {name: value for name, value in report.indicators if value is not None}
+            confirming = past[-1].questioned if past else {}
+            quality.check(
+                values,
+                [s.indicators for s in past],
+                ranges=ranges,
+                confirming=confirming,
+                settings=self.outliers,
+            )
         problems = detect(facts, report, known, self.thresholds)
         for problem in problems:
             case = book.detected(problem.type, report.enterprise_id, period_end)

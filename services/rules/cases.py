@@ -16,8 +16,10 @@ problem belongs to and which open cases the report ends:
   input always gives the same ids and counts; that holds for the earlier cases of the type too
   (the last EARLIER_CASES are remembered): a worker that takes a partition over reads again
   from the last commit, maybe past the end of a case that a newer one has replaced since;
-- a report from more than five weeks before the current case began (history filled in
-  later) is an alert of its own, by its period, and leaves the case alone.
+- a back-filled week (its report arrives after later ones) follows event time: inside the
+  case's span it joins the case (counted once); from more than five weeks before the current
+  case began it leaves the case alone and joins the back-filled case it adjoins, or opens one by
+  its period: a stretch of old weeks is one case, never one a week (issue 37.13).
 """
 
 from dataclasses import dataclass
@@ -67,13 +69,22 @@ class CaseBook:
     def detected(self, problem_type: str, subject_id: str, period_end: str) -> CaseUpdate:
         """The problem was detected in this period: open, update or reopen its case."""
         case = self.data.get(problem_type)
-        if case is not None and (
-            period_end in case["periods"] or case["first"] <= period_end <= case["last"]
-        ):
-            # Seen already, or inside the case's span: a redelivery (after a crash, up to a
-            # commit interval of reports comes again) counts nothing and reopens nothing.
+        if case is not None and period_end in case["periods"]:
+            # Seen already: a redelivery (after a crash, up to a commit interval of reports
+            # comes again) counts nothing and reopens nothing.
             return self._update(case, problem_type, "repeat")
-        for old_id, first, last, occurrences in case.get("earlier", []) if case is not None else []:
+        if case is not None and case["first"] <= period_end <= case["last"]:
+            if len(case["periods"]) < case["occurrences"]:
+                # The case has forgotten some of its periods (KEEP_PERIODS): a week inside its
+                # span may be one of them, redelivered; it counts nothing.
+                return self._update(case, problem_type, "repeat")
+            # A back-filled week inside the case's span that it never counted (cases follow
+            # event time, issue 37.13): it joins the case.
+            case["periods"] = sorted({*case["periods"], period_end})[-KEEP_PERIODS:]
+            case["occurrences"] += 1
+            return self._update(case, problem_type, "updated")
+        earlier_cases = case.get("earlier", []) if case is not None else []
+        for old_id, first, last, occurrences in earlier_cases:
             if first <= period_end <= last:  # a redelivery from an earlier case's span
                 return CaseUpdate(
                     case_id=old_id,
@@ -84,9 +95,20 @@ class CaseBook:
                     change="repeat",
                 )
         if case is not None and _days(case["first"], period_end) > REOPEN_WITHIN_DAYS + 7:
-            # A report from long before the case began (a back-filled year): an alert of its own,
-            # by its period, that leaves the current case alone.
+            # A report from long before the case began (a back-filled year) leaves the current
+            # case alone. It joins the back-filled case whose span it adjoins (within the
+            # reopening window), else opens one by its period: one case for a stretch of old
+            # weeks, never one a week (issue 37.13).
+            window = REOPEN_WITHIN_DAYS + 7
+            for index, (old_id, first, last, occurrences) in enumerate(earlier_cases):
+                if _days(first, period_end) <= window and _days(period_end, last) <= window:
+                    joined = [old_id, min(first, period_end), max(last, period_end), occurrences + 1]
+                    # A new list, not the stored one changed in place: the caller compares the
+                    # book with what the table holds to know whether to write it.
+                    case["earlier"] = [*earlier_cases[:index], joined, *earlier_cases[index + 1 :]]
+                    return CaseUpdate(old_id, problem_type, joined[1], joined[2], joined[3], "updated")
             own_id = case_id(problem_type, subject_id, period_end)
+            case["earlier"] = [*earlier_cases, [own_id, period_end, period_end, 1]][-EARLIER_CASES:]
             return CaseUpdate(
                 case_id=own_id,
                 problem_type=problem_type,

@@ -134,3 +134,48 @@ def test_a_report_redelivered_after_its_case_was_replaced_is_a_repeat_of_that_ca
     assert book.absent(set(), weeks[7]) == []  # its resolving report again: nothing new
     assert book.detected("funding_gap", "e", weeks[13]).occurrences == 2  # the new case goes on
     assert CaseBook(book.data).detected("funding_gap", "e", weeks[0]).case_id == first_case.case_id
+
+
+def test_a_back_filled_week_inside_a_case_joins_it_and_counts_once():
+    """Issue 37.13: cases follow event time. Weeks 1, 2 and 4 showed the problem; week 3's report
+    arrives last (a back-fill) and shows it too: one case of four periods, whose redelivery
+    counts nothing."""
+    book = CaseBook()
+    for week in (WEEKS[0], WEEKS[1], WEEKS[3]):
+        book.detected("stockpile", "e", week)
+    late = book.detected("stockpile", "e", WEEKS[2])
+    assert (late.case_id, late.change, late.occurrences) == ("stockpile.e.2011-12-04", "updated", 4)
+    assert late.last_period_end == WEEKS[3]  # the case's latest week is still the latest
+    assert book.detected("stockpile", "e", WEEKS[2]).change == "repeat"
+    assert book.detected("stockpile", "e", WEEKS[2]).occurrences == 4
+
+
+def test_back_filled_weeks_from_long_before_the_case_make_one_case_of_their_own_not_one_a_week():
+    """Issue 37.13: a quarter of old reports filled in after this winter's case began is one
+    historical case (by the first back-filled week), never an alert per week."""
+    book = CaseBook()
+    current = book.detected("funding_gap", "e", "2019-01-13")
+    old_weeks = ["2013-02-03", "2013-02-10", "2013-02-17", "2013-01-27"]
+    updates = [book.detected("funding_gap", "e", week) for week in old_weeks]
+    assert {u.case_id for u in updates} == {"funding_gap.e.2013-02-03"}
+    assert [u.change for u in updates] == ["historical", "updated", "updated", "updated"]
+    assert [u.occurrences for u in updates] == [1, 2, 3, 4]
+    assert updates[-1].first_period_end == "2013-01-27" and updates[-1].last_period_end == "2013-02-17"
+    assert book.detected("funding_gap", "e", "2013-02-10").change == "repeat"  # redelivered
+    assert book.detected("funding_gap", "e", "2019-01-20").case_id == current.case_id
+    # Another old stretch, months away from the first: a case of its own.
+    assert book.detected("funding_gap", "e", "2014-06-01").case_id == "funding_gap.e.2014-06-01"
+
+
+def test_a_back_fill_changes_the_book_and_never_the_stored_value_it_was_read_from():
+    """The agent writes the table only when the book differs from what it read: a back-filled
+    week that changed a case in place in the stored value would never be written."""
+    import copy
+
+    book = CaseBook()
+    book.detected("funding_gap", "e", "2019-01-13")
+    book.detected("funding_gap", "e", "2013-02-03")
+    stored = copy.deepcopy(book.data)
+    again = CaseBook(stored)
+    again.detected("funding_gap", "e", "2013-02-10")
+    assert again.data != stored and stored == book.data
