@@ -42,6 +42,9 @@ class Result:
     explanation: str
     clause: Clause
     parts: list[dict[str, Any]] = field(default_factory=list)
+    # Where the text leaves a reading open (issue 37.10): each reading with its figure, the one
+    # the amount follows marked `chosen`, so the page shows both figures where they differ.
+    readings: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self, name: str) -> dict[str, Any]:
         return {
@@ -49,8 +52,13 @@ class Result:
             "amount_wan": round(self.amount_wan, 4),
             "explanation": self.explanation,
             "parts": self.parts,
+            "readings": self.readings,
             "clause": {"source": OPINIONS, "ref": self.clause.ref, "quote": self.clause.quote},
         }
+
+
+def reading(text: str, amount_wan: float, *, chosen: bool) -> dict[str, Any]:
+    return {"reading": text, "amount_wan": round(amount_wan, 4), "chosen": chosen}
 
 
 def whole_yi(amount_wan: float) -> int:
@@ -82,8 +90,19 @@ def bank_credit_growth(inputs: BankCreditGrowth) -> Result:
         return Result(0.0, f"增幅{shown}，未超过去年同期5％，不予奖励", CREDIT_GROWTH)
     units = whole_yi(increase)
     shown = "去年同期为零" if last == 0 else f"增幅{growth:.2f}%"
+    # The text leaves open whether "每增加1亿元" counts the whole increase or only the part above
+    # the 5 % that qualifies: the whole increase is chosen (the threshold says who qualifies, the
+    # rate what they earn); the other figure is shown beside it.
+    above = whole_yi(increase - last * 0.05)
+    readings = [
+        reading("每增加1亿元按比去年同期的全部增量计（本平台采用）", units * 50.0, chosen=True),
+        reading("只计超过5％增幅的部分", above * 50.0, chosen=False),
+    ]
     return Result(
-        units * 50.0, f"{shown}；比去年同期增加{increase:g}万元，计{units}个1亿元×50万元", CREDIT_GROWTH
+        units * 50.0,
+        f"{shown}；比去年同期增加{increase:g}万元，计{units}个1亿元×50万元",
+        CREDIT_GROWTH,
+        readings=readings,
     )
 
 
@@ -146,16 +165,25 @@ GUARANTEE_NEW = Clause(
 )
 
 
-def guarantee_new(inputs: NewInstitution) -> Result:
-    """0.5 % of the registered capital at once, then 100万 per whole 亿 guaranteed (through
-    March 2012)."""
+def _new_institution(
+    inputs: NewInstitution, *, step_wan: float, per_step: float, step_label: str, clause: Clause
+) -> Result:
+    """二、1 and 五、1 run parallel ("经主管部门批复成立并开展业务后"): 0.5 % of the registered
+    capital, paid once the company has begun business (先行奖励 / 按照应补贴资金拨付), and besides it
+    a subsidy per step of business through March 2012. Both are read this one way."""
     upfront = inputs.registered_capital_wan * 0.005
-    units = whole_yi(inputs.business_wan)
+    steps = math.floor(inputs.business_wan / step_wan + 1e-9)
     parts = [
-        {"label": "注册资本的0.5％先行奖励", "amount_wan": upfront},
-        {"label": f"担保额{units}个1亿元×100万元", "amount_wan": units * 100.0},
+        {"label": "注册资本的0.5％，开展业务后拨付", "amount_wan": upfront},
+        {"label": f"{step_label}{steps}个{step_wan:g}万元×{per_step:g}万元", "amount_wan": steps * per_step},
     ]
-    return Result(upfront + units * 100.0, "先行奖励与按担保额兑现的补贴之和", GUARANTEE_NEW, parts)
+    total = upfront + steps * per_step
+    return Result(total, "注册资本0.5％与按业务量兑现的补贴之和", clause, parts)
+
+
+def guarantee_new(inputs: NewInstitution) -> Result:
+    """0.5 % of the registered capital, then 100万 per whole 亿 guaranteed (through March 2012)."""
+    return _new_institution(inputs, step_wan=YI, per_step=100.0, step_label="担保额", clause=GUARANTEE_NEW)
 
 
 class CapitalIncrease(Inputs):
@@ -251,25 +279,45 @@ MICROCREDIT_INCREASE = Clause(
 
 
 def microcredit_new(inputs: NewInstitution) -> Result:
-    """0.5 % of the registered capital is the entitlement, paid 10万 per 1,000万 of business."""
-    return _released(
-        inputs.registered_capital_wan * 0.005,
-        step_wan=1000.0,
-        per_step=10.0,
-        growth_wan=inputs.business_wan,
-        clause=MICROCREDIT_NEW,
+    """Read as 二、1 is (the texts run parallel): 0.5 % of the registered capital once business
+    has begun, and 10万 per 1,000万 of business besides."""
+    return _new_institution(
+        inputs, step_wan=1000.0, per_step=10.0, step_label="业务量", clause=MICROCREDIT_NEW
     )
 
 
-def microcredit_capital_increase(inputs: CapitalIncrease) -> Result:
+class MicrocreditCapitalIncrease(CapitalIncrease):
+    business_at_approval_wan: Money | None = Field(
+        default=None, description="增资扩股批复时的贷款额（万元，可不填：只用于对照另一种读法）"
+    )
+
+
+def microcredit_capital_increase(inputs: MicrocreditCapitalIncrease) -> Result:
+    """5 % of the new capital, released 10万 per 1,000万 of loan growth. "贷款额每增长" names no
+    baseline: last year's same period is chosen (二、2's parallel clause says so); the growth
+    since the increase was approved is the other reading, shown when its balance is given."""
     growth = inputs.business_this_year_wan - inputs.business_last_year_wan
-    return _released(
+    result = _released(
         inputs.new_capital_wan * 0.05,
         step_wan=1000.0,
         per_step=10.0,
         growth_wan=growth,
         clause=MICROCREDIT_INCREASE,
     )
+    result.readings = [
+        reading("贷款额增长按比去年同期计（本平台采用，同二、2）", result.amount_wan, chosen=True)
+    ]
+    if inputs.business_at_approval_wan is not None:
+        since = inputs.business_this_year_wan - inputs.business_at_approval_wan
+        other = _released(
+            inputs.new_capital_wan * 0.05,
+            step_wan=1000.0,
+            per_step=10.0,
+            growth_wan=since,
+            clause=MICROCREDIT_INCREASE,
+        )
+        result.readings.append(reading("贷款额增长按增资扩股批复时起计", other.amount_wan, chosen=False))
+    return result
 
 
 # ---------------------------------------------------------------- 六、风险补偿基金
@@ -378,7 +426,7 @@ CALCULATORS: dict[str, Calculator] = {
         Calculator(
             name="microcredit_capital_increase",
             title="小额贷款公司：增资扩股补贴",
-            inputs=CapitalIncrease,
+            inputs=MicrocreditCapitalIncrease,
             compute=microcredit_capital_increase,
         ),
         Calculator(

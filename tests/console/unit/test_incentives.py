@@ -73,13 +73,42 @@ def test_bill_discount_fees_are_subsidised_30_percent():
     assert calculate("bill_discount", {"discount_fees_wan": 80})["amount_wan"] == pytest.approx(24)
 
 
-def test_microcredit_subsidies_are_released_10_wan_per_1000_wan_of_business():
-    # 注册资本 1亿 → 50万 owed; 2,500万 of loans releases 20万.
+def test_a_new_microcredit_company_is_read_as_a_new_guarantee_company_is(seed_text):
+    """Issue 37.10: 二、1 and 五、1 run parallel ("经主管部门批复成立并开展业务后…"): both pay 0.5 % of
+    the registered capital once business has begun, and a subsidy per step of business besides."""
+    flat = seed_text.replace("\u3000", "")
+    assert "经主管部门批复成立并开展业务后，按照注册资本的0．5％先行奖励，根据融资担保业务量兑现补贴" in flat
+    assert (
+        "按其注册资本0．5％给予补贴。小额贷款公司经主管部门批复成立并开展业务后，按照应补贴资金拨付。根据小额贷款公司业务量兑现补贴"
+        in flat
+    )
+    # 注册资本 1亿 → 50万; 2,500万 of loans → two steps of 1,000万 → 20万; 70万 in all.
     new = calculate("microcredit_new", {"registered_capital_wan": 10_000, "business_wan": 2_500})
-    assert new["amount_wan"] == 20 and new["parts"][0]["amount_wan"] == 50
+    assert new["amount_wan"] == 70 and [p["amount_wan"] for p in new["parts"]] == [50, 20]
+    guarantee = calculate("guarantee_new", {"registered_capital_wan": 10_000, "business_wan": 25_000})
+    assert guarantee["parts"][0]["label"] == new["parts"][0]["label"] and guarantee["amount_wan"] == 50 + 200
+
+
+def test_a_microcredit_capital_increase_counts_growth_over_last_year_and_shows_the_other_baseline():
+    """Issue 37.10: 五、2's "贷款额每增长1000万元" names no baseline: last year's same period is chosen
+    (二、2 says so), the growth since the approval shown beside it when its balance is given."""
     more = calculate("microcredit_capital_increase", {"new_capital_wan": 2_000, "business_this_year_wan": 9_000,
                                                       "business_last_year_wan": 3_000})  # fmt: skip
     assert more["amount_wan"] == 60 and more["parts"][0]["amount_wan"] == 100
+    assert [(r["amount_wan"], r["chosen"]) for r in more["readings"]] == [(60, True)]
+    both = calculate("microcredit_capital_increase", {"new_capital_wan": 2_000, "business_this_year_wan": 9_000,
+                                                      "business_last_year_wan": 3_000, "business_at_approval_wan": 7_000})  # fmt: skip
+    assert [(r["amount_wan"], r["chosen"]) for r in both["readings"]] == [(60, True), (20, False)]
+    assert both["amount_wan"] == 60
+
+
+def test_credit_growth_shows_the_reading_that_counts_only_the_part_above_5_percent():
+    """Issue 37.10: 一、1 "信贷投放增幅超过去年同期5％以上的，每增加1亿元" — the whole increase (chosen)
+    or only the part above 5 %: both figures on the page."""
+    answer = calculate("bank_credit_growth", {"industrial_loans_last_year_wan": 400_000,
+                                              "industrial_loans_this_year_wan": 430_000})  # fmt: skip
+    # +3亿 in all; above 5 % (2亿) only 1亿.
+    assert [(r["amount_wan"], r["chosen"]) for r in answer["readings"]] == [(150, True), (50, False)]
 
 
 def test_risk_compensation_covers_60_percent_of_the_losses_between_2_and_5_percent():
