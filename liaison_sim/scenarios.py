@@ -15,6 +15,8 @@ with the situations the seed worries about:
   planned increase (wg-power's figures), and a cold-weather emergency reported at once;
 - ferroalloy and silicon-carbide furnaces halted through January (附件7's restructuring sectors);
 - a Tibetan-medicine SME short of working capital after the festival (附件5, 附件7);
+- a 铬铁 furnace over 附件3's 3,000 kWh/t in the cold, and its dust over 100 mg/m³ one week;
+- a liaison's typo questioned by the statistics group, and its correction (CONTRACT.md §7);
 - growth below the 附件1 target in Xining (17.5 %);
 - a liaison who stops reporting, and a work group that forgets a week;
 - a major incident reported at once (限时报送);
@@ -25,7 +27,7 @@ After `make up` every one of the eight coordination groups has at least one case
 
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 FIRST_MONDAY = date(2011, 12, 5)
@@ -52,7 +54,37 @@ BASELINES: dict[str, tuple[float, float | None, int, float]] = {
     "qinghai-huasheng-ferroalloy": (1800, None, 650, 21.0),
     "haidong-guiqiang-silicon-carbide": (900, None, 420, 41.0),
     "qinghai-jingzhu-tibetan-medicine": (12, None, 380, 22.0),
+    # Followed by wg-ferroalloy (附件3（四）): a 铬铁 furnace against its 3,000 kWh/t renovation
+    # target and the 100 mg/m³ dust limit, both exercised in January.
+    "tianyi-metallurgy": (1200, 2900, 520, 20.0),
 }
+# Output value (万元) per tonne, at the winter of 2011's prices as far as public figures go, so
+# that money and the regional weights (by output value) keep their proportions: potash ~3,000
+# 元/t, thermal coal ~600, coal and coke ~1,200, crude ~5,000, aluminium ~16,000, special steel
+# ~5,000, ferroalloys ~6,500–8,000, silicon carbide ~6,000; a machine maker's, a carpet maker's
+# and a Tibetan-medicine maker's tonnes are worth far more.
+VALUE_PER_TONNE = {
+    "petrochina-qinghai-oilfield": 0.5,
+    "chalco-qinghai": 1.6,
+    "qinghai-salt-lake": 0.3,
+    "western-mining": 0.8,  # concentrates and smelted lead and zinc, together
+    "xining-special-steel": 0.5,
+    "qinghua-coal-chemical": 0.12,
+    "huading-industrial": 3.0,
+    "qiaotou-aluminium-power": 1.6,
+    "yellow-river-recycled-aluminium": 1.5,
+    "qinghai-energy-development": 0.06,
+    "zangyang-carpet": 15.0,
+    "qinghai-investment-group": 1.6,
+    "qinghai-huasheng-ferroalloy": 0.65,
+    "haidong-guiqiang-silicon-carbide": 0.6,
+    "qinghai-jingzhu-tibetan-medicine": 20.0,
+    "tianyi-metallurgy": 0.8,
+}
+# The province's electricity demand a week: about 560亿千瓦时 in 2011 (56 million MWh a year), of
+# which the 45亿千瓦时 bought in from outside over the winter is about a fifth; one smelter alone
+# draws some 130,000 MWh a week (9,800 t × 13,600 kWh/t).
+PROVINCE_DEMAND_MWH_A_WEEK = 1_080_000
 # Power: the grid company reports the province's demand and supply; the thermal plants (the
 # energy group's, and the smelter that runs its own) their days of coal (附件1 三: 电煤储备).
 GRID = "qinghai-electric-power"
@@ -62,6 +94,9 @@ LATE = {("huading-industrial", 3): 3}  # (enterprise, week): days late
 COLD_WEEKS = range(6, 9)  # 2012-01-16 to 2012-02-05
 HALTED_WEEKS = range(4, 8)  # 2012-01-02 to 2012-01-29
 HALTED = ("qinghai-huasheng-ferroalloy", "haidong-guiqiang-silicon-carbide")
+# A typo (the week's inventory a hundred times over) that the statistics group questions, and
+# the liaison's correction the same afternoon (CONTRACT.md §7).
+TYPO = ("huading-industrial", 5)
 
 
 @dataclass(frozen=True)
@@ -100,7 +135,9 @@ def _enterprise_week(enterprise: str, week: Week, rng: random.Random) -> dict[st
         indicators["energy_kwh_per_t"] = round(energy * noise(0.01))
     # Money in proportion to the enterprise's size: its week's output value (万元), about 30 万元
     # per employee a year where it makes no tonnes to speak of.
-    output_value = round(max(production * 0.9, employees * 30 / 52) * noise(0.05))
+    output_value = round(
+        max(production * VALUE_PER_TONNE.get(enterprise, 0.9), employees * 30 / 52) * noise(0.05)
+    )
     indicators.update(
         output_value=output_value,
         output_value_yoy_pct=round(growth + rng.uniform(-1.5, 1.5), 1),
@@ -111,10 +148,12 @@ def _enterprise_week(enterprise: str, week: Week, rng: random.Random) -> dict[st
         lines_halted=0,
     )
     if enterprise == GRID:
-        indicators["power_demand_mwh"] = round(300000 * noise(0.03))
+        indicators["power_demand_mwh"] = round(PROVINCE_DEMAND_MWH_A_WEEK * noise(0.03))
         indicators["power_supplied_mwh"] = round(indicators["power_demand_mwh"] * rng.uniform(0.97, 1.0))
     if enterprise in THERMAL_PLANTS:
         indicators["coal_stock_days"] = round(rng.uniform(12, 18), 1)
+    if enterprise == "tianyi-metallurgy":
+        indicators["dust_mg_m3"] = round(rng.uniform(70, 90))
 
     # 钾肥抢运: rail falls short and potash piles up until the Spring Festival frees wagons.
     if enterprise == "qinghai-salt-lake" and 2 <= n <= 9:
@@ -153,14 +192,21 @@ def _enterprise_week(enterprise: str, week: Week, rng: random.Random) -> dict[st
         indicators.update(lines_halted=2, production_t=round(indicators["production_t"] * 0.4))
         indicators["sales_t"] = min(indicators["sales_t"], indicators["production_t"])
         problems.append({"category": "production", "text": "市场低迷、电价上涨，矿热炉停炉"})
-    # A Tibetan-medicine SME short of working capital after the festival.
+    # The 铬铁 furnace in the cold: electricity per tonne above 附件3's 3,000 kWh/t while the
+    # furnaces run below capacity, and the dust over 100 mg/m³ the week its filter fails.
+    if enterprise == "tianyi-metallurgy" and n in COLD_WEEKS:
+        indicators["energy_kwh_per_t"] = round(3180 * noise(0.005))
+    if enterprise == "tianyi-metallurgy" and n == 7:
+        indicators["dust_mg_m3"] = 135
+    # A Tibetan-medicine SME short of working capital after the festival: its customers (the
+    # hospitals and distributors) pay late, and its loan has not come through.
     if enterprise == "qinghai-jingzhu-tibetan-medicine" and 9 <= n <= 12:
         indicators.update(
             working_capital_need=round(output_value * 6),
             cash_on_hand=round(output_value * 1.2),
             credit_available=round(output_value * 0.5),
         )
-        problems.append({"category": "funding", "text": "药材收购季资金需求大，银行贷款未到位"})
+        problems.append({"category": "funding", "text": "节后货款回笼慢，应收账款增加，流动资金贷款未到位"})
     if enterprise == "chalco-qinghai" and n == 7:
         indicators["power_demand_mwh"] = 150000
         indicators["power_supplied_mwh"] = 138000
@@ -168,11 +214,13 @@ def _enterprise_week(enterprise: str, week: Week, rng: random.Random) -> dict[st
     # as a whole (its reporting enterprises weighted by output value) below its 17.5 % target of
     # 附件1, which is 2011's ("今年"): the weeks ending 12-18 and 12-25 (CONTRACT.md §7).
     if enterprise == "xining-special-steel" and 1 <= n <= 2:
-        indicators["output_value_yoy_pct"] = round(5 + rng.uniform(-1, 1), 1)
+        indicators["output_value_yoy_pct"] = round(-3 + rng.uniform(-1, 1), 1)
     # Wage arrears at the carpet maker after the festival.
     if enterprise == "zangyang-carpet" and n == 10:
         indicators["wage_arrears"] = 180
         problems.append({"category": "workforce", "text": "春节后订单减少，部分工资缓发"})
+    if (enterprise, n) == TYPO:  # the liaison types the week's inventory a hundred times over
+        indicators["inventory_t"] = indicators["inventory_t"] * 100
     return {
         "kind": "enterprise_report",
         "report_id": f"{enterprise}-{week.end.isoformat()}",
@@ -291,6 +339,15 @@ INCIDENTS = {
 }
 
 
+def corrected(report: dict[str, Any]) -> dict[str, Any]:
+    """The liaison's correction of the typo: the same week, another report_id, submitted later
+    (CONTRACT.md §7: it replaces the earlier report's figures)."""
+    indicators = {**report["indicators"], "inventory_t": report["indicators"]["inventory_t"] / 100}
+    submitted = datetime.fromisoformat(report["submitted_at"]) + timedelta(hours=6)
+    return {**report, "report_id": f"{report['report_id']}-fix", "submitted_at": submitted.isoformat(),
+            "indicators": indicators, "notes": "更正：库存量误填，多输了两个零"}  # fmt: skip
+
+
 def winter(seed: int = 2011) -> list[dict[str, list[dict[str, Any]]]]:
     """Every submission of the first phase, week by week, as they would arrive.
 
@@ -306,6 +363,8 @@ def winter(seed: int = 2011) -> list[dict[str, list[dict[str, Any]]]]:
             for enterprise in BASELINES
             if not (enterprise == STOPS_REPORTING[0] and n >= STOPS_REPORTING[1])
         ]
+        if n == TYPO[1]:
+            reports.append(corrected(next(r for r in reports if r["enterprise_id"] == TYPO[0])))
         workgroup_reports = [
             _workgroup_week(work_group, week, rng)
             for work_group in WORK_GROUPS

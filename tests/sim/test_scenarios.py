@@ -214,3 +214,74 @@ def test_the_history_keeps_only_what_the_detectors_read_and_finds_the_same_probl
     probe = {p["type"] for p in found_whole if p["enterprise_id"] == "probe"}
     assert probe == {"workforce_cut", "production_halt", "stockpile"}
     assert all(set(s.indicators) <= set(detectors.HISTORY_INDICATORS) for h in kept.values() for s in h)
+
+
+def test_the_winter_keeps_the_proportions_the_seeds_numbers_allow(seed_text):
+    """Issue 37.12: the province's weekly demand consistent with 45亿千瓦时 bought in over the
+    winter and with one smelter's draw; output values per tonne plausible for potash and coal;
+    晶珠's squeeze not a herb-buying season in February."""
+    from liaison_sim.scenarios import VALUE_PER_TONNE
+
+    assert "确保今冬明春45亿千瓦时外购电合同的兑现" in seed_text.replace("\u3000", "")
+    weeks = winter()
+    grid = [r["indicators"]["power_demand_mwh"] for w in weeks for r in w["reports"]
+            if r["enterprise_id"] == "qinghai-electric-power"]  # fmt: skip
+    bought_a_week = 4_500_000 / (152 / 7)  # 45亿千瓦时 over 2011-11-01 to 2012-03-31, in MWh
+    assert all(0.1 < bought_a_week / demand < 0.35 for demand in grid)  # about a fifth bought in
+    chalco = next(r for r in weeks[0]["reports"] if r["enterprise_id"] == "chalco-qinghai")["indicators"]
+    draw = chalco["production_t"] * chalco["energy_kwh_per_t"] / 1000  # MWh a week
+    assert 0.05 < draw / min(grid) < 0.25  # one smelter: a large share, never the province's all
+    for enterprise, most in (("qinghai-salt-lake", 0.5), ("qinghai-energy-development", 0.2)):
+        report = next(r for r in weeks[0]["reports"] if r["enterprise_id"] == enterprise)["indicators"]
+        assert report["output_value"] / report["production_t"] < most * 1.1, enterprise
+    assert VALUE_PER_TONNE["qinghai-salt-lake"] < VALUE_PER_TONNE["chalco-qinghai"]
+    jingzhu = [p["text"] for w in weeks for r in w["reports"] for p in r["problems"]
+               if r["enterprise_id"] == "qinghai-jingzhu-tibetan-medicine"]  # fmt: skip
+    assert jingzhu and not any("收购" in text for text in jingzhu)
+
+
+def test_a_chromium_furnace_exceeds_its_annex_3_target_and_its_dust_limit():
+    """Issue 37.12: at least one 硅铁 or 铬铁 energy target and one dust reading exercised."""
+    thresholds = Thresholds.load()
+    facts = EnterpriseFacts("tianyi-metallurgy", "天益冶金", "铬铁")
+    model = SUBMISSION_KINDS["enterprise_report"].model
+    history: list[Snapshot] = []
+    found = []
+    for week in winter():
+        for item in week["reports"]:
+            if item["enterprise_id"] == "tianyi-metallurgy":
+                report = model.model_validate(item)
+                found += detect(facts, report, history, thresholds)
+                history = remember(history, report, 8)
+    energy = [p for p in found if p.type == "energy_overuse"]
+    assert any("3000" in p.summary and "铬铁单位电耗" in p.summary for p in energy)
+    assert any("粉尘排放浓度135毫克/立方米" in p.summary for p in energy)
+
+
+def test_the_winter_has_one_typo_that_the_check_questions_and_its_correction():
+    """Issue 38.2: "The winter simulation includes one typo and its correction." The typo is
+    implausible against the enterprise's own history; the correction is the same week under
+    another report_id, submitted later, and plausible."""
+    from services.rules import quality
+
+    thresholds = Thresholds.load()
+    settings = quality.OutlierSettings.of(thresholds)
+    reports = [r for w in winter() for r in w["reports"]]
+    periods: dict[tuple[str, str], list[dict]] = {}
+    for r in reports:
+        periods.setdefault((r["enterprise_id"], r["period_end"]), []).append(r)
+    twice = [rs for rs in periods.values() if len(rs) > 1]
+    assert len(twice) == 1
+    typo, fix = twice[0]
+    assert typo["report_id"] != fix["report_id"] and fix["submitted_at"] > typo["submitted_at"]
+    earlier = [r["indicators"] for r in reports
+               if r["enterprise_id"] == typo["enterprise_id"] and r["period_end"] < typo["period_end"]]  # fmt: skip
+    assert len(earlier) >= settings.min_history
+
+    def questioned(report: dict) -> set[str]:
+        values = {k: float(v) for k, v in report["indicators"].items()}
+        return {
+            f.indicator for f in quality.check(values, earlier, ranges={}, confirming={}, settings=settings)
+        }
+
+    assert questioned(typo) == {"inventory_t"} and questioned(fix) == set()

@@ -267,3 +267,19 @@ def test_a_date_planned_before_a_day_is_a_deadline():
     )
     assert events["yushu-building-materials"]["date_kind"] == "on"
     assert all((e["date_kind"] == "by") == ("前" in e["date_text"]) for e in events.values())
+
+
+def test_the_provincial_soe_group_links_no_firm_because_the_seed_names_none(seed_text):
+    """Issue 37.9: "省属16家国有企业" is a collective the seed never lists; the registry links no
+    guessed firm to wg-provincial-soe, and docs/registry.md says why."""
+    from pathlib import Path
+
+    from services.registry.organisation import load_organisation
+
+    assert "参与单位：省属16家国有企业" in seed_text
+    organisation = load_organisation()
+    assert not [
+        e["id"] for e in organisation["enterprises"] if "wg-provincial-soe" in e.get("work_group_ids", [])
+    ]
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "registry.md").read_text(encoding="utf-8")
+    assert "wg-provincial-soe) links no enterprise" in docs
