@@ -77,10 +77,23 @@ _cache: dict[str, tuple[float, "Principal | None"]] = {}
 NOT_CACHED = Principal("", "")  # authenticate_from_memory's answer when only the store knows
 
 
+ADMIN_DIGEST_PREFIX = "sha256:"
+
+
+def is_admin_token(token: str, admin_token: str) -> bool:
+    """The admin token as the service holds it: the token itself, or `sha256:<hex digest>` for a
+    service that only checks it and never sends it (ingest faces the internet, so a copy of its
+    environment must not hand out the admin's powers; issue 35.12)."""
+    if admin_token.startswith(ADMIN_DIGEST_PREFIX):
+        expected = admin_token[len(ADMIN_DIGEST_PREFIX) :].strip().lower()
+        return hmac.compare_digest(hash_token(token).encode(), expected.encode())
+    return hmac.compare_digest(token.encode(), admin_token.encode())
+
+
 def authenticate_from_memory(token: str, *, admin_token: str) -> Principal | None:
     """authenticate's answer when it needs no database read (the admin token, or a token
     answered in the last CACHE_SECONDS), else NOT_CACHED: cheap enough for the event loop."""
-    if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
+    if admin_token and is_admin_token(token, admin_token):
         return Principal("admin", "admin")
     cached = _cache.get(hash_token(token))  # looked up by hash: timing reveals nothing of the secret
     if cached is not None and cached[0] > time.monotonic():

@@ -14,6 +14,7 @@ import bson
 from pymongo.errors import DuplicateKeyError
 
 from liaison_common.events import SEVERITIES
+from liaison_common.failpoints import failpoint
 from liaison_common.registry_view import RegistryView
 from liaison_common.tokens import Principal
 from services.notify import alert_events, alert_index, timers
@@ -805,6 +806,11 @@ def apply_command(
     alert = load_case(command["alert_id"])
     if alert is None:
         return None, False
+    if alert.pending_plan:
+        # A writer killed between storing a change and planning its notifications left them
+        # unplanned: plan them before anything else changes the case (a redelivered command may
+        # find nothing more to do, and another command would overwrite the pending plan).
+        finish_planning(alert, view=view, settings=settings)
     applied = _apply_command(alert, command, view=view, settings=settings)
     cases.keep(alert)  # saved, or unchanged: either way what the store holds
     return applied
@@ -880,6 +886,7 @@ def _apply_command(
         )
         alert.pending_plan = "alerts"
         alert_index.save(alert, listed)
+        failpoint("notify.reopened.after-store")
         # The groups are told again: the case is theirs once more.
         plan_notifications(alert, alert.group_ids, view=view, settings=settings, kind="alerts")
         planned(alert)
@@ -947,6 +954,7 @@ def _apply_command(
         )
         alert.pending_plan = "escalation"
         alert_index.save(alert, listed)
+        failpoint("notify.escalated.after-store")
         plan_escalation(alert, view=view, settings=settings, group=group)
         planned(alert)
         return alert, True

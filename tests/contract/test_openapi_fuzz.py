@@ -59,3 +59,15 @@ def test_ingest_answers_no_5xx(case):
 @BOUND
 def test_registry_answers_no_5xx(case):
     _no_server_error(case, ADMIN)
+
+
+# The console's JSON API (the 金融办's calculators), writes included: they compute, store nothing.
+# Notify's writes are fuzzed by the fault suite against a cluster of its own (tests/faults/
+# test_bad_input.py), where a fuzzed silence or acknowledgement disturbs no other test.
+console_api = _schema(8005)
+
+
+@console_api.parametrize()
+@BOUND
+def test_console_answers_no_5xx(case):
+    _no_server_error(case, GROUP)

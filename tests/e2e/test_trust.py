@@ -3,6 +3,8 @@ nothing; far dates are 4xx; an enterprise reads its case's facts, never the grou
 
 import json
 import time
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -157,3 +159,52 @@ def test_one_token_may_hold_five_streams_and_a_sixth_is_a_clear_429(admin):
         other = token(admin, "group", "sme")  # another token of the same group is not counted
         with http.stream("GET", f"{NOTIFY}/v1/alerts/stream", headers=other) as own:
             assert own.status_code == 200
+
+
+def test_a_group_may_hold_a_hundred_active_silences_and_the_next_is_a_clear_429(admin):
+    """Issue 35.11: silences are re-read every 10 s and scanned at every planning, so a creator's
+    active silences are capped (NOTIFY_MAX_SILENCES_PER_CREATOR, 100); an expired one frees room."""
+    group = token(admin, "group", "mergers")
+    ends_at = (datetime.now(UTC) + timedelta(minutes=30)).isoformat()
+    nowhere = f"cap-test-{uuid.uuid4().hex[:8]}"  # matches no enterprise: delays nobody's deliveries
+    made: list[str] = []
+    try:
+        now = datetime.now(UTC)
+        listed = httpx.get(f"{NOTIFY}/v1/silences?limit=1000", headers=group, timeout=10).json()
+        existing = [
+            s for s in listed if datetime.fromisoformat(s["ends_at"]) > now and s["created_by"] == "mergers"
+        ]
+        for number in range(100 - len(existing)):
+            body = {"matchers": {"enterprise_id": nowhere}, "ends_at": ends_at, "comment": f"cap {number}"}
+            answer = httpx.post(f"{NOTIFY}/v1/silences", json=body, headers=group, timeout=10)
+            assert answer.status_code == 201, answer.text
+            made.append(answer.json()["id"])
+        body = {"matchers": {"enterprise_id": nowhere}, "ends_at": ends_at, "comment": "one too many"}
+        refused = httpx.post(f"{NOTIFY}/v1/silences", json=body, headers=group, timeout=10)
+        assert refused.status_code == 429 and "100 active silences" in refused.json()["detail"]
+        assert (
+            httpx.delete(f"{NOTIFY}/v1/silences/{made.pop()}", headers=group, timeout=10).status_code == 200
+        )
+        again = httpx.post(f"{NOTIFY}/v1/silences", json=body, headers=group, timeout=10)
+        assert again.status_code == 201
+        made.append(again.json()["id"])
+    finally:
+        for silence_id in made:
+            httpx.delete(f"{NOTIFY}/v1/silences/{silence_id}", headers=group, timeout=10)
+
+
+def test_one_token_may_hold_twenty_console_sessions_and_the_next_sign_in_is_a_clear_429(admin):
+    """Issue 35.11: sessions live in the console's memory and are walked at each sign-in."""
+    group = token(admin, "group", "mergers")["Authorization"].removeprefix("Bearer ")
+    clients = [httpx.Client(base_url=CONSOLE, follow_redirects=False, timeout=10) for _ in range(21)]
+    try:
+        for client in clients[:20]:
+            assert client.post("/login", data={"token": group}).status_code == 303
+        refused = clients[20].post("/login", data={"token": group})
+        assert refused.status_code == 429 and "20处登录" in refused.text
+        clients[0].post("/logout")  # signing out frees a place
+        assert clients[20].post("/login", data={"token": group}).status_code == 303
+    finally:
+        for client in clients:
+            client.post("/logout")
+            client.close()

@@ -1,6 +1,7 @@
 """Bad input: fuzzed HTTP calls, garbage on every Kafka input topic, NoSQL operator injection."""
 
 import base64
+import contextlib
 import json
 import uuid
 from typing import Any
@@ -39,26 +40,41 @@ CHECKS = [
 # reads a private attribute pytest 9 no longer has.
 
 
-def fuzz(url: str, headers: dict[str, str], *, exclude: tuple[str, ...] = ()) -> tuple[int, int, list[str]]:
-    """Positive and negative cases for every operation; (operations, calls, failures)."""
+def fuzz(
+    url: str, headers: dict[str, str], *, exclude: tuple[str, ...] = ()
+) -> tuple[dict[str, int], list[str]]:
+    """Positive and negative cases for every operation; (calls per operation, failures). An
+    operation with no call at all is a failure too: a schema nothing can be generated from
+    would otherwise pass unseen (issue 36.8)."""
     schema = schemathesis.openapi.from_url(url + "/openapi.json")
     failures: list[str] = []
-    operations = calls = 0
+    calls: dict[str, int] = {}
     for result in schema.get_all_operations():
         operation = result.ok()
         if operation.path in exclude:
             continue
-        operations += 1
+        name = f"{operation.method.upper()} {operation.path}"
+        calls[name] = 0
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             seen: list[str] = []
             counter: list[int] = []
-            try:
+            # Unsatisfiable: nothing to make negative (no parameters, no body); the positive run counts.
+            with contextlib.suppress(Unsatisfiable):
                 _fuzz_one(operation, mode, headers, seen, counter)()
-            except Unsatisfiable:
-                continue  # nothing to make negative (no parameters, no body)
-            calls += len(counter)
+            calls[name] += len(counter)
             failures.extend(seen)
-    return operations, calls, failures
+        if calls[name] == 0:
+            failures.append(f"{name}: never called (no case could be generated from its schema)")
+    return calls, failures
+
+
+def check_failures(error: BaseException) -> list[BaseException]:
+    """The check failures in what a case raised: schemathesis 4 raises a FailureGroup (an
+    exception group, not an AssertionError) when more than one check fails, a Failure (an
+    AssertionError) for one."""
+    if isinstance(error, BaseExceptionGroup):
+        return [e for inner in error.exceptions for e in check_failures(inner)]
+    return [error] if isinstance(error, AssertionError) else []
 
 
 def _fuzz_one(operation: Any, mode: Any, headers: dict[str, str], seen: list[str], counter: list[int]) -> Any:
@@ -68,9 +84,13 @@ def _fuzz_one(operation: Any, mode: Any, headers: dict[str, str], seen: list[str
         counter.append(1)
         try:
             case.call_and_validate(headers=headers, checks=CHECKS, timeout=30)
-        except AssertionError as error:  # schemathesis' check failures are AssertionErrors
+        except (AssertionError, BaseExceptionGroup) as error:
+            found = check_failures(error)
+            if not found:
+                raise
             if len(seen) < 3:
-                seen.append(f"{operation.method.upper()} {operation.path} ({mode.value}): {error}"[:600])
+                said = "; ".join(str(f) for f in found)
+                seen.append(f"{operation.method.upper()} {operation.path} ({mode.value}): {said}"[:600])
 
     return run
 
@@ -99,9 +119,24 @@ def test_schemathesis(service, port_name, exclude, fuzz_cluster, scenario):
         f"schemathesis over {service}'s OpenAPI (bounded: 25 positive and 25 negative examples per operation)",
         "no 5xx; every status code, content type and body as the OpenAPI documents it",
     )
-    operations, calls, failures = fuzz(fuzz_cluster.url(port_name), fuzz_cluster.admin, exclude=exclude)
-    scenario.measured(f"{operations} operations, {calls} calls, {len(failures)} failures")
+    calls, failures = fuzz(fuzz_cluster.url(port_name), fuzz_cluster.admin, exclude=exclude)
+    writes = [name for name in calls if not name.startswith("GET ")]
+    scenario.measured(
+        f"{len(calls)} operations ({len(writes)} writes), {sum(calls.values())} calls, "
+        f"fewest calls of one operation {min(calls.values())}, {len(failures)} failures"
+    )
+    assert writes, f"{service}: no write operation was fuzzed"
     assert not failures, "\n\n".join(failures)
+
+
+def test_a_failure_group_from_schemathesis_is_recorded_not_lost():
+    """Issue 36.8: two failing checks come as a FailureGroup, which is not an AssertionError."""
+    from schemathesis.core.failures import Failure, FailureGroup
+
+    one = Failure(operation="GET /x", title="Server error", message="500")
+    group = FailureGroup([one, Failure(operation="GET /x", title="Schema", message="bad")], "2 failures")
+    assert [str(f.title) for f in check_failures(group)] == ["Server error", "Schema"]  # type: ignore[attr-defined]
+    assert check_failures(one) == [one] and check_failures(ValueError("x")) == []
 
 
 # ------------------------------------------------------------------ garbage on Kafka

@@ -61,16 +61,28 @@ def named(overlay: str, kind: str, name: str) -> dict[str, Any]:
 # ------------------------------------------------------------------ custom resources
 
 
-def strict(schema: Any) -> Any:
+BRANCHES = ("oneOf", "anyOf", "allOf")
+
+
+def strict(schema: Any, *, branch: bool = False) -> Any:
     """The CRD schema with unknown fields refused where the API server would prune them, so that a
-    misspelt field fails here instead of vanishing silently in the cluster."""
+    misspelt field fails here instead of vanishing silently in the cluster.
+
+    A branch of oneOf/anyOf/allOf is left as it is: it names only the fields it is about (Strimzi's
+    volume: `oneOf: [{properties: {secret: {}, configMap: {}, …}}]`), and the object it judges
+    has its own (issue 41.5: tightened, it refused every valid volume)."""
     if isinstance(schema, list):
         return [strict(item) for item in schema]
     if not isinstance(schema, dict):
         return schema
-    result = {key: strict(value) for key, value in schema.items()}
+    result = {
+        key: [strict(item, branch=True) for item in value] if key in BRANCHES and isinstance(value, list)
+        else strict(value)
+        for key, value in schema.items()
+    }  # fmt: skip
     if (
-        "properties" in result
+        not branch
+        and "properties" in result
         and "additionalProperties" not in result
         and not result.get("x-kubernetes-preserve-unknown-fields")
     ):
@@ -122,6 +134,17 @@ def test_the_crd_validation_refuses_a_misspelt_field():
     assert errors and "partition" in errors[0]
     topic["spec"] = {"partitions": "three"}
     assert any("three" in error for error in validation_errors(topic))
+
+
+def test_a_valid_strimzi_volume_passes_and_a_misspelt_one_still_fails():
+    """Issue 41.5: strict() tightened oneOf branches, so a valid pod-template volume was refused."""
+    kafka = named("dev", "Kafka", "liaison")
+    template = {"pod": {"volumes": [{"name": "extra-ca", "secret": {"secretName": "extra-ca"}}]}}
+    valid = {**kafka, "spec": {**kafka["spec"], "kafka": {**kafka["spec"]["kafka"], "template": template}}}
+    assert list(validation_errors(valid)) == []
+    template = {"pod": {"volumes": [{"name": "extra-ca", "secrett": {"secretName": "extra-ca"}}]}}
+    misspelt = {**kafka, "spec": {**kafka["spec"], "kafka": {**kafka["spec"]["kafka"], "template": template}}}
+    assert list(validation_errors(misspelt))
 
 
 def test_the_core_validation_refuses_a_misspelt_field():
@@ -324,3 +347,144 @@ def test_every_topic_and_rules_own_topics_have_at_least_min_insync_replicas(over
     assert least <= replication <= broker_count(overlay)
     if overlay == "prod":
         assert (replication, env.get("RULES_TABLE_STANDBY_REPLICAS")) == (3, "1")
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_nothing_leaves_but_dns_the_namespace_and_notifys_deliveries_to_public_addresses(overlay):
+    """Issue 35.12: egress denied by default; within the namespace to the services, the broker and
+    the database; DNS; notify alone reaches out, to public addresses on mail and web ports."""
+    deny = named(overlay, "NetworkPolicy", "default-deny-egress")
+    assert deny["spec"]["policyTypes"] == ["Egress"] and "egress" not in deny["spec"]
+    assert deny["spec"]["podSelector"] == {"matchLabels": {"app.kubernetes.io/part-of": "liaison"}}
+    outward = []
+    for policy in of_kind(overlay, "NetworkPolicy"):
+        for rule in policy["spec"].get("egress", []):
+            for peer in rule["to"]:
+                if "ipBlock" in peer:
+                    outward.append((policy["spec"]["podSelector"], peer["ipBlock"], rule["ports"]))
+                else:  # a selector: pods of this namespace, or the cluster's DNS
+                    assert peer.keys() <= {"podSelector", "namespaceSelector"}, policy["metadata"]["name"]
+                    if "namespaceSelector" in peer:
+                        assert peer["podSelector"] == {"matchLabels": {"k8s-app": "kube-dns"}}
+    ((selector, block, ports),) = outward
+    assert selector == {"matchLabels": {"app.kubernetes.io/name": "notify"}}
+    assert block["cidr"] == "0.0.0.0/0"
+    assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"} <= set(
+        block["except"]
+    )
+    assert {p["port"] for p in ports} == {80, 443, 25, 465, 587}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_no_pod_mounts_a_service_account_token_and_ingest_holds_only_the_admin_tokens_digest(overlay):
+    """Issue 35.12: no Liaison pod talks to the Kubernetes API; the internet-facing ingest pod
+    holds `sha256:<digest>` of the admin token (liaison_common.tokens.is_admin_token), never it."""
+    for kind in WORKLOADS:
+        for workload in of_kind(overlay, kind):
+            pod = workload["spec"]["template"]["spec"]
+            assert pod.get("automountServiceAccountToken") is False, workload["metadata"]["name"]
+    (ingest,) = [w for w in of_kind(overlay, "Deployment") if w["metadata"]["name"] == "ingest"]
+    admin = [
+        variable["valueFrom"]["secretKeyRef"]
+        for container in containers(ingest)
+        for variable in container.get("env", [])
+        if variable["name"] == "LIAISON_ADMIN_TOKEN"
+    ]
+    assert admin == [{"name": "liaison-admin-token", "key": "sha256"}]
+
+
+def test_the_kafka_version_is_one_the_strimzi_operator_supports():
+    """Issue 41.1: Strimzi 1.2.0 no longer runs Kafka 4.1.x; the version asked for is checked
+    against the operator's own list (vendored beside its CRDs, its default checked by fetch.sh)."""
+    crds = sorted((K8S / "crds").glob("strimzi-*-kafkas.yaml"))
+    strimzi = crds[0].name.split("-")[1]
+    listed = yaml.safe_load(
+        (K8S / "crds" / f"strimzi-{strimzi}-kafka-versions.yaml").read_text(encoding="utf-8")
+    )
+    supported = {entry["version"] for entry in listed["versions"] if entry["supported"]}
+    assert "4.1.0" not in supported and supported  # the list says what the issue found
+    for overlay in OVERLAYS:
+        version = named(overlay, "Kafka", "liaison")["spec"]["kafka"]["version"]
+        assert version in supported, f"{overlay}: Strimzi {strimzi} does not run Kafka {version}"
+
+
+def keda_kafka_parameters() -> dict[str, dict[str, Any]]:
+    path = next((K8S / "crds").glob("keda-*-kafka-scaler-parameters.yaml"))
+    return {p["name"]: p for p in yaml.safe_load(path.read_text(encoding="utf-8"))["parameters"]}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_keda_kafka_trigger_names_only_parameters_keda_reads_with_values_it_takes(overlay):
+    """Issue 41.5: KEDA ignores a misspelt key silently and refuses a bad value at run time; the
+    keys and values are checked against the Kafka scaler's own parameter list (from its source)."""
+    parameters = keda_kafka_parameters()
+    for scaled in of_kind(overlay, "ScaledObject"):
+        for trigger in scaled["spec"]["triggers"]:
+            assert trigger["type"] == "kafka"
+            for key, value in trigger["metadata"].items():
+                assert key in parameters, f"KEDA's Kafka scaler has no parameter {key!r}"
+                spec = parameters[key]
+                assert "triggerMetadata" in spec["order"], f"{key} is not read from the trigger's metadata"
+                assert isinstance(value, str), f"{key}: trigger metadata values are strings"
+                if "enum" in spec:
+                    assert value in spec["enum"], f"{key}={value!r} not in {spec['enum']}"
+                if spec["type"] == "bool":
+                    assert value in ("true", "false"), f"{key}={value!r}"
+                if spec["type"] in ("int64", "int"):
+                    assert int(value) >= 0, f"{key}={value!r}"
+            for required in ("bootstrapServers", "consumerGroup", "topic", "lagThreshold"):
+                assert required in trigger["metadata"], required
+            auth = named(overlay, "TriggerAuthentication", trigger["authenticationRef"]["name"])
+            for reference in auth["spec"]["secretTargetRef"]:
+                spec = parameters[reference["parameter"]]
+                assert "authParams" in spec["order"], f"{reference['parameter']} is not an auth parameter"
+
+
+def cel_rules(schema: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], dict[str, Any]]]:
+    """Every x-kubernetes-validations rule of a CRD schema, with the path of the object it judges."""
+    if not isinstance(schema, dict):
+        return
+    for rule in schema.get("x-kubernetes-validations", []):
+        yield path, rule
+    for name, child in (schema.get("properties") or {}).items():
+        yield from cel_rules(child, (*path, name))
+
+
+def test_the_crds_cel_rules_hold_for_every_built_object():
+    """Issue 41.5: the API server evaluates the CRDs' CEL rules (KEDA's min ≤ max replicas,
+    Strimzi's listener and user rules); a manifest that breaks one is refused at apply time."""
+    import celpy
+
+    environment = celpy.Environment()
+    checked = 0
+    rules_by_kind: dict[tuple[str, str], list[tuple[tuple[str, ...], dict[str, Any]]]] = {}
+    for path in sorted((K8S / "crds").glob("*.yaml")):
+        for crd in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            if not crd or crd.get("kind") != "CustomResourceDefinition":
+                continue
+            for version in crd["spec"]["versions"]:
+                key = (f"{crd['spec']['group']}/{version['name']}", crd["spec"]["names"]["kind"])
+                rules_by_kind[key] = list(cel_rules(version["schema"]["openAPIV3Schema"]))
+    for overlay in OVERLAYS:
+        for document in built(overlay):
+            for where, rule in rules_by_kind.get(
+                (document.get("apiVersion", ""), document.get("kind", "")), []
+            ):
+                target: Any = document
+                for step in where:
+                    target = target.get(step) if isinstance(target, dict) else None
+                if not isinstance(target, dict):
+                    continue  # the object the rule judges is not there
+                program = environment.program(environment.compile(rule["rule"]))
+                holds = program.evaluate({"self": celpy.json_to_cel(target)})
+                assert holds, (
+                    f"{overlay}: {document['kind']} {document['metadata']['name']}: {rule.get('message')}"
+                )
+                checked += 1
+    assert checked, "no CEL rule was evaluated"
+    # And the rule does refuse what it should: KEDA's min ≤ max.
+    (where, rule), *_ = [
+        r for r in rules_by_kind[("keda.sh/v1alpha1", "ScaledObject")] if "minReplicaCount" in r[1]["rule"]
+    ]
+    program = environment.program(environment.compile(rule["rule"]))
+    assert not program.evaluate({"self": celpy.json_to_cel({"minReplicaCount": 5, "maxReplicaCount": 3})})

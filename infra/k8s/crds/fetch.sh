@@ -24,6 +24,10 @@ from_go_module github.com/kedacore/keda/v2 "$KEDA" config/crd/bases/keda.sh_scal
   "keda-$KEDA-scaledobjects.yaml"
 from_go_module github.com/kedacore/keda/v2 "$KEDA" config/crd/bases/keda.sh_triggerauthentications.yaml \
   "keda-$KEDA-triggerauthentications.yaml"
+# The parameters KEDA's Kafka scaler reads, from its own source (the tags of kafka_scaler.go).
+unzip -p "$WORK/github.com_kedacore_keda_v2-$KEDA.zip" "github.com/kedacore/keda/v2@v$KEDA/pkg/scalers/kafka_scaler.go" \
+  | python3 "$HERE/keda_scaler_parameters.py" >"$HERE/keda-$KEDA-kafka-scaler-parameters.yaml"
+echo "wrote keda-$KEDA-kafka-scaler-parameters.yaml (KEDA v$KEDA, pkg/scalers/kafka_scaler.go)"
 from_go_module github.com/prometheus-operator/prometheus-operator "$PROMETHEUS_OPERATOR" \
   example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml \
   "prometheus-operator-$PROMETHEUS_OPERATOR-servicemonitors.yaml"
@@ -50,3 +54,12 @@ model=io.strimzi.api.kafka.model
   "$model.topic.KafkaTopic=$HERE/strimzi-$STRIMZI-kafkatopics.yaml" \
   "$model.user.KafkaUser=$HERE/strimzi-$STRIMZI-kafkausers.yaml"
 echo "wrote strimzi-$STRIMZI-*.yaml (io.strimzi:crd-generator $STRIMZI over io.strimzi:api $STRIMZI)"
+
+# The Kafka version Strimzi runs by default: its parent POM's kafka.version must be the default
+# of strimzi-$STRIMZI-kafka-versions.yaml (transcribed from the operator's own kafka-versions.yaml).
+default_kafka="$(curl -fsS -m 120 "https://repo.maven.apache.org/maven2/io/strimzi/strimzi/$STRIMZI/strimzi-$STRIMZI.pom" \
+  | sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' | head -1)"
+grep -q "version: $default_kafka, supported: true, default: true" "$HERE/strimzi-$STRIMZI-kafka-versions.yaml" \
+  || { echo "Strimzi $STRIMZI's POM says Kafka $default_kafka: update strimzi-$STRIMZI-kafka-versions.yaml" >&2; exit 1; }
+echo "checked strimzi-$STRIMZI-kafka-versions.yaml against the POM's Kafka $default_kafka"
+

@@ -39,3 +39,15 @@ def test_every_service_authenticates_through_the_shared_dependency():
     assert {"ingest", "registry", "notify", "console"} <= users
     # Nobody reads the Authorization header its own way (liaison_common.web does it once).
     assert [path.name for path, text in sources.items() if "authenticate_request(" in text] == []
+
+
+def test_a_service_may_hold_only_the_admin_tokens_digest():
+    """Issue 35.12: the internet-facing ingest pod holds `sha256:<digest>`, never the admin token,
+    and still knows the admin when it comes."""
+    admin = "admin-token-0123456789abcdef"
+    digest = f"sha256:{hash_token(admin)}"
+    assert tokens.authenticate_from_memory(admin, admin_token=digest) == tokens.Principal("admin", "admin")
+    assert tokens.authenticate_from_memory(digest, admin_token=digest) != tokens.Principal("admin", "admin")
+    assert tokens.authenticate_from_memory(admin + "x", admin_token=digest) != tokens.Principal(
+        "admin", "admin"
+    )

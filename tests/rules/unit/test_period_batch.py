@@ -26,6 +26,31 @@ class SlowTopic:
         self.batches.append(json.loads(value)["seen"])
 
 
+class GatedTopic:
+    """Records each sent batch; the first send begins and then waits until the test opens the
+    gate, so "a send in flight" is a state the test holds, not a moment it hopes to hit."""
+
+    def __init__(self) -> None:
+        self.begun = asyncio.Event()
+        self.gate = asyncio.Event()
+        self.batches: list[list[dict[str, str]]] = []
+
+    async def send(self, value: bytes) -> None:
+        if not self.begun.is_set():  # the first send is the one held in flight
+            self.begun.set()
+            await self.gate.wait()
+        self.batches.append(json.loads(value)["seen"])
+
+
+async def until(condition, timeout: float = 10.0) -> None:
+    """Wait for an event, bounded generously: the test holds on a busy machine (issue 36.11)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "it never happened"
+        await asyncio.sleep(0.005)
+
+
 def run(loop_factory, main) -> None:
     loop = loop_factory()
     try:
@@ -46,7 +71,7 @@ def test_a_full_batch_leaves_at_once_and_the_rest_after_the_linger(loop_factory)
         for n in range(PeriodBatch.MAX_ITEMS + 50):
             await batch.add(seen(n))
         assert [len(b) for b in topic.batches] == [PeriodBatch.MAX_ITEMS]
-        await asyncio.sleep(PeriodBatch.LINGER * 3)
+        await until(lambda: len(topic.batches) == 2)  # the rest, after the linger (an event, not a time)
         assert [len(b) for b in topic.batches] == [PeriodBatch.MAX_ITEMS, 50]
 
     run(loop_factory, main)
@@ -58,15 +83,21 @@ def test_a_full_batch_leaves_at_once_and_the_rest_after_the_linger(loop_factory)
 def test_flush_before_a_commit_waits_for_a_send_in_flight(loop_factory) -> None:
     """The commit must not pass reports whose period events are not yet in the producer: a
     flush that finds a lingered batch on its way waits for it, then sends what came since."""
-    topic = SlowTopic(delay=0.1)
+    topic = GatedTopic()
     batch = PeriodBatch(topic.send)
 
     async def main() -> None:
         await batch.add(seen(1))
-        await asyncio.sleep(PeriodBatch.LINGER + 0.02)  # the lingered send has begun, not ended
+        await until(topic.begun.is_set)  # the lingered send has begun, and is held: not ended
         assert topic.batches == []
         await batch.add(seen(2))
-        await batch.flush()  # what the consumer calls before it commits
+        flush = asyncio.get_running_loop().create_task(
+            batch.flush()
+        )  # what the consumer calls before it commits
+        await asyncio.sleep(0)
+        assert not flush.done() and topic.batches == []  # it waits for the send in flight
+        topic.gate.set()
+        await flush
         assert [[i["report_id"] for i in b] for b in topic.batches] == [["r1"], ["r2"]]
         assert len(batch) == 0
 

@@ -18,23 +18,45 @@ class Recorder:
         self.sent.append((key, value))
 
 
+async def until(condition, timeout: float = 10.0) -> None:
+    """Wait for an event, not for a time: the test holds on a busy machine (issue 36.11)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "the tick never left"
+        await asyncio.sleep(0.005)
+
+
 @pytest.mark.parametrize("loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop])
 def test_many_quiet_reports_in_a_moment_ask_for_one_tick(monkeypatch, loop_factory) -> None:
     topic = Recorder()
     monkeypatch.setattr(reporting_agent, "periods_topic", topic)
     monkeypatch.setattr(reporting_agent, "_tick_due", [0.0])
+    planned: list[float] = []
 
     async def trickle() -> None:
-        for _ in range(20):  # twenty quiet reports within the half second after a check
-            reporting_agent.tick_after(0.1)
-            await asyncio.sleep(0.001)
-        await asyncio.sleep(0.2)  # the tick leaves
+        loop = asyncio.get_running_loop()
+        real = loop.call_later
+
+        def counted(delay, callback, *args, **kwargs):  # every tick the agent plans, counted
+            if getattr(callback, "__name__", "") == "send_tick":
+                planned.append(delay)
+            return real(delay, callback, *args, **kwargs)
+
+        monkeypatch.setattr(loop, "call_later", counted)
+        for _ in range(20):  # twenty quiet reports before the planned tick leaves
+            reporting_agent.tick_after(0.2)
+            await asyncio.sleep(0)
+        assert planned == [0.2]  # one tick planned for all twenty, however slow the machine
+        await until(lambda: len(topic.sent) == 1)
+        await until(lambda: loop.time() >= reporting_agent._tick_due[0])
         reporting_agent.tick_after(0.05)  # a later quiet report asks for the next one
-        await asyncio.sleep(0.15)
+        await until(lambda: len(topic.sent) == 2)
 
     loop = loop_factory()
     try:
         loop.run_until_complete(trickle())
     finally:
         loop.close()
+    assert planned == [0.2, 0.05]
     assert topic.sent == [(b"periods", b'{"tick": true}')] * 2
