@@ -13,7 +13,10 @@ from tests.faults.cluster import Cluster
 SCENARIOS: list[report.Scenario] = []
 
 
-@pytest.fixture(scope="session")
+# Package scope: the cluster (a broker, FerretDB and four services) stops once the fault suite
+# is done, instead of loading the machine under every later test of `make test` (a rules test
+# that shares a busy machine with it fell short of its cases in two full runs).
+@pytest.fixture(scope="package")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     root = Path(tmp_path_factory.mktemp("fault-cluster"))
     cluster = Cluster(root)

@@ -577,14 +577,15 @@ def notify_armed(cluster: Cluster, failpoint: str, **settings: str) -> Any:
 def test_notify_killed_between_storing_and_planning_still_sends_each_notification_once(
     healthy_cluster, scenario
 ):
-    """Issue 35.6: a writer killed (SIGKILL, the real process) after storing a reopening or an
-    escalation and before planning its notifications: Kafka redelivers the command and the
-    notification goes out, once."""
+    """Issue 35.6: a writer killed (SIGKILL, the real process) after storing a reopening and
+    before planning its notifications: Kafka redelivers the command and the notification goes
+    out, once. (The escalation's failpoint, notify.escalated.after-store, exists; its scenario
+    is not here yet: in its first fault run the escalation was never planned after the restart.)"""
     scenario.describe(
         "notify killed (SIGKILL) between storing a case's change and planning its notifications, "
-        "for a reopening (an acknowledgement timed out) and for an escalation",
-        "after the restart the redelivered command plans what was left undone: the reopening and "
-        "the escalation each reach the group's receiver exactly once",
+        "for a reopening (an acknowledgement timed out)",
+        "after the restart the redelivered command plans what was left undone: the reopening "
+        "reaches the group's receiver exactly once",
     )
     cluster, run, year = healthy_cluster, uuid.uuid4().hex[:6], 2019
     receiver = Receiver(WEBHOOK_SECRET)
@@ -605,10 +606,39 @@ def test_notify_killed_between_storing_and_planning_still_sends_each_notificatio
         wait_until(
             "the reopening delivered", lambda: receiver.alert_ids().count(reopened_id) >= 2, timeout=120
         )
-        # An escalation: a major incident nobody acknowledges for 3 s.
+        # A marker after it: once it is delivered, any second plan of the reopening would be too.
+        marker = stated_report(run, ENTERPRISES[2], year, 1, "workforce")
+        submit_all(cluster, [marker])
+        wait_until(
+            "the marker delivered",
+            lambda: alert_id("workforce_cut", marker) in receiver.alert_ids(),
+            timeout=120,
+        )
+        delivered = Counter(receiver.alert_ids())
+        assert delivered[reopened_id] == 2, delivered  # received, then reopened: each once
+        scenario.measured(
+            f"{delivered[reopened_id]} deliveries of the reopened case, the second after a SIGKILL at its failpoint"
+        )
+    finally:
+        receiver.down()
+
+
+def test_notify_killed_between_storing_and_planning_an_escalation_still_sends_it_once(
+    healthy_cluster, scenario
+):
+    """Issue 35.6, the escalation: notify killed (SIGKILL) after storing an escalation and before
+    planning its notification; the redelivered command plans it, once."""
+    scenario.describe(
+        "notify killed (SIGKILL) between storing an escalation and planning its notification",
+        "after the restart the escalation reaches the comprehensive group's receiver exactly once",
+    )
+    cluster, run, year = healthy_cluster, uuid.uuid4().hex[:6], 2019
+    receiver = Receiver(WEBHOOK_SECRET)
+    try:
+        subscribe(cluster, "comprehensive", receiver)
         incident = {"incident_id": f"{run}-fire", "enterprise_id": ENTERPRISES[1], "category": "safety",
                     "occurred_at": f"{year}-03-05T09:00:00+08:00", "severity": "critical", "summary": "故障测试：火情"}  # fmt: skip
-        escalated_id = f"major_incident.{ENTERPRISES[1]}.{run}-fire"
+        escalated_id = f"major_incident.{ENTERPRISES[1]}.{year}-03-05.{run}-fire"
         with notify_armed(
             cluster, "notify.escalated.after-store", NOTIFY_ESCALATION_DELAY_SECONDS="3"
         ) as armed:
@@ -621,34 +651,29 @@ def test_notify_killed_between_storing_and_planning_still_sends_each_notificatio
             f"{cluster.url('notify')}/v1/alerts/{escalated_id}", headers=cluster.admin, timeout=30
         )
         assert stored.status_code == 200, stored.text
-        wait_until("the escalation delivered", lambda: escalated_in(receiver, escalated_id), timeout=120)
-        # A marker after both: once it is delivered, any second plan of either would be too.
-        marker = stated_report(run, ENTERPRISES[2], year, 1, "workforce")
-        submit_all(cluster, [marker])
+        assert stored.json()["escalation_level"] == 1  # stored before the kill
         wait_until(
-            "the marker delivered",
-            lambda: alert_id("workforce_cut", marker) in receiver.alert_ids(),
-            timeout=120,
+            "the escalation delivered", lambda: "escalation" in kinds_of(receiver, escalated_id), timeout=120
         )
-        delivered = Counter(receiver.alert_ids())
-        assert delivered[reopened_id] == 2, delivered  # received, then reopened: each once
-        assert sum(1 for kind in notification_kinds(receiver, escalated_id) if kind == "escalation") == 1
-        scenario.measured(
-            f"{delivered[reopened_id]} deliveries of the reopened case and 1 escalation, each after a SIGKILL at its failpoint"
+        marker = {**incident, "incident_id": f"{run}-marker", "enterprise_id": ENTERPRISES[2]}
+        assert (
+            httpx.post(
+                f"{cluster.url('ingest')}/v1/incidents", json=marker, headers=cluster.admin, timeout=30
+            ).status_code
+            == 202
         )
+        marker_id = f"major_incident.{ENTERPRISES[2]}.{year}-03-05.{run}-marker"
+        wait_until("the marker delivered", lambda: marker_id in receiver.alert_ids(), timeout=120)
+        assert kinds_of(receiver, escalated_id).count("escalation") == 1
+        scenario.measured("1 escalation delivered after a SIGKILL at its failpoint")
     finally:
         receiver.down()
 
 
-def notification_kinds(receiver: Receiver, alert: str) -> list[str]:
+def kinds_of(receiver: Receiver, alert: str) -> list[str]:
     """The kind of each notification that carried the alert (alerts, escalation, …)."""
-    kinds = []
-    for request in receiver.requests:
-        payload = json.loads(request["body"])
-        if any(a["labels"].get("alert_id") == alert for a in payload.get("alerts", [])):
-            kinds.append(str(payload["liaison"]["kind"]))
-    return kinds
-
-
-def escalated_in(receiver: Receiver, alert: str) -> bool:
-    return "escalation" in notification_kinds(receiver, alert)
+    return [
+        str(json.loads(request["body"])["liaison"]["kind"])
+        for request in receiver.requests
+        if any(a["labels"].get("alert_id") == alert for a in json.loads(request["body"]).get("alerts", []))
+    ]
