@@ -2,7 +2,7 @@
 
 from typing import TYPE_CHECKING, Any
 
-from liaison_common.events import AlertEvent
+from liaison_common.events import AlertEvent, ProblemEvent
 from liaison_common.registry_view import RegistryView
 from liaison_common.routing import DEFAULT_ROUTE_RULES, Route, RouteRule, Subject, resolve_routes
 from services.rules.detectors import SUBJECT_FIELDS
@@ -16,7 +16,7 @@ from services.rules.measures import (
 
 if TYPE_CHECKING:
     from services.rules.cases import CaseUpdate
-    from services.rules.detectors import EnterpriseFacts
+    from services.rules.detectors import EnterpriseFacts, Problem
 
 
 def alert_id(problem: dict[str, Any]) -> str:
@@ -129,6 +129,25 @@ def build_alert(
     if correction is not None:
         alert["correction"] = correction
     return AlertEvent.model_validate(alert).model_dump(mode="json", exclude_none=True)
+
+
+def problem_and_alert(
+    problem: "Problem",
+    view: RegistryView,
+    *,
+    detected_at: str,
+    submitted_at: str | None = None,
+    case: "CaseUpdate | None" = None,
+    correction: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A detected problem as the problems topic carries it (ProblemEvent: a detector that built
+    a problem wrongly fails here) and its routed alert, from the same fields."""
+    fields = problem.as_dict()
+    if submitted_at is not None:
+        fields["submitted_at"] = submitted_at
+    value = ProblemEvent.model_validate(fields).model_dump(mode="json", exclude_none=True)
+    alert = build_alert(value, view, detected_at=detected_at, case=case, correction=correction)
+    return value, alert
 
 
 def resolution_alert(

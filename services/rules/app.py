@@ -1,8 +1,10 @@
 """The rules service: a Faust app whose agents detect problems and route them as alerts.
 
-  reports ──┐                       ┌─► problems (each detected problem, before routing)
-  incidents ├─► detection agents ───┼─► alerts   (the same problem, routed)
-  wg-reports┘                       └─► rules-periods (1 partition) ──► reporting agent
+  reports ───┐                      ┌─► problems (each detected problem, before routing)
+  wg-reports ┴─► detection agents ──┼─► alerts   (the same problem, routed)
+  incidents ───► urgent lane ───────┤   (a consumer group and producer of its own: never
+                                    │    behind a backlog of reports; urgent_lane.py)
+                                    └─► rules-periods (1 partition) ──► reporting agent
                                                                         ├─► problems + alerts (report_overdue)
             registry ──► RegistryView (every worker, in memory)         └─► reporting (completeness)
 
@@ -11,7 +13,8 @@ Run: python -m services.rules worker -l info   (RULES_* variables configure it, 
 Where things are:
   app.py              this file: the Faust app, its topics and tables, the state workers share
   outputs.py          reading an input, dead-lettering it, and publishing problems, alerts, periods
-  detection.py        the detection agents (reports, incidents, work-group reports)
+  detection.py        the detection agents (reports, work-group reports), and the urgent lane's task
+  urgent_lane.py      incidents apart: their own consumer group and producer
   reporting_agent.py  the reporting agent: overdue reporters and completeness
   regional_agent.py   the regions' growth against 附件1's targets (CONTRACT.md §7)
   operations.py       the registry view, metrics, health, the progress watch
@@ -150,7 +153,6 @@ RAW: dict[str, Any] = {
     "value_serializer": "raw",
 }
 reports_topic = app.topic(settings.reports_topic, **RAW)
-incidents_topic = app.topic(settings.incidents_topic, **RAW)
 workgroup_reports_topic = app.topic(settings.workgroup_reports_topic, **RAW)
 problems_topic = app.topic(settings.problems_topic, **RAW)
 alerts_topic = app.topic(settings.alerts_topic, **RAW)
@@ -173,11 +175,11 @@ region_growth = app.Table("region-growth", default=dict, partitions=1, key_type=
 # One key, "state": the reporting state of services.rules.reporting (one partition, one owner).
 reporting_state = app.Table("reporting-state", default=dict, partitions=1, key_type=str)
 
-# The topics the agents read (their lag is measured, their progress watched).
+# The topics the agents read (their lag is measured, their progress watched). Incidents are read
+# by the urgent lane (urgent_lane.py), which measures its own lag.
 INPUT_TOPICS = frozenset(
     {
         settings.reports_topic,
-        settings.incidents_topic,
         settings.workgroup_reports_topic,
         settings.periods_topic,
     }

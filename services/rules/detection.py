@@ -1,15 +1,15 @@
-"""The detection agents: enterprise reports, incidents and work-group reports become problems,
-and each problem its routed alert (the detectors themselves are in detectors.py)."""
+"""The detection agents: enterprise reports and work-group reports become problems, and each
+problem its routed alert (the detectors themselves are in detectors.py); incidents take the
+urgent lane (urgent_lane.py), started here as a task of the worker."""
 
 from typing import Any
 
-from liaison_common.events import EnterpriseReport, Incident, WorkgroupReport
+from liaison_common.events import EnterpriseReport, WorkgroupReport
 from services.rules import quality
 from services.rules.app import (
     app,
     cases,
     history,
-    incidents_topic,
     registry,
     registry_ready,
     reports_topic,
@@ -26,7 +26,6 @@ from services.rules.detectors import (
     data_query_problem,
     detect,
     history_before,
-    incident_problem,
     is_replaced,
     judged_types,
     period_holder,
@@ -53,6 +52,7 @@ from services.rules.outputs import (
     work_group_facts,
 )
 from services.rules.regional_agent import judged_for_region, send_contribution
+from services.rules.urgent_lane import UrgentLane
 
 
 # iterate_at_once: every agent starts iterating its stream at once, and the worker has read the
@@ -210,22 +210,22 @@ async def correct_cases(
         cases[subject.id] = book.data
 
 
-@app.agent(incidents_topic)
-async def detect_in_incidents(stream: Any) -> None:
-    async for event in stream.events():
-        await registry_ready.wait()  # inside the loop: see iterate_at_once
-        await guarded(raw_message(event), handle_incident)
+# Incidents take the urgent lane (urgent_lane.py): a consumer group and producer of their own in
+# each worker, so that no backlog of reports is ever ahead of them.
+urgent_lane = UrgentLane(
+    settings.kafka_bootstrap_servers,
+    f"{settings.app_id}-urgent",
+    settings.app_id,  # where incidents were committed before they had a lane
+    settings.incidents_topic,
+    {"problems": settings.problems_topic, "alerts": settings.alerts_topic, "dlq": settings.dlq_topic},
+    registry,
+    registry_ready,
+)
 
 
-async def handle_incident(raw: RawMessage, started: float) -> None:
-    incident = await parse(raw, Incident)
-    if incident is None:
-        return
-    facts = facts_of(incident.enterprise_id) or EnterpriseFacts(
-        incident.enterprise_id, incident.enterprise_id
-    )
-    await emit_problem(incident_problem(facts, incident), submitted_at=incident.occurred_at.isoformat())
-    done(raw, started)
+@app.task
+async def run_urgent_lane() -> None:
+    await urgent_lane.run()
 
 
 @app.agent(workgroup_reports_topic)

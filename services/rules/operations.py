@@ -22,6 +22,7 @@ from services.rules.app import (
     settings,
     thresholds,
 )
+from services.rules.detection import urgent_lane
 from services.rules.metrics import CONSUMER_LAG, REGISTRY_ENTITIES, TABLE_KEYS
 from services.rules.watchdog import GroupOffsets, ProgressWatch, start_over
 
@@ -108,6 +109,10 @@ async def health_page(web: Any, request: Any) -> Any:
         "enterprises_known": registry.count("enterprise"),
         "assigned_partitions": len(app.consumer.assignment()),
         "table_keys": {"enterprise-history": len(history), "reporting-state": len(reporting_state)},
+        "urgent_lane": {
+            "assigned_partitions": len(urgent_lane.assigned),
+            "incidents_handled": urgent_lane.handled,
+        },
     }
     return web.json(body, status=200 if registry_ready.is_set() else 503)
 

@@ -13,10 +13,9 @@ from pydantic import ValidationError
 
 from liaison_common import jsonbytes
 from liaison_common.deadletter import RawMessage, dead_letter
-from liaison_common.events import ProblemEvent
 from liaison_common.validation import field_errors
 from services.rules import reporting
-from services.rules.alerts import build_alert, resolution_alert, withdrawal_alert
+from services.rules.alerts import problem_and_alert, resolution_alert, withdrawal_alert
 from services.rules.app import (
     alerts_topic,
     app,
@@ -100,17 +99,16 @@ async def emit_problem(
     cost is per event consumed, and a second hop doubled it (docs/benchmarks.md). The problems
     topic still holds every detected problem, before routing, as the contract has it.
     """
-    fields = problem.as_dict()
-    if submitted_at is not None:
-        fields["submitted_at"] = submitted_at
-    # The problems topic's contract (liaison_common.events.ProblemEvent): a detector that built
-    # a problem wrongly fails here, and the guard dead-letters its input with the reason.
-    value = ProblemEvent.model_validate(fields).model_dump(mode="json", exclude_none=True)
+    value, alert = problem_and_alert(
+        problem,
+        registry,
+        detected_at=datetime.now(UTC).isoformat(),
+        submitted_at=submitted_at,
+        case=case,
+        correction=correction,
+    )
     await produce(problems_topic, problem.subject_id.encode(), jsonbytes.dumps(value))
     PROBLEMS.labels(problem.type).inc()
-    alert = build_alert(
-        value, registry, detected_at=datetime.now(UTC).isoformat(), case=case, correction=correction
-    )
     await produce(alerts_topic, alert["alert_id"].encode(), jsonbytes.dumps(alert))
     for route in alert["routes"]:
         ALERTS.labels(route["group_id"], route["role"]).inc()

@@ -171,9 +171,23 @@ def test_malformed_events_go_to_the_dead_letter_topic_and_the_worker_keeps_going
         ],
     )
     publish(kafka_bootstrap, rules_topics["periods_topic"], [(b"x", b"[]")])
+    # The urgent lane (incidents) dead-letters alike, naming the field.
+    publish(
+        kafka_bootstrap,
+        rules_topics["incidents_topic"],
+        [(b"x", b'{"kind": "incident", "incident_id": "i"}')],
+    )
     worker.wait_ready()
-    dead = wait_for_events(kafka_bootstrap, rules_topics["dlq_topic"], lambda e: len(e) >= 4, timeout=90)
-    assert sorted(d["reason"] for d in dead) == ["invalid", "invalid", "not_json", "unknown_reference"]
+    dead = wait_for_events(kafka_bootstrap, rules_topics["dlq_topic"], lambda e: len(e) >= 5, timeout=90)
+    assert sorted(d["reason"] for d in dead) == [
+        "invalid",
+        "invalid",
+        "invalid",
+        "not_json",
+        "unknown_reference",
+    ]
+    from_the_lane = [d for d in dead if d["source"]["topic"] == rules_topics["incidents_topic"]]
+    assert ["body", "enterprise_id"] in [e["loc"] for e in from_the_lane[0]["detail"]]
     assert all(d["rejected_by"] == "rules" for d in dead)
     alerts = alerts_by_id(kafka_bootstrap, rules_topics["alerts_topic"], lambda a: len(a) >= 1)
     assert "production_halt.chalco-qinghai.2011-12-11" in alerts
