@@ -1,6 +1,7 @@
 """Rules throughput and latency on this machine, beside a bare aiokafka consume-and-produce loop.
 
   make bench-rules            (N=5000 by default; N=20000 make bench-rules for more)
+  WORKER_ONLY=1 make bench-rules     the worker's phases only (1, 2 and 7), to compare settings
 
 Needs the platform's Kafka and registry topic (`make up`). PROFILE=1 runs the worker under
 py-spy and leaves collapsed stacks in .local/profile-rules.txt. Uses topics and a consumer
@@ -23,7 +24,12 @@ group of its own, so the running platform is not disturbed:
      ratio to this loop is the one that says how much Faust and the tables cost;
   6. Faust alone: a Faust agent with none of the domain work that reads the same reports and
      makes the same Kafka writes per report (bench/faust_floor.py): the ceiling of a Faust
-     worker on this machine, whatever its own code costs.
+     worker on this machine, whatever its own code costs;
+  7. urgent: incidents sent one every 100 ms while a backlog of URGENT_BACKLOG reports (20,000
+     by default) drains on every partition; p50/p99 from the broker's append of the incident to
+     its append of the alert (the incidents topic stamps LogAppendTime too), and the backlog's
+     throughput meanwhile. The run ends with the ratios of issue 39 against the live p99 with no
+     backlog, measured in the same run so that the machine's speed cancels.
 """
 
 import asyncio
@@ -127,6 +133,7 @@ WORKER_TUNING = {
     "RULES_STREAM_BUFFER_MAXSIZE",
     "RULES_MAX_FETCH_BYTES",
     "RULES_PRODUCER_LINGER_MS",
+    "RULES_FAIR_SHARE_RECORDS",
 }
 
 
@@ -309,7 +316,7 @@ def live_latency(
 
 def live_during_drain(
     bootstrap: str, topics: dict[str, str], run: str, n: int, worker: subprocess.Popen
-) -> str:
+) -> tuple[str, list[Latency]]:
     """Live reports on one partition while a backlog of N reports drains on the others (the
     issue's "live p99 < 100 ms while a backlog of 5,000 drains on other partitions").
 
@@ -337,13 +344,108 @@ def live_during_drain(
         os.kill(worker.pid, signal.SIGCONT)
     periods.close()
     if not timeline:
-        return "rules, live while a backlog drains: no alert came"
+        return "rules, live while a backlog drains: no alert came", timeline
     return (
         f"{'rules, live while a backlog drains':<36} {latency_line(timeline)}\n"
         f"{worst_per_half_second(timeline)}\n"
         f"  ({len(timeline)} alerts on partition 0 of {', '.join(live)}; when the last was sent,"
         f" {at_end[0]} of the {n} + 300 reports (backlog on partitions 1-2, live) were done)"
+    ), timeline
+
+
+def incident(k: int, run: str) -> dict:
+    return {
+        "kind": "incident",
+        "incident_id": f"bench-{run}-{k}",
+        "enterprise_id": "qinghai-salt-lake",
+        "occurred_at": "2011-12-20T14:05:00+08:00",
+        "category": "safety",
+        "severity": "critical",
+        "summary": "塌方",
+    }
+
+
+class UrgentRun(NamedTuple):
+    latencies: list[float]  # seconds from the incident's append to its alert's
+    sent: int  # incidents sent while the backlog drained
+    backlog_rate: float  # the backlog's reports/s meanwhile
+
+
+def incidents_during_drain(
+    bootstrap: str, topics: dict[str, str], run: str, backlog: int, worker: subprocess.Popen
+) -> UrgentRun:
+    """Incidents one every 100 ms while a backlog of reports drains on every partition.
+
+    As in the live phase, the worker is paused while the backlog is written and resumed as the
+    first incident is sent; incidents are sent until the backlog has drained."""
+    consumer = KafkaConsumer(
+        topics["alerts"], bootstrap_servers=bootstrap, **kafka_auth(), auto_offset_reset="latest"
     )
+    consumer.poll(timeout_ms=1000)  # join before sending
+    alert_appended_ms: dict[str, int] = {}
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            for records in consumer.poll(timeout_ms=100).values():
+                for record in records:
+                    if record.key and record.key.startswith(b"major_incident."):
+                        incident_id = record.key.decode().rsplit(".", 1)[1]
+                        alert_appended_ms.setdefault(incident_id, record.timestamp)
+
+    periods = PeriodsSeen(bootstrap, topics["periods"])
+    before = periods.count()
+    # Enterprises of no earlier phase, each in weeks of its own: every report a new period, as a
+    # weekly deadline brings them (a period a case already holds would be a redelivery).
+    view = read_registry(bootstrap, REGISTRY, RegistryView())
+    enterprises = [e for e in view.ids("enterprise") if e not in ENTERPRISES]
+    weeks = -(-backlog // len(enterprises))
+    if weeks > 700:  # report() dates week w 2011-12-05 + w weeks: later ones would be in the future
+        raise SystemExit(f"URGENT_BACKLOG={backlog} needs {weeks} weeks of {len(enterprises)} enterprises")
+    os.kill(worker.pid, signal.SIGSTOP)  # a few seconds, well within its session timeout (15 s)
+    try:
+        fill(bootstrap, topics["reports"], backlog, run + "-urgent", enterprises)
+    finally:
+        os.kill(worker.pid, signal.SIGCONT)
+    reader = threading.Thread(target=read)
+    reader.start()
+    producer = KafkaProducer(bootstrap_servers=bootstrap, **kafka_auth(), acks="all", linger_ms=0)
+    producer.partitions_for(topics["incidents"])
+    appended_ms: dict[str, int] = {}
+    started, done, k = time.perf_counter(), 0, 0
+    deadline = time.monotonic() + 900
+    try:
+        while done < backlog:
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the rules worker exited or did not drain the backlog (see .local/logs)")
+            item = incident(k, run)
+            producer.send(
+                topics["incidents"], key=item["enterprise_id"].encode(), value=json.dumps(item).encode()
+            ).add_callback(
+                lambda metadata, i=item["incident_id"]: appended_ms.__setitem__(i, metadata.timestamp)
+            )
+            k += 1
+            time.sleep(0.1)
+            if k % 10 == 0:
+                done = periods.count() - before
+        elapsed = time.perf_counter() - started
+        producer.flush()
+        wait_until = time.monotonic() + 60
+        while (
+            len(set(appended_ms) & set(alert_appended_ms)) < len(appended_ms)
+            and time.monotonic() < wait_until
+        ):
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        reader.join()
+        consumer.close()
+        producer.close()
+        periods.close()
+    latencies = [
+        (alert_appended_ms[i] - appended_ms[i]) / 1000 for i in appended_ms if i in alert_appended_ms
+    ]
+    return UrgentRun(latencies, k, backlog / elapsed)
 
 
 def worst_per_half_second(timeline: list[Latency]) -> str:
@@ -491,9 +593,24 @@ def outlier_check_cost(values: list[bytes], view: RegistryView, worker_rate: flo
     )
 
 
+def print_ratios(timeline: list[Latency], during: list[Latency], urgent: UrgentRun, rate: float) -> None:
+    """Issue 39's targets, as ratios within this run so that the machine's speed cancels."""
+    if not (timeline and urgent.latencies and during):
+        return
+    quiet = percentile([item.in_broker_and_worker for item in timeline], 99)
+    live = percentile([item.in_broker_and_worker for item in during], 99)
+    incidents = percentile(urgent.latencies, 99)
+    print(
+        f"issue 39, p99 during a drain / live p99 with no backlog ({quiet * 1000:.0f} ms): "
+        f"incidents {incidents / quiet:.1f}x (target <= 2), live reports {live / quiet:.1f}x (target <= 3); "
+        f"backlog {rate:.0f}/s alone, {urgent.backlog_rate:.0f}/s under incidents"
+    )
+
+
 def main() -> None:
     use_local_kafka_admin()  # the local broker wants SASL: be its admin
     n = int(os.environ.get("N", "5000"))
+    urgent_backlog = int(os.environ.get("URGENT_BACKLOG", "20000"))
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     run = uuid.uuid4().hex[:8]
     topics = {
@@ -509,7 +626,9 @@ def main() -> None:
                 1 if name == "periods" else REPORT_PARTITIONS,
                 # The broker stamps each report and alert as it appends it: latency without this
                 # process's delays (rules never reads a record's timestamp).
-                {"message.timestamp.type": "LogAppendTime"} if name in ("reports", "alerts") else {},
+                {"message.timestamp.type": "LogAppendTime"}
+                if name in ("reports", "incidents", "alerts")
+                else {},
             )
             for name, t in topics.items()
         ),
@@ -555,7 +674,8 @@ def main() -> None:
                 f"{'rules, backlog of N reports':<36} {rate:>8.0f} reports/s   ({problems} problems, every detector on)"
             )
             timeline = live_latency(bootstrap, topics, run)
-            during = live_during_drain(bootstrap, topics, run, n, process)
+            during, during_timeline = live_during_drain(bootstrap, topics, run, n, process)
+            urgent = incidents_during_drain(bootstrap, topics, run, urgent_backlog, process)
         finally:
             process.terminate()
             process.wait(timeout=30)
@@ -565,6 +685,18 @@ def main() -> None:
         print(worst_per_half_second(timeline))
     if during:
         print(during)
+    if urgent.latencies:
+        print(
+            f"{'rules, incidents while a backlog drains':<36} "
+            f"p50 {percentile(urgent.latencies, 50) * 1000:7.1f} ms   p99 {percentile(urgent.latencies, 99) * 1000:7.1f} ms"
+            f"   ({len(urgent.latencies)} of {urgent.sent} incidents, one every 100 ms, while {urgent_backlog}"
+            f" reports drained at {urgent.backlog_rate:.0f}/s)"
+        )
+    else:
+        print("rules, incidents while a backlog drains: no alert came")
+    if os.environ.get("WORKER_ONLY"):  # the worker's phases only (comparing its settings)
+        print_ratios(timeline, during_timeline, urgent, rate)
+        return
     bare = asyncio.run(bare_loop(bootstrap, topics["reports"], n))
     print(f"{'bare aiokafka consume→produce':<36} {bare:>8.0f} events/s")
     view = read_registry(bootstrap, REGISTRY, RegistryView())
@@ -590,6 +722,7 @@ def main() -> None:
         f"\nratio rules/bare: {rate / bare:.2f}   rules/fair: {rate / fair:.2f}   "
         f"rules/Faust alone: {rate / floor:.2f}"
     )
+    print_ratios(timeline, during_timeline, urgent, rate)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
   make bench-scale        (needs `make up`; best on a fresh one: DEMO=0 make up)
   PHASES=after make bench-scale    (measure a platform an earlier run made lived-in, again)
+  PHASES=idle make bench-scale     (each process's CPU with nothing submitted, alone: issue 39.4)
   PHASES=after YEAR=2018 make bench-scale    (… on weeks no earlier run used: 2016 is the default;
                                               each run prints the last week it used)
 
@@ -480,6 +481,12 @@ def main() -> None:
     print(
         f"{os.cpu_count()} cores; {len(enterprises)} enterprises in the registry; pipeline at {', '.join(f'{r:.0f}' for r in RATES)} reports/s, {SECONDS:.0f} s each"
     )
+    if PHASES == ["idle"]:
+        wait_drained()  # idle means nothing left to process
+        print(f"idle for {IDLE:.0f} s:")
+        for line in idle():
+            print(line)
+        return
     if "before" in PHASES:
         # Weeks that end before the simulated year (2013) begins: 2010 and the next.
         measure("before (as the platform is now)", token, enterprises, 2010, warm_up=True)

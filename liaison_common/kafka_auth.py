@@ -6,9 +6,16 @@ user, so the credentials come from its environment, not from each caller:
 
     KAFKA_USERNAME, KAFKA_PASSWORD   the user (both unset: PLAINTEXT, no authentication)
     KAFKA_SASL_MECHANISM             SCRAM-SHA-256 (the default) or SCRAM-SHA-512 or PLAIN
+    KAFKA_SSL_CAFILE                 the CA that signed the brokers' certificates: TLS (SASL_SSL),
+                                     the broker's certificate and host name checked against it
+
+The Kubernetes manifests connect over TLS (Strimzi's cluster CA); `make up`'s broker listens
+with TLS on 127.0.0.1:9095 too (its CA in .local/secrets/kafka-ca.crt).
 """
 
+import functools
 import os
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +26,26 @@ LOCAL_ADMIN_PROPERTIES = Path(__file__).resolve().parents[1] / ".local" / "secre
 def kafka_auth() -> dict[str, Any]:
     """Keyword arguments for a kafka-python or aiokafka client (the two name them alike)."""
     username = os.environ.get("KAFKA_USERNAME", "")
+    cafile = os.environ.get("KAFKA_SSL_CAFILE", "")
+    tls: dict[str, Any] = {"ssl_context": tls_context(cafile)} if cafile else {}
     if not username:
-        return {}
+        return {"security_protocol": "SSL", **tls} if tls else {}
     return {
-        "security_protocol": "SASL_PLAINTEXT",
+        "security_protocol": "SASL_SSL" if tls else "SASL_PLAINTEXT",
         "sasl_mechanism": os.environ.get("KAFKA_SASL_MECHANISM", DEFAULT_MECHANISM),
         "sasl_plain_username": username,
         "sasl_plain_password": os.environ.get("KAFKA_PASSWORD", ""),
+        **tls,
     }
+
+
+@functools.cache
+def tls_context(cafile: str) -> ssl.SSLContext:
+    """A client context that trusts only `cafile` and checks the broker's host name (one per
+    file: every client of the process shares it)."""
+    if not os.path.isfile(cafile):
+        raise ValueError(f"KAFKA_SSL_CAFILE: no such file: {cafile}")
+    return ssl.create_default_context(cafile=cafile)
 
 
 def faust_credentials() -> Any:
@@ -36,10 +55,13 @@ def faust_credentials() -> Any:
         return None
     import faust
 
+    if "sasl_plain_username" not in auth:
+        return faust.SSLCredentials(auth["ssl_context"])
     return faust.SASLCredentials(
         username=auth["sasl_plain_username"],
         password=auth["sasl_plain_password"],
         mechanism=auth["sasl_mechanism"],
+        ssl_context=auth.get("ssl_context"),
     )
 
 

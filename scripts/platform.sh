@@ -197,11 +197,35 @@ install_all() {
 
 kafka_java_opts=(-Xms256m -Xmx1g -Dlog4j.configuration="file:$ROOT/infra/kafka/log4j.properties")
 
+kafka_tls() {  # a CA of this installation and the broker's certificate for its TLS listener (once)
+  local ca="$SECRETS/kafka-ca.crt" broker="$SECRETS/kafka-broker.pem"
+  [[ -s "$ca" && -s "$broker" ]] && return
+  say "a CA of this installation and the broker's certificate for its TLS listener (.local/secrets/kafka-ca.crt)"
+  mkdir -p "$SECRETS" && chmod 700 "$SECRETS"
+  local work; work="$(mktemp -d)"
+  (
+    umask 077
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=Liaison local Kafka CA" \
+      -keyout "$work/ca.key" -out "$work/ca.crt" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$work/broker.key" \
+      -out "$work/broker.csr" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$work/san.ext"
+    openssl x509 -req -in "$work/broker.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" -CAcreateserial \
+      -days 3650 -extfile "$work/san.ext" -out "$work/broker.crt" 2>/dev/null
+    # Kafka's PEM key store: the private key (PKCS#8) and the certificate chain in one file.
+    { openssl pkcs8 -topk8 -nocrypt -in "$work/broker.key"; cat "$work/broker.crt" "$work/ca.crt"; } >"$broker"
+    cp "$work/ca.crt" "$ca"
+  ) || { rm -rf "$work"; fail "could not make the Kafka TLS certificates (openssl)"; }
+  rm -rf "$work"
+}
+
 write_kafka_config() {  # the broker's settings with this installation's passwords (mode 0600)
   local props="$LOCAL/kafka/server.properties"
   mkdir -p "$LOCAL/kafka"
+  kafka_tls
   (umask 077 && sed -e "s#@DATA_DIR@#$KAFKA_DATA#" -e "s#@ADMIN_PASSWORD@#$KAFKA_PASSWORD#" \
     -e "s#@CONTROLLER_PASSWORD@#$(secret kafka-controller.password)#g" \
+    -e "s#@TLS_KEYSTORE@#$SECRETS/kafka-broker.pem#" \
     "$ROOT/infra/kafka/server.properties" >"$props")
   chmod 600 "$props"
 }
@@ -211,7 +235,8 @@ migrate_kafka_to_sasl() {
   # authentication, give the admin its SCRAM credentials, stop it. Topics and offsets stay.
   say "Kafka's data predates SASL: adding the admin user to it (once)"
   local plain="$LOCAL/kafka/server-plaintext.properties"
-  (umask 077 && sed -e 's/SASL_PLAINTEXT/PLAINTEXT/g' -e '/^sasl\./d' -e '/^listener\.name\./d' \
+  (umask 077 && sed -e 's/,SASL_SSL:[^,]*//' -e 's#,SASL_SSL://[^,]*##g' -e '/^ssl\./d' \
+    -e 's/SASL_PLAINTEXT/PLAINTEXT/g' -e '/^sasl\./d' -e '/^listener\.name\./d' \
     -e '/^authorizer\./d' -e '/^super\.users/d' -e '/^allow\.everyone/d' \
     "$LOCAL/kafka/server.properties" >"$plain")
   start_process kafka java "${kafka_java_opts[@]}" -cp "$KAFKA_LIBS/*" kafka.Kafka "$plain" || true

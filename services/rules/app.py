@@ -84,6 +84,8 @@ class RulesApp(faust.App):
         # Called before each offset commit, in order: what the agents gather for later is handed
         # to the producer (services/rules/outputs.py, PeriodBatch), which the commit then flushes.
         self.before_commit: list[Callable[[], Awaitable[None]]] = []
+        # Records a turn of the consumer's fetch loop hands on (services/rules/consumer.py).
+        self.fair_share_records: int | None = None
 
     def _new_transport(self) -> Any:
         return RulesTransport(self.conf.broker_consumer, self)
@@ -164,16 +166,31 @@ periods_topic = app.topic(settings.periods_topic, partitions=1, **RAW)
 # rules user's ACLs cover); one partition, one owner, like the periods.
 region_growth_topic = app.topic(f"{settings.app_id}-region-growth", partitions=1, internal=True, **RAW)
 
+
+def table_options() -> dict[str, int]:
+    """A dict of its own for each table: Faust's RocksDB store pops keys from the one it gets."""
+    return settings.rocksdb_options() if settings.store.startswith("rocksdb") else {}
+
+
 # Per enterprise: its last reports (Snapshot.as_dict), newest `history_size` by period.
-history = WriteBehindTable(app.Table("enterprise-history", default=list, partitions=PARTITIONS, key_type=str))
+history = WriteBehindTable(
+    app.Table(
+        "enterprise-history", default=list, partitions=PARTITIONS, key_type=str, options=table_options()
+    )
+)
 # Per enterprise: its cases (services.rules.cases.CaseBook), one per problem type.
-cases = WriteBehindTable(app.Table("enterprise-cases", default=dict, partitions=PARTITIONS, key_type=str))
+cases = WriteBehindTable(
+    app.Table("enterprise-cases", default=dict, partitions=PARTITIONS, key_type=str, options=table_options())
+)
 # Both are written once per key between two commits (services/rules/write_behind.py).
 app.before_commit += [history.flush, cases.flush]
+app.fair_share_records = settings.fair_share_records
 # Per region: its contributions, judged periods and cases (services.rules.regional).
-region_growth = app.Table("region-growth", default=dict, partitions=1, key_type=str)
+region_growth = app.Table("region-growth", default=dict, partitions=1, key_type=str, options=table_options())
 # One key, "state": the reporting state of services.rules.reporting (one partition, one owner).
-reporting_state = app.Table("reporting-state", default=dict, partitions=1, key_type=str)
+reporting_state = app.Table(
+    "reporting-state", default=dict, partitions=1, key_type=str, options=table_options()
+)
 
 # The topics the agents read (their lag is measured, their progress watched). Incidents are read
 # by the urgent lane (urgent_lane.py), which measures its own lag.

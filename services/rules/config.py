@@ -47,6 +47,11 @@ class Settings(KafkaSettings):
     # The consumer hands on one partition's fetched records before the next's, so a live report
     # on another partition waits for what a fetch brought of each partition ahead of it.
     max_fetch_bytes: int = Field(default=16 * 1024, ge=1024, le=64 * 1024**2)
+    # Records one turn of the fetch loop hands on before the next partition's turn
+    # (services/rules/consumer.py): a live report waits behind a turn of each draining partition,
+    # not behind all they fetched. bench-rules (docs/benchmarks.md): live p50 43-50 ms and p99
+    # 89-102 ms while a backlog drains, against 73-80 and 124-135 ms handing on whole fetches.
+    fair_share_records: int = Field(default=16, ge=1, le=100_000)
 
     # Replication of the topics Faust creates (table changelogs, the leader and region topics):
     # 1 on one broker (make up), 3 where the brokers are three and min.insync.replicas is 2
@@ -56,6 +61,33 @@ class Settings(KafkaSettings):
     # Standby copies of each table kept warm on another worker (0: a new owner restores from the
     # changelog).
     table_standby_replicas: int = Field(default=0, ge=0, le=5)
+    # RocksDB's memory per table partition (each is a database of its own). Faust's defaults are
+    # a 2 GiB block cache and three 64 MiB write buffers for each: far beyond a worker's pod
+    # limit once it holds a few dozen partitions. The tables are small (an enterprise's last
+    # reports and its cases), so small caches serve them; `rocksdb_memory_bound` is the most a
+    # worker can hold, which tests/infra/test_k8s.py checks against the rules pod's limit.
+    rocksdb_block_cache_bytes: int = Field(default=4 * 1024**2, ge=1024**2)
+    rocksdb_write_buffer_bytes: int = Field(default=2 * 1024**2, ge=1024**2)
+    rocksdb_write_buffers: int = Field(default=2, ge=2, le=8)
+
+    def rocksdb_options(self) -> dict[str, int]:
+        """Each table's options for Faust's RocksDB store."""
+        return {
+            "block_cache_size": self.rocksdb_block_cache_bytes,
+            "block_cache_compressed_size": 0,
+            "write_buffer_size": self.rocksdb_write_buffer_bytes,
+            "max_write_buffer_number": self.rocksdb_write_buffers,
+        }
+
+    def rocksdb_memory_bound(self, partitions: int) -> int:
+        """Bytes of RocksDB memory a worker holds at most: every partition of the two enterprise
+        tables, active and standby, and the two one-partition tables, each at its full cache
+        and write buffers."""
+        databases = 2 * partitions * (1 + self.table_standby_replicas) + 2
+        per_database = (
+            self.rocksdb_block_cache_bytes + self.rocksdb_write_buffer_bytes * self.rocksdb_write_buffers
+        )
+        return databases * per_database
 
     reports_topic: str = topics.REPORTS
     incidents_topic: str = topics.INCIDENTS

@@ -37,7 +37,8 @@ so `ack` refuses exactly those: the commit stops before them and the next owner 
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Transport
@@ -162,6 +163,32 @@ class RulesConsumerThread(AIOKafkaConsumerThread):
         consumer = super()._create_worker_consumer(transport)
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read by its fetcher when it starts
         return consumer
+
+    async def _fetch_records(
+        self,
+        consumer: Any,
+        active_partitions: set[TP],
+        timeout: float | None = None,
+        max_records: int | None = None,
+    ) -> Any:
+        # aiokafka hands on each partition's fetched records in the order its fetches came back, as
+        # many as a call takes: a report on a quiet partition waited behind all that the draining
+        # ones had fetched. A turn takes a fair share, and the partitions just served go to the
+        # back, behind the others' fetched records: round robin.
+        share = getattr(self.app, "fair_share_records", None) or max_records
+        records = await super()._fetch_records(
+            consumer, active_partitions, timeout=timeout, max_records=share
+        )
+        to_the_back(consumer._fetcher._records, records)
+        return records
+
+
+def to_the_back(fetched: "OrderedDict[Any, Any]", served: Iterable[Any]) -> None:
+    """The partitions just served go behind the others' fetched records (aiokafka's fetcher hands
+    them on in the order of its buffer)."""
+    for tp in served:
+        if tp in fetched:
+            fetched.move_to_end(tp)
 
 
 class RebalanceSafeConsumer(AIOKafkaConsumer):

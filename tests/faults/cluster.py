@@ -218,6 +218,12 @@ class Cluster:
         kafka_data = self.root / "kafka"
         props = self.root / "server.properties"
         text = (REPO / "infra" / "kafka" / "server.properties").read_text()
+        # No TLS listener: the fault suite's clients use the plain one (tests/e2e checks TLS).
+        text = "".join(
+            line
+            for line in text.splitlines(keepends=True)
+            if not line.startswith(("ssl.", "listener.name.sasl_ssl."))
+        ).replace(",SASL_SSL://127.0.0.1:9095", "")
         text = (
             text.replace("@DATA_DIR@", str(kafka_data))
             .replace("127.0.0.1:9092", f"127.0.0.1:{self.ports['kafka']}")

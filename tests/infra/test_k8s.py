@@ -488,3 +488,89 @@ def test_the_crds_cel_rules_hold_for_every_built_object():
     ]
     program = environment.program(environment.compile(rule["rule"]))
     assert not program.evaluate({"self": celpy.json_to_cel({"minReplicaCount": 5, "maxReplicaCount": 3})})
+
+
+# The rules worker's own memory apart from RocksDB: 143 MB at most measured on a lived-in
+# installation (docs/benchmarks.md, bench-scale), with room to spare.
+RULES_PYTHON_BYTES = 256 * 1024**2
+
+
+def memory_bytes(quantity: str) -> int:
+    units = {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3}
+    for suffix, factor in units.items():
+        if quantity.endswith(suffix):
+            return int(float(quantity[: -len(suffix)]) * factor)
+    return int(quantity)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_rocksdb_and_the_worker_fit_the_rules_pods_memory_limit(overlay):
+    """Issue 41.4: Faust's RocksDB defaults (a 2 GiB block cache and 3 × 64 MiB write buffers per
+    table partition) would outgrow the pod and have it killed; the worker's settings bound them.
+    The bound is for a worker that holds every partition, active and standby."""
+    from services.rules.config import Settings
+
+    [workload] = [w for w in of_kind(overlay, "StatefulSet") if w["metadata"]["name"] == "rules"]
+    [rules] = [c for c in containers(workload) if c["name"] == "rules"]
+    env = {e["name"]: e["value"] for e in rules.get("env", []) if "value" in e}
+    settings = Settings(
+        **{k.removeprefix("RULES_").lower(): v for k, v in env.items() if k.startswith("RULES_")}
+    )
+    partitions = next(
+        t["spec"]["partitions"]
+        for t in of_kind(overlay, "KafkaTopic")
+        if t["spec"]["topicName"] == topics.REPORTS
+    )
+    bound = settings.rocksdb_memory_bound(partitions)
+    limit = memory_bytes(rules["resources"]["limits"]["memory"])
+    assert bound + RULES_PYTHON_BYTES <= limit, (
+        f"RocksDB may hold {bound / 1024**2:.0f} MiB beside the worker's {RULES_PYTHON_BYTES / 1024**2:.0f}: "
+        f"over the pod's {limit / 1024**2:.0f} MiB"
+    )
+    # Faust's defaults would not fit: the bound means something.
+    assert Settings(rocksdb_block_cache_bytes=2 * 1024**3).rocksdb_memory_bound(partitions) > limit
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_client_reaches_kafka_over_tls_and_checks_the_brokers_certificate(overlay):
+    """Issue 41.4: the records carry bearer tokens. The only listener is TLS, every client is
+    pointed at it with the cluster CA mounted where KAFKA_SSL_CAFILE says, KEDA too."""
+    kafka = of_kind(overlay, "Kafka")[0]
+    listeners = kafka["spec"]["kafka"]["listeners"]
+    assert [listener["tls"] for listener in listeners] == [True] * len(listeners)
+    port = listeners[0]["port"]
+    config = named(overlay, "ConfigMap", "liaison-config")["data"]
+    assert config["KAFKA_BOOTSTRAP_SERVERS"].endswith(f":{port}")
+    cafile = Path(config["KAFKA_SSL_CAFILE"])
+    for kind in WORKLOADS:
+        for workload in of_kind(overlay, kind):
+            pod = workload["spec"]["template"]["spec"]
+            volumes = {v["name"]: v for v in pod.get("volumes", [])}
+            for container in pod["containers"]:
+                mounts = [
+                    m for m in container.get("volumeMounts", []) if m["mountPath"] == str(cafile.parent)
+                ]
+                assert mounts, f"{container['name']}: no CA at {cafile.parent}"
+                secret = volumes[mounts[0]["name"]]["secret"]
+                assert secret["secretName"] == f"{kafka['metadata']['name']}-cluster-ca-cert"
+                assert {"key": "ca.crt", "path": cafile.name} in secret["items"]
+    for scaled in of_kind(overlay, "ScaledObject"):
+        for trigger in scaled["spec"]["triggers"]:
+            assert trigger["metadata"]["tls"] == "enable"
+            assert trigger["metadata"]["bootstrapServers"].endswith(f":{port}")
+            auth = named(overlay, "TriggerAuthentication", trigger["authenticationRef"]["name"])
+            assert any(ref["parameter"] == "ca" for ref in auth["spec"]["secretTargetRef"])
+    egress = [
+        rule for policy in of_kind(overlay, "NetworkPolicy") for rule in policy["spec"].get("egress", [])
+    ]
+    kafka_ports = {
+        p["port"] for rule in egress for p in rule.get("ports", [])
+        if any(peer.get("podSelector", {}).get("matchLabels", {}).get("strimzi.io/cluster") for peer in rule["to"])
+    }  # fmt: skip
+    assert kafka_ports == {port}
+
+
+def test_prod_spreads_each_partitions_replicas_over_zones():
+    kafka = of_kind("prod", "Kafka")[0]["spec"]["kafka"]
+    assert kafka["rack"]["topologyKey"] == "topology.kubernetes.io/zone"
+    assert int(kafka["config"]["default.replication.factor"]) == 3
