@@ -3,7 +3,6 @@
 import csv
 import json
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -189,7 +188,3 @@ def _detail(response: httpx.Response) -> Any:
         return response.json().get("detail")
     except (ValueError, AttributeError):
         return response.text[:200]
-
-
-def reason_counts(summary: SubmitSummary) -> Counter[str]:
-    return Counter(reason.split(":")[0] for _, _, reason in summary.rejections)

@@ -10,7 +10,7 @@ user, so the credentials come from its environment, not from each caller:
                                      the broker's certificate and host name checked against it
 
 The Kubernetes manifests connect over TLS (Strimzi's cluster CA); `make up`'s broker listens
-with TLS on 127.0.0.1:9095 too (its CA in .local/secrets/kafka-ca.crt).
+with TLS on 127.0.0.1:9096 too (its CA in .local/secrets/kafka-ca.crt).
 """
 
 import functools

@@ -1,6 +1,16 @@
 """Prometheus metrics that every HTTP service exports the same way."""
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+
+# No `_created` series beside each counter and histogram: nothing reads them, and every scrape
+# of every service wrote and parsed them (issue 39.4: an idle platform's CPU went to its scrapes).
+disable_created_metrics()
 
 HTTP_REQUESTS = Counter(
     "liaison_http_requests_total",

@@ -4,7 +4,7 @@ The registry's resolve endpoint and the rules service share this code, so a rout
 and a real alert can never disagree.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from liaison_common.labels import problem_type_label
@@ -163,8 +163,3 @@ def resolve_routes(rule: RouteRule, subject: Subject, *, incident_category: str 
             seen.add(group_id)
             routes.append(Route(group_id=group_id, role="cc", reason=reason))
     return routes
-
-
-def unknown_groups(routes: Iterable[Route], known_group_ids: set[str]) -> list[str]:
-    """Group ids a route names that the registry does not hold (for clear errors)."""
-    return [route.group_id for route in routes if route.group_id not in known_group_ids]

@@ -462,7 +462,9 @@ write_alertmanager_config() {
 start_alertmanager() {
   write_alertmanager_config
   if [[ -z "${LIAISON_OPS_WEBHOOK_URL:-}" && -z "${LIAISON_OPS_EMAIL:-}" ]]; then
-    if ! pid_alive ops-alert-log && ! port_open $OPS_LOG_PORT; then
+    if ! pid_alive ops-alert-log && port_open $OPS_LOG_PORT; then
+      say "something else listens on $OPS_LOG_PORT: the platform's alerts will not reach .local/logs/ops-alerts.log"
+    elif ! pid_alive ops-alert-log; then
       start_process ops-alert-log "$PY" "$ROOT/scripts/ops_alert_log.py" --port $OPS_LOG_PORT \
         --log "$LOGS/ops-alerts.log"
       wait_for ops-alert-log 15 port_open $OPS_LOG_PORT

@@ -296,26 +296,22 @@ def microcredit_capital_increase(inputs: MicrocreditCapitalIncrease) -> Result:
     """5 % of the new capital, released 10万 per 1,000万 of loan growth. "贷款额每增长" names no
     baseline: last year's same period is chosen (二、2's parallel clause says so); the growth
     since the increase was approved is the other reading, shown when its balance is given."""
-    growth = inputs.business_this_year_wan - inputs.business_last_year_wan
-    result = _released(
-        inputs.new_capital_wan * 0.05,
-        step_wan=1000.0,
-        per_step=10.0,
-        growth_wan=growth,
-        clause=MICROCREDIT_INCREASE,
-    )
+
+    def released_for(growth_wan: float) -> Result:
+        return _released(
+            inputs.new_capital_wan * 0.05,
+            step_wan=1000.0,
+            per_step=10.0,
+            growth_wan=growth_wan,
+            clause=MICROCREDIT_INCREASE,
+        )
+
+    result = released_for(inputs.business_this_year_wan - inputs.business_last_year_wan)
     result.readings = [
         reading("贷款额增长按比去年同期计（本平台采用，同二、2）", result.amount_wan, chosen=True)
     ]
     if inputs.business_at_approval_wan is not None:
-        since = inputs.business_this_year_wan - inputs.business_at_approval_wan
-        other = _released(
-            inputs.new_capital_wan * 0.05,
-            step_wan=1000.0,
-            per_step=10.0,
-            growth_wan=since,
-            clause=MICROCREDIT_INCREASE,
-        )
+        other = released_for(inputs.business_this_year_wan - inputs.business_at_approval_wan)
         result.readings.append(reading("贷款额增长按增资扩股批复时起计", other.amount_wan, chosen=False))
     return result
 

@@ -43,6 +43,7 @@ templates.env.globals.update(
     type_label=views.type_label,
     actor_label=views.actor_label,
     case_timeline=views.case_timeline,
+    can_act=views.can_act,
     CHANNEL_LABELS=views.CHANNEL_LABELS,
     evidence_label=views.evidence_label,
     coordinating=views.coordinating,

@@ -340,13 +340,6 @@ def resync(settings: Settings) -> None:
             timers.destinations.remember(notification.key, notification.target, created)
 
 
-def _parse(text: str) -> Any:
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
-
-
 def _record_failure(notification: Notification, error: str, settings: Settings) -> str:
     moment = clock.now()
     attempts = notification.attempts + 1

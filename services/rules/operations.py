@@ -6,8 +6,8 @@ import time
 from typing import Any
 
 from anyio import to_thread
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from liaison_common.metrics import exposition
 from liaison_common.registry_follower import follow_registry, read_registry
 from liaison_common.registry_view import RegistryView
 from services.rules.app import (
@@ -97,7 +97,8 @@ async def watch_progress() -> None:
 @app.page("/metrics")
 async def metrics_page(web: Any, request: Any) -> Any:
     # aiohttp takes the charset separately from the content type.
-    return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0] + "; version=0.0.4")
+    body, content_type = exposition()  # the services' common exposition (no `_created` series)
+    return web.bytes(body, content_type=content_type.split(";")[0] + "; version=0.0.4")
 
 
 @app.page("/healthz")

@@ -1,5 +1,5 @@
 """The broker's TLS listener (issue 41.4): records carry liaisons' bearer tokens, so the manifests
-connect every client over TLS, and `make up`'s broker has the same listener on 127.0.0.1:9095.
+connect every client over TLS, and `make up`'s broker has the same listener on 127.0.0.1:9096.
 The clients here are built by liaison_common.kafka_auth from KAFKA_SSL_CAFILE, as the services'
 are, and must check the broker's certificate against that CA and nothing else."""
 
@@ -19,7 +19,7 @@ from liaison_common.topics import TopicSpec, ensure_topics
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
-TLS = "127.0.0.1:9095"
+TLS = "127.0.0.1:9096"
 CA = REPO / ".local" / "secrets" / "kafka-ca.crt"
 
 

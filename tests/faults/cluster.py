@@ -223,7 +223,7 @@ class Cluster:
             line
             for line in text.splitlines(keepends=True)
             if not line.startswith(("ssl.", "listener.name.sasl_ssl."))
-        ).replace(",SASL_SSL://127.0.0.1:9095", "")
+        ).replace(",SASL_SSL://127.0.0.1:9096", "")
         text = (
             text.replace("@DATA_DIR@", str(kafka_data))
             .replace("127.0.0.1:9092", f"127.0.0.1:{self.ports['kafka']}")

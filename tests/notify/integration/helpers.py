@@ -1,7 +1,9 @@
 """What the notify integration tests share: the admin header, alerts, publishing, waiting."""
 
 import time
+import uuid
 from collections.abc import Callable
+from typing import Any
 
 from kafka import KafkaProducer
 
@@ -42,6 +44,28 @@ def publish(bootstrap: str, topic: str, *items: dict) -> None:
         )
     producer.flush()
     producer.close()
+
+
+def delivered_ids(hook: Any) -> list[str]:
+    """The alert ids of every notification a webhook receiver accepted, once per notification."""
+    return [a["labels"]["alert_id"] for payload in hook.payloads() for a in payload["alerts"]]
+
+
+def sentinel_after(bootstrap: str, topic: str, after: dict, hook: Any, **changes: object) -> str:
+    """In place of a fixed wait before asserting that nothing more came: an alert of another
+    enterprise (so no silence or inhibition of `after`'s applies), on `after`'s partition (its
+    key), to a group the hook serves. It is received after `after` and anything published
+    before it, so its notification is planned after theirs and leaves after them: once the hook
+    has it, a duplicate planned for them would have come. Returns its alert id."""
+    sentinel_id = f"stockpile.sentinel-{uuid.uuid4().hex[:8]}.2011-12-18"
+    item = alert(sentinel_id, type="stockpile", enterprise_id="xining-special-steel",
+                 summary="哨兵", routes=after["routes"][:1], **changes)  # fmt: skip
+    producer = KafkaProducer(bootstrap_servers=bootstrap, **kafka_auth(), acks="all")
+    producer.send(topic, key=str(after["alert_id"]).encode(), value=jsonbytes.dumps(item))
+    producer.flush()
+    producer.close()
+    eventually(lambda: sentinel_id in delivered_ids(hook), timeout=30)
+    return sentinel_id
 
 
 def eventually(check: Callable[[], object], timeout: float = 30.0) -> object:

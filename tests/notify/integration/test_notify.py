@@ -13,7 +13,16 @@ from kafka import KafkaProducer
 
 from liaison_common import jsonbytes
 from liaison_common.kafka_auth import kafka_auth
-from tests.notify.integration.helpers import ADMIN, SECRET, alert, eventually, publish, token
+from tests.notify.integration.helpers import (
+    ADMIN,
+    SECRET,
+    alert,
+    delivered_ids,
+    eventually,
+    publish,
+    sentinel_after,
+    token,
+)
 from tests.notify.receivers import WebhookReceiver
 
 pytestmark = pytest.mark.integration
@@ -66,9 +75,10 @@ def test_the_same_alert_twice_is_stored_and_sent_once_and_the_worse_severity_win
             )
         )
         eventually(finance_hook.accepted)  # the grouping window closes, the notification leaves
-        time.sleep(1.5)  # long enough for a second notification, if one were planned
-        assert len(client.get("/v1/alerts", headers=ADMIN).json()) == 1
-        assert len(finance_hook.accepted()) == 1
+        sentinel = sentinel_after(kafka_bootstrap, topics["alerts_topic"], alert(), finance_hook)
+        stored = [a["alert_id"] for a in client.get("/v1/alerts", headers=ADMIN).json()]
+        assert sorted(stored) == sorted(["funding_gap.chalco-qinghai.2011-12-18", sentinel])
+        assert delivered_ids(finance_hook) == ["funding_gap.chalco-qinghai.2011-12-18", sentinel]
 
 
 def test_alerts_of_one_group_and_type_within_the_window_go_out_together(
@@ -339,12 +349,23 @@ def test_a_new_week_sends_the_week_before_as_a_digest_by_email_and_webhook(
                 if "周报" in m["subject"] and "2011-W50" in m["subject"]
             ]
         )
-        time.sleep(1)  # a repeated W51 record would plan a second digest within this second
+        # In place of a wait: W52 after the repeated W51, on the same topic. A second W50 digest,
+        # had the repeat planned one, would leave before W52's digest of W51.
+        publish(
+            kafka_bootstrap,
+            topics["reporting_topic"],
+            {**week50, "week": "2011-W52", "period_end": "2012-01-01"},
+        )
+        eventually(
+            lambda: [
+                p for p in finance_hook.payloads() if p["liaison"].get("digest", {}).get("week") == "2011-W51"
+            ]
+        )
     digests = [p for p in finance_hook.payloads() if p["liaison"].get("kind") == "digest"]
     for payload in finance_hook.payloads():  # every body on a webhook is Alertmanager's v4 form
         assert payload["version"] == "4" and payload["alerts"] and payload["alerts"][0]["labels"]["alertname"]
     weeks = sorted(d["liaison"]["digest"]["week"] for d in digests)
-    assert weeks == ["2011-W49", "2011-W50"]  # once each, although W51 came twice
+    assert weeks == ["2011-W49", "2011-W50", "2011-W51"]  # once each, although W51 came twice
     w50 = next(d["liaison"]["digest"] for d in digests if d["liaison"]["digest"]["week"] == "2011-W50")
     assert w50["alerts"]["total"] == 1 and w50["reporting"]["received"] == 30
     w50_mail = next(m for m in mails if "2011-W50" in m["subject"])
@@ -448,15 +469,17 @@ def test_a_silence_holds_back_a_groups_deliveries_and_why_notified_says_so(
         publish(kafka_bootstrap, topics["alerts_topic"], alert())
         why = eventually(lambda: _silenced_for(client, "finance"))
         assert why["silences"][0]["id"] == created.json()["id"] and why["deliveries"] == []
-        time.sleep(1.5)  # a delivery would have left after the 0.5 s grouping window
-        assert finance_hook.accepted() == [] and smtp.messages == []
+        sentinel = sentinel_after(kafka_bootstrap, topics["alerts_topic"], alert(), finance_hook)
+        assert delivered_ids(finance_hook) == [sentinel]  # the silenced alert's never left
+        mails = eventually(lambda: [_decoded(m) for m in smtp.messages])  # the sentinel's, by e-mail too
+        assert all("哨兵" in mail["body"] for mail in mails), mails
         assert (
             client.get(f"/v1/alerts/{CASE_ID}", headers=finance).json()["status"] == "open"
         )  # listed as usual
         expired = client.delete(f"/v1/silences/{created.json()['id']}", headers=finance)
         assert expired.status_code == 200
         publish(kafka_bootstrap, topics["alerts_topic"], alert("funding_gap.chalco-qinghai.2012-01-08"))
-        eventually(lambda: finance_hook.accepted())
+        eventually(lambda: "funding_gap.chalco-qinghai.2012-01-08" in delivered_ids(finance_hook))
         other = client.get(
             "/v1/alerts/funding_gap.chalco-qinghai.2012-01-08/notifications", headers=finance
         ).json()
@@ -501,7 +524,7 @@ def test_an_open_major_incident_inhibits_the_halts_it_explains(notify, kafka_boo
             entry["silences"][0]["kind"] == "inhibition"
             and entry["silences"][0]["id"] == incident["alert_id"]
         )
-        time.sleep(1.5)
+        sentinel_after(kafka_bootstrap, topics["alerts_topic"], halt, comprehensive_hook)
         carried = [
             a["alert_id"]
             for r in comprehensive_hook.accepted()

@@ -14,7 +14,15 @@ from liaison_common.kafka_auth import kafka_auth
 from services.notify import clock, delivery
 from services.notify.documents import Alert, AlertIndexEntry, Notification, NotificationItem
 from tests.kafka_helpers import make_topic
-from tests.notify.integration.helpers import ADMIN, alert, eventually, publish, token
+from tests.notify.integration.helpers import (
+    ADMIN,
+    alert,
+    delivered_ids,
+    eventually,
+    publish,
+    sentinel_after,
+    token,
+)
 from tests.notify.receivers import WebhookReceiver
 
 pytestmark = pytest.mark.integration
@@ -376,8 +384,8 @@ def test_a_case_under_coordination_reopened_meanwhile_is_not_notified_again_unti
             return [s for s in finance_group["silences"] if s["kind"] == "coordination"]
 
         assert eventually(held, timeout=30)[0]["ends_at"].startswith(until[:16])
-        time.sleep(2)  # a delivery would leave after the 0.5 s grouping window
-        assert len(finance_hook.accepted()) == told
+        sentinel = sentinel_after(kafka_bootstrap, topics["alerts_topic"], alert(), finance_hook)
+        assert len(finance_hook.accepted()) == told + 1 and delivered_ids(finance_hook)[-1] == sentinel
 
 
 def test_the_inbox_lists_newest_first_follows_each_change_and_lists_alerts_stored_before_its_entries(

@@ -8,6 +8,7 @@ import pytest
 import uvloop
 
 from services.rules.outputs import PeriodBatch
+from tests.async_helpers import until
 
 
 def seen(n: int) -> dict[str, str]:
@@ -40,15 +41,6 @@ class GatedTopic:
             self.begun.set()
             await self.gate.wait()
         self.batches.append(json.loads(value)["seen"])
-
-
-async def until(condition, timeout: float = 10.0) -> None:
-    """Wait for an event, bounded generously: the test holds on a busy machine (issue 36.11)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "it never happened"
-        await asyncio.sleep(0.005)
 
 
 def run(loop_factory, main) -> None:

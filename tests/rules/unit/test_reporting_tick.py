@@ -8,6 +8,7 @@ import pytest
 import uvloop
 
 from services.rules import reporting_agent
+from tests.async_helpers import until
 
 
 class Recorder:
@@ -16,15 +17,6 @@ class Recorder:
 
     async def send(self, *, key: bytes, value: bytes) -> None:
         self.sent.append((key, value))
-
-
-async def until(condition, timeout: float = 10.0) -> None:
-    """Wait for an event, not for a time: the test holds on a busy machine (issue 36.11)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "the tick never left"
-        await asyncio.sleep(0.005)
 
 
 @pytest.mark.parametrize("loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop])
