@@ -4,7 +4,9 @@ Topic auto-creation is off on the broker, so every topic is created here, on pur
 Run `python -m liaison_common.topics` to create the missing ones (idempotent).
 """
 
+import os
 import sys
+import time
 from dataclasses import dataclass, field
 
 from liaison_common.kafka_auth import kafka_auth
@@ -60,8 +62,14 @@ TOPICS: tuple[TopicSpec, ...] = (
 )
 
 
-def ensure_topics(bootstrap_servers: str, specs: tuple[TopicSpec, ...] = TOPICS) -> list[str]:
-    """Create the topics that do not exist yet; return the names created."""
+def ensure_topics(
+    bootstrap_servers: str, specs: tuple[TopicSpec, ...] = TOPICS, replication_factor: int | None = None
+) -> list[str]:
+    """Create the topics that do not exist yet; return the names created. Each is replicated
+    `replication_factor` times, by default LIAISON_TOPIC_REPLICATION (1: one broker, `make up`;
+    3 on a cluster of three whose min.insync.replicas is 2)."""
+    if replication_factor is None:
+        replication_factor = int(os.environ.get("LIAISON_TOPIC_REPLICATION", "1"))
     from kafka.admin import KafkaAdminClient, NewTopic
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, **kafka_auth(), client_id="liaison-topics")
@@ -82,7 +90,7 @@ def ensure_topics(bootstrap_servers: str, specs: tuple[TopicSpec, ...] = TOPICS)
                     NewTopic(
                         name=spec.name,
                         num_partitions=spec.partitions,
-                        replication_factor=1,
+                        replication_factor=replication_factor,
                         topic_configs=spec.config,
                     )
                     for spec in missing
@@ -110,15 +118,28 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
+METADATA_ATTEMPTS = 20  # half a second apart: longer than a lost broker takes to be fenced
+
+
 def partitions_of(bootstrap_servers: str, topic: str) -> list[int]:
     """The partition numbers of a topic; an error naming the topic if it does not exist."""
     from kafka import KafkaConsumer
+    from kafka.errors import KafkaConnectionError, NodeNotReadyError
 
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap_servers, **kafka_auth(), client_id="liaison-metadata"
     )
     try:
-        partitions = consumer.partitions_for_topic(topic)
+        # kafka-python 3 asks one broker for the metadata and raises if it is gone: with several
+        # brokers, one lost and not yet fenced (seconds), ask again (the next is another).
+        for attempt in range(METADATA_ATTEMPTS):
+            try:
+                partitions = consumer.partitions_for_topic(topic)
+                break
+            except (KafkaConnectionError, NodeNotReadyError):
+                if attempt == METADATA_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.5)
     finally:
         consumer.close()
     if not partitions:

@@ -41,6 +41,9 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+from aiokafka.errors import KafkaConnectionError, NodeNotReadyError, RequestTimedOutError
+from aiokafka.protocol.metadata import MetadataRequest
+from faust.exceptions import NotReady
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Transport
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.types import TP, Message
@@ -246,8 +249,29 @@ def skipped_unprocessed(message: Any, flow_active: bool, generation_id: int) -> 
 
 
 class RulesTransport(Transport):
-    """The aiokafka transport (kafka://), with the consumer above and a producer whose flush sends
-    at once what lingers (services/rules/producer.py)."""
+    """The aiokafka transport (kafka://), with the consumer above, a producer whose flush sends
+    at once what lingers (services/rules/producer.py), and a controller lookup that survives a
+    broker lost."""
 
     Consumer = RebalanceSafeConsumer
     Producer = PromptFlushProducer
+
+    async def _get_controller_node(self, owner: Any, client: Any, timeout: int = 30000) -> int | None:
+        # Faust asks the first broker of the metadata only, and creates its topics through the
+        # controller it names: a broker killed and not yet fenced (seconds) is still listed, and
+        # a worker that started then exited with NodeNotReadyError
+        # (tests/scale/test_three_brokers.py). Ask each in turn; create through one that answers.
+        failures = []
+        for node_id in [broker.nodeId for broker in client.cluster.brokers()]:
+            try:
+                waited = await owner.wait(client.send(node_id, MetadataRequest([])), timeout=timeout)
+            except (NodeNotReadyError, KafkaConnectionError, RequestTimedOutError) as error:
+                failures.append(f"{node_id}: {error!r}")
+                continue
+            if waited.stopped:
+                return None
+            controller = int(waited.result.controller_id)
+            # Under KRaft the "controller" named is any broker, and every broker forwards
+            # CreateTopics to the real controllers: if the one named is the lost one, use this.
+            return controller if await client.ready(controller) else node_id
+        raise NotReady(f"no broker answered for the controller: {'; '.join(failures) or 'none known'}")

@@ -61,7 +61,7 @@ class Process:
     def alive(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
 
-    def start(self, timeout: float = 120) -> None:
+    def start(self, timeout: float = 120, *, wait: bool = True) -> None:
         assert not self.alive, f"{self.name} is already running"
         with self.log.open("ab") as out:
             out.write(f"\n===== start {self.starts + 1} of {self.name} at {time.ctime()}\n".encode())
@@ -69,7 +69,8 @@ class Process:
                 self.argv, cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT
             )
         self.starts += 1
-        self.wait_ready(timeout)
+        if wait:
+            self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
@@ -114,14 +115,21 @@ def http_ready(port: int, path: str = "/healthz") -> Callable[[], bool]:
 @dataclass
 class Cluster:
     root: Path
+    # KRaft nodes, each broker and controller: 1, or 3 with every topic replicated 3 times and
+    # min.insync.replicas 2 (as the prod overlay), named kafka, kafka-2, kafka-3.
+    brokers: int = 1
     ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, Process] = field(default_factory=dict)
+
+    @property
+    def broker_names(self) -> list[str]:
+        return ["kafka"] + [f"kafka-{n}" for n in range(2, self.brokers + 1)]
 
     # ------------------------------------------------------------ addresses
 
     @property
     def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.ports['kafka']}"
+        return ",".join(f"127.0.0.1:{self.ports[name]}" for name in self.broker_names)
 
     def postgresql_url(self) -> str:
         """A PostgreSQL database of its own on the local cluster that `make up` runs (CREATE DATABASE once)."""
@@ -195,6 +203,39 @@ class Cluster:
         password = password_file(self.root / "secrets", service).read_text().strip()
         return {"KAFKA_USERNAME": service, "KAFKA_PASSWORD": password}
 
+    def controller_port(self, broker: str) -> int:
+        return self.ports["controller" if broker == "kafka" else f"{broker}-controller"]
+
+    def node_properties(self, text: str, node: int) -> str:
+        """server.properties of KRaft node `node` (1-based): its ports, data and quorum; with
+        three nodes, every topic replicated three times and written to two at least."""
+        broker = self.broker_names[node - 1]
+        port, controller = self.ports[broker], self.controller_port(broker)
+        voters = ",".join(
+            f"{n}@127.0.0.1:{self.controller_port(b)}" for n, b in enumerate(self.broker_names, 1)
+        )
+        data = self.root / ("kafka" if node == 1 else f"kafka-{node}")
+        settings = {
+            "node.id": str(node),
+            "controller.quorum.voters": voters,
+            "listeners": f"SASL_PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
+            "advertised.listeners": f"SASL_PLAINTEXT://127.0.0.1:{port}",
+            "log.dirs": str(data),
+        }
+        if self.brokers >= 3:
+            settings |= {
+                "offsets.topic.replication.factor": "3",
+                "transaction.state.log.replication.factor": "3",
+                "transaction.state.log.min.isr": "2",
+                "default.replication.factor": "3",
+                "min.insync.replicas": "2",
+            }
+        lines = []
+        for line in text.splitlines():
+            key = line.split("=", 1)[0]
+            lines.append(f"{key}={settings[key]}" if key in settings and not line.startswith("#") else line)
+        return "\n".join(lines) + "\n"
+
     def prepare(self) -> None:
         if not KAFKA_LIBS.is_dir() or not FERRETDB.exists():
             raise RuntimeError(
@@ -210,13 +251,14 @@ class Cluster:
             "notify",
             "notify-2",
             "registry-fuzz",
+            "rules-2",
+            *(f"{broker}-controller" for broker in self.broker_names[1:]),
+            *self.broker_names[1:],
         )
         for name in names:
             self.ports[name] = free_port()
         logs = self.root / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        kafka_data = self.root / "kafka"
-        props = self.root / "server.properties"
         text = (REPO / "infra" / "kafka" / "server.properties").read_text()
         # No TLS listener: the fault suite's clients use the plain one (tests/e2e checks TLS).
         text = "".join(
@@ -224,11 +266,6 @@ class Cluster:
             for line in text.splitlines(keepends=True)
             if not line.startswith(("ssl.", "listener.name.sasl_ssl."))
         ).replace(",SASL_SSL://127.0.0.1:9096", "")
-        text = (
-            text.replace("@DATA_DIR@", str(kafka_data))
-            .replace("127.0.0.1:9092", f"127.0.0.1:{self.ports['kafka']}")
-            .replace("127.0.0.1:9093", f"127.0.0.1:{self.ports['controller']}")
-        )
         # The same SASL/SCRAM broker as `make up`'s: the suite's process is its admin (the
         # platform's admin password when conftest found one, else a new one), each service its
         # own user with only its ACLs (liaison_common.kafka_access, in start()).
@@ -238,30 +275,30 @@ class Cluster:
         text = text.replace("@ADMIN_PASSWORD@", admin_password).replace(
             "@CONTROLLER_PASSWORD@", secrets.token_urlsafe(24)
         )
-        props.write_text(text)
-        props.chmod(0o600)
         java = ["java", "-Xms128m", "-Xmx768m",
                 f"-Dlog4j.configuration=file:{REPO / 'infra' / 'kafka' / 'log4j.properties'}",
                 "-cp", f"{KAFKA_LIBS}/*"]  # fmt: skip
         cluster_id = "-"
         while cluster_id.startswith("-"):  # the storage tool would take it for an option
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode()[:22]
-        subprocess.run(
-            [*java, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props),
-             "--add-scram", f"SCRAM-SHA-256=[name={ADMIN_USER},password={admin_password}]"],
-            check=True, capture_output=True, timeout=120,
-        )  # fmt: skip
+        env = self.base_env()
+        for node, name in enumerate(self.broker_names, start=1):
+            props = self.root / ("server.properties" if node == 1 else f"server-{node}.properties")
+            props.write_text(self.node_properties(text, node))
+            props.chmod(0o600)
+            subprocess.run(
+                [*java, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props),
+                 "--add-scram", f"SCRAM-SHA-256=[name={ADMIN_USER},password={admin_password}]"],
+                check=True, capture_output=True, timeout=120,
+            )  # fmt: skip
+            port = self.ports[name]
+            self.processes[name] = Process(
+                name, [*java, "kafka.Kafka", str(props)], env, logs / f"{name}.log",
+                lambda port=port: port_open(port),  # type: ignore[misc]
+            )  # fmt: skip
         for user in USERS:  # the passwords first: the services' environments name them
             read_or_create_password(self.root / "secrets", user)
-        env = self.base_env()
-        kafka_port, mongo_port = self.ports["kafka"], self.ports["ferretdb"]
-        self.processes["kafka"] = Process(
-            "kafka",
-            [*java, "kafka.Kafka", str(props)],
-            env,
-            logs / "kafka.log",
-            lambda: port_open(kafka_port),
-        )
+        mongo_port = self.ports["ferretdb"]
         self.processes["ferretdb"] = Process(
             "ferretdb",
             [str(FERRETDB), "--listen-addr", f"127.0.0.1:{mongo_port}", "--postgresql-url", self.postgresql_url()],
@@ -284,13 +321,15 @@ class Cluster:
              "REGISTRY_PUBLISH_ENABLED": "false"},
             logs / "registry-fuzz.log", http_ready(fuzz_port),
         )  # fmt: skip
-        rules_port = self.ports["rules"]
-        self.processes["rules"] = Process(
-            "rules",
-            [sys.executable, "-m", "services.rules", "worker", "-l", "info", "--web-port", str(rules_port)],
-            {**env, **self.service_env("rules"), **self.kafka_user("rules")}, logs / "rules.log",
-            http_ready(rules_port),
-        )  # fmt: skip
+        for name in ("rules", "rules-2"):  # rules-2: a second worker, started by the tests that need one
+            rules_port = self.ports[name]
+            self.processes[name] = Process(
+                name,
+                [sys.executable, "-m", "services.rules", "worker", "-l", "info", "--web-port", str(rules_port)],
+                {**env, **self.service_env("rules"), **self.kafka_user("rules"),
+                 "RULES_DATADIR": str(self.root / f"{name}-data"), "RULES_WEB_PORT": str(rules_port)},
+                logs / f"{name}.log", http_ready(rules_port),
+            )  # fmt: skip
 
     def service_env(self, module: str) -> dict[str, str]:
         if module == "rules":
@@ -298,6 +337,8 @@ class Cluster:
                 "RULES_DATADIR": str(self.root / "rules-data"),
                 "RULES_WEB_PORT": str(self.ports["rules"]),
                 "RULES_OVERDUE_CHECK_SECONDS": "2",
+                # Its changelog, leader and region topics replicated as the others are.
+                "RULES_TOPIC_REPLICATION_FACTOR": "3" if self.brokers >= 3 else "1",
             }
         if module == "notify":
             return {
@@ -314,12 +355,14 @@ class Cluster:
 
     def start(self, progress: Callable[[str], None] = print) -> None:
         self.prepare()
-        progress(
-            f"fault cluster in {self.root}: Kafka :{self.ports['kafka']}, FerretDB :{self.ports['ferretdb']}"
-        )
-        self["kafka"].start()
+        progress(f"fault cluster in {self.root}: Kafka {self.bootstrap}, FerretDB :{self.ports['ferretdb']}")
+        # All the nodes at once: one alone has no quorum (two of three voters) and never opens.
+        for broker in self.broker_names:
+            self[broker].start(wait=False)
+        for broker in self.broker_names:
+            self[broker].wait_ready()
         self["ferretdb"].start()
-        env = self.base_env()
+        env = {**self.base_env(), "LIAISON_TOPIC_REPLICATION": "3" if self.brokers >= 3 else "1"}
         subprocess.run([sys.executable, "-m", "liaison_common.kafka_access", "--secrets", str(self.root / "secrets"),
                         "--bootstrap", self.bootstrap], cwd=REPO, env=env, check=True, capture_output=True,
                        timeout=120)  # fmt: skip
@@ -336,20 +379,22 @@ class Cluster:
             "registry-fuzz",
             "notify-2",
             "notify",
+            "rules-2",
             "rules",
             "ingest",
             "registry",
             "ferretdb",
-            "kafka",
+            *reversed(self.broker_names),
         ):
             if name in self.processes:
                 self.processes[name].stop()
 
     def ensure_running(self) -> None:
         """Bring back anything a test left stopped, so the next test starts from a whole cluster."""
-        for name in ("kafka", "ferretdb", "registry", "ingest", "rules", "notify"):
+        for name in (*self.broker_names, "ferretdb", "registry", "ingest", "rules", "notify"):
             process = self.processes[name]
             if not process.alive:
                 process.start()
-        if self["notify-2"].alive:
-            self["notify-2"].stop()
+        for extra in ("notify-2", "rules-2"):
+            if self[extra].alive:
+                self[extra].stop()
