@@ -2,7 +2,13 @@
 nothing is lost or counted twice (issue 15).
 
   make bench-rebalance          (N=10000 reports by default; needs make up)
-  PARTS=rebalancing|throughput  one of the two; SCHEDULE="0.3:start:B,0.6:stop:A" other changes;
+  PARTS=rebalancing|throughput  one of the two; SCHEDULE="0.3:start:B,0.6:stop:A" other changes
+                                (stop: SIGTERM; kill: SIGKILL, a crash: no commit, no leaving);
+  SCALER=1                      workers started and stopped by the group's lag, as KEDA would
+                                (LagScaler: one more above SCALER_UP=100 per worker, one fewer
+                                below SCALER_DOWN=10; one change at a time, 20 s apart); the
+                                schedule then only kills worker A at 45 %;
+  RUNS=5                        the rebalancing part again and again, each on topics of its own;
   RATE=150 reports/s; STORE=memory:// tables in memory; KEEP=1 keeps topics and database;
   LOG_LEVEL (default info) for the workers' logs (.local/logs/bench-rebalance-*.log);
   STALL_RESTART_SECONDS=0 turns the rules watchdog's restarts off
@@ -66,7 +72,8 @@ def schedule() -> tuple[tuple[float, str, str], ...]:
     """SCHEDULE="0.3:start:B,0.6:stop:A" replaces the default (to look at one kind of change)."""
     text = os.environ.get("SCHEDULE")
     if not text:
-        return SCHEDULE
+        # With the scaler, the workers come and go by lag; the schedule only crashes one.
+        return ((0.45, "kill", "A"),) if os.environ.get("SCALER") else SCHEDULE
     steps = [step.split(":") for step in text.split(",")]
     return tuple((float(share), action, name) for share, action, name in steps)
 
@@ -180,6 +187,17 @@ class Service:
                 return time.perf_counter() - self.started
             time.sleep(0.2)
         raise SystemExit(f"{self.name} not ready in {timeout:.0f} s (log: {self.log})")
+
+    @property
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or an OOM kill: no commit, no leaving the group."""
+        if self.running:
+            assert self.popen is not None
+            self.popen.kill()
+            self.popen.wait()
 
     def stop(self) -> None:
         if self.popen is not None and self.popen.poll() is None:
@@ -408,6 +426,55 @@ def check_notify(database: str, expected: dict[str, ExpectedCase]) -> list[str]:
 # ------------------------------------------------------------------ the two parts
 
 
+class LagScaler:
+    """What KEDA's Kafka scaler and the HPA do, on this machine: every few seconds, the group's
+    lag on the reports topic; one more worker when it passes `up_per_worker` per running worker,
+    one fewer (SIGTERM) when it stays under `down_below`; one change at a time, each after the
+    last has had `settle` seconds (the ScaledObject's one pod per period); between 1 and 3."""
+
+    def __init__(self, bootstrap: str, group: str, topic: str, workers: dict[str, "Service"],
+                 up_per_worker: int = 500, down_below: int = 50, every: float = 2.0, settle: float = 20.0) -> None:  # fmt: skip
+        self.bootstrap, self.group, self.topic, self.workers = bootstrap, group, topic, workers
+        self.up_per_worker, self.down_below, self.every, self.settle = (
+            up_per_worker,
+            down_below,
+            every,
+            settle,
+        )
+        self.changes: list[str] = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def running(self) -> list[str]:
+        return [name for name, worker in self.workers.items() if worker.running]
+
+    def run(self) -> None:
+        last_change = time.monotonic()
+        while not self.stopping.wait(self.every):
+            running = self.running()
+            if not running:  # a crash took the last one: KEDA's minimum of one brings it back
+                name = next(iter(self.workers))
+                self.workers[name].start()
+                self.changes.append(f"{name} started (none running)")
+                last_change = time.monotonic()
+                continue
+            if time.monotonic() - last_change < self.settle:
+                continue
+            lag = group_lag(self.bootstrap, self.group, self.topic)
+            idle = [name for name in self.workers if name not in running]
+            if lag > self.up_per_worker * len(running) and idle:
+                self.workers[idle[0]].start()
+                self.changes.append(f"{idle[0]} started at lag {lag}")
+                say(f"   scaler: lag {lag} with {len(running)} worker(s): starting {idle[0]}")
+                last_change = time.monotonic()
+            elif lag < self.down_below and len(running) > 1:
+                name = running[-1]
+                threading.Thread(target=self.workers[name].stop, daemon=True).start()
+                self.changes.append(f"{name} stopped at lag {lag}")
+                say(f"   scaler: lag {lag} with {len(running)} workers: stopping {name}")
+                last_change = time.monotonic()
+
+
 def rebalancing(bootstrap: str, enterprises: list[str], n: int, rate: float) -> bool:
     run = uuid.uuid4().hex[:8]
     topics = make_topics(bootstrap, run, with_notify=True)
@@ -445,6 +512,9 @@ def rebalancing(bootstrap: str, enterprises: list[str], n: int, rate: float) -> 
                         threading.Thread(
                             target=lambda w=workers[name], s=share: joined_at(w, s), daemon=True
                         ).start()
+                    elif action == "kill":
+                        say(f"   {share:.0%}: killing worker {name} (SIGKILL)")
+                        workers[name].kill()
                     else:
                         say(f"   {share:.0%}: stopping worker {name} (SIGTERM)")
                         threading.Thread(target=workers[name].stop, daemon=True).start()
@@ -458,11 +528,22 @@ def rebalancing(bootstrap: str, enterprises: list[str], n: int, rate: float) -> 
                 joins.append(seconds)
                 say(f"   {share:.0%}: {worker.name} started; it held partitions {seconds:.1f} s later")
 
+            scaler = None
+            if os.environ.get("SCALER"):
+                scaler = LagScaler(
+                    bootstrap, app_id, topics["reports"], workers,
+                    up_per_worker=int(os.environ.get("SCALER_UP", "100")),
+                    down_below=int(os.environ.get("SCALER_DOWN", "10")),
+                )  # fmt: skip
+                scaler.thread.start()
             sent = send_steadily(bootstrap, topics["reports"], items, rate, at_fraction)
             say(f"   sent in {sent:.0f} s; waiting for rules and notify to finish")
             began = time.perf_counter()
             wait_drained(bootstrap, [(app_id, topics["reports"]), (group, topics["alerts"])])
             say(f"   drained {time.perf_counter() - began:.0f} s after the last report")
+            if scaler is not None:
+                scaler.stopping.set()
+                say(f"   scaler: {len(scaler.changes)} changes: {'; '.join(scaler.changes) or 'none'}")
         finally:
             for service in [*workers.values(), *notifies]:
                 service.stop()
@@ -532,7 +613,17 @@ def main() -> None:
         raise SystemExit(f"the registry holds {len(enterprises)} enterprises; run `make up` first")
     say(f"machine: {os.cpu_count()} cores; N={n}; one Kafka broker (make up)\n")
     parts = os.environ.get("PARTS", "rebalancing,throughput").split(",")
-    whole = rebalancing(bootstrap, enterprises, n, rate) if "rebalancing" in parts else True
+    whole = True
+    if "rebalancing" in parts:
+        runs = int(os.environ.get("RUNS", "1"))
+        results = []
+        for run_number in range(1, runs + 1):
+            if runs > 1:
+                say(f"run {run_number} of {runs}")
+            results.append(rebalancing(bootstrap, enterprises, n, rate))
+        whole = all(results)
+        if runs > 1:
+            say(f"\nrebalancing runs with every case right: {sum(results)} of {runs}")
     say("")
     if "throughput" not in parts:
         sys.exit(0 if whole else 1)
