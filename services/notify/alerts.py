@@ -393,6 +393,7 @@ def store_new(candidates: list[Alert], *, view: RegistryView, settings: Settings
                 changes=changes,
             )
     insert_items(items)
+    failpoint("notify.new.after-plan")
     documents = [alert.to_mongo() for alert in candidates]
     stored = insert_new(candidates, documents)
     fresh = [alert for alert in candidates if alert.alert_id in stored]
@@ -536,7 +537,7 @@ def merge_into(
 
 
 def apply_correction(existing: Alert, incoming: dict[str, Any], *, moment: datetime) -> tuple[str, list[str]]:
-    """A correction of one period changed the case (CONTRACT.md §7): withdrawn whole (resolved by
+    """A correction of one period changed the case (docs/contract.md §7): withdrawn whole (resolved by
     correction), recounted (`occurrences`, `last_period_end`), or judged again on the corrected
     figures. Every group already told is told of it; who acknowledged stays in the history."""
     correction = incoming["correction"]
@@ -969,7 +970,7 @@ def without_target(text: str | None, target: str | None) -> str | None:
 
 
 def why_notified(alert_id: str, principal: Principal) -> dict[str, Any]:
-    """Why each routed group was (or was not) notified of the alert (CONTRACT.md §6)."""
+    """Why each routed group was (or was not) notified of the alert (docs/contract.md §6)."""
     alert = get_visible(alert_id, principal)
     items = list(NotificationItem.objects(alert_id=alert_id).only("key"))
     keys = [item.key for item in items]

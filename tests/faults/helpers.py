@@ -136,3 +136,19 @@ def group_state(bootstrap: str, group: str) -> tuple[str, int]:
     finally:
         admin.close()
     return str(info.get("group_state") or info.get("state") or ""), len(info.get("members") or [])
+
+
+def caught_up(bootstrap: str, group: str, topic: str) -> bool:
+    """Whether a consumer group has committed every message on the topic: a marker after which
+    nothing it read can still be on its way (its committed offsets trail what it has done)."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, **kafka_auth())
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, **kafka_auth())
+    try:
+        committed = admin.list_consumer_group_offsets(group)
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        ends = consumer.end_offsets(partitions)
+    finally:
+        consumer.close()
+        admin.close()
+    done = {tp: meta.offset for tp, meta in committed.items()}
+    return bool(partitions) and all(done.get(tp, 0) >= end for tp, end in ends.items())

@@ -15,9 +15,11 @@ import httpx
 import pytest
 
 from liaison_client.client import LiaisonClient
+from liaison_common.topics import ALERTS as ALERTS_TOPIC
+from liaison_common.topics import REPORTS as REPORTS_TOPIC
 from services.registry.organisation import load_organisation
 from tests.faults.cluster import WEBHOOK_SECRET, Cluster
-from tests.faults.helpers import Receiver, group_state, issue_token, read_topic, wait_until
+from tests.faults.helpers import Receiver, caught_up, group_state, issue_token, read_topic, wait_until
 from tests.kafka_helpers import metric_value
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -189,8 +191,14 @@ def assert_each_case_counted_once(cluster: Cluster, expected: set[str]) -> int:
         assert answer.status_code == 200, answer.text
         return dict(answer.json())
 
-    # The resolutions come a report or two after each gap: wait for the last ones to be stored.
-    time.sleep(5)
+    # The resolutions come a report or two after each gap: wait until rules has committed every
+    # report and then notify every alert (rules' commits follow its sends), not a fixed time.
+    wait_until(
+        "rules caught up", lambda: caught_up(cluster.bootstrap, "liaison-rules", REPORTS_TOPIC), timeout=120
+    )
+    wait_until(
+        "notify caught up", lambda: caught_up(cluster.bootstrap, "liaison-notify", ALERTS_TOPIC), timeout=120
+    )
     with ThreadPoolExecutor(max_workers=8) as pool:
         cases = list(pool.map(case, sorted(expected)))
     resolved = 0
@@ -369,7 +377,7 @@ def test_database_restarted_under_load(healthy_cluster, scenario):
         for number in range(1, 11)
         for enterprise_id in ENTERPRISES[:40]
     ]
-    # A gap every week is one case per enterprise, its id the first week's (CONTRACT.md §6), and
+    # A gap every week is one case per enterprise, its id the first week's (docs/contract.md §6), and
     # ten occurrences, the last in week 10.
     expected = {alert_id("funding_gap", r) for r in reports[:40]}
     last_week = week(year, 10)[1]
@@ -476,7 +484,9 @@ def test_a_webhook_receiver_down_for_a_minute(healthy_cluster, scenario):
         scenario.measured(f"{tried:.0f} refused attempts while the receiver was away")
         receiver.up()
         took = wait_until("every alert delivered", lambda: set(receiver.alert_ids()) >= expected, timeout=60)
-        time.sleep(8)  # anything sent twice would arrive by now (retries are at most 5 s apart here)
+        # Each notification delivered or given up is never sent again: once all are, a second
+        # sending would have reached the receiver already.
+        wait_until("every notification settled", lambda: deliveries_settled(cluster, expected), timeout=60)
         delivered = Counter(a for a in receiver.alert_ids() if a in expected)
         assert max(delivered.values()) == 1, [a for a, n in delivered.items() if n > 1][:5]
         assert all(r["signed"] for r in receiver.requests)
@@ -523,7 +533,7 @@ def test_two_notify_instances_send_nothing_twice(healthy_cluster, scenario):
                 f"{len(stored_alerts(cluster, 'workforce_cut', year))} stored"
             ),
         )
-        time.sleep(8)
+        wait_until("every notification settled", lambda: deliveries_settled(cluster, expected), timeout=60)
         delivered = Counter(a for a in receiver.alert_ids() if a in expected)
         assert max(delivered.values()) == 1, [a for a, n in delivered.items() if n > 1][:5]
         keys = receiver.idempotency_keys()
@@ -542,6 +552,22 @@ def test_two_notify_instances_send_nothing_twice(healthy_cluster, scenario):
     finally:
         receiver.down()
         cluster["notify-2"].stop()
+
+
+def deliveries_settled(cluster: Cluster, alert_ids: set[str]) -> bool:
+    """Whether every notification of these alerts is delivered or given up (notify's account of
+    why each group was told, docs/contract.md §6): none is pending or collecting more alerts."""
+
+    def outcomes(alert: str) -> list[str]:
+        why = httpx.get(
+            f"{cluster.url('notify')}/v1/alerts/{alert}/notifications", headers=cluster.admin, timeout=30
+        )
+        assert why.status_code == 200, why.text
+        return [d["outcome"] for g in why.json()["groups"] for d in g["deliveries"]]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        every = [o for found in pool.map(outcomes, sorted(alert_ids)) for o in found]
+    return bool(every) and "pending" not in every
 
 
 def _deliveries(port: int, outcome: str) -> float:
@@ -668,6 +694,55 @@ def test_notify_killed_between_storing_and_planning_an_escalation_still_sends_it
         scenario.measured("1 escalation delivered after a SIGKILL at its failpoint")
     finally:
         receiver.down()
+
+
+def test_notify_killed_between_planning_and_storing_a_new_case_stores_it_and_tells_its_group(
+    healthy_cluster, scenario
+):
+    """Issue 36.6: a new case is planned before it is inserted (alerts.store_new). Notify is killed
+    (SIGKILL, the real process) in between: its notification planned, the case not stored, the
+    alert not committed. Kafka hands the alert to the restarted notify, which stores the case once
+    and tells its group: at least once, and at most twice (the plan made before the kill)."""
+    scenario.describe(
+        "notify killed (SIGKILL) between planning a new case's notifications and storing the case",
+        "after the restart Kafka redelivers the alert: the case is stored once (one receipt, one "
+        "occurrence, nothing owed) and its group's receiver hears of it, once or twice, never not",
+    )
+    cluster, run, year = healthy_cluster, uuid.uuid4().hex[:6], 2020
+    receiver = Receiver(WEBHOOK_SECRET)
+    try:
+        subscribe(cluster, "enterprise-management", receiver)
+        stated = stated_report(run, ENTERPRISES[3], year, 1, "workforce")
+        new_id = alert_id("workforce_cut", stated)
+        with notify_armed(cluster, "notify.new.after-plan") as armed:
+            submit_all(cluster, [stated])
+            wait_until("notify killed at the failpoint", lambda: not armed.alive, timeout=120)
+            # Killed within the grouping window (1 s here) of the plan: nothing was sent yet.
+            assert new_id not in receiver.alert_ids()
+        case = wait_until_stored(cluster, new_id)
+        events = Counter(entry["event"] for entry in case["history"])
+        assert case["occurrences"] == 1 and events["received"] == 1, (case["occurrences"], events)
+        assert case["status"] == "open"
+        wait_until("the case delivered", lambda: new_id in receiver.alert_ids(), timeout=120)
+        wait_until("every notification settled", lambda: deliveries_settled(cluster, {new_id}), timeout=60)
+        told = receiver.alert_ids().count(new_id)
+        assert 1 <= told <= 2, told
+        scenario.measured(f"stored once after a SIGKILL at its failpoint; its group told {told} time(s)")
+    finally:
+        receiver.down()
+
+
+def wait_until_stored(cluster: Cluster, alert: str) -> dict[str, Any]:
+    """The case as notify answers it, once it is stored."""
+    found: dict[str, Any] = {}
+
+    def stored() -> bool:
+        answer = httpx.get(f"{cluster.url('notify')}/v1/alerts/{alert}", headers=cluster.admin, timeout=30)
+        found.update(answer.json() if answer.status_code == 200 else {})
+        return bool(found)
+
+    wait_until(f"{alert} stored", stored, timeout=120)
+    return found
 
 
 def kinds_of(receiver: Receiver, alert: str) -> list[str]:

@@ -9,6 +9,7 @@ from kafka import KafkaProducer
 
 from liaison_common import jsonbytes, tokens
 from liaison_common.kafka_auth import kafka_auth
+from services.notify.documents import Notification
 from tests.conftest import ADMIN_TOKEN
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -51,19 +52,46 @@ def delivered_ids(hook: Any) -> list[str]:
     return [a["labels"]["alert_id"] for payload in hook.payloads() for a in payload["alerts"]]
 
 
-def sentinel_after(bootstrap: str, topic: str, after: dict, hook: Any, **changes: object) -> str:
-    """In place of a fixed wait before asserting that nothing more came: an alert of another
-    enterprise (so no silence or inhibition of `after`'s applies), on `after`'s partition (its
-    key), to a group the hook serves. It is received after `after` and anything published
-    before it, so its notification is planned after theirs and leaves after them: once the hook
-    has it, a duplicate planned for them would have come. Returns its alert id."""
-    sentinel_id = f"stockpile.sentinel-{uuid.uuid4().hex[:8]}.2011-12-18"
-    item = alert(sentinel_id, type="stockpile", enterprise_id="xining-special-steel",
-                 summary="哨兵", routes=after["routes"][:1], **changes)  # fmt: skip
+def marker_after(bootstrap: str, topic: str, after: dict, **changes: object) -> dict:
+    """Publish an alert of another enterprise (so no silence or inhibition of `after`'s applies)
+    on `after`'s partition (its key): notify takes it after `after` and anything published
+    before it. Returns the alert published."""
+    fields = {"routes": after["routes"][:1], **changes}
+    item = alert(f"stockpile.marker-{uuid.uuid4().hex[:8]}.2011-12-18", type="stockpile",
+                 enterprise_id="xining-special-steel", summary="哨兵", **fields)  # fmt: skip
     producer = KafkaProducer(bootstrap_servers=bootstrap, **kafka_auth(), acks="all")
     producer.send(topic, key=str(after["alert_id"]).encode(), value=jsonbytes.dumps(item))
     producer.flush()
     producer.close()
+    return item
+
+
+def escalations_of(hook: Any, alert_id: str) -> int:
+    """How many escalation notifications carried this alert to a receiver."""
+    return sum(
+        1
+        for payload in hook.payloads()
+        if payload["liaison"]["kind"] == "escalation"
+        and alert_id in [a["labels"]["alert_id"] for a in payload["alerts"]]
+    )
+
+
+def outbox_settled() -> bool:
+    """Whether every notification planned in this test's database is delivered or given up. A
+    settled notification is never sent again: once all are, a second sending of any would have
+    reached its receiver already (the status is written after the receiver answered)."""
+    return (
+        Notification.objects.count() > 0
+        and not Notification.objects(status__in=["collecting", "pending"]).count()
+    )
+
+
+def sentinel_after(bootstrap: str, topic: str, after: dict, hook: Any, **changes: object) -> str:
+    """In place of a fixed wait before asserting that nothing more came: a marker (marker_after)
+    to a group the hook serves. Its notification is planned after those of `after` and anything
+    published before it, and leaves after them: once the hook has it, a duplicate planned for
+    them would have come. Returns its alert id."""
+    sentinel_id = str(marker_after(bootstrap, topic, after, **changes)["alert_id"])
     eventually(lambda: sentinel_id in delivered_ids(hook), timeout=30)
     return sentinel_id
 

@@ -4,7 +4,6 @@ import hashlib
 import hmac
 import json
 import threading
-import time
 from collections.abc import Callable
 
 import pytest
@@ -18,7 +17,10 @@ from tests.notify.integration.helpers import (
     SECRET,
     alert,
     delivered_ids,
+    escalations_of,
     eventually,
+    marker_after,
+    outbox_settled,
     publish,
     sentinel_after,
     token,
@@ -88,7 +90,7 @@ def test_alerts_of_one_group_and_type_within_the_window_go_out_together(
     with notify(group_wait_seconds=2.0):
         publish(kafka_bootstrap, topics["alerts_topic"], alert("a.1"), alert("a.2"), alert("a.3"))
         eventually(lambda: finance_hook.accepted())
-        time.sleep(1)
+        eventually(outbox_settled)  # a notification of its own for any of the three would have left
         payloads = finance_hook.payloads()
         assert len(payloads) == 1 and sorted(a["labels"]["alert_id"] for a in payloads[0]["alerts"]) == [
             "a.1",
@@ -105,7 +107,7 @@ def test_a_receiver_down_then_up_gets_the_notification_once(notify, kafka_bootst
         eventually(lambda: len(finance_hook.requests) >= 3)
         finance_hook.down = False
         eventually(lambda: finance_hook.accepted())
-        time.sleep(2)
+        eventually(outbox_settled)
     keys = [r["headers"]["Idempotency-Key"] for r in finance_hook.requests]
     assert len(set(keys)) == 1 and len(finance_hook.accepted()) == 1
 
@@ -121,7 +123,7 @@ def test_notify_stopped_mid_retry_and_restarted_still_delivers_once(
     finance_hook.down = False
     with notify():
         eventually(lambda: finance_hook.accepted())
-        time.sleep(2)
+        eventually(outbox_settled)
     assert len(finance_hook.accepted()) == 1
 
 
@@ -144,7 +146,7 @@ def test_notify_stopped_while_a_receiver_is_answering_sends_again_at_the_next_st
 def test_a_receiver_that_is_down_is_tried_once_per_backoff_step_not_once_per_notification(
     notify, kafka_bootstrap, topics, receivers
 ):
-    finance_hook, _, _ = receivers
+    finance_hook, comprehensive_hook, _ = receivers
     finance_hook.down = True
     types = ("funding_gap", "stockpile", "transport_backlog", "power_shortage")
     # Four types: four notifications to the same webhook, due together.
@@ -152,7 +154,11 @@ def test_a_receiver_that_is_down_is_tried_once_per_backoff_step_not_once_per_not
         publish(kafka_bootstrap, topics["alerts_topic"],
                 *[alert(f"{kind}.chalco-qinghai.2011-12-18", type=kind) for kind in types])  # fmt: skip
         eventually(lambda: finance_hook.requests)
-        time.sleep(3)  # a window in which the other three would have been tried
+        # A marker to a receiver that answers, due after the four: once it is delivered, the
+        # dispatcher has passed the moment the other three were due (it sends the oldest first).
+        comprehensive = [{"group_id": "comprehensive", "role": "primary"}]
+        marker = marker_after(kafka_bootstrap, topics["alerts_topic"], alert(routes=comprehensive))
+        eventually(lambda: marker["alert_id"] in delivered_ids(comprehensive_hook), timeout=30)
         assert len(finance_hook.requests) == 1
         # The three held back are still pending, never attempted: nothing is lost.
         webhooks = []
@@ -234,9 +240,13 @@ def test_an_unacknowledged_high_alert_is_escalated_and_reminded(notify, kafka_bo
         client.post(
             "/v1/alerts/funding_gap.chalco-qinghai.2011-12-18/ack", headers=token("group", "comprehensive")
         )
-        sent = len(comprehensive_hook.accepted())
-        time.sleep(2.5)
-        assert len(comprehensive_hook.accepted()) == sent  # acknowledged: no more reminders
+        sent = escalations_of(comprehensive_hook, "funding_gap.chalco-qinghai.2011-12-18")
+        # A marker escalated and reminded once: its reminder is due after any reminder of the
+        # acknowledged case would have been (1 s + 1.5 s after the ack, against at most 1.5 s).
+        marker = marker_after(kafka_bootstrap, topics["alerts_topic"], alert(), severity="high")
+        eventually(lambda: escalations_of(comprehensive_hook, marker["alert_id"]) >= 2, timeout=30)
+        # acknowledged: no more reminders
+        assert escalations_of(comprehensive_hook, "funding_gap.chalco-qinghai.2011-12-18") == sent
 
 
 def test_escalation_survives_a_restart(notify, kafka_bootstrap, topics, receivers):
