@@ -3,9 +3,12 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 VENV := .venv
 PY := $(VENV)/bin/python
+# make test runs the suites that own their clusters, topics and databases beside the rest
+# (tests/conftest.py names the groups); TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
 # The admin token: LIAISON_ADMIN_TOKEN if set, else the one `make up` generated in .local/secrets/.
 
-.PHONY: help install up demo down restart status docs-screenshots schemas bench bench-e2e bench-ingest bench-rules bench-scale bench-rebalance bench-costs bench-reporting test test-faults test-unit test-integration lint lint-infra k8s fmt clean-data db-vacuum logs
+.PHONY: help install up demo down restart status docs-screenshots schemas contract bench bench-e2e bench-ingest bench-rules bench-scale bench-rebalance bench-costs bench-reporting test test-faults test-unit test-integration lint lint-infra k8s fmt clean-data db-vacuum logs
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,7 +34,7 @@ status: ## Show what runs where
 test: ## Run the whole suite against the real local services (starts them when needed)
 	@scripts/platform.sh test-deps
 	@DEMO=0 scripts/platform.sh up
-	@LIAISON_ADMIN_TOKEN="$$(scripts/platform.sh admin-token)" $(PY) -m pytest
+	@LIAISON_ADMIN_TOKEN="$$(scripts/platform.sh admin-token)" $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 test-faults: ## The fault, bad-input and access suite on a cluster of its own; writes docs/reliability.md
 	@scripts/platform.sh install
@@ -46,6 +49,9 @@ docs-screenshots: ## Copy the browser test's screenshots into docs/images (after
 
 schemas: ## Regenerate the JSON Schemas in schemas/ from the event models
 	@$(PY) -m liaison_common.events schemas
+
+contract: ## Regenerate docs/contract.md from the code (events, topics, routes, thresholds, OpenAPI, settings)
+	@$(PY) scripts/build_contract.py
 
 bench-ingest: ## Ingest throughput and latency beside a bare Kafka producer (needs make up)
 	@$(PY) bench/bench_ingest.py

@@ -74,3 +74,26 @@ def mongodb_uri(mongo_base_uri: str, unique_name: str) -> Iterator[str]:
     client: pymongo.MongoClient = pymongo.MongoClient(mongo_base_uri, serverSelectionTimeoutMS=3000)
     client.drop_database(name)
     client.close()
+
+
+# `make test` runs pytest -n 2 --dist loadgroup: tests that own everything they touch run beside
+# the rest. The fault suite and the three brokers start clusters of their own; rules' and
+# notify's integration tests make their own topics, consumer groups and databases. Everything
+# else that talks to a service shares the platform `make up` runs, so it stays in one group, in
+# order, as before. Pure-logic tests have no group: any worker takes them.
+OWN_GROUPS = {
+    ("faults",): "faults",
+    ("scale",): "scale",
+    ("rules", "integration"): "rules-integration",
+    ("notify", "integration"): "notify-integration",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = item.path.relative_to(REPO / "tests").parts
+        group = next((name for prefix, name in OWN_GROUPS.items() if parts[: len(prefix)] == prefix), None)
+        if group is None and item.get_closest_marker("integration") is not None:
+            group = "platform"
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
