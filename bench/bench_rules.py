@@ -579,7 +579,7 @@ def domain_alone(
 
 
 def outlier_check_cost(values: list[bytes], view: RegistryView, worker_rate: float) -> str:
-    """What the outlier check of CONTRACT.md §7 costs (issue 38.6): the domain work with and
+    """What the outlier check of docs/contract.md §7 costs (issue 38.6): the domain work with and
     without it, best of three each (the check is small beside the noise of one run), and that
     difference as a share of the worker's time per report in the backlog."""
     with_check = max(domain_alone(values, view)[0] for _ in range(3))

@@ -27,7 +27,7 @@ class DomainWork:
     def __init__(self, view: RegistryView, *, check_outliers: bool = True):
         self.view = view
         self.thresholds = Thresholds.load()
-        # The outlier check of CONTRACT.md §7 (detection.question_figures); off only to measure
+        # The outlier check of docs/contract.md §7 (detection.question_figures); off only to measure
         # what it costs (issue 38.6).
         self.check_outliers = check_outliers
         self.outliers = quality.OutlierSettings.of(self.thresholds)

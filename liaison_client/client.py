@@ -145,7 +145,7 @@ class LiaisonClient:
                 status = answer.get("status")
                 if status == "accepted":
                     summary.accepted += 1
-                elif status == "correction":  # CONTRACT.md §7: it replaces an earlier report
+                elif status == "correction":  # docs/contract.md §7: it replaces an earlier report
                     summary.corrected += 1
                 elif status == "duplicate":
                     summary.duplicate += 1

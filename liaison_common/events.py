@@ -1,4 +1,4 @@
-"""Event contracts of CONTRACT.md §2: the one source of truth.
+"""Event contracts of docs/contract.md §2: the one source of truth.
 
 `schemas/*.schema.json` are generated from these models (`make schemas`), and a test fails
 when the two drift. Validation is strict: unknown fields and unknown indicators are errors,
@@ -30,7 +30,7 @@ Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, min_length=1, max_
 SubmissionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$", max_length=120)]
 ShortText = Annotated[str, StringConstraints(max_length=200)]
 LongText = Annotated[str, StringConstraints(max_length=5000)]
-# CONTRACT.md §6: every indicator a finite number, at most 1e12 (larger values overflow the
+# docs/contract.md §6: every indicator a finite number, at most 1e12 (larger values overflow the
 # detectors' means and are never a real week of a Qinghai enterprise).
 MAX_QUANTITY = 1e12
 Quantity = Annotated[float, Field(strict=True, ge=0, le=MAX_QUANTITY, allow_inf_nan=False)]
@@ -91,7 +91,7 @@ FlowChange = Annotated[float, Field(strict=True, ge=-100_000, le=100_000, allow_
 
 class WorkgroupIndicators(Contract):
     """The province-wide figures of 附件1 that the rail and power work groups report (optional,
-    additive to CONTRACT.md's work-group report); rules tracks each against its target's pace."""
+    additive to the contract's work-group report); rules tracks each against its target's pace."""
 
     rail_freight_ytd_t: Quantity | None = Field(
         None, description="rail freight in the province this year so far, tonnes (附件1 四: 3800万吨)"
@@ -116,7 +116,7 @@ class StatedProblem(Contract):
     text: LongText
 
 
-# CONTRACT.md §6, bounds on dates: a replay of 2011 is in bounds, year 1 or 2099 is not.
+# docs/contract.md §6, bounds on dates: a replay of 2011 is in bounds, year 1 or 2099 is not.
 EARLIEST_PERIOD = date(2000, 1, 1)
 MAX_PERIOD_DAYS = 31
 FUTURE_SLACK = timedelta(days=1)
@@ -264,7 +264,7 @@ Submission = EnterpriseReport | Incident | WorkgroupReport
 
 
 class Severity(StrEnum):
-    """The four severities, in rising order (CONTRACT.md §2)."""
+    """The four severities, in rising order (docs/contract.md §2)."""
 
     low = "low"
     medium = "medium"
@@ -293,7 +293,7 @@ class Route(BaseModel):
 
 
 class Measure(BaseModel):
-    """One of the seed's measures that applies to a problem (CONTRACT.md §6)."""
+    """One of the seed's measures that applies to a problem (docs/contract.md §6)."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -306,7 +306,7 @@ class Measure(BaseModel):
 
 
 class Correction(BaseModel):
-    """What a correction did to a case (CONTRACT.md §7)."""
+    """What a correction did to a case (docs/contract.md §7)."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -317,7 +317,7 @@ class Correction(BaseModel):
 
 
 class ProblemEvent(BaseModel):
-    """A detected problem on liaison.problems.v1, before routing (CONTRACT.md §2 and §3).
+    """A detected problem on liaison.problems.v1, before routing (docs/contract.md §2 and §3).
 
     Rules builds it from each detector's finding; the routed AlertEvent follows from it.
     """
@@ -326,7 +326,7 @@ class ProblemEvent(BaseModel):
     severity: Severity
     enterprise_id: Slug | None = None
     work_group_id: Slug | None = None
-    # CONTRACT.md §7: a region's growth case names the region (enterprise_id absent).
+    # docs/contract.md §7: a region's growth case names the region (enterprise_id absent).
     region: ShortText | None = None
     period_end: Annotated[str, StringConstraints(max_length=40)]
     summary: LongText
@@ -362,7 +362,7 @@ class ProblemEvent(BaseModel):
 
 
 class AlertEvent(BaseModel):
-    """A routed alert on liaison.alerts.v1: one case (CONTRACT.md §2 and §6).
+    """A routed alert on liaison.alerts.v1: one case (docs/contract.md §2 and §6).
 
     Rules builds it, notify parses it. `state` is `open` while the problem is detected and
     `resolved` once it was absent from two consecutive reports (resolved by data).
@@ -388,7 +388,7 @@ class AlertEvent(BaseModel):
     measures: list[Measure] = Field(default_factory=list, max_length=50)
     state: Literal["open", "resolved"] = "open"
     resolved_by: Literal["group", "data", "correction"] | None = None
-    # CONTRACT.md §7: set when a correction of a period changed the case: the correcting report,
+    # docs/contract.md §7: set when a correction of a period changed the case: the correcting report,
     # the report it replaced and the period (`withdrawn`: the problem is no longer shown there).
     correction: Correction | None = None
 

@@ -1,5 +1,5 @@
 """Who may do what on the broker: one SCRAM user per service with only its topics, and one user
-for the enterprise systems that may only write `liaison.inbound.v1` (CONTRACT.md §6).
+for the enterprise systems that may only write `liaison.inbound.v1` (docs/contract.md §6).
 
 `make up` runs `python -m liaison_common.kafka_access` after the broker starts. It creates (or
 re-keys) the users from the passwords in .local/secrets/, makes the ACLs of each user exactly

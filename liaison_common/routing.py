@@ -1,4 +1,4 @@
-"""Who receives an alert: the routes of CONTRACT.md §3, as pure functions.
+"""Who receives an alert: the routes of docs/contract.md §3, as pure functions.
 
 The registry's resolve endpoint and the rules service share this code, so a route test
 and a real alert can never disagree.
@@ -20,10 +20,10 @@ PROBLEM_TYPES = (
     "workforce_cut",
     "report_overdue",
     "major_incident",
-    # Not in CONTRACT.md §3: a problem a report states under `policy` or `other`, which no
+    # Not in docs/contract.md §3: a problem a report states under `policy` or `other`, which no
     # type there matches. It goes to the comprehensive group, which collects such information.
     "stated_problem",
-    # CONTRACT.md §7: an implausible figure questioned before detection (DHIS2's outlier checks).
+    # docs/contract.md §7: an implausible figure questioned before detection (DHIS2's outlier checks).
     "data_query",
 )
 
@@ -40,7 +40,7 @@ class RouteRule:
     description: str = ""
 
 
-# CONTRACT.md §3, "Problem types and their default routes".
+# docs/contract.md §3, "Problem types and their default routes".
 DEFAULT_ROUTE_RULES: Mapping[str, RouteRule] = {
     rule.problem_type: rule
     for rule in (
@@ -101,14 +101,14 @@ DEFAULT_ROUTE_RULES: Mapping[str, RouteRule] = {
         RouteRule(
             problem_type="stated_problem", primary="comprehensive", description="企业报告的政策或其他问题"
         ),
-        # CONTRACT.md §7: 统计工作组 "指导和帮助工业企业提高科学统计水平"; wg-liaison follows by
+        # docs/contract.md §7: 统计工作组 "指导和帮助工业企业提高科学统计水平"; wg-liaison follows by
         # its link to the key enterprises.
         RouteRule(problem_type="data_query", primary="wg-statistics", description="数据核查：填报数值异常"),
     )
 }
 
 
-# CONTRACT.md §7: a major incident adds, by its category, the group the seed sends it to.
+# docs/contract.md §7: a major incident adds, by its category, the group the seed sends it to.
 INCIDENT_CATEGORY_CC: Mapping[str, tuple[str, str]] = {
     "safety": ("enterprise-management", "安全类重大事项：附件8“及时上报企业管理组”"),
     "environment": ("tech-renovation", "环境类重大事项：技改组负责节能减排与环境治理改造"),
@@ -140,7 +140,7 @@ def resolve_routes(rule: RouteRule, subject: Subject, *, incident_category: str 
 
     A group already named keeps its first role: a work group that is both the rule's cc
     and linked to the enterprise is listed once, with the rule as the reason. A work group's
-    overdue report goes to the primary group alone (CONTRACT.md §7: wg-liaison follows the key
+    overdue report goes to the primary group alone (docs/contract.md §7: wg-liaison follows the key
     enterprises, not the work groups).
     """
     kind = problem_type_label(rule.problem_type)  # the reason is read in the console, in Chinese

@@ -1,6 +1,6 @@
 """Settings every service shares; each service extends them with its own env prefix.
 
-The contract (CONTRACT.md §5) fixes three unprefixed variables: KAFKA_BOOTSTRAP_SERVERS,
+The contract (docs/contract.md §5) fixes three unprefixed variables: KAFKA_BOOTSTRAP_SERVERS,
 MONGODB_URI and LIAISON_ADMIN_TOKEN. They are read under exactly those names; everything a
 service adds is read under its prefix (REGISTRY_..., INGEST_...).
 """

@@ -1,4 +1,4 @@
-"""Kafka topic names (CONTRACT.md §2) and how each is created.
+"""Kafka topic names (docs/contract.md §2) and how each is created.
 
 Topic auto-creation is off on the broker, so every topic is created here, on purpose.
 Run `python -m liaison_common.topics` to create the missing ones (idempotent).
@@ -19,12 +19,14 @@ DLQ = "liaison.dlq.v1"
 PROBLEMS = "liaison.problems.v1"
 ALERTS = "liaison.alerts.v1"
 REGISTRY = "liaison.registry.v1"
-# CONTRACT.md §6: every change of an alert, keyed by alert_id (the audit log of a case).
+# docs/contract.md §6: every change of an alert, keyed by alert_id (the audit log of a case).
 ALERT_EVENTS = "liaison.alert-events.v1"
-# Not in CONTRACT.md: notify's alert index (services/notify/alert_index.py), one entry per alert,
-# keyed by alert_id, that every notify instance holds in memory for the inbox.
+# Ours, beyond the external contract (docs/contract.md §2 marks it so): notify's alert index
+# (services/notify/alert_index.py), one entry per alert, keyed by alert_id, that every notify
+# instance holds in memory for the inbox.
 ALERT_INDEX = "liaison.alert-index.v1"
-# Not in CONTRACT.md: weekly reporting completeness and timeliness (rules → notify, dashboards).
+# Ours, beyond the external contract: weekly reporting completeness and timeliness (rules →
+# notify, dashboards).
 REPORTING = "liaison.reporting.v1"
 # Internal to rules: every report's period, on one partition, for the event-time watermark.
 RULES_PERIODS = "liaison.rules-periods.v1"

@@ -73,7 +73,7 @@ PIPELINE = (
 )
 
 
-# CONTRACT.md §1, in the seed's order: the winter brings each of them at least one case.
+# docs/contract.md §1, in the seed's order: the winter brings each of them at least one case.
 COORDINATION_GROUPS = (
     "comprehensive",
     "operations",

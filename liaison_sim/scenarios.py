@@ -16,7 +16,7 @@ with the situations the seed worries about:
 - ferroalloy and silicon-carbide furnaces halted through January (附件7's restructuring sectors);
 - a Tibetan-medicine SME short of working capital after the festival (附件5, 附件7);
 - a 铬铁 furnace over 附件3's 3,000 kWh/t in the cold, and its dust over 100 mg/m³ one week;
-- a liaison's typo questioned by the statistics group, and its correction (CONTRACT.md §7);
+- a liaison's typo questioned by the statistics group, and its correction (docs/contract.md §7);
 - growth below the 附件1 target in Xining (17.5 %);
 - a liaison who stops reporting, and a work group that forgets a week;
 - a major incident reported at once (限时报送);
@@ -95,7 +95,7 @@ COLD_WEEKS = range(6, 9)  # 2012-01-16 to 2012-02-05
 HALTED_WEEKS = range(4, 8)  # 2012-01-02 to 2012-01-29
 HALTED = ("qinghai-huasheng-ferroalloy", "haidong-guiqiang-silicon-carbide")
 # A typo (the week's inventory a hundred times over) that the statistics group questions, and
-# the liaison's correction the same afternoon (CONTRACT.md §7).
+# the liaison's correction the same afternoon (docs/contract.md §7).
 TYPO = ("huading-industrial", 5)
 
 
@@ -212,7 +212,7 @@ def _enterprise_week(enterprise: str, week: Week, rng: random.Random) -> dict[st
         indicators["power_supplied_mwh"] = 138000
     # The steel maker's growth falls in the last weeks of 2011, far enough to take the 西宁 region
     # as a whole (its reporting enterprises weighted by output value) below its 17.5 % target of
-    # 附件1, which is 2011's ("今年"): the weeks ending 12-18 and 12-25 (CONTRACT.md §7).
+    # 附件1, which is 2011's ("今年"): the weeks ending 12-18 and 12-25 (docs/contract.md §7).
     if enterprise == "xining-special-steel" and 1 <= n <= 2:
         indicators["output_value_yoy_pct"] = round(-3 + rng.uniform(-1, 1), 1)
     # Wage arrears at the carpet maker after the festival.
@@ -341,7 +341,7 @@ INCIDENTS = {
 
 def corrected(report: dict[str, Any]) -> dict[str, Any]:
     """The liaison's correction of the typo: the same week, another report_id, submitted later
-    (CONTRACT.md §7: it replaces the earlier report's figures)."""
+    (docs/contract.md §7: it replaces the earlier report's figures)."""
     indicators = {**report["indicators"], "inventory_t": report["indicators"]["inventory_t"] / 100}
     submitted = datetime.fromisoformat(report["submitted_at"]) + timedelta(hours=6)
     return {**report, "report_id": f"{report['report_id']}-fix", "submitted_at": submitted.isoformat(),

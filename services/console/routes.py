@@ -94,7 +94,7 @@ def session_of(request: Request) -> Session:
 
 
 def liaison_session_of(request: Request) -> Session:
-    """An enterprise's liaison: its own data queries and their correction (CONTRACT.md §7)."""
+    """An enterprise's liaison: its own data queries and their correction (docs/contract.md §7)."""
     session = _signed_in(request)
     if session.principal.subject_type != "enterprise":
         raise NotAllowed("「数据核查」页面供企业联络员使用：请用企业令牌登录。")

@@ -16,7 +16,7 @@ from services.console.exceptions import UpstreamUnavailable
 from services.console.metrics import UPSTREAM_ERRORS
 
 GROUP_SUBJECTS = ("group", "work_group", "admin")
-# An enterprise's liaison signs in too, for its own data queries only (CONTRACT.md §7).
+# An enterprise's liaison signs in too, for its own data queries only (docs/contract.md §7).
 CONSOLE_SUBJECTS = (*GROUP_SUBJECTS, "enterprise")
 DUPLICATE_KEY = 11000
 

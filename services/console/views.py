@@ -672,7 +672,7 @@ def calculator_error(problem: ValueError) -> str:
     return str(problem)
 
 
-# ------------------------------------------------------- a liaison's data queries (CONTRACT.md §7)
+# ------------------------------------------------------- a liaison's data queries (docs/contract.md §7)
 
 
 def query_rows(alerts: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

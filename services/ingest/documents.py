@@ -25,7 +25,7 @@ class AcceptedSubmission(me.Document):
 
 class ReportPeriod(me.Document):
     """Which report holds each subject's period: a later report for the same period under
-    another report_id is a correction (CONTRACT.md §7). `_id`: "<kind>:<subject>:<start>:<end>"."""
+    another report_id is a correction (docs/contract.md §7). `_id`: "<kind>:<subject>:<start>:<end>"."""
 
     meta = {"collection": "ingest_periods"}
 

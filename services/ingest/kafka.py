@@ -207,7 +207,7 @@ async def handle_inbound(
 
 
 async def inbound_principal(raw: RawMessage, settings: Settings) -> Principal | Outcome:
-    """Who sent the record: its `authorization: Bearer <token>` header (CONTRACT.md §6), checked
+    """Who sent the record: its `authorization: Bearer <token>` header (docs/contract.md §6), checked
     as over HTTP; without one, or with an unknown token, the record is `unauthenticated`."""
     header = raw.header("authorization")
     if header is None:

@@ -1,4 +1,4 @@
-"""HTTP routes of ingest (CONTRACT.md §4): one object, or a JSON array for a batch."""
+"""HTTP routes of ingest (docs/contract.md §4): one object, or a JSON array for a batch."""
 
 import json
 from typing import Annotated, Any, cast
@@ -73,7 +73,7 @@ def add_submission_route(router: APIRouter, kind: SubmissionKind) -> None:
             },
             409: {
                 "model": ErrorRead,
-                "description": "another submitter already used this id (CONTRACT.md §6)",
+                "description": "another submitter already used this id (docs/contract.md §6)",
             },
             503: {"description": "Kafka or the registry is not available; retry after Retry-After"},
         },

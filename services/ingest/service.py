@@ -191,7 +191,7 @@ class DuplicateStore:
     """The ids ingest has taken, and whose they are: the most recent ones in memory, all of them
     in a collection whose unique _id is the claim.
 
-    An id is claimed in the database before it is published (CONTRACT.md §6: a 409 means "not
+    An id is claimed in the database before it is published (docs/contract.md §6: a 409 means "not
     published"): two enterprises racing for one id, on one ingest or two, cannot both publish,
     because only one insert of the _id succeeds. The claim is released when Kafka does not take
     the event (503 still means "not published"), and marked published once Kafka has it. A claim
@@ -201,7 +201,7 @@ class DuplicateStore:
     Memory holds at most `limit` ids, the most recently published (INGEST_DUPLICATE_MEMORY_IDS),
     so that it does not grow with a year of data: a hit answers at once, a miss asks the claim.
 
-    Ids are unique per submitter (CONTRACT.md §6): the same id from the enterprise or work
+    Ids are unique per submitter (docs/contract.md §6): the same id from the enterprise or work
     group that first used it is a duplicate; from anyone else it is a conflict, so that no
     submitter can make another's real report look like a repeat.
     """

@@ -1,4 +1,4 @@
-"""liaison.alert-events.v1 (CONTRACT.md §6): one record per change of an alert, and the way
+"""liaison.alert-events.v1 (docs/contract.md §6): one record per change of an alert, and the way
 every change reaches the alert's one writer.
 
 FerretDB loses concurrent updates of one document, so an alert has one writer: the notify
@@ -37,10 +37,10 @@ EVENTS = (
     "reopened",
     "escalated",
     "silenced",
-    "commented",  # beyond CONTRACT.md §6's list: a group's note on the case
+    "commented",  # beyond docs/contract.md §6's list: a group's note on the case
     "archived",  # beyond it too: resolved long ago, moved to the read-only archive
     "coordinating",  # beyond it too: 协调中, a group coordinates the case until a date
-    "corrected",  # CONTRACT.md §7: a correction of a period changed the case
+    "corrected",  # docs/contract.md §7: a correction of a period changed the case
 )
 _pending: "queue.SimpleQueue[dict[str, Any]]" = queue.SimpleQueue()
 

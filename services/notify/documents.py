@@ -58,7 +58,7 @@ class Alert(me.Document):
     severity = me.StringField(required=True)
     enterprise_id = me.StringField()
     work_group_id = me.StringField()
-    region = me.StringField()  # CONTRACT.md §7: a region's growth case names the region instead
+    region = me.StringField()  # docs/contract.md §7: a region's growth case names the region instead
     period_end = me.StringField()  # the case's first period
     last_period_end = me.StringField()  # the latest period in which it was detected
     occurrences = me.IntField(default=1)

@@ -1,4 +1,4 @@
-"""HTTP routes of notify (CONTRACT.md §4): the inbox, acknowledgement, the SSE stream, digests."""
+"""HTTP routes of notify (docs/contract.md §4): the inbox, acknowledgement, the SSE stream, digests."""
 
 import asyncio
 import hashlib
@@ -81,7 +81,7 @@ SILENCE_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 class SilenceCreate(BaseModel):
-    """Hold back deliveries that match, from starts_at until ends_at (CONTRACT.md §6)."""
+    """Hold back deliveries that match, from starts_at until ends_at (docs/contract.md §6)."""
 
     model_config = ConfigDict(extra="forbid")
     matchers: SilenceMatchers

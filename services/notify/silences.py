@@ -1,4 +1,4 @@
-"""Silences and inhibition (CONTRACT.md §6): what keeps a group from being notified.
+"""Silences and inhibition (docs/contract.md §6): what keeps a group from being notified.
 
 A silence matches an alert for one group when every matcher it names (enterprise_id, type,
 group_id) equals the alert's (the group's, for group_id) and it is in force. Inhibition: an

@@ -111,7 +111,7 @@ class RoutingRule(RegistryEntity):
 
 
 class IndicatorRange(RegistryEntity):
-    """An admin's plausible range of one indicator for one enterprise (CONTRACT.md §7, like
+    """An admin's plausible range of one indicator for one enterprise (docs/contract.md §7, like
     DHIS2's min-max values): it replaces the range rules learns from the enterprise's history."""
 
     meta = _meta("indicator_ranges")

@@ -16,7 +16,7 @@ def load_organisation() -> dict[str, Any]:
 
 
 def routing_rules() -> list[dict[str, Any]]:
-    """The default routing rules of CONTRACT.md §3, as registry entities."""
+    """The default routing rules of docs/contract.md §3, as registry entities."""
     return [
         {
             "id": rule.problem_type,
@@ -29,7 +29,7 @@ def routing_rules() -> list[dict[str, Any]]:
     ]
 
 
-# Routes the seed implies beyond CONTRACT.md §3, each with the seed's words. Not the defaults:
+# Routes the seed implies beyond docs/contract.md §3, each with the seed's words. Not the defaults:
 # enterprise systems and acceptance tests rely on the contract's routes. An admin who wants the
 # seed's reading applies them with `python -m services.registry.seed --seed-routes` (they are
 # routing rules like any other: GET /v1/routes/resolve and the rules workers follow them).

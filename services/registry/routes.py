@@ -1,4 +1,4 @@
-"""HTTP routes of the registry: parse, call service, answer. CONTRACT.md §4."""
+"""HTTP routes of the registry: parse, call service, answer. docs/contract.md §4."""
 
 import secrets
 from typing import Annotated, Any, cast
@@ -243,12 +243,12 @@ for kind in KINDS:
 )
 def resolve_routes(
     _: CurrentPrincipal,
-    type: str = Query(..., description="problem type, CONTRACT.md §3"),
+    type: str = Query(..., description="problem type, docs/contract.md §3"),
     enterprise_id: str | None = Query(None),
     work_group_id: str | None = Query(None),
     category: str | None = Query(
         None,
-        description="a major incident's category (CONTRACT.md §7 adds a group for safety and environment)",
+        description="a major incident's category (docs/contract.md §7: safety and environment add a group)",
     ),
 ) -> dict[str, Any]:
     errors = []

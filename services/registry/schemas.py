@@ -116,7 +116,7 @@ class RoutingRuleCreate(StrictModel):
 
 
 class IndicatorRangeCreate(StrictModel):
-    """CONTRACT.md §7: `{id, enterprise_id, indicator, min, max}`; at least one bound, min ≤ max."""
+    """docs/contract.md §7: `{id, enterprise_id, indicator, min, max}`; at least one bound, min ≤ max."""
 
     id: Slug
     enterprise_id: Slug

@@ -3,7 +3,7 @@
 Seeds only what is missing: an entity already there (even one an admin edited or deleted)
 is left alone, with no new version and no change event. `--overwrite` brings every seeded
 entity back to the file's content. `--seed-routes` replaces the routing rules of the types for
-which the seed names more recipients than CONTRACT.md §3 with the seed's reading
+which the seed names more recipients than docs/contract.md §3 with the seed's reading
 (organisation.SEED_IMPLIED_ROUTES); seeding again with `--overwrite` brings the contract's back.
 Run: python -m services.registry.seed [--overwrite] [--seed-routes]
 """

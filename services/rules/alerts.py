@@ -1,4 +1,4 @@
-"""From a detected problem to a routed alert (CONTRACT.md §2, Alert): pure functions."""
+"""From a detected problem to a routed alert (docs/contract.md §2, Alert): pure functions."""
 
 from typing import TYPE_CHECKING, Any
 
@@ -63,7 +63,7 @@ def restructuring_route(
     problem: dict[str, Any], view: RegistryView, case: "CaseUpdate | None"
 ) -> Route | None:
     """The mergers group, cc, on a halt or funding gap that lasts in a 附件7 sector (兼并重组组
-    "负责推进重点行业的企业兼并重组"). Not on the first period: CONTRACT.md §3's routes hold
+    "负责推进重点行业的企业兼并重组"). Not on the first period: docs/contract.md §3's routes hold
     for every new case, and GET /v1/routes/resolve answers those."""
     if problem["type"] not in RESTRUCTURING_TYPES or not problem.get("enterprise_id") or case is None:
         return None
@@ -87,7 +87,7 @@ def build_alert(
     case: "CaseUpdate | None" = None,
     correction: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The routed alert (an AlertEvent, CONTRACT.md §2 and §6). With a case, the alert is that
+    """The routed alert (an AlertEvent, docs/contract.md §2 and §6). With a case, the alert is that
     case: its id and first period are the case's, `last_period_end` and `occurrences` its latest."""
     routes = resolve_routes(
         route_rule(view, problem["type"]),
@@ -194,7 +194,7 @@ def withdrawal_alert(
     detected_at: str,
     subject_kind: str = "enterprise",
 ) -> dict[str, Any]:
-    """A correction no longer shows the case's problem in its period (CONTRACT.md §7): the case
+    """A correction no longer shows the case's problem in its period (docs/contract.md §7): the case
     is withdrawn whole (resolved by correction) when that was its only period, else recounted."""
     subject_field = SUBJECT_FIELDS[subject_kind]
     problem = {"type": case.problem_type, subject_field: facts.id}
@@ -214,7 +214,7 @@ def withdrawal_alert(
         + ("，预警撤回" if whole else f"，计为{case.occurrences}期"),
         "evidence": {
             "rule": "更正报告替换原报告的数据，按更正后的数据重新判断",
-            "source": "CONTRACT.md §7：更正",
+            "source": "docs/contract.md §7：更正",
             "replaced_report_id": correction["replaces"],
         },
         "routes": [{"group_id": r.group_id, "role": r.role, "reason": r.reason} for r in routes],
@@ -223,7 +223,7 @@ def withdrawal_alert(
         "correction": {**correction, "withdrawn": True},
     }
     if whole:
-        # CONTRACT.md §7: a correction resolves a data query "by data"; any other case it
+        # docs/contract.md §7: a correction resolves a data query "by data"; any other case it
         # withdraws is resolved by correction.
         alert["resolved_by"] = "data" if case.problem_type == "data_query" else "correction"
     return AlertEvent.model_validate(alert).model_dump(mode="json", exclude_none=True)

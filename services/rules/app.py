@@ -16,7 +16,7 @@ Where things are:
   detection.py        the detection agents (reports, work-group reports), and the urgent lane's task
   urgent_lane.py      incidents apart: their own consumer group and producer
   reporting_agent.py  the reporting agent: overdue reporters and completeness
-  regional_agent.py   the regions' growth against 附件1's targets (CONTRACT.md §7)
+  regional_agent.py   the regions' growth against 附件1's targets (docs/contract.md §7)
   operations.py       the registry view, metrics, health, the progress watch
   detectors.py, cases.py, alerts.py, reporting.py, regional.py, measures.py   the pure domain logic
 

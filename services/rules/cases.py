@@ -1,4 +1,4 @@
-"""Cases: one alert per (subject, problem type) while the problem lasts (CONTRACT.md §6).
+"""Cases: one alert per (subject, problem type) while the problem lasts (docs/contract.md §6).
 
 Pure state, no I/O. The detection agent keeps one `CaseBook` per enterprise in a table (the
 enterprise's partition owns it) and asks it, for each report, which case each detected
@@ -178,7 +178,7 @@ class CaseBook:
         return self._update(case, problem_type, "resolved")
 
     def withdraw(self, problem_type: str, period_end: str) -> CaseUpdate | None:
-        """A correction no longer shows the problem in this period (CONTRACT.md §7): the case
+        """A correction no longer shows the problem in this period (docs/contract.md §7): the case
         loses the period; a case whose only period it was is withdrawn whole ("withdrawn", and
         forgotten, so that a later detection opens a case of its own), a longer one is recounted
         ("shortened"). None when the case never counted this period."""

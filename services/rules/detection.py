@@ -87,7 +87,7 @@ async def handle_report(raw: RawMessage, started: float) -> None:
     if holder is not None and is_replaced(holder, report):
         done(raw, started)  # a report corrected since, delivered again: its figures are gone
         return
-    # Implausible figures are questioned before detection; no detector reads them (CONTRACT.md §7).
+    # Implausible figures are questioned before detection; no detector reads them (docs/contract.md §7).
     findings, confirmed = question_figures(report, known)
     questioned = {f.indicator: f.value for f in findings}
     problems = without_questioned(detect(facts, report, known, thresholds), set(questioned))
@@ -95,7 +95,7 @@ async def handle_report(raw: RawMessage, started: float) -> None:
         problems.append(data_query_problem(facts, report, [f.as_dict() for f in findings]))
     if judged_for_region(facts, report) and "output_value_yoy_pct" not in questioned:
         await send_contribution(facts, report)
-    if holder is not None:  # another report of this period: a correction (CONTRACT.md §7)
+    if holder is not None:  # another report of this period: a correction (docs/contract.md §7)
         correction = {"report_id": report.report_id, "replaces": holder.report_id, "period_end": period_end}
         await correct_cases(facts, problems, correction, submitted_at=submitted_at)
     else:
@@ -140,7 +140,7 @@ async def update_cases(
     """One report of a subject against its cases: each problem opens, updates or reopens its case
     (and is published with it); a case absent from two reports running is resolved by data. A
     report judges only the types whose figures it carried (`judged`): one silent on a case's
-    indicators neither continues nor resolves it (CONTRACT.md §7). The table is written only
+    indicators neither continues nor resolves it (docs/contract.md §7). The table is written only
     when a case changed."""
     stored = cases[subject.id]
     book = CaseBook(stored)
@@ -241,7 +241,7 @@ async def handle_workgroup_report(raw: RawMessage, started: float) -> None:
         return
     submitted_at, period_end = report.submitted_at.isoformat(), report.period_end.isoformat()
     # A work group's reports are remembered beside the enterprises' history (keys differ), so a
-    # second report for a period is a correction of the first (CONTRACT.md §7), as for enterprises.
+    # second report for a period is a correction of the first (docs/contract.md §7), as for enterprises.
     held = history[report.work_group_id]
     holder = workgroup_period_holder(held, report)
     if holder is not None and workgroup_report_replaced(holder, report):

@@ -1,4 +1,4 @@
-"""The detectors of CONTRACT.md §3: pure functions of (history, report, thresholds) → problems.
+"""The detectors of docs/contract.md §3: pure functions of (history, report, thresholds) → problems.
 
 No I/O here. The Faust agents keep the history in a table and call `detect`.
 """
@@ -42,7 +42,7 @@ class Snapshot:
     period_end: str
     indicators: dict[str, float]
     submitted_at: str = ""  # "" in what an earlier version kept: older than any correction
-    # Values questioned as implausible (CONTRACT.md §7), kept apart from `indicators` so that no
+    # Values questioned as implausible (docs/contract.md §7), kept apart from `indicators` so that no
     # median or mean reads them; the next report at their level confirms them.
     questioned: dict[str, float] = field(default_factory=dict)
 
@@ -167,7 +167,7 @@ def stockpile(
 ) -> Problem | None:
     ind = report.indicators
     if awaiting_rail(report, t):
-        return None  # goods made and sold, waiting for rail: a transport case (CONTRACT.md §7)
+        return None  # goods made and sold, waiting for rail: a transport case (docs/contract.md §7)
     weeks = t.get("stockpile", "inventory_weeks_of_sales")
     recent_sales = _recent_sales(report, past, t)
     if ind.inventory_t is not None and recent_sales and fmean(recent_sales) > 0:
@@ -222,7 +222,7 @@ def _recent_sales(report: EnterpriseReport, past: list[Snapshot], t: Thresholds)
 
 def awaiting_rail(report: EnterpriseReport, t: Thresholds) -> bool:
     """At least half the stock is awaiting shipment: the goods are sold and wait for rail
-    (附件1 四 "全力抓好钾肥突击抢运工作…抢运积压产品"), so it is no stockpile (CONTRACT.md §7)."""
+    (附件1 四 "全力抓好钾肥突击抢运工作…抢运积压产品"), so it is no stockpile (docs/contract.md §7)."""
     ind = report.indicators
     share = t.get("stockpile", "awaiting_share_of_inventory_max").value
     return (
@@ -323,7 +323,7 @@ def _awaiting_beyond_sales(
     facts: EnterpriseFacts, report: EnterpriseReport, past: list[Snapshot], t: Thresholds
 ) -> Problem | None:
     """Goods awaiting rail that are half the stock and more than two weeks of sales: a transport
-    backlog even where the rail ratio alone is not (CONTRACT.md §7)."""
+    backlog even where the rail ratio alone is not (docs/contract.md §7)."""
     ind = report.indicators
     recent_sales = _recent_sales(report, past, t)
     if not awaiting_rail(report, t) or not recent_sales or fmean(recent_sales) <= 0:
@@ -430,7 +430,7 @@ def energy_overuse(
                 ),
             )
         )
-    # 附件3 gives a dust target for 硅铁、铬铁、镍铬 (100) and 碳化硅 (200); CONTRACT.md §3 applies
+    # 附件3 gives a dust target for 硅铁、铬铁、镍铬 (100) and 碳化硅 (200); docs/contract.md §3 applies
     # the 100 to every other product as a default, which the summary says is not the seed's.
     target = t.maybe("energy_overuse", "dust_mg_m3_max", facts.main_product or "")
     dust = target or t.get("energy_overuse", "dust_mg_m3_max", "default")
@@ -558,7 +558,7 @@ DETECTORS: tuple[Detector, ...] = (
     transport_backlog,
     power_shortage,
     energy_overuse,
-    # growth_shortfall judges a region as a whole (regional.py, CONTRACT.md §7), never one
+    # growth_shortfall judges a region as a whole (regional.py, docs/contract.md §7), never one
     # enterprise alone: it is not among an enterprise report's detectors.
     production_halt,
     workforce_cut,
@@ -598,7 +598,7 @@ def detect(
 def data_query_problem(
     facts: EnterpriseFacts, report: EnterpriseReport, findings: list[dict[str, Any]]
 ) -> Problem:
-    """A report's implausible figures, questioned for the statistics work group (CONTRACT.md §7)."""
+    """A report's implausible figures, questioned for the statistics work group (docs/contract.md §7)."""
     said = []
     for f in findings:
         low, high = f.get("expected_min"), f.get("expected_max")
@@ -765,7 +765,7 @@ def province_targets(report: WorkgroupReport, t: Thresholds) -> tuple[list[Probl
     return problems, judged
 
 
-# The indicators each detector's condition reads (CONTRACT.md §7, "resolved by data means the
+# The indicators each detector's condition reads (docs/contract.md §7, "resolved by data means the
 # data says so"): a report that carries none of a type's indicators says nothing of its case,
 # neither continuing nor resolving it.
 INDICATORS_READ: dict[str, tuple[str, ...]] = {
@@ -790,7 +790,7 @@ def judged_types(report: EnterpriseReport) -> set[str]:
 
 
 # What the history keeps of earlier reports: every indicator, since each is checked against its
-# own history before detection (CONTRACT.md §7); the detectors read sales, production and
+# own history before detection (docs/contract.md §7); the detectors read sales, production and
 # employees of it.
 HISTORY_INDICATORS = INDICATOR_NAMES
 

@@ -1,4 +1,4 @@
-"""The seed's measures that apply to each problem type (CONTRACT.md §6, `measures`).
+"""The seed's measures that apply to each problem type (docs/contract.md §6, `measures`).
 
 Every quotation is copied verbatim from the seed (shared/seed/000_41750fd7ee36e10e.txt) and
 cited by its place: the ten measures （一）…（十） of the main text and the annexes. A test

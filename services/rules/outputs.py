@@ -142,7 +142,7 @@ async def emit_resolution(
 async def emit_withdrawal(
     facts: EnterpriseFacts, case: CaseUpdate, correction: dict[str, Any], *, subject_kind: str = "enterprise"
 ) -> None:
-    """A correction no longer shows the case's problem in its period (CONTRACT.md §7)."""
+    """A correction no longer shows the case's problem in its period (docs/contract.md §7)."""
     alert = withdrawal_alert(
         facts,
         case,

@@ -1,4 +1,4 @@
-"""Implausible figures questioned before detection (CONTRACT.md §7, DHIS2's outlier checks): pure.
+"""Implausible figures questioned before detection (docs/contract.md §7, DHIS2's outlier checks): pure.
 
 Each indicator of a report is checked against the enterprise's own earlier reports: with at
 least `min_history` of them, a value above `factor` × or below 1/`factor` of the median of the

@@ -1,4 +1,4 @@
-"""Regional growth against 附件1's targets (CONTRACT.md §7): pure state, no I/O.
+"""Regional growth against 附件1's targets (docs/contract.md §7): pure state, no I/O.
 
 The targets of 附件1 (西宁 17.5, 海西 23, …) are for a region's 规上工业增加值 in 2011 ("今年"),
 so a region is judged as a whole: the growth of its enterprises that reported for a period,

@@ -1,5 +1,5 @@
 """The regional agent: each region's growth against 附件1's targets, judged for the region as a
-whole (CONTRACT.md §7; the pure logic is in regional.py). One partition, one owner."""
+whole (docs/contract.md §7; the pure logic is in regional.py). One partition, one owner."""
 
 import json
 from typing import Any

@@ -78,7 +78,7 @@ def observe(
     today: str | None = None,
 ) -> str:
     """Take one 'period seen' event; return the ISO week it counts for. A period outside the
-    bounds of CONTRACT.md §6 raises ValueError (the record is dead-lettered): a week of year 1
+    bounds of docs/contract.md §6 raises ValueError (the record is dead-lettered): a week of year 1
     would make every week since then due."""
     period_end = date.fromisoformat(seen["period_end"])
     latest = (date.fromisoformat(today) if today else date.today()) + timedelta(days=1)
@@ -104,7 +104,7 @@ def observe(
     on_time = submitted <= period_end + timedelta(days=on_time_days)
     # A report counts as on time if any copy of it was; a redelivery changes nothing.
     bucket["received"][reporter] = bool(bucket["received"].get(reporter)) or on_time
-    if seen.get("corrected"):  # a correction of the week's report (CONTRACT.md §7)
+    if seen.get("corrected"):  # a correction of the week's report (docs/contract.md §7)
         bucket.setdefault("corrected", {})[reporter] = True
     return week
 

@@ -24,7 +24,7 @@ def signed_in(token: str) -> httpx.Client:
 
 
 def test_an_enterprise_liaison_signs_in_to_its_data_queries_and_nothing_else():
-    """CONTRACT.md §7 (issue 38.3): the liaison reads and corrects its own queried figures; the
+    """docs/contract.md §7 (issue 38.3): the liaison reads and corrects its own queried figures; the
     pages that triage cases stay the groups'."""
     with httpx.Client(base_url=CONSOLE, timeout=15) as client:
         page = client.post(

@@ -1,4 +1,4 @@
-"""CONTRACT.md §7 on the running platform: a correction replaces a report's figures and withdraws
+"""docs/contract.md §7 on the running platform: a correction replaces a report's figures and withdraws
 what they no longer show; a case is resolved by data only by reports that carry its indicators."""
 
 import time
@@ -159,7 +159,7 @@ def test_a_report_silent_on_a_cases_indicators_does_not_resolve_it(enterprise, a
 
 
 def test_a_typo_is_questioned_for_the_statistics_group_and_its_correction_closes_the_query(enterprise, admin):
-    """CONTRACT.md §7: 200,000 t typed for 2,000 after four ordinary weeks is a data query (low,
+    """docs/contract.md §7: 200,000 t typed for 2,000 after four ordinary weeks is a data query (low,
     wg-statistics), readable by the enterprise's own token; no stockpile fires on it; the
     correction resolves the query by data."""
     for week in range(4):

@@ -1,5 +1,5 @@
 """The broker `make up` runs: every client authenticates, and each user may do only its part
-(CONTRACT.md §6; the users and ACLs of liaison_common.kafka_access)."""
+(docs/contract.md §6; the users and ACLs of liaison_common.kafka_access)."""
 
 import json
 import uuid

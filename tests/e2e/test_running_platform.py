@@ -57,7 +57,7 @@ def test_ingest_knows_the_registry_and_takes_a_report(admin_token):
     headers = {"Authorization": f"Bearer {admin_token}"}
     first = httpx.post(f"{INGEST}/v1/reports", json=report, headers=headers, timeout=10)
     # Accepted, or (after earlier runs of the suite sent their own report for this week) a
-    # correction of the last one (CONTRACT.md §7): a new report either way.
+    # correction of the last one (docs/contract.md §7): a new report either way.
     assert (first.status_code, first.json()["status"] in ("accepted", "correction")) == (202, True), (
         first.text
     )

@@ -104,7 +104,7 @@ def test_tokens_are_random_hashed_revocable_and_expiring(healthy_cluster, scenar
 
 def test_who_may_do_what(healthy_cluster, scenario):
     scenario.describe(
-        "access rules of CONTRACT.md §4",
+        "access rules of docs/contract.md §4",
         "an enterprise token submits only for its enterprise; a group token cannot list, read, acknowledge or "
         "resolve another group's alerts; only the admin token writes to the registry or issues tokens",
     )
@@ -128,7 +128,7 @@ def test_who_may_do_what(healthy_cluster, scenario):
     checks += 1
     expect(202, httpx.post(f"{ingest}/v1/reports", json=report("chalco-qinghai", run), headers=bearer(chalco)),
            "an enterprise submitting for itself")  # fmt: skip
-    # An early week, before every later scenario's (alerts are cases, CONTRACT.md §6).
+    # An early week, before every later scenario's (alerts are cases, docs/contract.md §6).
     alert_id = "funding_gap.chalco-qinghai.2010-01-10"
     wait_until("the alert stored", lambda: httpx.get(f"{notify}/v1/alerts/{alert_id}", headers=cluster.admin).status_code == 200,
                timeout=120)  # fmt: skip

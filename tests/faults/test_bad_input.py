@@ -304,7 +304,7 @@ def test_garbage_on_every_kafka_input_topic_goes_to_the_dead_letter_topic(health
         assert httpx.get(f"{cluster.url(name)}/healthz", timeout=10).status_code == 200
     # Still working: a good report becomes an alert stored by notify.
     # An early week (2009), before the access scenario's case and every later scenario's: an alert
-    # of its own (cases, CONTRACT.md §6).
+    # of its own (cases, docs/contract.md §6).
     report = {"report_id": f"after-garbage-{run}", "enterprise_id": "chalco-qinghai", "period_start": "2009-01-05",
               "period_end": "2009-01-11", "submitted_at": "2009-01-12T09:00:00+08:00",
               "indicators": {"working_capital_need": 9000, "cash_on_hand": 10, "credit_available": 10}}  # fmt: skip

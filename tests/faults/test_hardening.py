@@ -44,7 +44,7 @@ def names(answer: httpx.Response) -> str:
 
 def test_submissions_out_of_bounds_are_422_naming_the_field(healthy_cluster: Cluster, scenario):
     scenario.describe(
-        "bounds on submissions (CONTRACT.md §6): a period of year 1 or 2099, 40 days long, submitted "
+        "bounds on submissions (docs/contract.md §6): a period of year 1 or 2099, 40 days long, submitted "
         "tomorrow+1; an indicator of 1e308; JSON nested 5,000 deep as a body; a lone surrogate in a "
         "batch item's id",
         "each a 4xx naming the field (422) or the body, never a 500; nothing published",

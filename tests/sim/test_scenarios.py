@@ -56,7 +56,7 @@ def test_the_scenarios_raise_the_problems_they_are_about():
                     )
                 }
                 history[report.enterprise_id] = remember(history[report.enterprise_id], report, 8)
-    # The potash awaits rail: a transport backlog, not a stockpile (CONTRACT.md §7).
+    # The potash awaits rail: a transport backlog, not a stockpile (docs/contract.md §7).
     assert "transport_backlog" in found["qinghai-salt-lake"] and "stockpile" not in found["qinghai-salt-lake"]
     assert {"funding_gap", "energy_overuse"} <= found["qiaotou-aluminium-power"]
     assert {"funding_gap", "power_shortage"} <= found["chalco-qinghai"]
@@ -66,7 +66,7 @@ def test_the_scenarios_raise_the_problems_they_are_about():
 
 
 def test_the_xining_region_falls_short_of_its_2011_target_as_a_whole():
-    """The regional judgement of CONTRACT.md §7 over the winter: 西宁's reporting enterprises,
+    """The regional judgement of docs/contract.md §7 over the winter: 西宁's reporting enterprises,
     weighted by output value, fall below 17.5 % in two weeks of December 2011 running; no week
     of 2012 is judged against 附件1's targets."""
     from services.registry.organisation import load_organisation

@@ -1,4 +1,4 @@
-"""The broker's access matrix: each user may do only what its service needs (CONTRACT.md §6)."""
+"""The broker's access matrix: each user may do only what its service needs (docs/contract.md §6)."""
 
 from liaison_common import topics
 from liaison_common.kafka_access import ACCESS, ENTERPRISE_USER, Grant, grants, properties_text

@@ -37,7 +37,7 @@ def test_energy_overuse_goes_to_tech_renovation_and_the_linked_work_group():
 
 
 def test_report_overdue_of_a_work_group_goes_to_the_comprehensive_group_only():
-    """CONTRACT.md §7: wg-liaison follows the 14 key enterprises, not the work groups."""
+    """docs/contract.md §7: wg-liaison follows the 14 key enterprises, not the work groups."""
     routes = roles(
         resolve_routes(DEFAULT_ROUTE_RULES["report_overdue"], Subject("wg-rail", kind="work_group"))
     )

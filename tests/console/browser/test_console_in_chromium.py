@@ -406,7 +406,7 @@ def test_the_ops_overview_opens_in_a_browser_with_every_service_up(browser):
 
 
 def test_a_liaison_corrects_a_questioned_week_in_the_console_and_the_query_closes(browser):
-    """CONTRACT.md §7 (issue 38.3): a typo (100× the enterprise's usual inventory) is questioned;
+    """docs/contract.md §7 (issue 38.3): a typo (100× the enterprise's usual inventory) is questioned;
     the enterprise's liaison signs in, sees the query with the expected range, types the right
     figure, and the correction (through ingest, like any report) closes the query by data."""
     enterprise_id = f"browser-liaison-{uuid.uuid4().hex[:8]}"

@@ -240,7 +240,7 @@ def test_every_evidence_field_the_detectors_write_has_a_chinese_label():
 
 
 def test_a_liaisons_correction_sends_the_whole_week_again_with_the_typed_figures_in_place():
-    """CONTRACT.md §7: a correction replaces the report's figures everywhere, so every figure of
+    """docs/contract.md §7: a correction replaces the report's figures everywhere, so every figure of
     the week goes again; only the typed ones change, and a typed word is named, not sent."""
     from datetime import UTC, datetime
 

@@ -76,7 +76,7 @@ def wait_until_ready(client: TestClient, timeout: float = 30) -> None:
 
 def report(report_id: str, **changes: object) -> dict:
     """REPORT under another id, in a week of its own (two ids for one week would be a correction,
-    CONTRACT.md §7); `period_start`/`period_end` in `changes` choose the week."""
+    docs/contract.md §7); `period_start`/`period_end` in `changes` choose the week."""
     week_end = date(2011, 12, 18) - timedelta(weeks=zlib.crc32(report_id.encode()) % 500)
     period = {"period_start": (week_end - timedelta(days=6)).isoformat(), "period_end": week_end.isoformat()}
     return {**copy.deepcopy(REPORT), **period, "report_id": report_id, **changes}
@@ -366,7 +366,7 @@ def test_a_409_is_never_published_even_when_two_replicas_race_for_one_id(ingest,
 
 
 def test_a_later_report_for_the_same_period_is_a_correction(ingest, kafka_bootstrap, topics):
-    """CONTRACT.md §7: the same submitter, subject and period under another report_id replaces
+    """docs/contract.md §7: the same submitter, subject and period under another report_id replaces
     the earlier report (202, "correction", naming what it replaces); one submitted earlier than
     the report it would replace is a 409 naming submitted_at, and is not published."""
     week = {"period_start": "2011-11-28", "period_end": "2011-12-04"}

@@ -1,4 +1,4 @@
-"""Every rejection rule of CONTRACT.md §2, without any service."""
+"""Every rejection rule of docs/contract.md §2, without any service."""
 
 import copy
 

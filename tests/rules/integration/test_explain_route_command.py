@@ -17,7 +17,7 @@ def test_the_route_test_command_names_each_group_and_why(
     ]  # fmt: skip
     assert "中小企业" in lines[2][2]
     assert main(["wg-rail", "report_overdue"]) == 0
-    # CONTRACT.md §7: a work group's overdue report goes to the comprehensive group alone.
+    # docs/contract.md §7: a work group's overdue report goes to the comprehensive group alone.
     assert [line.split()[:2] for line in capsys.readouterr().out.splitlines()] == [
         ["primary", "comprehensive"]
     ]

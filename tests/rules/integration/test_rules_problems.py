@@ -113,7 +113,7 @@ def test_the_rail_groups_figures_behind_the_pace_of_annex_1_are_one_case_of_the_
 def test_a_work_groups_correction_replaces_its_figures_and_withdraws_the_case_they_no_longer_show(
     kafka_bootstrap, rules_topics, spawn_worker
 ):
-    """CONTRACT.md §7 (issue 38.1): "Work-group reports the same." The rail group's week behind the
+    """docs/contract.md §7 (issue 38.1): "Work-group reports the same." The rail group's week behind the
     pace of 3,800万吨 was a typo; its correction (same period, later submitted_at) withdraws the
     case, and the typo delivered again afterwards changes nothing."""
     worker = spawn_worker()

@@ -1,4 +1,4 @@
-"""Cases (CONTRACT.md §6): one alert per problem of a subject while it lasts."""
+"""Cases (docs/contract.md §6): one alert per problem of a subject while it lasts."""
 
 from services.rules.cases import CaseBook
 

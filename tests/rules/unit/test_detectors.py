@@ -1,4 +1,4 @@
-"""Each detector of CONTRACT.md §3 at its boundaries."""
+"""Each detector of docs/contract.md §3 at its boundaries."""
 
 from datetime import date, timedelta
 
@@ -130,7 +130,7 @@ def test_dust_targets_are_annex_3s_for_its_four_products_and_the_contracts_defau
     )
     # 附件3's figures are what the renovation is to reach, and said so.
     assert "高于附件3改造目标（100毫克/立方米以下）" in problem.summary
-    # 附件3 names no dust figure for aluminium: CONTRACT.md §3's default of 100 applies, and the
+    # 附件3 names no dust figure for aluminium: docs/contract.md §3's default of 100 applies, and the
     # summary does not pass it off as the seed's.
     aluminium = EnterpriseFacts("chalco-qinghai", "中铝青海分公司", "电解铝")
     problem = next(p for p in run(report(0, dust_mg_m3=101), facts=aluminium) if p.type == "energy_overuse")
@@ -141,7 +141,7 @@ def test_dust_targets_are_annex_3s_for_its_four_products_and_the_contracts_defau
 
 
 def test_an_enterprise_report_alone_never_raises_growth_shortfall():
-    """CONTRACT.md §7: a region is judged as a whole (tests/rules/unit/test_regional.py)."""
+    """docs/contract.md §7: a region is judged as a whole (tests/rules/unit/test_regional.py)."""
     xining = EnterpriseFacts("xining-special-steel", "西宁特殊钢集团有限责任公司", None, "西宁")
     past = history({"output_value_yoy_pct": 1})
     assert "growth_shortfall" not in types(run(report(1, output_value_yoy_pct=1), past, xining))

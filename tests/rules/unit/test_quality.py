@@ -1,4 +1,4 @@
-"""Implausible figures (CONTRACT.md §7, DHIS2's outlier checks) at their boundaries."""
+"""Implausible figures (docs/contract.md §7, DHIS2's outlier checks) at their boundaries."""
 
 import pytest
 

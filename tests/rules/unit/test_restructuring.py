@@ -45,7 +45,7 @@ def test_a_ferroalloy_halt_reaches_the_mergers_group_from_its_second_period_with
         "operations",
         "enterprise-management",
         "wg-ferroalloy",
-    ]  # CONTRACT.md §3 as it is
+    ]  # docs/contract.md §3 as it is
     assert groups(second) == ["operations", "enterprise-management", "wg-ferroalloy", "mergers"]
     assert second["routes"][-1]["role"] == "cc" and "附件7 铁合金" in second["routes"][-1]["reason"]
     [measure] = [m for m in second["measures"] if m["units"] == ["mergers"]]

@@ -1,4 +1,4 @@
-"""CONTRACT.md §7, "routes the seed implies": goods awaiting rail, regional growth, a work group's
+"""docs/contract.md §7, "routes the seed implies": goods awaiting rail, regional growth, a work group's
 overdue report, incidents by category; and "resolved by data means the data says so"."""
 
 from datetime import date, timedelta

@@ -39,7 +39,7 @@ def test_an_incident_becomes_its_problem_and_its_routed_alert():
     assert problem["type"] == "major_incident" and problem["submitted_at"] == "2011-12-20T14:05:00+08:00"
     assert alert["severity"] == "critical" and alert["detected_at"] == NOW.isoformat()
     assert "青海盐湖工业股份有限公司" in alert["summary"] and "塌方" in alert["summary"]
-    # CONTRACT.md §3 and §7: comprehensive leads, operations and (a safety incident)
+    # docs/contract.md §3 and §7: comprehensive leads, operations and (a safety incident)
     # enterprise management in copy, then the enterprise's own work groups.
     assert [(r["group_id"], r["role"]) for r in alert["routes"]][:3] == [
         ("comprehensive", "primary"),
