@@ -34,7 +34,7 @@ status: ## Show what runs where
 test: ## Run the whole suite against the real local services (starts them when needed)
 	@scripts/platform.sh test-deps
 	@DEMO=0 scripts/platform.sh up
-	@LIAISON_ADMIN_TOKEN="$$(scripts/platform.sh admin-token)" $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	@LIAISON_ADMIN_TOKEN="$$(scripts/platform.sh admin-token)" $(PY) -m pytest -n $(TEST_WORKERS)
 
 test-faults: ## The fault, bad-input and access suite on a cluster of its own; writes docs/reliability.md
 	@scripts/platform.sh install

@@ -6,6 +6,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,24 +77,48 @@ def mongodb_uri(mongo_base_uri: str, unique_name: str) -> Iterator[str]:
     client.close()
 
 
-# `make test` runs pytest -n 2 --dist loadgroup: tests that own everything they touch run beside
-# the rest. The fault suite and the three brokers start clusters of their own; rules' and
-# notify's integration tests make their own topics, consumer groups and databases. Everything
-# else that talks to a service shares the platform `make up` runs, so it stays in one group, in
-# order, as before. Pure-logic tests have no group: any worker takes them.
-OWN_GROUPS = {
-    ("faults",): "faults",
-    ("scale",): "scale",
-    ("rules", "integration"): "rules-integration",
-    ("notify", "integration"): "notify-integration",
-}
+# `make test` runs pytest -n 2 (pytest-xdist) with the scheduler below: each group runs whole on
+# one worker, in file order. The fault suite and the three brokers start clusters of their own;
+# rules' and notify's integration tests make their own topics, consumer groups and databases, so
+# they run beside the rest. Every other test that talks to a service shares the platform `make up`
+# runs (one of them stops the console and starts it again), so those stay in one group, in order,
+# as before. Pure-logic tests have no group: any worker takes them.
+#
+# The groups go by path, because the scheduler sees only node ids. (xdist 3.8's own loadgroup
+# marks a test's node id, which pytest 9 no longer lets it change: every test went to either
+# worker, and the console's tests ran while another test had stopped it.)
+GROUPS = (
+    ("tests/faults/", "faults"),
+    ("tests/scale/", "scale"),
+    ("tests/rules/integration/", "rules-integration"),
+    ("tests/notify/integration/", "notify-integration"),
+    ("tests/e2e/", "platform"),
+    ("tests/contract/", "platform"),
+    ("tests/client/", "platform"),
+    ("tests/console/browser/", "platform"),
+    ("tests/console/integration/", "platform"),
+    ("tests/ingest/integration/", "platform"),
+    ("tests/registry/integration/", "platform"),
+)
+
+
+def group_of(nodeid: str) -> str | None:
+    return next((name for prefix, name in GROUPS if nodeid.startswith(prefix)), None)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        parts = item.path.relative_to(REPO / "tests").parts
-        group = next((name for prefix, name in OWN_GROUPS.items() if parts[: len(prefix)] == prefix), None)
-        if group is None and item.get_closest_marker("integration") is not None:
-            group = "platform"
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
+    # A test that talks to the running services must be in a group, or it would run beside the
+    # one that stops the console (or beside another that expects the platform as it left it).
+    loose = [i.nodeid for i in items if i.get_closest_marker("integration") and group_of(i.nodeid) is None]
+    if loose:
+        raise pytest.UsageError(f"integration tests outside every group of tests/conftest.py: {loose[:5]}")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid) or nodeid
+
+    return ByGroup(config, log)
