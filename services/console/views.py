@@ -443,7 +443,7 @@ EVENT_LABELS = {
 }
 
 
-# How notify writes the details of its machine-written history lines (services/notify/alerts.py);
+# How notify writes the details of its machine-written history lines (services/notify/merging.py);
 # the console reads them back in Chinese, and shows any other text as it is.
 _DETAIL_PATTERNS: dict[str, re.Pattern[str]] = {
     "resolved": re.compile(r"absent from two consecutive reports \((?P<ids>.*)\): resolved by data"),

@@ -21,7 +21,16 @@ from liaison_common.logs import configure_logging
 from liaison_common.registry_follower import follow_registry
 from liaison_common.registry_view import RegistryView
 from liaison_common.web import ANY_REQUEST, install_common
-from services.notify import alert_events, alert_index, alerts, delivery, digests, timers
+from services.notify import (
+    alert_events,
+    alert_index,
+    archive,
+    delivery,
+    digests,
+    documents,
+    escalation,
+    timers,
+)
 from services.notify.config import Settings
 from services.notify.delivery import dispatch_due, resync_at_next_pass
 from services.notify.documents import Alert
@@ -57,7 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not broadcaster.listening:  # nobody streams: no need to put the alert into words
             return
         broadcaster.publish(
-            {"event": "new" if outcome == "new" else "changed", "alert": alerts.alert_dict(alert)}
+            {"event": "new" if outcome == "new" else "changed", "alert": documents.alert_dict(alert)}
         )
 
     async def run_dispatcher() -> None:
@@ -76,7 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     resync = loop.time() - last_resync > timers.ESCALATION_RESYNC_SECONDS
                     if resync:
                         last_resync = loop.time()
-                    due = await to_thread.run_sync(partial(alerts.escalations_due, settings, resync=resync))
+                    find_due = partial(escalation.escalations_due, settings, resync=resync)
+                    due = await to_thread.run_sync(find_due)
                     for command in due:
                         alert_events.enqueue(command)
                         ESCALATIONS.inc()
@@ -85,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         last_gauge = loop.time()
                     if loop.time() - last_archive > every:
                         last_archive = loop.time()
-                        moved = await to_thread.run_sync(alerts.archive_resolved, settings)
+                        moved = await to_thread.run_sync(archive.archive_resolved, settings)
                         if moved:
                             log.info(
                                 "archived %d alerts resolved over %s days ago",

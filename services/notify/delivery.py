@@ -32,7 +32,7 @@ from mongoengine.errors import NotUniqueError
 
 from liaison_common import jsonbytes
 from liaison_common.webhooks import host_problem, legacy_ipv4, resolved_problem
-from services.notify import alert_events, alerts, clock, payloads, planning, timers
+from services.notify import access, alert_events, clock, documents, payloads, planning, timers
 from services.notify.config import Settings
 from services.notify.documents import Alert, DeliveryClaim, Notification, NotificationItem
 from services.notify.metrics import DELIVERIES, DELIVERY_SECONDS, PENDING_DELIVERIES
@@ -183,7 +183,7 @@ def _carried_alerts(alert_ids: list[str]) -> list[dict[str, Any]]:
     """The alerts, in order, one lookup by id each: FerretDB serves an _id equality from an
     index (infra/postgres/ferretdb-indexes.sql) but answers `$in` by reading every alert."""
     found = (Alert.objects(alert_id=alert_id).first() for alert_id in alert_ids)
-    return [alerts.alert_dict(alert) for alert in found if alert is not None]
+    return [documents.alert_dict(alert) for alert in found if alert is not None]
 
 
 def alerts_of(notification: Notification) -> list[str]:
@@ -343,7 +343,7 @@ def resync(settings: Settings) -> None:
 def _record_failure(notification: Notification, error: str, settings: Settings) -> str:
     moment = clock.now()
     attempts = notification.attempts + 1
-    shown = (alerts.without_target(error, notification.target) or "")[:300]  # groups read the events
+    shown = (access.without_target(error, notification.target) or "")[:300]  # groups read the events
     created = clock.aware(notification.created_at)
     assert created is not None
     expired = (moment - created).total_seconds() > settings.delivery_expiry_seconds

@@ -11,10 +11,10 @@ from typing import Any
 
 from mongoengine.errors import NotUniqueError
 
+from liaison_common.events import SEVERITIES
 from liaison_common.matchmaking import proposed_pairs
 from liaison_common.registry_view import RegistryView
 from services.notify import timers
-from services.notify.alerts import SEVERITIES
 from services.notify.clock import EPOCH, now
 from services.notify.documents import Alert, Notification, ReportingWeek
 

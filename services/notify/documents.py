@@ -6,6 +6,8 @@ from typing import Any
 import mongoengine as me
 from pymongo.errors import BulkWriteError
 
+from services.notify.clock import aware
+
 DUPLICATE_KEY = 11000
 
 
@@ -202,3 +204,30 @@ class Silence(me.Document):
     comment = me.StringField()
     created_by = me.StringField()
     created_at = me.DateTimeField(required=True)
+
+
+def alert_dict(alert: Alert) -> dict[str, Any]:
+    return stored_alert_dict(alert.to_mongo().to_dict())
+
+
+def stored_alert_dict(data: dict[str, Any]) -> dict[str, Any]:
+    """An alert as the API shows it, from its stored document (a list reads these raw: building
+    mongoengine objects for a page of alerts with their histories cost most of its time)."""
+    data["alert_id"] = data.pop("_id")
+    data.pop("pending_plan", None)  # the writer's own bookkeeping
+    data.pop("plan_batch", None)
+    for moment in (
+        "received_at",
+        "updated_at",
+        "first_delivered_at",
+        "next_escalation_at",
+        "archived_at",
+        "coordinating_until",
+    ):
+        if data.get(moment) is not None:
+            data[moment] = aware(data[moment]).isoformat()  # type: ignore[union-attr]
+    data["history"] = [
+        {**entry, "at": aware(entry["at"]).isoformat()}  # type: ignore[union-attr]
+        for entry in data.get("history", [])
+    ]
+    return data

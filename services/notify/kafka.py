@@ -19,7 +19,7 @@ from liaison_common.events import AlertEvent
 from liaison_common.kafka_auth import kafka_auth
 from liaison_common.kafka_clients import Batches, commit_handled, consume_forever
 from liaison_common.registry_view import RegistryView
-from services.notify import alert_index, alerts, case_cache, digests, documents
+from services.notify import alert_index, alerts, case_cache, commands, digests, documents
 from services.notify.config import Settings
 from services.notify.metrics import ALERTS_RECEIVED
 
@@ -272,7 +272,7 @@ async def _handle(
         if command is None:
             return  # a record of a change already made (the audit log), not a command
         applied, changed = await to_thread.run_sync(
-            lambda: alerts.apply_command(command, view=view, settings=settings)
+            lambda: commands.apply_command(command, view=view, settings=settings)
         )
         if changed and applied is not None:
             on_alert(applied, "changed")

@@ -18,7 +18,17 @@ from liaison_common import tokens
 from liaison_common.routing import PROBLEM_TYPES
 from liaison_common.tokens import Principal
 from liaison_common.web import CurrentPrincipal, UnprocessableError, answers, bearer_token, field_error
-from services.notify import alert_events, alert_index, alerts, digests, rates, silences
+from services.notify import (
+    access,
+    alert_events,
+    alert_index,
+    alerts,
+    commands,
+    digests,
+    documents,
+    rates,
+    silences,
+)
 from services.notify.config import Settings
 from services.notify.documents import Alert, Silence
 from services.notify.events import Broadcaster
@@ -102,7 +112,7 @@ class SilenceCreate(BaseModel):
 
 def _alert_filters(principal: Principal, group_id: str | None, enterprise_id: str | None) -> dict[str, Any]:
     filters: dict[str, Any] = {}
-    if principal.subject_type in alerts.GROUP_SUBJECTS:
+    if principal.subject_type in access.GROUP_SUBJECTS:
         if group_id is not None and group_id != principal.subject_id:
             raise Forbidden(
                 f"a token of {principal.subject_type} '{principal.subject_id}' lists only its own alerts"
@@ -133,7 +143,7 @@ def _check_week(week: str, name: str = "week") -> None:
 
 def _visible(principal: Principal, event: dict[str, Any]) -> bool:
     alert = event["alert"]
-    if principal.subject_type in alerts.GROUP_SUBJECTS:
+    if principal.subject_type in access.GROUP_SUBJECTS:
         return principal.subject_id in alert.get("group_ids", [])
     return principal.subject_type == "enterprise" and principal.subject_id == alert.get("enterprise_id")
 
@@ -166,7 +176,7 @@ class CommandChannel:
         while True:
             alert = await to_thread.run_sync(applied)
             if alert is not None:
-                self.broadcaster.publish({"event": "changed", "alert": alerts.alert_dict(alert)})
+                self.broadcaster.publish({"event": "changed", "alert": documents.alert_dict(alert)})
                 return alert
             if loop.time() > deadline:
                 raise Unavailable("the change is recorded but not applied yet; read the alert again shortly")
@@ -194,21 +204,21 @@ def _action_endpoint(action: str) -> Any:
         answered once the change is stored and readable by GET /v1/alerts/{id}."""
         comment = body.comment if body is not None else ""
         alert, changes = await to_thread.run_sync(
-            lambda: alerts.check_action(alert_id, principal, action=action)
+            lambda: access.check_action(alert_id, principal, action=action)
         )
         if not changes:
-            return alerts.alert_dict(alert)
+            return documents.alert_dict(alert)
         who = f"{principal.subject_type}:{principal.subject_id}"
         by = "admin" if principal.is_admin else principal.subject_id
         command = alert_events.change(
             alert_id,
-            alerts.ACTION_TARGETS[action],
+            access.ACTION_TARGETS[action],
             by=by,
             command=True,
             detail={"comment": comment, "principal": who},
         )
-        applied = await channel.send_and_wait(command, lambda: alerts.action_applied(alert_id, action))
-        return alerts.alert_dict(applied)
+        applied = await channel.send_and_wait(command, lambda: commands.action_applied(alert_id, action))
+        return documents.alert_dict(applied)
 
     return endpoint
 
@@ -235,7 +245,7 @@ async def list_alerts(
         filters["status"] = status
 
     page = await to_thread.run_sync(lambda: alerts.inbox_page(filters, limit=limit, offset=offset))
-    return [alerts.as_seen_by(principal, alert) for alert in page]
+    return [access.as_seen_by(principal, alert) for alert in page]
 
 
 @router.get("/v1/alerts/counts", responses=answers(401, 403, 503))
@@ -292,7 +302,7 @@ async def stream_alerts(
                     yield b": keep-alive\n\n"
                     continue
                 if principal.is_admin or _visible(principal, event):
-                    data = json.dumps(alerts.as_seen_by(principal, event["alert"]), ensure_ascii=False)
+                    data = json.dumps(access.as_seen_by(principal, event["alert"]), ensure_ascii=False)
                     yield f"event: {event['event']}\ndata: {data}\n\n".encode()
         finally:
             broadcaster.unsubscribe(queue)
@@ -307,13 +317,13 @@ async def stream_alerts(
 async def why_notified(principal: CurrentPrincipal, alert_id: str, request: Request) -> dict[str, Any]:
     """For each group routed: the route and its reason, the silences and inhibitions that
     applied, and each delivery with its channel kind, time and outcome (never the target)."""
-    return await to_thread.run_sync(lambda: alerts.why_notified(alert_id, principal))
+    return await to_thread.run_sync(lambda: access.why_notified(alert_id, principal))
 
 
 @router.get("/v1/alerts/{alert_id}", responses=answers(401, 403, 404, 503))
 async def get_alert(principal: CurrentPrincipal, alert_id: str, request: Request) -> dict[str, Any]:
-    alert = await to_thread.run_sync(alerts.get_visible, alert_id, principal)
-    return alerts.as_seen_by(principal, alerts.alert_dict(alert))
+    alert = await to_thread.run_sync(access.get_visible, alert_id, principal)
+    return access.as_seen_by(principal, documents.alert_dict(alert))
 
 
 for action in ("ack", "resolve"):
@@ -335,7 +345,7 @@ async def add_comment(
     principal: CurrentPrincipal, alert_id: str, body: CommentCreate, channel: ChannelDep
 ) -> dict[str, Any]:
     """Applied by the alert's one writer; answered once the note is in the alert's history."""
-    await to_thread.run_sync(lambda: alerts.check_comment(alert_id, principal))
+    await to_thread.run_sync(lambda: access.check_comment(alert_id, principal))
     command = alert_events.change(
         alert_id,
         "commented",
@@ -343,8 +353,8 @@ async def add_comment(
         command=True,
         detail={"comment": body.comment, "principal": f"{principal.subject_type}:{principal.subject_id}"},
     )
-    applied = await channel.send_and_wait(command, lambda: alerts.command_applied(alert_id, command["id"]))
-    return alerts.alert_dict(applied)
+    applied = await channel.send_and_wait(command, lambda: commands.command_applied(alert_id, command["id"]))
+    return documents.alert_dict(applied)
 
 
 @router.post(
@@ -356,9 +366,9 @@ async def coordinate(
     principal: CurrentPrincipal, alert_id: str, body: CoordinationCreate, channel: ChannelDep
 ) -> dict[str, Any]:
     """Escalation and reminders wait until `until`; the history says who coordinates and why."""
-    await to_thread.run_sync(lambda: alerts.check_coordination(alert_id, principal))
+    await to_thread.run_sync(lambda: access.check_coordination(alert_id, principal))
     until = body.until_moment()
-    problem = alerts.coordination_problem(until, datetime.now(UTC))
+    problem = access.coordination_problem(until, datetime.now(UTC))
     if problem is not None:
         raise UnprocessableError([field_error(["body", "until"], problem)])
     detail = {
@@ -369,8 +379,8 @@ async def coordinate(
     by = "admin" if principal.is_admin else principal.subject_id
     command = alert_events.change(alert_id, "coordinating", by=by, command=True, detail=detail)
     # Applied when the history holds the command's entry (the same check as for a comment).
-    applied = await channel.send_and_wait(command, lambda: alerts.command_applied(alert_id, command["id"]))
-    return alerts.alert_dict(applied)
+    applied = await channel.send_and_wait(command, lambda: commands.command_applied(alert_id, command["id"]))
+    return documents.alert_dict(applied)
 
 
 @router.get("/v1/reporting-rates", tags=["digests"], responses=answers(401, 403, 422, 503))
@@ -409,7 +419,7 @@ async def digest(
 ) -> Response:
     """The group's weekly summary: alerts by status, enterprise and type, and reporting rates."""
     if not principal.is_admin and not (
-        principal.subject_type in alerts.GROUP_SUBJECTS and principal.subject_id == group_id
+        principal.subject_type in access.GROUP_SUBJECTS and principal.subject_id == group_id
     ):
         raise Forbidden(f"the digest of '{group_id}' is for that group (or the admin)")
     _check_week(week)
@@ -432,7 +442,7 @@ async def create_silence(
     """A group silences its own deliveries (group_id is itself); the admin any."""
     matchers = body.matchers.model_dump(exclude_none=True)
     if not principal.is_admin:
-        if principal.subject_type not in alerts.GROUP_SUBJECTS:
+        if principal.subject_type not in access.GROUP_SUBJECTS:
             raise Forbidden("only a group (for its own deliveries) or the admin may silence")
         if matchers.setdefault("group_id", principal.subject_id) != principal.subject_id:
             raise Forbidden(

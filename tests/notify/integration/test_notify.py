@@ -698,7 +698,7 @@ def test_a_case_of_a_whole_year_keeps_its_latest_updates_and_the_topic_keeps_the
 ):
     from datetime import date, timedelta
 
-    from services.notify.alerts import KEPT_UPDATES
+    from services.notify.merging import KEPT_UPDATES
 
     weeks = [(date(2011, 12, 18) + timedelta(weeks=w)).isoformat() for w in range(KEPT_UPDATES + 6)]
     with notify() as client:

@@ -41,8 +41,8 @@ def test_the_answer_is_in_utc_and_a_utc_start_is_read_in_beijing_time():
 
 def test_notify_counts_escalation_delays_on_working_days_only_when_set(monkeypatch):
     monkeypatch.setenv("LIAISON_ADMIN_TOKEN", "calendar-test-admin-token-0123456789")
-    from services.notify.alerts import escalation_due
     from services.notify.config import Settings
+    from services.notify.escalation import escalation_due
 
     friday_night = beijing(2011, 12, 16, 23)
     wall_clock = escalation_due(friday_night, 2 * HOUR, Settings())
@@ -54,8 +54,8 @@ def test_notify_counts_escalation_delays_on_working_days_only_when_set(monkeypat
 def test_a_groups_timers_come_from_the_registry_and_fall_back_to_notifys(monkeypatch):
     monkeypatch.setenv("LIAISON_ADMIN_TOKEN", "calendar-test-admin-token-0123456789")
     from liaison_common.registry_view import RegistryView
-    from services.notify.alerts import group_timers
     from services.notify.config import Settings
+    from services.notify.escalation import group_timers
 
     view = RegistryView()
     view.apply({"entity_type": "group", "id": "finance", "version": 1,

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from services.notify import alerts, planning, silences
+from services.notify import access, merging, planning, silences
 from services.notify.config import Settings
 from services.notify.timers import DueQueue
 
@@ -15,26 +15,26 @@ CASE = {"alert_id": "funding_gap.e.2011-12-04", "type": "funding_gap", "severity
 def test_a_later_period_brings_the_latest_severity_evidence_and_count():
     later = {**CASE, "severity": "low", "summary": "b", "evidence": {"gap": 2}, "last_period_end": "2011-12-18",
              "occurrences": 3, "source_ids": ["r3"]}  # fmt: skip
-    merged = alerts.merge(CASE, later)
+    merged = merging.merge(CASE, later)
     assert (merged["severity"], merged["summary"], merged["occurrences"]) == ("low", "b", 3)
     assert merged["last_period_end"] == "2011-12-18" and merged["source_ids"] == ["r1", "r2", "r3"]
 
 
 def test_an_older_message_changes_nothing_and_the_same_period_keeps_the_worse_severity():
     older = {**CASE, "severity": "critical", "last_period_end": "2011-12-04", "occurrences": 1}
-    assert alerts.merge(CASE, older)["severity"] == "medium"
+    assert merging.merge(CASE, older)["severity"] == "medium"
     same = {**CASE, "severity": "high", "summary": "worse"}
-    assert (alerts.merge(CASE, same)["severity"], alerts.merge(CASE, same)["summary"]) == ("high", "worse")
+    assert (merging.merge(CASE, same)["severity"], merging.merge(CASE, same)["summary"]) == ("high", "worse")
 
 
 def test_resolution_by_data_and_reopening():
     resolution = {**CASE, "state": "resolved", "resolved_by": "data", "source_ids": ["r9"]}
-    assert alerts.status_change(CASE, resolution) == "resolved"
-    assert alerts.merge(CASE, resolution)["source_ids"] == ["r1", "r2"]  # named in history instead
+    assert merging.status_change(CASE, resolution) == "resolved"
+    assert merging.merge(CASE, resolution)["source_ids"] == ["r1", "r2"]  # named in history instead
     resolved = {**CASE, "status": "resolved"}
-    assert alerts.status_change(resolved, resolution) is None  # told once
-    assert alerts.status_change(resolved, {**CASE, "last_period_end": "2011-12-25"}) == "reopened"
-    assert alerts.status_change(resolved, CASE) is None  # a redelivery of an old message
+    assert merging.status_change(resolved, resolution) is None  # told once
+    assert merging.status_change(resolved, {**CASE, "last_period_end": "2011-12-25"}) == "reopened"
+    assert merging.status_change(resolved, CASE) is None  # a redelivery of an old message
 
 
 def test_a_silence_matches_every_matcher_it_names_while_it_lasts():
@@ -69,7 +69,7 @@ def test_a_full_grouping_window_makes_way_for_a_new_one():
 
 def test_error_messages_lose_the_target():
     assert (
-        alerts.without_target("POST https://h.example/x failed", "https://h.example/x")
+        access.without_target("POST https://h.example/x failed", "https://h.example/x")
         == "POST <target> failed"
     )
 

@@ -6,7 +6,7 @@ import random
 from datetime import UTC, datetime
 
 from liaison_common.tokens import Principal
-from services.notify import alerts, clock, digests, payloads
+from services.notify import access, clock, digests, escalation, merging, payloads
 from services.notify.config import Settings
 from services.notify.documents import Alert, Notification
 
@@ -21,17 +21,17 @@ BASE = {
 def test_a_repeat_keeps_the_worse_severity_unites_sources_and_routes_and_keeps_the_status():
     worse = {**BASE, "severity": "high", "summary": "s2", "source_ids": ["r2"],
              "routes": [{"group_id": "finance", "role": "primary"}, {"group_id": "wg-credit", "role": "cc"}]}  # fmt: skip
-    merged = alerts.merge(BASE, worse)
+    merged = merging.merge(BASE, worse)
     assert (merged["severity"], merged["summary"], merged["status"]) == ("high", "s2", "acknowledged")
     assert merged["source_ids"] == ["r1", "r2"] and merged["group_ids"] == ["finance", "wg-credit"]
-    milder = alerts.merge(merged, {**BASE, "severity": "low", "summary": "s3"})
+    milder = merging.merge(merged, {**BASE, "severity": "low", "summary": "s3"})
     assert (milder["severity"], milder["summary"]) == ("high", "s2")
 
 
 def test_what_escalates():
-    assert alerts.escalates({"severity": "high", "type": "stockpile"})
-    assert alerts.escalates({"severity": "low", "type": "major_incident"})
-    assert not alerts.escalates({"severity": "medium", "type": "stockpile"})
+    assert escalation.escalates({"severity": "high", "type": "stockpile"})
+    assert escalation.escalates({"severity": "low", "type": "major_incident"})
+    assert not escalation.escalates({"severity": "medium", "type": "stockpile"})
 
 
 def test_who_sees_and_who_acts():
@@ -42,12 +42,12 @@ def test_who_sees_and_who_acts():
         enterprise_id="chalco-qinghai",
         group_ids=["finance", "wg-credit"],
     )
-    assert alerts.visible_to(Principal("group", "finance"), alert)
-    assert alerts.visible_to(Principal("work_group", "wg-credit"), alert)
-    assert not alerts.visible_to(Principal("group", "sme"), alert)
-    assert alerts.visible_to(Principal("enterprise", "chalco-qinghai"), alert)
-    assert not alerts.may_act(Principal("enterprise", "chalco-qinghai"), alert)
-    assert alerts.may_act(Principal("admin", "admin"), alert)
+    assert access.visible_to(Principal("group", "finance"), alert)
+    assert access.visible_to(Principal("work_group", "wg-credit"), alert)
+    assert not access.visible_to(Principal("group", "sme"), alert)
+    assert access.visible_to(Principal("enterprise", "chalco-qinghai"), alert)
+    assert not access.may_act(Principal("enterprise", "chalco-qinghai"), alert)
+    assert access.may_act(Principal("admin", "admin"), alert)
 
 
 def test_backoff_grows_exponentially_with_jitter_up_to_the_cap():
