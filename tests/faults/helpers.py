@@ -144,7 +144,7 @@ def caught_up(bootstrap: str, group: str, topic: str) -> bool:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, **kafka_auth())
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, **kafka_auth())
     try:
-        committed = admin.list_consumer_group_offsets(group)
+        committed = admin.list_group_offsets(group).get(group, {})
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         ends = consumer.end_offsets(partitions)
     finally:
