@@ -4,6 +4,7 @@
 import os
 import socket
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -120,5 +121,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     class ByGroup(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             return group_of(nodeid) or nodeid
+
+        def schedule(self) -> None:
+            # Work goes out by node id: of tests sharing one, all but one would silently not run.
+            collection = next(iter(self.registered_collections.values()), [])
+            shared = sorted(nodeid for nodeid, n in Counter(collection).items() if n > 1)
+            if shared:
+                raise pytest.UsageError(f"tests sharing a node id cannot run on workers: {shared}")
+            super().schedule()
 
     return ByGroup(config, log)
