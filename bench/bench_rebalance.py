@@ -3,6 +3,7 @@ nothing is lost or counted twice (issue 15).
 
   make bench-rebalance          (N=10000 reports by default; needs make up)
   PARTS=rebalancing|throughput  one of the two; SCHEDULE="0.3:start:B,0.6:stop:A" other changes
+                                (workers A, B, C, and any other name the schedule gives, each once)
                                 (stop: SIGTERM; kill: SIGKILL, a crash: no commit, no leaving);
   SCALER=1                      workers started and stopped by the group's lag, as KEDA would
                                 (LagScaler: one more above SCALER_UP=100 per worker, one fewer
@@ -491,7 +492,8 @@ def rebalancing(bootstrap: str, enterprises: list[str], n: int, rate: float) -> 
         f"{rate:.0f}/s; topics of {PARTITIONS} partitions; {len(expected)} cases expected"
     )
     with tempfile.TemporaryDirectory() as datadir:
-        workers = {name: rules_worker(name, topics, app_id, datadir) for name in "ABC"}
+        names = sorted({"A", "B", "C"} | {name for _, _, name in schedule()})  # A starts first
+        workers = {name: rules_worker(name, topics, app_id, datadir) for name in names}
         notifies = [notify_instance(str(i), topics, database, group) for i in (1, 2)]
         try:
             for instance in notifies:
