@@ -63,9 +63,26 @@ fail() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# A pid file outlives a reboot, and its number may then belong to another process: each pid file
+# has the process's start time beside it (field 22 of /proc/PID/stat), and a pid counts as ours
+# only while both match. After a reboot, make up once took a thread of ingest (kill -0 answers
+# for a thread's id) for rules, "already running", and waited for it; make down would have
+# signalled it.
+proc_start() { [[ -r "/proc/$1/stat" ]] && sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f20; }
+
+record_pid() {  # record_pid NAME PID
+  echo "$2" >"$RUN/$1.pid"
+  proc_start "$2" >"$RUN/$1.started" || true
+}
+
 pid_alive() {
-  local pidfile="$RUN/$1.pid"
-  [[ -f "$pidfile" ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+  local pidfile="$RUN/$1.pid" pid
+  [[ -f "$pidfile" ]] || return 1
+  pid="$(cat "$pidfile")"
+  kill -0 "$pid" 2>/dev/null || return 1
+  # kill -0 also answers for a thread's id, which /proc lists too: a process leads its threads
+  grep -qx "Tgid:[[:space:]]*$pid" "/proc/$pid/status" 2>/dev/null || return 1
+  [[ ! -f "$RUN/$1.started" || "$(proc_start "$pid")" == "$(cat "$RUN/$1.started")" ]]
 }
 
 wait_for() {  # wait_for NAME SECONDS COMMAND...
@@ -90,7 +107,7 @@ start_process() {  # start_process NAME COMMAND... ; runs in the background with
     return 1
   fi
   nohup "$@" >>"$LOGS/$name.log" 2>&1 &
-  echo $! >"$RUN/$name.pid"
+  record_pid "$name" $!
   return 0
 }
 
@@ -320,7 +337,7 @@ start_postgres() {
     rm -f "$pwfile"
   fi
   if [[ -n "$(pg_pid)" ]] && kill -0 "$(pg_pid)" 2>/dev/null; then
-    pg_pid >"$RUN/postgres.pid"
+    record_pid postgres "$(pg_pid)"
   else
     say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
     # default_statistics_target 10, not 100: ANALYZE samples 300 rows per unit of it, and each
@@ -330,7 +347,7 @@ start_postgres() {
     as_pg_owner "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_HOME/postgres.log" -w -t 60 \
       -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $PG_HOME -c default_statistics_target=10" start >/dev/null \
       || fail "PostgreSQL did not start; see $PG_HOME/postgres.log"
-    pg_pid >"$RUN/postgres.pid"
+    record_pid postgres "$(pg_pid)"
   fi
   require_pg_passwords "$bin"
   ensure_application_role "$bin"
@@ -557,7 +574,7 @@ stop_process() {  # stop_process NAME [SIGNAL]
   local name="$1" signal="${2:-TERM}" pidfile="$RUN/$1.pid"
   [[ -f "$pidfile" ]] || return 0
   local pid; pid="$(cat "$pidfile")"
-  if kill -0 "$pid" 2>/dev/null; then
+  if pid_alive "$name"; then
     say "stopping $name (pid $pid)"
     kill -s "$signal" "$pid"
     for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
@@ -566,7 +583,7 @@ stop_process() {  # stop_process NAME [SIGNAL]
       kill -9 "$pid" 2>/dev/null || true
     fi
   fi
-  rm -f "$pidfile"
+  rm -f "$pidfile" "$RUN/$name.started"
 }
 
 status() {
