@@ -1,5 +1,8 @@
 -- Indexes FerretDB 1.24 can use, on the PostgreSQL database under it. Applied by
--- scripts/platform.sh at every start (idempotent), as the cluster's superuser.
+-- scripts/platform.sh at every start (idempotent), as the cluster's superuser; on Kubernetes by
+-- CloudNativePG once, after initdb (infra/k8s/base/database.yaml, postInitApplicationSQLRefs;
+-- apply a later change by hand with psql as postgres). infra/k8s/base/ferretdb-indexes.sql is
+-- a copy, since kustomize reads files only under its root: tests/infra/test_k8s.py holds them equal.
 --
 -- FerretDB turns a filter {field: value} into `_jsonb -> 'field' @> value`. Its own indexes are
 -- btree indexes on `_jsonb -> 'field'`, which cannot serve `@>`: every lookup by _id scans its

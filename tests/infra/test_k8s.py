@@ -27,7 +27,7 @@ OVERLAYS = ("dev", "prod")
 KUBERNETES_VERSIONS = ("1.31.0", "1.37.0")
 # Secrets that an operator creates before applying (docs/kubernetes.md); the KafkaUsers' Secrets
 # are written by Strimzi's user operator.
-SECRETS_CREATED_BY_HAND = {"liaison-admin-token", "notify-webhook-secret", "liaison-mongo-password"}
+SECRETS_CREATED_BY_HAND = {"liaison-admin-token", "notify-webhook-secret", "liaison-db"}
 RULES_INPUT_TOPICS = (topics.REPORTS, topics.INCIDENTS, topics.WORKGROUP_REPORTS)
 WORKLOADS = ("Deployment", "StatefulSet")
 
@@ -313,16 +313,96 @@ def test_dev_runs_one_of_everything_and_prod_spreads_more():
     def replicas(overlay: str) -> dict[str, int]:
         counts = {d["metadata"]["name"]: d["spec"].get("replicas", 1) for d in of_kind(overlay, "Deployment")}
         counts["kafka"] = broker_count(overlay)
-        counts["mongodb"] = named(overlay, "MongoDBCommunity", "liaison-mongo")["spec"]["members"]
+        counts["database"] = named(overlay, "Cluster", "liaison-pg")["spec"]["instances"]
         counts["rules"] = named(overlay, "ScaledObject", "rules")["spec"]["maxReplicaCount"]
         return counts
 
     assert set(replicas("dev").values()) == {1}
     prod = replicas("prod")
-    assert prod["kafka"] == 3 and prod["mongodb"] == 3
+    assert prod["kafka"] == 3 and prod["database"] == 3
     assert all(count >= 2 for count in prod.values()), prod
     for deployment in of_kind("prod", "Deployment"):
         assert deployment["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+
+
+def query(url: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in url.split("?", 1)[1].split("&"))
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_service_reaches_the_database_through_ferretdb_beside_it_and_tls_beyond(overlay):
+    """Issue 41.3: FerretDB on CloudNativePG. The MongoDB wire (PLAIN: it carries the password)
+    stays on the pod's loopback; the hop to PostgreSQL checks the server's certificate against
+    the operator's CA; PostgreSQL refuses what is not TLS."""
+    cluster = named(overlay, "Cluster", "liaison-pg")
+    (config,) = [c for c in of_kind(overlay, "ConfigMap") if c["metadata"]["name"] == "liaison-config"]
+    assert config["data"]["MONGODB_HOSTS"] == "127.0.0.1:27017"
+    users = set()
+    for workload in of_kind(overlay, "Deployment"):
+        pod = workload["spec"]["template"]["spec"]
+        uris = [
+            v["value"] for c in containers(workload) for v in c.get("env", []) if v["name"] == "MONGODB_URI"
+        ]
+        sidecars = [c for c in pod.get("initContainers", []) if c["name"] == "ferretdb"]
+        assert bool(uris) == bool(sidecars), (
+            f"{workload['metadata']['name']}: a database user without FerretDB"
+        )
+        if not uris:
+            continue
+        (sidecar,) = sidecars
+        assert pod["initContainers"][0] is sidecar  # up before the registry's seed reads
+        assert sidecar["restartPolicy"] == "Always"  # a sidecar, not a step
+        flags = dict(arg.removeprefix("--").split("=", 1) for arg in sidecar["args"])
+        assert flags["listen-addr"] == "127.0.0.1:27017"
+        url = flags["postgresql-url"]
+        assert url.startswith(f"postgres://{cluster['metadata']['name']}-rw:5432/ferretdb?")
+        assert query(url)["sslmode"] == "verify-full"
+        (mount,) = [
+            m for m in sidecar["volumeMounts"] if query(url)["sslrootcert"].startswith(m["mountPath"] + "/")
+        ]
+        (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+        assert volume["secret"]["secretName"] == f"{cluster['metadata']['name']}-ca"
+        for uri in uris:
+            assert (
+                uri.startswith("mongodb://liaison:$(MONGODB_PASSWORD)@$(MONGODB_HOSTS)/") and "PLAIN" in uri
+            )
+            users.add("liaison")
+    assert users == {cluster["spec"]["bootstrap"]["initdb"]["owner"]}
+    assert cluster["spec"]["bootstrap"]["initdb"]["secret"]["name"] in SECRETS_CREATED_BY_HAND
+    assert cluster["spec"]["postgresql"]["pg_hba"][0] == "hostnossl all all all reject"
+    egress = named(overlay, "NetworkPolicy", "liaison-egress-within")["spec"]["egress"]
+    assert any(
+        peer.get("podSelector") == {"matchLabels": {"cnpg.io/cluster": "liaison-pg"}}
+        and rule["ports"] == [{"port": 5432}]
+        for rule in egress
+        for peer in rule["to"]
+    )
+
+
+def test_the_cluster_gets_the_indexes_ferretdb_needs_as_make_up_does():
+    """Without them every lookup by _id scans its table (infra/postgres/ferretdb-indexes.sql)."""
+    local = (ROOT / "infra" / "postgres" / "ferretdb-indexes.sql").read_text(encoding="utf-8")
+    assert (K8S / "base" / "ferretdb-indexes.sql").read_text(encoding="utf-8") == local
+    for overlay in OVERLAYS:
+        refs = named(overlay, "Cluster", "liaison-pg")["spec"]["bootstrap"]["initdb"][
+            "postInitApplicationSQLRefs"
+        ]
+        [ref] = refs["configMapRefs"]
+        [configmap] = [c for c in of_kind(overlay, "ConfigMap") if c["metadata"]["name"] == ref["name"]]
+        assert configmap["data"][ref["key"]] == local
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_database_has_resources_a_budget_and_its_instances_apart(overlay):
+    spec = named(overlay, "Cluster", "liaison-pg")["spec"]
+    assert spec["enablePDB"] is True
+    assert (
+        spec["resources"]["requests"].keys() >= {"cpu", "memory"} and "memory" in spec["resources"]["limits"]
+    )
+    affinity = spec["affinity"]
+    assert affinity["enablePodAntiAffinity"] is True and affinity["topologyKey"] == "kubernetes.io/hostname"
+    if overlay == "prod":
+        assert spec["instances"] == 3 and affinity["podAntiAffinityType"] == "required"
 
 
 def min_insync_replicas(overlay: str) -> int:

@@ -6,7 +6,7 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 GOPROXY_URL="${GOPROXY_URL:-https://proxy.golang.org}"
-STRIMZI=1.2.0 KEDA=2.21.0 PROMETHEUS_OPERATOR=0.85.0 MONGODB_OPERATOR=0.9.0
+STRIMZI=1.2.0 KEDA=2.21.0 PROMETHEUS_OPERATOR=0.85.0 CLOUDNATIVE_PG=1.30.1
 JAVA21="${JAVA21:-$(ls -d /usr/lib/jvm/temurin-2*/bin/java 2>/dev/null | tail -1)}"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
@@ -18,7 +18,7 @@ from_go_module() {  # module version path-in-module target
   echo "wrote $4 (Go module $1 v$2, $3)"
 }
 
-# KEDA, the Prometheus operator and the MongoDB community operator keep their CRDs in their
+# KEDA, the Prometheus operator and CloudNativePG keep their CRDs in their
 # Go modules, which the Go module proxy serves as zips.
 from_go_module github.com/kedacore/keda/v2 "$KEDA" config/crd/bases/keda.sh_scaledobjects.yaml \
   "keda-$KEDA-scaledobjects.yaml"
@@ -31,9 +31,9 @@ echo "wrote keda-$KEDA-kafka-scaler-parameters.yaml (KEDA v$KEDA, pkg/scalers/ka
 from_go_module github.com/prometheus-operator/prometheus-operator "$PROMETHEUS_OPERATOR" \
   example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml \
   "prometheus-operator-$PROMETHEUS_OPERATOR-servicemonitors.yaml"
-from_go_module github.com/mongodb/mongodb-kubernetes-operator "$MONGODB_OPERATOR" \
-  config/crd/bases/mongodbcommunity.mongodb.com_mongodbcommunity.yaml \
-  "mongodb-community-operator-$MONGODB_OPERATOR-mongodbcommunity.yaml"
+# CloudNativePG: the proxy lists no versions of it (403), but serves each tagged one.
+from_go_module github.com/cloudnative-pg/cloudnative-pg "$CLOUDNATIVE_PG" \
+  config/crd/bases/postgresql.cnpg.io_clusters.yaml "cloudnative-pg-$CLOUDNATIVE_PG-clusters.yaml"
 
 # Strimzi generates its CRDs from the model classes of io.strimzi:api with io.strimzi:crd-generator
 # (both on Maven Central), with the arguments of its own api/pom.xml.
