@@ -1,5 +1,5 @@
 """The rules worker's domain work on one enterprise report, without Faust or Kafka: what
-`services.rules.detection.handle_report` does between reading a report and sending its outputs.
+`services.rules.agents.handle_report` does between reading a report and sending its outputs.
 
 The fair baseline of `make bench-rules` (issue: rules at the speed of its own work): the same
 parse, history rebuild, detection, cases, routing and JSON on the same reports, so that the

@@ -22,7 +22,7 @@ from liaison_common.registry_follower import follow_registry
 from liaison_common.registry_view import RegistryView
 from liaison_common.web import ANY_REQUEST, install_common
 from services.notify import (
-    alert_events,
+    alert_changes,
     alert_index,
     archive,
     delivery,
@@ -34,8 +34,8 @@ from services.notify import (
 from services.notify.config import Settings
 from services.notify.delivery import dispatch_due, resync_at_next_pass
 from services.notify.documents import Alert
-from services.notify.events import Broadcaster
 from services.notify.kafka import consume
+from services.notify.live_updates import Broadcaster
 from services.notify.metrics import ESCALATIONS, OPEN_ALERTS, OVERDUE_ALERTS, REGISTRY_ENTITIES
 from services.notify.routes import install_routes
 
@@ -81,14 +81,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             while True:
                 try:
                     await dispatch_due(client, settings)
-                    # Due escalations are commands for each alert's writer (alert_events.py).
+                    # Due escalations are commands for each alert's writer (alert_changes.py).
                     resync = loop.time() - last_resync > timers.ESCALATION_RESYNC_SECONDS
                     if resync:
                         last_resync = loop.time()
                     find_due = partial(escalation.escalations_due, settings, resync=resync)
                     due = await to_thread.run_sync(find_due)
                     for command in due:
-                        alert_events.enqueue(command)
+                        alert_changes.enqueue(command)
                         ESCALATIONS.inc()
                     # Counted in memory (milliseconds); not counted until the index has loaded.
                     if loop.time() - last_gauge > settings.open_alerts_count_seconds and _count_open_alerts():
@@ -128,12 +128,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             asyncio.create_task(consume(settings, view, app.state.registry_ready, on_alert)),
             asyncio.create_task(run_dispatcher()),
             asyncio.create_task(
-                alert_events.publish_forever(settings.kafka_bootstrap_servers, settings.alert_events_topic)
+                alert_changes.publish_forever(settings.kafka_bootstrap_servers, settings.alert_events_topic)
             ),
             asyncio.create_task(alert_index.follow(bootstrap, settings.alert_index_topic)),
             asyncio.create_task(settle_heap_once_loaded(settings)),
             asyncio.create_task(
-                alert_events.publish_forever(
+                alert_changes.publish_forever(
                     bootstrap,
                     settings.alert_index_topic,
                     pending=alert_index.outbox,
@@ -159,7 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.broadcaster = broadcaster
-    app.state.commands = alert_events.Commands(settings.kafka_bootstrap_servers, settings.alert_events_topic)
+    app.state.commands = alert_changes.Commands(settings.kafka_bootstrap_servers, settings.alert_events_topic)
     app.state.registry_ready = asyncio.Event()
     install_common(app, service="notify", max_body_bytes=settings.max_body_bytes)
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from pymongo.errors import DuplicateKeyError
 
-from services.notify import alert_events, alert_index
+from services.notify import alert_changes, alert_index
 from services.notify.clock import aware, now
 from services.notify.config import Settings
 from services.notify.documents import Alert
@@ -45,7 +45,7 @@ def archive_resolved(settings: Settings) -> int:
         ).deleted_count:
             moved += 1
             alert_index.forget(found.alert_id)
-            alert_events.record(
+            alert_changes.record(
                 found.alert_id,
                 "archived",
                 by="notify",

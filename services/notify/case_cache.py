@@ -3,7 +3,7 @@
 Every weekly report of a continuing problem updates its case, and FerretDB answers each read
 by `_id` with a round trip and a conversion of the whole document: a third of the database's
 work per report (docs/benchmarks.md). The writer of a case (the notify instance that owns its
-partition, alert_events.py) is the only one that changes it, so what it saved last is what the
+partition, alert_changes.py) is the only one that changes it, so what it saved last is what the
 store holds, as long as:
 - every change of the case in the store is made through the object kept here, or mirrored on
   it (planning's silenced entries are);

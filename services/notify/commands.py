@@ -11,8 +11,8 @@ from liaison_common.failpoints import failpoint
 from liaison_common.registry_view import RegistryView
 from services.notify import alert_index, timers
 from services.notify.access import ACTION_TARGETS
-from services.notify.alerts import finish_planning, planned
 from services.notify.case_cache import cases, load_case
+from services.notify.case_store import finish_planning, planned
 from services.notify.clock import aware, now
 from services.notify.config import Settings
 from services.notify.documents import Alert, HistoryEntry, alert_dict

@@ -32,7 +32,7 @@ from mongoengine.errors import NotUniqueError
 
 from liaison_common import jsonbytes
 from liaison_common.webhooks import host_problem, legacy_ipv4, resolved_problem
-from services.notify import access, alert_events, clock, documents, payloads, planning, timers
+from services.notify import access, alert_changes, clock, documents, payloads, planning, timers
 from services.notify.config import Settings
 from services.notify.documents import Alert, DeliveryClaim, Notification, NotificationItem
 from services.notify.metrics import DELIVERIES, DELIVERY_SECONDS, PENDING_DELIVERIES
@@ -266,8 +266,8 @@ def _record_delivery(notification: Notification) -> None:
     # The alerts' history is their writer's to change (FerretDB loses concurrent updates): each
     # delivery is a command for it, on the alert-events topic; it records the channel kind only.
     for alert_id in notification.alert_ids:
-        alert_events.enqueue(
-            alert_events.change(
+        alert_changes.enqueue(
+            alert_changes.change(
                 alert_id,
                 "delivered",
                 by="notify",
@@ -352,7 +352,7 @@ def _record_failure(notification: Notification, error: str, settings: Settings) 
         # between are on the notification (attempts, last error: why-notified shows them), so
         # a receiver that is down for a day does not flood the alert-events topic.
         for alert_id in notification.alert_ids:
-            alert_events.record(
+            alert_changes.record(
                 alert_id,
                 "delivery_failed",
                 by="notify",

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from liaison_common.registry_view import RegistryView
-from services.notify import alert_events, alert_index, timers
+from services.notify import alert_changes, alert_index, timers
 from services.notify.calendar import WorkingCalendar, add_working_time
 from services.notify.clock import aware, now
 from services.notify.config import Settings
@@ -101,12 +101,14 @@ def escalations_due(settings: Settings, *, resync: bool = False) -> list[dict[st
         if alert.status == "acknowledged":  # acknowledged and left unresolved: open it again
             detail = {"reason": "acknowledged and not resolved in time (the group's acknowledgement timeout)"}
             commands.append(
-                alert_events.change(alert_id, "reopened", by="notify", at=moment, command=True, detail=detail)
+                alert_changes.change(
+                    alert_id, "reopened", by="notify", at=moment, command=True, detail=detail
+                )
             )
             continue
         level = alert.escalation_level + 1
         commands.append(
-            alert_events.change(
+            alert_changes.change(
                 alert_id,
                 "escalated",
                 by="notify",

@@ -19,7 +19,7 @@ from liaison_common.events import AlertEvent
 from liaison_common.kafka_auth import kafka_auth
 from liaison_common.kafka_clients import Batches, commit_handled, consume_forever
 from liaison_common.registry_view import RegistryView
-from services.notify import alert_index, alerts, case_cache, commands, digests, documents
+from services.notify import alert_index, case_cache, case_store, commands, digests, documents
 from services.notify.config import Settings
 from services.notify.metrics import ALERTS_RECEIVED
 
@@ -84,7 +84,7 @@ async def consume(
 
     def open_clients() -> tuple[AIOKafkaConsumer, list[Any]]:
         # Range assignment gives one instance the same partition number of the alerts and the
-        # alert-events topics: the one writer of the alerts keyed there (alert_events.py).
+        # alert-events topics: the one writer of the alerts keyed there (alert_changes.py).
         consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             **kafka_auth(),
@@ -186,7 +186,7 @@ async def _store_alerts_guarded(
     producer: AIOKafkaProducer,
     on_alert: Callable[[documents.Alert, str], None],
 ) -> None:
-    """A partition's alerts of one batch, stored together (alerts.store_alerts: a few round trips
+    """A partition's alerts of one batch, stored together (case_store.store_alerts: a few round trips
     for the batch instead of three per alert). Should the batch fail for another reason than the
     database being away, its messages are handled one by one, so that only the one at fault goes
     to the dead-letter topic; what the batch stored before it failed is a repeat the second time."""
@@ -203,7 +203,9 @@ async def _store_alerts_guarded(
     if not usable:
         return
     try:
-        stored = await to_thread.run_sync(lambda: alerts.store_alerts(usable, view=view, settings=settings))
+        stored = await to_thread.run_sync(
+            lambda: case_store.store_alerts(usable, view=view, settings=settings)
+        )
     except (ConnectionFailure, asyncio.CancelledError):
         raise
     except Exception as error:
@@ -284,7 +286,7 @@ async def _handle(
         await producer.send_and_wait(settings.dlq_topic, key=message.key, value=jsonbytes.dumps(record))
         return
     stored, outcome = await to_thread.run_sync(
-        lambda: alerts.store_alert(alert, view=view, settings=settings)
+        lambda: case_store.store_alert(alert, view=view, settings=settings)
     )
     ALERTS_RECEIVED.labels(outcome).inc()
     if outcome != "repeat":

@@ -6,7 +6,7 @@ from typing import Any
 
 from liaison_common.events import SEVERITIES
 from liaison_common.registry_view import RegistryView
-from services.notify import alert_events, timers
+from services.notify import alert_changes, timers
 from services.notify.config import Settings
 from services.notify.documents import Alert, HistoryEntry, alert_dict
 from services.notify.escalation import escalates, escalation_due, group_timers
@@ -102,7 +102,7 @@ def merge_into(
         detail = ", ".join(sorted(changed))
         existing.history.append(HistoryEntry(at=moment, event="updated", by="rules", detail=detail))
         fold_updates(existing)
-        alert_events.record(
+        alert_changes.record(
             existing.alert_id,
             "updated",
             by="rules",
@@ -119,7 +119,7 @@ def merge_into(
         ended_by = ", ".join(incoming.get("source_ids") or [])
         note = f"absent from two consecutive reports ({ended_by}): resolved by data"
         existing.history.append(HistoryEntry(at=moment, event="resolved", by="rules", detail=note))
-        alert_events.record(
+        alert_changes.record(
             existing.alert_id, "resolved", by="rules", detail={"resolved_by": "data"}, at=moment
         )
         outcome = "resolved"
@@ -127,7 +127,7 @@ def merge_into(
         existing.status, existing.resolved_by = "open", None
         note = f"detected again in the period ending {merged.get('last_period_end')}"
         existing.history.append(HistoryEntry(at=moment, event="reopened", by="rules", detail=note))
-        alert_events.record(existing.alert_id, "reopened", by="rules", detail=note, at=moment)
+        alert_changes.record(existing.alert_id, "reopened", by="rules", detail=note, at=moment)
         outcome = "reopened"
     if existing.next_escalation_at is None and existing.status == "open" and escalates(merged):
         delay = group_timers(existing.routes, view, settings).escalation_seconds
@@ -172,7 +172,7 @@ def apply_correction(existing: Alert, incoming: dict[str, Any], *, moment: datet
     )
     existing.history.append(HistoryEntry(at=moment, event="corrected", by="rules", detail=note))
     existing.updated_at = moment
-    alert_events.record(existing.alert_id, "corrected", by="rules", detail=detail, at=moment)
+    alert_changes.record(existing.alert_id, "corrected", by="rules", detail=detail, at=moment)
     return ("resolved" if existing.status == "resolved" else "corrected"), list(existing.group_ids)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from mongoengine.errors import NotUniqueError
 
 from liaison_common.registry_view import RegistryView
-from services.notify import alert_events, silences, timers
+from services.notify import alert_changes, silences, timers
 from services.notify.clock import EPOCH, now
 from services.notify.config import Settings
 from services.notify.documents import (
@@ -131,9 +131,9 @@ def plan_notifications(
 
 def _record(changes: list[dict[str, Any]] | None, alert_id: str, event: str, **fields: Any) -> None:
     if changes is None:
-        alert_events.record(alert_id, event, by="notify", **fields)
+        alert_changes.record(alert_id, event, by="notify", **fields)
     else:
-        changes.append(alert_events.change(alert_id, event, by="notify", **fields))
+        changes.append(alert_changes.change(alert_id, event, by="notify", **fields))
 
 
 def grouping_window(grouping: str, moment: datetime, settings: Settings) -> "Window":

@@ -20,9 +20,9 @@ from liaison_common.tokens import Principal
 from liaison_common.web import CurrentPrincipal, UnprocessableError, answers, bearer_token, field_error
 from services.notify import (
     access,
-    alert_events,
+    alert_changes,
     alert_index,
-    alerts,
+    case_store,
     commands,
     digests,
     documents,
@@ -31,8 +31,8 @@ from services.notify import (
 )
 from services.notify.config import Settings
 from services.notify.documents import Alert, Silence
-from services.notify.events import Broadcaster
 from services.notify.exceptions import Forbidden, NotFound, TooMany, Unavailable
+from services.notify.live_updates import Broadcaster
 
 Status = Literal["open", "acknowledged", "resolved"]
 ProblemType = Literal[PROBLEM_TYPES]  # type: ignore[valid-type]
@@ -162,7 +162,7 @@ class CommandChannel:
     """How a route changes an alert: a command for the alert's one writer, then the wait until
     the store shows it (read your write), then the news on the live stream."""
 
-    commands: alert_events.Commands
+    commands: alert_changes.Commands
     broadcaster: Broadcaster
     timeout: float
 
@@ -210,7 +210,7 @@ def _action_endpoint(action: str) -> Any:
             return documents.alert_dict(alert)
         who = f"{principal.subject_type}:{principal.subject_id}"
         by = "admin" if principal.is_admin else principal.subject_id
-        command = alert_events.change(
+        command = alert_changes.change(
             alert_id,
             access.ACTION_TARGETS[action],
             by=by,
@@ -244,7 +244,7 @@ async def list_alerts(
     if status is not None:
         filters["status"] = status
 
-    page = await to_thread.run_sync(lambda: alerts.inbox_page(filters, limit=limit, offset=offset))
+    page = await to_thread.run_sync(lambda: case_store.inbox_page(filters, limit=limit, offset=offset))
     return [access.as_seen_by(principal, alert) for alert in page]
 
 
@@ -346,7 +346,7 @@ async def add_comment(
 ) -> dict[str, Any]:
     """Applied by the alert's one writer; answered once the note is in the alert's history."""
     await to_thread.run_sync(lambda: access.check_comment(alert_id, principal))
-    command = alert_events.change(
+    command = alert_changes.change(
         alert_id,
         "commented",
         by="admin" if principal.is_admin else principal.subject_id,
@@ -377,7 +377,7 @@ async def coordinate(
         "principal": f"{principal.subject_type}:{principal.subject_id}",
     }
     by = "admin" if principal.is_admin else principal.subject_id
-    command = alert_events.change(alert_id, "coordinating", by=by, command=True, detail=detail)
+    command = alert_changes.change(alert_id, "coordinating", by=by, command=True, detail=detail)
     # Applied when the history holds the command's entry (the same check as for a comment).
     applied = await channel.send_and_wait(command, lambda: commands.command_applied(alert_id, command["id"]))
     return documents.alert_dict(applied)

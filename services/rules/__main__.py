@@ -10,7 +10,7 @@ import uvloop
 asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 # The app, then every module that adds agents, timers and pages to it.
-from services.rules import detection, regional_agent, reporting_agent  # noqa: E402, F401
+from services.rules import agents, regional_agent, reporting_agent  # noqa: E402, F401
 from services.rules.app import app  # noqa: E402
 from services.rules.operations import preload_registry  # noqa: E402
 

@@ -13,7 +13,7 @@ Run: python -m services.rules worker -l info   (RULES_* variables configure it, 
 Where things are:
   app.py              this file: the Faust app, its topics and tables, the state workers share
   outputs.py          reading an input, dead-lettering it, and publishing problems, alerts, periods
-  detection.py        the detection agents (reports, work-group reports), and the urgent lane's task
+  agents.py        the detection agents (reports, work-group reports), and the urgent lane's task
   urgent_lane.py      incidents apart: their own consumer group and producer
   reporting_agent.py  the reporting agent: overdue reporters and completeness
   regional_agent.py   the regions' growth against 附件1's targets (docs/contract.md §7)
@@ -28,7 +28,7 @@ report. Likewise the history and cases tables hold their writes until the next c
 Inputs are read as raw bytes and validated here again, so that anything unusable goes to
 the dead-letter topic with its reason instead of stopping an agent. Outputs are sent as they
 are made and the producer is flushed before offsets are committed, and every agent iterates its
-stream from the start (see detection.py), so a worker killed mid-stream loses nothing; alert
+stream from the start (see agents.py), so a worker killed mid-stream loses nothing; alert
 ids are deterministic, so what it repeats after a restart replaces itself downstream.
 """
 

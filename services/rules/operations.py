@@ -10,6 +10,7 @@ from anyio import to_thread
 from liaison_common.metrics import exposition
 from liaison_common.registry_follower import follow_registry, read_registry
 from liaison_common.registry_view import RegistryView
+from services.rules.agents import urgent_lane
 from services.rules.app import (
     INPUT_TOPICS,
     app,
@@ -22,7 +23,6 @@ from services.rules.app import (
     settings,
     thresholds,
 )
-from services.rules.detection import urgent_lane
 from services.rules.metrics import CONSUMER_LAG, REGISTRY_ENTITIES, TABLE_KEYS
 from services.rules.watchdog import GroupOffsets, ProgressWatch, start_over
 

@@ -55,7 +55,7 @@ async def send_contribution(facts: EnterpriseFacts, report: EnterpriseReport) ->
 @app.agent(region_growth_topic)
 async def judge_regions(stream: Any) -> None:
     async for event in stream.events():
-        await registry_ready.wait()  # inside the loop: see detection.py's iterate_at_once
+        await registry_ready.wait()  # inside the loop: see agents.py's iterate_at_once
         await guarded(raw_message(event), handle_contribution)
 
 

@@ -567,7 +567,7 @@ def test_two_instances_apply_1000_concurrent_comments_and_acks_each_exactly_once
     notify, kafka_bootstrap, topics
 ):
     """One writer per alert: FerretDB loses concurrent updates of one document, so every change
-    is a command that the owner of the alert's partition applies (alert_events.py)."""
+    is a command that the owner of the alert's partition applies (alert_changes.py)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from tests.kafka_helpers import wait_for_events

@@ -416,7 +416,7 @@ def test_the_inbox_lists_newest_first_follows_each_change_and_lists_alerts_store
 def test_a_repeat_after_a_restart_leaves_the_inbox_as_it_was(notify, kafka_bootstrap, topics):
     """After a restart the writer no longer knows which alerts it stored, so a repeat is tried as
     new first: the alert and its index entry stay as they were (acknowledged, where it was)."""
-    from services.notify.alerts import known_alerts
+    from services.notify.case_store import known_alerts
 
     with notify() as client:
 

@@ -13,7 +13,7 @@ import bson
 
 from liaison_common.failpoints import failpoint
 from liaison_common.registry_view import RegistryView
-from services.notify import alert_events, alert_index, timers
+from services.notify import alert_changes, alert_index, timers
 from services.notify.case_cache import cases, load_case
 from services.notify.clock import now
 from services.notify.config import Settings
@@ -213,7 +213,7 @@ def store_new(candidates: list[Alert], *, view: RegistryView, settings: Settings
         if alert.alert_id not in stored:
             continue
         known_alerts.add(alert.alert_id)
-        alert_events.record(
+        alert_changes.record(
             alert.alert_id, "received", by="rules", detail={"groups": alert.group_ids}, at=alert.received_at
         )
         if alert.next_escalation_at is not None:
@@ -221,7 +221,7 @@ def store_new(candidates: list[Alert], *, view: RegistryView, settings: Settings
         cases.keep(as_stored(document))  # its first update reads nothing
     for change in changes:
         if change["alert_id"] in stored:
-            alert_events.enqueue(change)
+            alert_changes.enqueue(change)
     return fresh
 
 
@@ -283,7 +283,7 @@ def store_repeats(
     if to_plan or any(outcome != "repeat" for _, outcome in results):
         alert_index.save(existing, listed)
     for change in changes:
-        alert_events.enqueue(change)
+        alert_changes.enqueue(change)
     cases.keep(existing)
     return results
 

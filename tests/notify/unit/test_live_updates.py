@@ -1,6 +1,6 @@
 """The stream's broadcaster: who listens, and a slow listener."""
 
-from services.notify.events import Broadcaster
+from services.notify.live_updates import Broadcaster
 
 
 def test_the_stream_broadcaster_says_whether_anyone_listens_and_drops_the_oldest_for_a_slow_one():
