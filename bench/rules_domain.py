@@ -17,7 +17,9 @@ from liaison_common.registry_view import RegistryView
 from services.rules import quality
 from services.rules.alerts import build_alert, resolution_alert
 from services.rules.cases import CaseBook
-from services.rules.detectors import EnterpriseFacts, Snapshot, detect, history_before, remember
+from services.rules.detectors import detect
+from services.rules.history import remember
+from services.rules.problems import EnterpriseFacts, Snapshot, history_before
 from services.rules.thresholds import Thresholds
 
 HISTORY_SIZE = 8  # services.rules.config.Settings.history_size

@@ -18,23 +18,14 @@ from services.rules.app import (
     workgroup_reports_topic,
 )
 from services.rules.cases import CaseBook
-from services.rules.detectors import (
-    INDICATORS_READ,
-    EnterpriseFacts,
-    Problem,
-    Snapshot,
-    data_query_problem,
-    detect,
-    history_before,
+from services.rules.detectors import data_query_problem, detect, without_questioned
+from services.rules.history import (
     is_replaced,
     judged_types,
     period_holder,
-    province_targets,
     remember,
     remember_workgroup_report,
-    without_questioned,
     workgroup_period_holder,
-    workgroup_problem,
     workgroup_report_replaced,
 )
 from services.rules.outputs import (
@@ -51,7 +42,9 @@ from services.rules.outputs import (
     reject,
     work_group_facts,
 )
+from services.rules.problems import INDICATORS_READ, EnterpriseFacts, Problem, Snapshot, history_before
 from services.rules.regional_agent import judged_for_region, send_contribution
+from services.rules.stated_problems import province_targets, workgroup_problem
 from services.rules.urgent_lane import UrgentLane
 
 

@@ -5,7 +5,6 @@ from typing import TYPE_CHECKING, Any
 from liaison_common.events import AlertEvent, ProblemEvent
 from liaison_common.registry_view import RegistryView
 from liaison_common.routing import DEFAULT_ROUTE_RULES, Route, RouteRule, Subject, resolve_routes
-from services.rules.detectors import SUBJECT_FIELDS
 from services.rules.measures import (
     RESTRUCTURING_AFTER_OCCURRENCES,
     RESTRUCTURING_TYPES,
@@ -13,10 +12,11 @@ from services.rules.measures import (
     restructuring_measure,
     restructuring_sector,
 )
+from services.rules.problems import SUBJECT_FIELDS
 
 if TYPE_CHECKING:
     from services.rules.cases import CaseUpdate
-    from services.rules.detectors import EnterpriseFacts, Problem
+    from services.rules.problems import EnterpriseFacts, Problem
 
 
 def alert_id(problem: dict[str, Any]) -> str:

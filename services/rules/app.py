@@ -13,12 +13,13 @@ Run: python -m services.rules worker -l info   (RULES_* variables configure it, 
 Where things are:
   app.py              this file: the Faust app, its topics and tables, the state workers share
   outputs.py          reading an input, dead-lettering it, and publishing problems, alerts, periods
-  agents.py        the detection agents (reports, work-group reports), and the urgent lane's task
+  agents.py           the detection agents (reports, work-group reports), and the urgent lane's task
   urgent_lane.py      incidents apart: their own consumer group and producer
   reporting_agent.py  the reporting agent: overdue reporters and completeness
   regional_agent.py   the regions' growth against 附件1's targets (docs/contract.md §7)
   operations.py       the registry view, metrics, health, the progress watch
-  detectors.py, cases.py, alerts.py, reporting.py, regional.py, measures.py   the pure domain logic
+  problems.py, detectors.py, production_detectors.py, stated_problems.py, history.py, cases.py,
+  alerts.py, reporting.py, regional.py, measures.py   the pure domain logic
 
 The periods of up to 200 reports go to rules-periods as one record (outputs.PeriodBatch),
 sent before each offset commit: the reporting agent sees one Faust event per record, not per

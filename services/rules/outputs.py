@@ -26,8 +26,8 @@ from services.rules.app import (
     registry,
 )
 from services.rules.cases import CaseUpdate
-from services.rules.detectors import EnterpriseFacts, Problem
 from services.rules.metrics import ALERTS, EVENTS, PROBLEMS, PROCESSING_SECONDS, SUBMISSION_TO_ALERT_SECONDS
+from services.rules.problems import EnterpriseFacts, Problem
 
 log = logging.getLogger(__name__)
 

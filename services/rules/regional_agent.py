@@ -9,7 +9,6 @@ from liaison_common.events import EnterpriseReport
 from services.rules import regional
 from services.rules.app import app, region_growth, region_growth_topic, registry, registry_ready, thresholds
 from services.rules.cases import CaseBook
-from services.rules.detectors import EnterpriseFacts, Problem, grade
 from services.rules.outputs import (
     RawMessage,
     done,
@@ -19,6 +18,7 @@ from services.rules.outputs import (
     produce,
     raw_message,
 )
+from services.rules.problems import EnterpriseFacts, Problem, grade
 from services.rules.thresholds import Threshold
 
 

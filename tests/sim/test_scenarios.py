@@ -4,7 +4,9 @@ from datetime import date, timedelta
 
 from liaison_common.events import SUBMISSION_KINDS
 from liaison_sim.scenarios import WEEKS, winter
-from services.rules.detectors import EnterpriseFacts, Snapshot, detect, remember
+from services.rules.detectors import detect
+from services.rules.history import remember
+from services.rules.problems import EnterpriseFacts, Snapshot
 from services.rules.thresholds import Thresholds
 
 KINDS = {"reports": "enterprise_report", "workgroup-reports": "workgroup_report", "incidents": "incident"}
@@ -120,7 +122,7 @@ def test_every_coordination_group_receives_a_case_from_the_winter():
     from services.registry.organisation import load_organisation
     from services.rules.alerts import build_alert
     from services.rules.cases import CaseBook
-    from services.rules.detectors import incident_problem, province_targets, workgroup_problem
+    from services.rules.stated_problems import incident_problem, province_targets, workgroup_problem
 
     organisation = load_organisation()
     view = RegistryView()
@@ -175,7 +177,7 @@ def test_the_history_keeps_only_what_the_detectors_read_and_finds_the_same_probl
     whole winter, detection against that history finds exactly what it finds against whole
     reports (a detector that read another indicator of the past would make them differ)."""
     from liaison_common.events import EnterpriseReport
-    from services.rules import detectors
+    from services.rules import history
 
     thresholds = Thresholds.load()
     whole: dict[str, list[Snapshot]] = {}
@@ -213,7 +215,7 @@ def test_the_history_keeps_only_what_the_detectors_read_and_finds_the_same_probl
     assert found_kept == found_whole and len(found_whole) > 40
     probe = {p["type"] for p in found_whole if p["enterprise_id"] == "probe"}
     assert probe == {"workforce_cut", "production_halt", "stockpile"}
-    assert all(set(s.indicators) <= set(detectors.HISTORY_INDICATORS) for h in kept.values() for s in h)
+    assert all(set(s.indicators) <= set(history.HISTORY_INDICATORS) for h in kept.values() for s in h)
 
 
 def test_the_winter_keeps_the_proportions_the_seeds_numbers_allow(seed_text):

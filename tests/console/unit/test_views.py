@@ -228,8 +228,12 @@ def test_every_evidence_field_the_detectors_write_has_a_chinese_label():
 
     from services.console.views import EVIDENCE_LABELS, evidence_label
 
-    source = (Path(views.__file__).parents[1] / "rules" / "detectors.py").read_text(encoding="utf-8")
-    # The keys of each _evidence(values, threshold, ...) call: every quoted name followed by a colon.
+    rules = Path(views.__file__).parents[1] / "rules"
+    source = "".join(
+        (rules / name).read_text(encoding="utf-8")
+        for name in ("detectors.py", "production_detectors.py", "stated_problems.py")
+    )
+    # The keys of each evidence_of(values, threshold, ...) call: every quoted name followed by a colon.
     written = set(re.findall(r'\{"([a-z_]+)":', source)) | set(re.findall(r', "([a-z_]+)":', source))
     # Structural keys of the evidence and of the problem itself, not values shown by name:
     written -= {"values", "threshold", "rule", "source", "findings", "reported_by", "indicators", "period_end",

@@ -5,13 +5,10 @@ from datetime import date, timedelta
 import pytest
 
 from liaison_common.events import EnterpriseReport, Incident
-from services.rules.detectors import (
-    EnterpriseFacts,
-    Snapshot,
-    detect,
-    incident_problem,
-    remember,
-)
+from services.rules.detectors import detect
+from services.rules.history import remember
+from services.rules.problems import EnterpriseFacts, Snapshot
+from services.rules.stated_problems import incident_problem
 from services.rules.thresholds import Thresholds
 
 T = Thresholds.load()

@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 from liaison_common.events import WorkgroupReport
 from services.rules.cases import CaseBook
-from services.rules.detectors import province_targets
+from services.rules.stated_problems import province_targets
 from services.rules.thresholds import Thresholds
 
 T = Thresholds.load()

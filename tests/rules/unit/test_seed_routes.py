@@ -9,7 +9,9 @@ from liaison_common.routing import DEFAULT_ROUTE_RULES, Subject, resolve_routes
 from services.rules import regional
 from services.rules.alerts import build_alert
 from services.rules.cases import CaseBook
-from services.rules.detectors import EnterpriseFacts, Snapshot, detect, judged_types, remember
+from services.rules.detectors import detect
+from services.rules.history import judged_types, remember
+from services.rules.problems import EnterpriseFacts, Snapshot
 from services.rules.thresholds import Thresholds
 
 T = Thresholds.load()
