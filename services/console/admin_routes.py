@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from liaison_common.matchmaking import proposed_pairs
 from liaison_common.validation import field_errors
 from liaison_common.web import answers
-from services.console import incentives, pages, service, views
+from services.console import calculator_forms, charts, incentives, pages, service, timeline, views
 from services.console.exceptions import UpstreamUnavailable
 
 router = APIRouter(include_in_schema=False)
@@ -32,7 +32,7 @@ async def rates_page(
     session = pages.session_of(request)
     if not pages.can_overview(session):
         raise pages.NotAllowed("报送率供综合组和管理员使用。")
-    today = views.utc_now().date()
+    today = timeline.utc_now().date()
     last = last or f"{today.isocalendar().year}-W{today.isocalendar().week:02d}"
     start = today - timedelta(weeks=7)
     first = first or f"{start.isocalendar().year}-W{start.isocalendar().week:02d}"
@@ -59,12 +59,12 @@ async def silences_page(request: Request, error: str = Query("", max_length=500)
         pages.upstream(request, "notify").get_list("/v1/silences", token=session.token),
         pages.enterprises_of(request, session),
     )
-    moment = views.utc_now()
+    moment = timeline.utc_now()
     return pages.render(
         request,
         "silences.html",
         session,
-        silences=[{**s, "active": views.silence_active(s, moment)} for s in listed],
+        silences=[{**s, "active": timeline.silence_active(s, moment)} for s in listed],
         names=await pages.display_names(request, session, enterprises),
         enterprises=enterprises,
         error=error,
@@ -82,7 +82,7 @@ async def create_silence(
     session = pages.session_of(request)
     matchers = {k: v for k, v in (("enterprise_id", enterprise_id), ("type", type)) if v}
     try:
-        ends_at = views.end_of_day_beijing(until)
+        ends_at = timeline.end_of_day_beijing(until)
     except ValueError:
         return RedirectResponse("/silences?" + urlencode({"error": "请选择截止日期"}), status_code=303)
     answer = await pages.upstream(request, "notify").call(
@@ -112,7 +112,12 @@ async def expire_silence(request: Request, silence_id: str) -> Response:
 async def incentives_page(request: Request) -> HTMLResponse:
     session = pages.session_of(request)
     return pages.render(
-        request, "incentives.html", session, calculators=views.calculator_forms(), result=None, values={}
+        request,
+        "incentives.html",
+        session,
+        calculators=calculator_forms.calculator_forms(),
+        result=None,
+        values={},
     )
 
 
@@ -123,18 +128,18 @@ async def incentives_compute(request: Request) -> HTMLResponse:
     name = str(form.get("calculator", ""))
     result, error = None, None
     try:
-        payload = views.calculator_payload(name, {k: str(v) for k, v in form.items()})
+        payload = calculator_forms.calculator_payload(name, {k: str(v) for k, v in form.items()})
         result = incentives.calculate(name, payload)
     except KeyError:
         error = "请选择一个计算器"
     except ValueError as problem:  # pydantic's ValidationError is a ValueError
-        error = views.calculator_error(problem)
+        error = calculator_forms.calculator_error(problem)
     entered = {k: str(v) for k, v in form.items()}  # shown again beside the answer
     return pages.render(
         request,
         "incentives.html",
         session,
-        calculators=views.calculator_forms(),
+        calculators=calculator_forms.calculator_forms(),
         result=result,
         error=error,
         chosen=name,
@@ -166,18 +171,18 @@ async def enterprise_page(request: Request, enterprise_id: str) -> HTMLResponse:
     )
     days = [date.fromisoformat(p["period_end"]) for p in points]
     days += [date.fromisoformat(a["period_end"][:10]) for a in alerts if a.get("period_end")]
-    axis = views.TimeAxis.spanning(days)
-    charts = views.trend_charts(points, energy_ceiling=ceiling)
-    marks = views.timeline_marks(alerts, axis) if axis else []
+    axis = charts.TimeAxis.spanning(days)
+    trends = charts.trend_charts(points, energy_ceiling=ceiling)
+    marks = charts.timeline_marks(alerts, axis) if axis else []
     return pages.render(
         request,
         "enterprise.html",
         session,
         enterprise=enterprise,
         points=points,
-        charts=[(c, views.chart_svg(c, axis) if axis and not c.empty else "") for c in charts],
+        charts=[(c, charts.chart_svg(c, axis) if axis and not c.empty else "") for c in trends],
         marks=marks,
-        timeline=views.timeline_svg(marks, axis) if axis else "",
+        timeline=charts.timeline_svg(marks, axis) if axis else "",
         axis=axis,
         ceiling=ceiling,
     )
@@ -273,7 +278,7 @@ api_router = APIRouter(prefix="/v1/incentives", tags=["incentives"])
 
 @api_router.get("", responses=answers(401, 403))
 def list_calculators(_: pages.GroupPrincipal) -> list[dict[str, Any]]:
-    return views.calculator_catalogue()
+    return calculator_forms.calculator_catalogue()
 
 
 @api_router.post("/{name}", responses=answers(401, 403, 404))

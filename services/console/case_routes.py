@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 
 from liaison_common import tokens
 from liaison_common.events import INDICATOR_NAMES
-from services.console import pages, service, views
+from services.console import pages, service, timeline, views
 from services.console.metrics import SIGN_INS
 from services.console.service import Session
 
@@ -155,7 +155,7 @@ async def act(
     body: dict[str, Any] = {"comment": comment}
     if action == "coordinate":  # 协调中 until the date chosen (notify checks it)
         try:
-            body["until"] = views.parse_day(until).isoformat()
+            body["until"] = timeline.parse_day(until).isoformat()
         except ValueError:
             body["until"] = until  # notify names the field in its answer
     answer = await pages.upstream(request, "notify").call(
@@ -226,7 +226,7 @@ async def case_page(request: Request, alert_id: str) -> HTMLResponse:
         alert=answer.body,
         names=names,
         why=why.body if why.ok else None,
-        timeline=views.case_timeline(answer.body, names),
+        timeline=timeline.case_timeline(answer.body, names),
     )
 
 
@@ -279,7 +279,7 @@ async def correct_query(request: Request, alert_id: str) -> Response:
             max(week, key=lambda p: p["submitted_at"]),
             typed,
             enterprise_id=enterprise_id,
-            now=views.utc_now(),
+            now=timeline.utc_now(),
         )
     except ValueError as problem:
         return pages.render(

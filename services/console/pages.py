@@ -11,8 +11,9 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from liaison_common import tokens
+from liaison_common.labels import CHANNEL_LABELS
 from liaison_common.web import CurrentPrincipal
-from services.console import service, views
+from services.console import service, timeline, views
 from services.console.config import Settings
 from services.console.exceptions import ConsoleError, UpstreamUnavailable
 from services.console.service import Session, Sessions, Upstream
@@ -22,15 +23,15 @@ COOKIE = "liaison_session"
 # The inbox lists the newest alerts up to this many; the filters narrow it down.
 INBOX_LIMIT = 300
 templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.filters.update(cn_date=views.chinese_date, cn_moment=views.chinese_moment)
+templates.env.filters.update(cn_date=timeline.chinese_date, cn_moment=timeline.chinese_moment)
 templates.env.globals.update(
     type_label=views.type_label,
-    actor_label=views.actor_label,
-    case_timeline=views.case_timeline,
+    actor_label=timeline.actor_label,
+    case_timeline=timeline.case_timeline,
     can_act=views.can_act,
-    CHANNEL_LABELS=views.CHANNEL_LABELS,
+    CHANNEL_LABELS=CHANNEL_LABELS,
     evidence_label=views.evidence_label,
-    coordinating=views.coordinating,
+    coordinating=timeline.coordinating,
     TYPE_LABELS=views.TYPE_LABELS,
     SEVERITY_LABELS=views.SEVERITY_LABELS,
     STATUS_LABELS=views.STATUS_LABELS,

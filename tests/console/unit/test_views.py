@@ -4,7 +4,7 @@ import time
 from datetime import date
 
 from liaison_common.tokens import Principal
-from services.console import views
+from services.console import charts, views
 from services.console.service import Sessions
 
 
@@ -84,35 +84,35 @@ def test_the_charts_compute_the_funding_gap_and_draw_the_energy_ceiling():
                                                     "credit_available": 300, "energy_kwh_per_t": 14200}},
         {"period_end": "2011-12-11", "indicators": {"working_capital_need": 500, "inventory_t": 10}},
     ]  # fmt: skip
-    charts = {c.key: c for c in views.trend_charts(points, energy_ceiling=14000)}
-    assert charts["funding"].series[0].points == [(date(2011, 12, 11), 500.0), (date(2011, 12, 18), 500.0)]
-    energy, ceiling = charts["energy"].series
+    trends = {c.key: c for c in charts.trend_charts(points, energy_ceiling=14000)}
+    assert trends["funding"].series[0].points == [(date(2011, 12, 11), 500.0), (date(2011, 12, 18), 500.0)]
+    energy, ceiling = trends["energy"].series
     assert energy.points == [(date(2011, 12, 18), 14200.0)]
     assert ceiling.points == [(date(2011, 12, 18), 14000.0)] and ceiling.dashed
-    assert charts["rail"].empty and not charts["inventory"].empty
-    no_ceiling = {c.key: c for c in views.trend_charts(points, energy_ceiling=None)}
+    assert trends["rail"].empty and not trends["inventory"].empty
+    no_ceiling = {c.key: c for c in charts.trend_charts(points, energy_ceiling=None)}
     assert len(no_ceiling["energy"].series) == 1
 
 
 def test_charts_and_timeline_share_one_time_axis():
-    axis = views.TimeAxis.spanning([date(2011, 12, 11), date(2012, 1, 8), date(2011, 12, 25)])
-    assert axis == views.TimeAxis(date(2011, 12, 11), date(2012, 1, 8))
+    axis = charts.TimeAxis.spanning([date(2011, 12, 11), date(2012, 1, 8), date(2011, 12, 25)])
+    assert axis == charts.TimeAxis(date(2011, 12, 11), date(2012, 1, 8))
     assert axis.fraction(date(2011, 12, 25)) == 0.5
-    chart = views.Chart(
-        "inventory", "库存", "吨", [views.Series("库存", [(date(2011, 12, 25), 5.0)], "#000")]
+    chart = charts.Chart(
+        "inventory", "库存", "吨", [charts.Series("库存", [(date(2011, 12, 25), 5.0)], "#000")]
     )
-    svg = views.chart_svg(chart, axis)
-    marks = views.timeline_marks([alert("a", period_end="2011-12-25"), alert("b")], axis)
+    svg = charts.chart_svg(chart, axis)
+    marks = charts.timeline_marks([alert("a", period_end="2011-12-25"), alert("b")], axis)
     assert [m["alert"]["alert_id"] for m in marks] == ["a"]  # no period: not on the time axis
-    centre = views.LEFT + 0.5 * (views.WIDTH - views.LEFT - views.RIGHT)
+    centre = charts.LEFT + 0.5 * (charts.WIDTH - charts.LEFT - charts.RIGHT)
     assert f'cx="{centre:.1f}"' in svg and marks[0]["x"] == centre
-    assert f'cx="{centre:.1f}"' in views.timeline_svg(marks, axis)
+    assert f'cx="{centre:.1f}"' in charts.timeline_svg(marks, axis)
 
 
 def test_chart_text_is_escaped():
-    axis = views.TimeAxis(date(2011, 12, 11), date(2011, 12, 18))
-    chart = views.Chart("x", "<script>", "吨", [views.Series("<b>", [(date(2011, 12, 11), 1.0)], "#000")])
-    svg = views.chart_svg(chart, axis)
+    axis = charts.TimeAxis(date(2011, 12, 11), date(2011, 12, 18))
+    chart = charts.Chart("x", "<script>", "吨", [charts.Series("<b>", [(date(2011, 12, 11), 1.0)], "#000")])
+    svg = charts.chart_svg(chart, axis)
     assert "<script>" not in svg and "&lt;script&gt;" in svg
 
 
@@ -133,7 +133,7 @@ def test_sessions_expire_and_close():
 def test_a_case_shows_under_coordination_only_while_it_lasts():
     from datetime import UTC, datetime
 
-    from services.console.views import coordinating
+    from services.console.timeline import coordinating
 
     moment = datetime(2012, 1, 10, 12, tzinfo=UTC)
     case = {"status": "open", "coordinating_until": "2012-01-20T16:00:00+00:00"}
@@ -144,7 +144,7 @@ def test_a_case_shows_under_coordination_only_while_it_lasts():
 
 
 def test_a_case_timeline_reads_oldest_first_in_words():
-    from services.console.views import case_timeline
+    from services.console.timeline import case_timeline
 
     alert = {"history": [
         {"at": "2011-12-20T09:00:00+00:00", "event": "coordinating", "by": "group:finance", "detail": "协调中，至 2011-12-30"},
@@ -161,7 +161,7 @@ def test_a_case_timeline_reads_oldest_first_in_words():
 def test_a_silence_is_active_from_its_start_until_its_end_and_a_day_ends_in_beijing():
     from datetime import UTC, datetime
 
-    from services.console.views import end_of_day_beijing, silence_active
+    from services.console.timeline import end_of_day_beijing, silence_active
 
     silence = {"starts_at": "2012-01-10T00:00:00+00:00", "ends_at": "2012-01-12T16:00:00+00:00"}
     assert silence_active(silence, datetime(2012, 1, 11, tzinfo=UTC))
@@ -177,7 +177,7 @@ def test_a_silence_is_active_from_its_start_until_its_end_and_a_day_ends_in_beij
 
 def test_a_case_timeline_names_every_group_service_channel_and_date_in_chinese():
     """Issue 40.3: the timeline read "收到 rules comprehensive, operations, wg-liaison"."""
-    from services.console.views import case_timeline, chinese_date
+    from services.console.timeline import case_timeline, chinese_date
 
     names = {"finance": "金融协调组", "wg-credit": "信贷工作组", "comprehensive": "综合协调组"}
     alert = {"history": [
