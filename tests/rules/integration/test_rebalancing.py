@@ -4,10 +4,12 @@ lost, split in two or counted twice (issue 15; docs/scaling.md).
 This runs `bench/bench_rebalance.py`'s rebalancing part, shortened: 3,000 reports at 100/s,
 worker B joining at 10 %, C at 25 %, A stopped (SIGTERM) at 45 %, B at 70 %, two notify
 instances. The script checks every case and occurrence on the alerts topic and in notify's
-database against what the input implies, and exits 1 on anything missing or wrong. The defects
-it guards against (services/rules/consumer.py) depend on timing, so without the fixes the test
-fails in some runs, not all: with only part of the fixes, 5 of 24 runs of this schedule failed;
-with all of them, none of 13 (docs/scaling.md).
+database against what the input implies, and exits 1 on anything missing or wrong.
+
+What it proves is that: every case whole through joins and leaves. It does not tell the
+consumer's four fixes (services/rules/consumer.py) apart: with all four removed, cases still
+came out right in most runs (docs/scaling.md, "Can the rebalancing test tell each fix apart?");
+tests/rules/unit/test_stale_batch_guard.py fails without each one.
 """
 
 import os
