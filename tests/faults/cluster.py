@@ -8,6 +8,7 @@ its data in a temporary folder, and stops every process it started (by the Popen
 
 import base64
 import os
+import random
 import secrets
 import signal
 import socket
@@ -34,9 +35,18 @@ WEBHOOK_SECRET = "fault-suite-webhook-secret"
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port free now, below Linux's ephemeral range (32768-60999): a port the kernel hands out
+    (bind to 0) is one it may hand out again as the source port of any outgoing connection
+    before our process binds it, and a full make test once lost notify's that way ("address
+    already in use")."""
+    while True:
+        port = random.randrange(20000, 32768)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def port_open(port: int) -> bool:
