@@ -58,13 +58,11 @@ registry_ready = asyncio.Event()
 
 def input_partitions() -> int:
     """RULES_PARTITIONS, or as many as the reports topic has: 3 under `make up`, 12 in the
-    Kubernetes prod overlay. The tables below are partitioned alike."""
+    Kubernetes prod overlay. The tables below are partitioned alike (their changelogs are
+    declared with the app's topic_partitions, set from this as the worker starts)."""
     if settings.partitions:
         return settings.partitions
     return len(partitions_of(settings.kafka_bootstrap_servers, settings.reports_topic))
-
-
-PARTITIONS = input_partitions()
 
 
 class RulesApp(faust.App):
@@ -87,6 +85,13 @@ class RulesApp(faust.App):
         self.before_commit: list[Callable[[], Awaitable[None]]] = []
         # Records a turn of the consumer's fetch loop hands on (services/rules/consumer.py).
         self.fair_share_records: int | None = None
+
+    async def on_first_start(self) -> None:
+        # Asked here, as the worker starts, and not at import: importing the app (a test, a
+        # script, the contract's build) never needs a broker. Changelog topics are declared after
+        # this, with these partitions (faust.topics.Topic.declare reads conf.topic_partitions).
+        self.conf.topic_partitions = await asyncio.to_thread(input_partitions)
+        await super().on_first_start()
 
     def _new_transport(self) -> Any:
         return RulesTransport(self.conf.broker_consumer, self)
@@ -125,7 +130,7 @@ app = RulesApp(
     web_router_enabled=False,
     web_graph_enabled=False,
     web_port=settings.web_port,
-    topic_partitions=PARTITIONS,
+    topic_partitions=settings.partitions or 1,  # until the worker starts (on_first_start)
     topic_replication_factor=settings.topic_replication_factor,
     table_standby_replicas=settings.table_standby_replicas,
     consumer_auto_offset_reset="earliest",
@@ -173,16 +178,13 @@ def table_options() -> dict[str, int]:
     return settings.rocksdb_options() if settings.store.startswith("rocksdb") else {}
 
 
+# The two tables keyed by enterprise have as many partitions as the reports (input_partitions).
 # Per enterprise: its last reports (Snapshot.as_dict), newest `history_size` by period.
 history = WriteBehindTable(
-    app.Table(
-        "enterprise-history", default=list, partitions=PARTITIONS, key_type=str, options=table_options()
-    )
+    app.Table("enterprise-history", default=list, key_type=str, options=table_options())
 )
 # Per enterprise: its cases (services.rules.cases.CaseBook), one per problem type.
-cases = WriteBehindTable(
-    app.Table("enterprise-cases", default=dict, partitions=PARTITIONS, key_type=str, options=table_options())
-)
+cases = WriteBehindTable(app.Table("enterprise-cases", default=dict, key_type=str, options=table_options()))
 # Both are written once per key between two commits (services/rules/write_behind.py).
 app.before_commit += [history.flush, cases.flush]
 app.fair_share_records = settings.fair_share_records

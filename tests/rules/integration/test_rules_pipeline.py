@@ -12,6 +12,7 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from liaison_common import jsonbytes
 from liaison_common.kafka_auth import kafka_auth
+from liaison_common.topics import partitions_of
 from tests.kafka_helpers import wait_for_events
 
 pytestmark = pytest.mark.integration
@@ -63,7 +64,9 @@ def routes(alert: dict) -> list[tuple[str, str]]:
     return [(r["group_id"], r["role"]) for r in alert["routes"]]
 
 
-def test_reports_become_alerts_with_the_contract_routes(kafka_bootstrap, rules_topics, spawn_worker):
+def test_reports_become_alerts_with_the_contract_routes(
+    kafka_bootstrap, rules_topics, rules_env, spawn_worker
+):
     worker = spawn_worker()
     gap = report("chalco-qinghai", 1, working_capital_need=30000, cash_on_hand=12000, credit_available=8000)
     calm = report("western-mining", 1, sales_t=100, production_t=100)
@@ -98,6 +101,11 @@ def test_reports_become_alerts_with_the_contract_routes(kafka_bootstrap, rules_t
     assert (major["severity"], routes(major)[0]) == ("critical", ("comprehensive", "primary"))
     # docs/contract.md §7: a safety incident goes to the enterprise-management group as well.
     assert routes(major)[1:3] == [("operations", "cc"), ("enterprise-management", "cc")]
+    # The tables keyed by enterprise are partitioned like the reports (3 here), although importing
+    # the app asks no broker: the worker asked as it started (issue 42.3).
+    for table in ("enterprise-history", "enterprise-cases"):
+        changelog = f"{rules_env['RULES_APP_ID']}-{table}-changelog"
+        assert len(partitions_of(kafka_bootstrap, changelog)) == 3, changelog
     assert not [a for a in alerts.values() if a.get("enterprise_id") == "western-mining"]
 
 
