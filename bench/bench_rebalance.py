@@ -122,7 +122,7 @@ class ExpectedCase:
 
 
 def expected_cases(enterprises: list[str], weeks: int) -> dict[str, ExpectedCase]:
-    """Every funding-gap case the input makes (services/rules/cases.py): an episode of gap weeks
+    """Every funding-gap case the input makes (services/rules/domain/cases.py): an episode of gap weeks
     opens one; two reports without it resolve it; the next episode is more than four weeks later,
     so it is a new case, not a reopening."""
     cases = {}

@@ -4,7 +4,7 @@ partition reporting agent must not cost more as more enterprises report).
   make bench-reporting        (REPORTERS=35,1000,10000 WEEKS=12 by default; no services needed)
 
 The agent (services/rules/reporting_agent.py) takes each report's period event, updates its
-state (services/rules/reporting.py, pure) and writes what the event changed to its Faust table,
+state (services/rules/domain/reporting.py, pure) and writes what the event changed to its Faust table,
 whose changelog is a Kafka topic: those bytes are what grows with the installation. This runs
 that per-event work - `reporting.observe` and the table entries an event writes, encoded as the
 table encodes them - for every reporter in every week, and prints, for the last week's events,
@@ -19,7 +19,7 @@ from statistics import fmean
 from typing import Any
 
 from liaison_common import jsonbytes
-from services.rules import reporting
+from services.rules.domain import reporting
 
 FIRST_SUNDAY = date(2011, 12, 11)
 

@@ -14,13 +14,13 @@ import orjson
 from liaison_common import jsonbytes
 from liaison_common.events import EnterpriseReport, ProblemEvent
 from liaison_common.registry_view import RegistryView
-from services.rules import quality
-from services.rules.alerts import build_alert, resolution_alert
-from services.rules.cases import CaseBook
-from services.rules.detectors import detect
-from services.rules.history import remember
-from services.rules.problems import EnterpriseFacts, Snapshot, history_before
-from services.rules.thresholds import Thresholds
+from services.rules.domain import quality
+from services.rules.domain.alerts import build_alert, resolution_alert
+from services.rules.domain.cases import CaseBook
+from services.rules.domain.detectors import detect
+from services.rules.domain.history import remember
+from services.rules.domain.problems import EnterpriseFacts, Snapshot, history_before
+from services.rules.domain.thresholds import Thresholds
 
 HISTORY_SIZE = 8  # services.rules.config.Settings.history_size
 

@@ -5,7 +5,6 @@ urgent lane (urgent_lane.py), started here as a task of the worker."""
 from typing import Any
 
 from liaison_common.events import EnterpriseReport, WorkgroupReport
-from services.rules import quality
 from services.rules.app import (
     app,
     cases,
@@ -17,9 +16,10 @@ from services.rules.app import (
     thresholds,
     workgroup_reports_topic,
 )
-from services.rules.cases import CaseBook
-from services.rules.detectors import data_query_problem, detect, without_questioned
-from services.rules.history import (
+from services.rules.domain import quality
+from services.rules.domain.cases import CaseBook
+from services.rules.domain.detectors import data_query_problem, detect, without_questioned
+from services.rules.domain.history import (
     is_replaced,
     judged_types,
     period_holder,
@@ -28,6 +28,8 @@ from services.rules.history import (
     workgroup_period_holder,
     workgroup_report_replaced,
 )
+from services.rules.domain.problems import INDICATORS_READ, EnterpriseFacts, Problem, Snapshot, history_before
+from services.rules.domain.stated_problems import province_targets, workgroup_problem
 from services.rules.outputs import (
     RawMessage,
     done,
@@ -42,9 +44,7 @@ from services.rules.outputs import (
     reject,
     work_group_facts,
 )
-from services.rules.problems import INDICATORS_READ, EnterpriseFacts, Problem, Snapshot, history_before
 from services.rules.regional_agent import judged_for_region, send_contribution
-from services.rules.stated_problems import province_targets, workgroup_problem
 from services.rules.urgent_lane import UrgentLane
 
 

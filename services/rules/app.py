@@ -18,8 +18,8 @@ Where things are:
   reporting_agent.py  the reporting agent: overdue reporters and completeness
   regional_agent.py   the regions' growth against 附件1's targets (docs/contract.md §7)
   operations.py       the registry view, metrics, health, the progress watch
-  problems.py, detectors.py, production_detectors.py, stated_problems.py, history.py, cases.py,
-  alerts.py, reporting.py, regional.py, measures.py   the pure domain logic
+  domain/             the pure domain logic, no I/O (problems, detectors, cases, alerts,
+                      measures, reporting, regional, quality, thresholds, ...)
 
 The periods of up to 200 reports go to rules-periods as one record (outputs.PeriodBatch),
 sent before each offset commit: the reporting agent sees one Faust event per record, not per
@@ -46,7 +46,7 @@ from liaison_common.registry_view import RegistryView
 from liaison_common.topics import partitions_of
 from services.rules.config import Settings
 from services.rules.consumer import RulesTransport
-from services.rules.thresholds import Thresholds
+from services.rules.domain.thresholds import Thresholds
 from services.rules.write_behind import WriteBehindTable
 
 configure_logging()
@@ -183,14 +183,14 @@ def table_options() -> dict[str, int]:
 history = WriteBehindTable(
     app.Table("enterprise-history", default=list, key_type=str, options=table_options())
 )
-# Per enterprise: its cases (services.rules.cases.CaseBook), one per problem type.
+# Per enterprise: its cases (services.rules.domain.cases.CaseBook), one per problem type.
 cases = WriteBehindTable(app.Table("enterprise-cases", default=dict, key_type=str, options=table_options()))
 # Both are written once per key between two commits (services/rules/write_behind.py).
 app.before_commit += [history.flush, cases.flush]
 app.fair_share_records = settings.fair_share_records
-# Per region: its contributions, judged periods and cases (services.rules.regional).
+# Per region: its contributions, judged periods and cases (services.rules.domain.regional).
 region_growth = app.Table("region-growth", default=dict, partitions=1, key_type=str, options=table_options())
-# One key, "state": the reporting state of services.rules.reporting (one partition, one owner).
+# One key, "state": the reporting state of services.rules.domain.reporting (one partition, one owner).
 reporting_state = app.Table(
     "reporting-state", default=dict, partitions=1, key_type=str, options=table_options()
 )

@@ -14,8 +14,8 @@ from liaison_common.kafka_auth import use_local_kafka_admin
 from liaison_common.registry_follower import read_registry
 from liaison_common.registry_view import RegistryView
 from liaison_common.routing import PROBLEM_TYPES, resolve_routes
-from services.rules.alerts import route_rule, subject_of
 from services.rules.config import Settings
+from services.rules.domain.alerts import route_rule, subject_of
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,8 +14,6 @@ from pydantic import ValidationError
 from liaison_common import jsonbytes
 from liaison_common.deadletter import RawMessage, dead_letter
 from liaison_common.validation import field_errors
-from services.rules import reporting
-from services.rules.alerts import problem_and_alert, resolution_alert, withdrawal_alert
 from services.rules.app import (
     alerts_topic,
     app,
@@ -25,9 +23,11 @@ from services.rules.app import (
     problems_topic,
     registry,
 )
-from services.rules.cases import CaseUpdate
+from services.rules.domain import reporting
+from services.rules.domain.alerts import problem_and_alert, resolution_alert, withdrawal_alert
+from services.rules.domain.cases import CaseUpdate
+from services.rules.domain.problems import EnterpriseFacts, Problem
 from services.rules.metrics import ALERTS, EVENTS, PROBLEMS, PROCESSING_SECONDS, SUBMISSION_TO_ALERT_SECONDS
-from services.rules.problems import EnterpriseFacts, Problem
 
 log = logging.getLogger(__name__)
 

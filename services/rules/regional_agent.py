@@ -6,9 +6,11 @@ from typing import Any
 
 from liaison_common import jsonbytes
 from liaison_common.events import EnterpriseReport
-from services.rules import regional
 from services.rules.app import app, region_growth, region_growth_topic, registry, registry_ready, thresholds
-from services.rules.cases import CaseBook
+from services.rules.domain import regional
+from services.rules.domain.cases import CaseBook
+from services.rules.domain.problems import EnterpriseFacts, Problem, grade
+from services.rules.domain.thresholds import Threshold
 from services.rules.outputs import (
     RawMessage,
     done,
@@ -18,8 +20,6 @@ from services.rules.outputs import (
     produce,
     raw_message,
 )
-from services.rules.problems import EnterpriseFacts, Problem, grade
-from services.rules.thresholds import Threshold
 
 
 def growth_target(region: str | None) -> Threshold:

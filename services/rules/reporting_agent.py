@@ -13,7 +13,6 @@ from faust.types import TP
 
 from liaison_common import jsonbytes
 from liaison_common.topics import partitions_of
-from services.rules import reporting
 from services.rules.app import (
     app,
     periods_topic,
@@ -24,6 +23,7 @@ from services.rules.app import (
     settings,
     thresholds,
 )
+from services.rules.domain import reporting
 from services.rules.outputs import RawMessage, done, emit_problem, raw_message, reject
 
 log = logging.getLogger(__name__)

@@ -36,7 +36,9 @@ from liaison_common.events import Incident
 from liaison_common.kafka_auth import kafka_auth
 from liaison_common.registry_view import RegistryView
 from liaison_common.validation import field_errors
-from services.rules.alerts import problem_and_alert
+from services.rules.domain.alerts import problem_and_alert
+from services.rules.domain.problems import EnterpriseFacts
+from services.rules.domain.stated_problems import incident_problem
 from services.rules.metrics import (
     ALERTS,
     CONSUMER_LAG,
@@ -45,8 +47,6 @@ from services.rules.metrics import (
     PROCESSING_SECONDS,
     SUBMISSION_TO_ALERT_SECONDS,
 )
-from services.rules.problems import EnterpriseFacts
-from services.rules.stated_problems import incident_problem
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 2.0  # the broker away: try the lane again after this long

@@ -26,8 +26,8 @@ def test_every_link_of_the_readme_and_the_docs_leads_somewhere():
 def test_the_layout_names_every_module_of_every_service():
     layout = README[README.index("## Layout") :]
     unnamed = [
-        f"{path.parent.name}/{path.name}"
-        for path in sorted((REPO / "services").glob("*/*.py"))
+        str(path.relative_to(REPO / "services"))
+        for path in sorted((REPO / "services").glob("*/*.py")) + sorted((REPO / "services").glob("*/*/*.py"))
         if path.name != "__init__.py" and path.name not in layout
     ]
     assert unnamed == []

@@ -4,10 +4,10 @@ from datetime import date, timedelta
 
 from liaison_common.events import SUBMISSION_KINDS
 from liaison_sim.scenarios import WEEKS, winter
-from services.rules.detectors import detect
-from services.rules.history import remember
-from services.rules.problems import EnterpriseFacts, Snapshot
-from services.rules.thresholds import Thresholds
+from services.rules.domain.detectors import detect
+from services.rules.domain.history import remember
+from services.rules.domain.problems import EnterpriseFacts, Snapshot
+from services.rules.domain.thresholds import Thresholds
 
 KINDS = {"reports": "enterprise_report", "workgroup-reports": "workgroup_report", "incidents": "incident"}
 
@@ -72,7 +72,7 @@ def test_the_xining_region_falls_short_of_its_2011_target_as_a_whole():
     weighted by output value, fall below 17.5 % in two weeks of December 2011 running; no week
     of 2012 is judged against 附件1's targets."""
     from services.registry.organisation import load_organisation
-    from services.rules import regional
+    from services.rules.domain import regional
 
     thresholds = Thresholds.load()
     window = thresholds.get("growth_shortfall", "window").value
@@ -120,9 +120,9 @@ def test_every_coordination_group_receives_a_case_from_the_winter():
     from liaison_common.events import EnterpriseReport, Incident, WorkgroupReport
     from liaison_common.registry_view import RegistryView
     from services.registry.organisation import load_organisation
-    from services.rules.alerts import build_alert
-    from services.rules.cases import CaseBook
-    from services.rules.stated_problems import incident_problem, province_targets, workgroup_problem
+    from services.rules.domain.alerts import build_alert
+    from services.rules.domain.cases import CaseBook
+    from services.rules.domain.stated_problems import incident_problem, province_targets, workgroup_problem
 
     organisation = load_organisation()
     view = RegistryView()
@@ -177,7 +177,7 @@ def test_the_history_keeps_only_what_the_detectors_read_and_finds_the_same_probl
     whole winter, detection against that history finds exactly what it finds against whole
     reports (a detector that read another indicator of the past would make them differ)."""
     from liaison_common.events import EnterpriseReport
-    from services.rules import history
+    from services.rules.domain import history
 
     thresholds = Thresholds.load()
     whole: dict[str, list[Snapshot]] = {}
@@ -264,7 +264,7 @@ def test_the_winter_has_one_typo_that_the_check_questions_and_its_correction():
     """Issue 38.2: "The winter simulation includes one typo and its correction." The typo is
     implausible against the enterprise's own history; the correction is the same week under
     another report_id, submitted later, and plausible."""
-    from services.rules import quality
+    from services.rules.domain import quality
 
     thresholds = Thresholds.load()
     settings = quality.OutlierSettings.of(thresholds)

@@ -1,6 +1,6 @@
 """Cases (docs/contract.md §6): one alert per problem of a subject while it lasts."""
 
-from services.rules.cases import CaseBook
+from services.rules.domain.cases import CaseBook
 
 WEEKS = ["2011-12-04", "2011-12-11", "2011-12-18", "2011-12-25", "2012-01-01", "2012-01-08", "2012-01-15"]
 

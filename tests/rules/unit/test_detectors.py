@@ -5,11 +5,11 @@ from datetime import date, timedelta
 import pytest
 
 from liaison_common.events import EnterpriseReport, Incident
-from services.rules.detectors import detect
-from services.rules.history import remember
-from services.rules.problems import EnterpriseFacts, Snapshot
-from services.rules.stated_problems import incident_problem
-from services.rules.thresholds import Thresholds
+from services.rules.domain.detectors import detect
+from services.rules.domain.history import remember
+from services.rules.domain.problems import EnterpriseFacts, Snapshot
+from services.rules.domain.stated_problems import incident_problem
+from services.rules.domain.thresholds import Thresholds
 
 T = Thresholds.load()
 CHALCO = EnterpriseFacts("chalco-qinghai", "中国铝业股份有限公司青海分公司", "电解铝", None)

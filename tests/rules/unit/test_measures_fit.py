@@ -3,7 +3,7 @@
 import pytest
 
 from liaison_common.registry_view import RegistryView
-from services.rules.measures import ENERGY_MEASURES, OVERDUE_MEASURES, POWER_MEASURES, measures_for
+from services.rules.domain.measures import ENERGY_MEASURES, OVERDUE_MEASURES, POWER_MEASURES, measures_for
 
 
 def view_with(**enterprises: dict) -> RegistryView:

@@ -3,9 +3,9 @@
 from datetime import date, timedelta
 
 from liaison_common.events import WorkgroupReport
-from services.rules.cases import CaseBook
-from services.rules.stated_problems import province_targets
-from services.rules.thresholds import Thresholds
+from services.rules.domain.cases import CaseBook
+from services.rules.domain.stated_problems import province_targets
+from services.rules.domain.thresholds import Thresholds
 
 T = Thresholds.load()
 

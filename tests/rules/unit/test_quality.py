@@ -2,8 +2,8 @@
 
 import pytest
 
-from services.rules.quality import OutlierSettings, check, learned_range
-from services.rules.thresholds import Thresholds
+from services.rules.domain.quality import OutlierSettings, check, learned_range
+from services.rules.domain.thresholds import Thresholds
 
 T = Thresholds.load()
 SETTINGS = OutlierSettings.of(T)

@@ -4,7 +4,7 @@ import pytest
 
 from liaison_common import jsonbytes
 from liaison_common.registry_view import RegistryView
-from services.rules import reporting
+from services.rules.domain import reporting
 
 EXPECTED = {"enterprise:a": ["wg-x"], "enterprise:b": ["wg-x"], "work_group:wg-x": ["wg-x"]}
 

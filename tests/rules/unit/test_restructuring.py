@@ -4,8 +4,8 @@ import pytest
 
 from liaison_common.registry_view import RegistryView
 from services.registry.organisation import load_organisation
-from services.rules.alerts import build_alert
-from services.rules.cases import CaseBook
+from services.rules.domain.alerts import build_alert
+from services.rules.domain.cases import CaseBook
 
 ORGANISATION = load_organisation()
 
@@ -83,7 +83,7 @@ def test_outside_the_restructuring_sectors_and_for_other_types_the_contract_rout
 
 
 def test_the_restructuring_quotes_are_the_seed_text(seed_text):
-    from services.rules.measures import RESTRUCTURING_SECTORS, RESTRUCTURING_SUPPORT_QUOTE
+    from services.rules.domain.measures import RESTRUCTURING_SECTORS, RESTRUCTURING_SUPPORT_QUOTE
 
     assert RESTRUCTURING_SUPPORT_QUOTE in seed_text
     for _, _, quote, leads in RESTRUCTURING_SECTORS:

@@ -6,13 +6,13 @@ from datetime import date, timedelta
 from liaison_common.events import EnterpriseReport
 from liaison_common.registry_view import RegistryView
 from liaison_common.routing import DEFAULT_ROUTE_RULES, Subject, resolve_routes
-from services.rules import regional
-from services.rules.alerts import build_alert
-from services.rules.cases import CaseBook
-from services.rules.detectors import detect
-from services.rules.history import judged_types, remember
-from services.rules.problems import EnterpriseFacts, Snapshot
-from services.rules.thresholds import Thresholds
+from services.rules.domain import regional
+from services.rules.domain.alerts import build_alert
+from services.rules.domain.cases import CaseBook
+from services.rules.domain.detectors import detect
+from services.rules.domain.history import judged_types, remember
+from services.rules.domain.problems import EnterpriseFacts, Snapshot
+from services.rules.domain.thresholds import Thresholds
 
 T = Thresholds.load()
 SALT_LAKE = EnterpriseFacts("qinghai-salt-lake", "青海盐湖工业集团公司", "钾肥", "海西")

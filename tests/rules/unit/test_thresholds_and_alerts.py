@@ -1,6 +1,6 @@
 from liaison_common.registry_view import RegistryView
-from services.rules.alerts import alert_id, build_alert
-from services.rules.thresholds import Thresholds
+from services.rules.domain.alerts import alert_id, build_alert
+from services.rules.domain.thresholds import Thresholds
 
 
 def test_every_quoted_source_is_the_seed_text(seed_text):
@@ -51,7 +51,7 @@ def test_a_routing_rule_from_the_registry_overrides_the_default():
 
 
 def test_every_measure_quotes_the_seed_and_names_registry_units(seed_text):
-    from services.rules.measures import MEASURES
+    from services.rules.domain.measures import MEASURES
 
     quotes = [m["quote"] for measures in MEASURES.values() for m in measures]
     assert len(quotes) >= 9
@@ -66,7 +66,7 @@ def test_an_alert_proposes_the_seed_measures_for_its_problem():
 
 
 def test_a_stockpile_of_aluminium_ingot_proposes_the_provinces_aluminium_processors(seed_text):
-    from services.rules.measures import CHAINS_QUOTE
+    from services.rules.domain.measures import CHAINS_QUOTE
 
     assert CHAINS_QUOTE in seed_text
     view = RegistryView()

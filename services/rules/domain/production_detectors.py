@@ -7,7 +7,7 @@ from typing import Any
 from liaison_common.events import (
     EnterpriseReport,
 )
-from services.rules.problems import (
+from services.rules.domain.problems import (
     EnterpriseFacts,
     Problem,
     Snapshot,
@@ -17,7 +17,7 @@ from services.rules.problems import (
     report_problem,
     worst,
 )
-from services.rules.thresholds import Thresholds
+from services.rules.domain.thresholds import Thresholds
 
 
 def energy_overuse(

@@ -14,7 +14,7 @@ period was judged still changes that period's figure, which the next period's ju
 The state of one region, a plain JSON-able dict (a Faust table's value):
 
   {"periods": {"2011-12-11": {"chalco-qinghai": [52000.0, 8.5], ...}},
-   "growth": {"2011-12-11": 9.1}, "cases": {...services.rules.cases.CaseBook...}}
+   "growth": {"2011-12-11": 9.1}, "cases": {...services.rules.domain.cases.CaseBook...}}
 """
 
 from dataclasses import dataclass

@@ -9,7 +9,7 @@ from liaison_common.events import (
     SEVERITIES,
     EnterpriseReport,
 )
-from services.rules.thresholds import Thresholds
+from services.rules.domain.thresholds import Thresholds
 
 # A problem a report states in `problems` raises an alert of the matching type.
 CATEGORY_TYPES = {

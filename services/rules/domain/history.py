@@ -8,7 +8,7 @@ from liaison_common.events import (
     EnterpriseReport,
     WorkgroupReport,
 )
-from services.rules.problems import INDICATORS_READ, Snapshot
+from services.rules.domain.problems import INDICATORS_READ, Snapshot
 
 
 def judged_types(report: EnterpriseReport) -> set[str]:

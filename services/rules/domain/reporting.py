@@ -24,8 +24,8 @@ from typing import Any
 
 from liaison_common.events import EARLIEST_PERIOD
 from liaison_common.registry_view import RegistryView
-from services.rules.history import iso_week
-from services.rules.problems import Problem
+from services.rules.domain.history import iso_week
+from services.rules.domain.problems import Problem
 
 WEEK = timedelta(days=7)
 MAX_FLAGGED_KEPT = 60

@@ -5,18 +5,18 @@ from typing import TYPE_CHECKING, Any
 from liaison_common.events import AlertEvent, ProblemEvent
 from liaison_common.registry_view import RegistryView
 from liaison_common.routing import DEFAULT_ROUTE_RULES, Route, RouteRule, Subject, resolve_routes
-from services.rules.measures import (
+from services.rules.domain.measures import (
     RESTRUCTURING_AFTER_OCCURRENCES,
     RESTRUCTURING_TYPES,
     measures_for,
     restructuring_measure,
     restructuring_sector,
 )
-from services.rules.problems import SUBJECT_FIELDS
+from services.rules.domain.problems import SUBJECT_FIELDS
 
 if TYPE_CHECKING:
-    from services.rules.cases import CaseUpdate
-    from services.rules.problems import EnterpriseFacts, Problem
+    from services.rules.domain.cases import CaseUpdate
+    from services.rules.domain.problems import EnterpriseFacts, Problem
 
 
 def alert_id(problem: dict[str, Any]) -> str:

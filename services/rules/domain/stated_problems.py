@@ -10,8 +10,8 @@ from liaison_common.events import (
     OpenProblem,
     WorkgroupReport,
 )
-from services.rules.problems import CATEGORY_TYPES, EnterpriseFacts, Problem, evidence_of, grade, worst
-from services.rules.thresholds import Thresholds
+from services.rules.domain.problems import CATEGORY_TYPES, EnterpriseFacts, Problem, evidence_of, grade, worst
+from services.rules.domain.thresholds import Thresholds
 
 
 def incident_problem(facts: EnterpriseFacts, incident: Incident) -> Problem:

@@ -11,7 +11,7 @@ enterprise's previous report confirms that level: it is not questioned again.
 from dataclasses import dataclass
 from typing import Any
 
-from services.rules.thresholds import Thresholds
+from services.rules.domain.thresholds import Thresholds
 
 MAD_SCALE = 0.6745  # Iglewicz and Hoaglin's modified z-score
 

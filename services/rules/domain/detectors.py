@@ -11,7 +11,7 @@ from typing import Any
 from liaison_common.events import (
     EnterpriseReport,
 )
-from services.rules.problems import (
+from services.rules.domain.problems import (
     CATEGORY_TYPES,
     INDICATORS_READ,
     Detector,
@@ -25,8 +25,8 @@ from services.rules.problems import (
     report_problem,
     worst,
 )
-from services.rules.production_detectors import energy_overuse, production_halt, workforce_cut
-from services.rules.thresholds import Thresholds
+from services.rules.domain.production_detectors import energy_overuse, production_halt, workforce_cut
+from services.rules.domain.thresholds import Thresholds
 
 
 def stockpile(
