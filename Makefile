@@ -53,7 +53,7 @@ docs-screenshots: ## Copy the browser test's screenshots into docs/images (after
 	@$(PY) scripts/docs_screenshots.py
 
 schemas: ## Regenerate the JSON Schemas in schemas/ from the event models
-	@$(PY) -m liaison_common.events schemas
+	@$(PY) -m liaison_common.schema_files schemas
 
 contract: ## Regenerate docs/contract.md from the code (events, topics, routes, thresholds, OpenAPI, settings)
 	@$(PY) scripts/build_contract.py

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 import orjson
 
 from liaison_common import jsonbytes
-from liaison_common.events import EnterpriseReport, ProblemEvent
+from liaison_common.alert_contract import ProblemEvent
+from liaison_common.events import EnterpriseReport
 from liaison_common.registry_view import RegistryView
 from services.rules.domain import quality
 from services.rules.domain.alerts import build_alert, resolution_alert

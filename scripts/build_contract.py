@@ -2,8 +2,8 @@
 
 The tables come from the code itself, so the page cannot drift from it: the organisation's ids
 (services/registry/data/organisation.json), the topics (liaison_common/topics.py), every
-event's fields (liaison_common/events.py, the models behind schemas/), the problem types and
-their routes (liaison_common/routing.py) with the rules file's thresholds
+event's fields (liaison_common/events.py and alert_contract.py, the models behind schemas/),
+the problem types and their routes (liaison_common/routing.py) with the rules file's thresholds
 (services/rules/data/thresholds.json), each service's HTTP calls (its OpenAPI) and settings.
 The prose between them says what the tables cannot.
 
@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("LIAISON_ADMIN_TOKEN", "contract-page-only-0123456789")
 os.environ.setdefault("NOTIFY_WEBHOOK_SECRET", "contract-page-only-0123456789")
 
-from liaison_common import events, routing, topics  # noqa: E402
+from liaison_common import events, routing, schema_files, topics  # noqa: E402
 
 # What keys each topic's records, and what they carry: the one thing topics.py does not hold.
 TOPIC_ROLES = {
@@ -178,9 +178,9 @@ def event_sections() -> str:
         "alert": "An alert, a case (`liaison.alerts.v1`, and what notify stores)",
     }
     out = []
-    for kind in events.SCHEMA_FILES:
-        schema = events.json_schema(kind)
-        source = f"JSON Schema: `schemas/{events.SCHEMA_FILES[kind]}`."
+    for kind in schema_files.SCHEMA_FILES:
+        schema = schema_files.json_schema(kind)
+        source = f"JSON Schema: `schemas/{schema_files.SCHEMA_FILES[kind]}`."
         out.append(f"### {titles[kind]}\n\n{source}\n\n{fields_table(schema)}\n")
         for name, nested in sorted(schema.get("$defs", {}).items()):
             out.append(f"`{name}`:\n\n{fields_table(nested)}\n")

@@ -6,7 +6,7 @@ from datetime import date
 from html import escape
 from typing import Any
 
-from liaison_common.events import severity_rank
+from liaison_common.alert_contract import severity_rank
 from services.console.views import type_label
 
 

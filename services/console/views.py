@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from liaison_common.events import SEVERITIES, severity_rank
+from liaison_common.alert_contract import SEVERITIES, severity_rank
 from liaison_common.labels import PROBLEM_TYPE_LABELS
 from liaison_common.routing import PROBLEM_TYPES
 

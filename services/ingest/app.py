@@ -19,12 +19,13 @@ from liaison_common.logs import configure_logging
 from liaison_common.registry_follower import follow_registry
 from liaison_common.registry_view import RegistryView
 from liaison_common.web import ANY_REQUEST, install_common
+from services.ingest.claims import DuplicateStore
 from services.ingest.config import Settings
 from services.ingest.exceptions import BrokerUnavailable, RegistryNotReady
 from services.ingest.kafka import Producer, consume_inbound
 from services.ingest.metrics import REGISTRY_ENTITIES
 from services.ingest.routes import install_routes
-from services.ingest.service import DuplicateStore, Pipeline
+from services.ingest.service import Pipeline
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

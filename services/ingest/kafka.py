@@ -16,10 +16,11 @@ from liaison_common.deadletter import MAX_DEAD_LETTER_BYTES, RawMessage, dead_le
 from liaison_common.kafka_auth import kafka_auth
 from liaison_common.kafka_clients import consume_forever, per_partition, stop_quietly
 from liaison_common.tokens import Principal, authenticate
+from services.ingest.checks import Outcome, parse_inbound, rejected
 from services.ingest.config import Settings
 from services.ingest.exceptions import BrokerUnavailable, RegistryNotReady
 from services.ingest.metrics import DLQ_EVENTS, INBOUND_LAG, REJECTIONS
-from services.ingest.service import Outcome, Pipeline, parse_inbound, rejected
+from services.ingest.service import Pipeline
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = MAX_DEAD_LETTER_BYTES  # the dead-letter copy of a 10 MB value, base64-encoded, fits

@@ -26,7 +26,7 @@ from typing import Any
 from pymongo import ReplaceOne
 
 from liaison_common import jsonbytes
-from liaison_common.events import severity_rank
+from liaison_common.alert_contract import severity_rank
 from liaison_common.registry_follower import follow_topic
 from services.notify.clock import aware
 from services.notify.documents import Alert, AlertIndexEntry, insert_new_documents

@@ -11,7 +11,7 @@ from typing import Any
 
 from mongoengine.errors import NotUniqueError
 
-from liaison_common.events import SEVERITIES
+from liaison_common.alert_contract import SEVERITIES
 from liaison_common.matchmaking import proposed_pairs
 from liaison_common.registry_view import RegistryView
 from services.notify import timers

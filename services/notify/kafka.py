@@ -14,8 +14,8 @@ from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure
 
 from liaison_common import jsonbytes
+from liaison_common.alert_contract import AlertEvent
 from liaison_common.deadletter import MAX_DEAD_LETTER_BYTES, RawMessage, dead_letter
-from liaison_common.events import AlertEvent
 from liaison_common.kafka_auth import kafka_auth
 from liaison_common.kafka_clients import Batches, commit_handled, consume_forever
 from liaison_common.registry_view import RegistryView

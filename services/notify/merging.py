@@ -4,7 +4,7 @@ resolution by data, a correction. In memory; the caller (alerts.store_repeats) s
 from datetime import datetime
 from typing import Any
 
-from liaison_common.events import SEVERITIES
+from liaison_common.alert_contract import SEVERITIES
 from liaison_common.registry_view import RegistryView
 from services.notify import alert_changes, timers
 from services.notify.config import Settings

@@ -6,13 +6,12 @@ import json
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal, cast
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from liaison_common import tokens
 from liaison_common.routing import PROBLEM_TYPES
@@ -27,87 +26,17 @@ from services.notify import (
     digests,
     documents,
     rates,
-    silences,
 )
+from services.notify.bodies import ActionCreate, CommentCreate, CoordinationCreate
 from services.notify.config import Settings
-from services.notify.documents import Alert, Silence
-from services.notify.exceptions import Forbidden, NotFound, TooMany, Unavailable
+from services.notify.documents import Alert
+from services.notify.exceptions import Forbidden, TooMany, Unavailable
 from services.notify.live_updates import Broadcaster
+from services.notify.silence_routes import silences_router
 
 Status = Literal["open", "acknowledged", "resolved"]
 ProblemType = Literal[PROBLEM_TYPES]  # type: ignore[valid-type]
 WEEK_PATTERN = r"^\d{4}-W\d{2}$"
-
-
-class ActionCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    comment: str = Field(default="", max_length=2000)
-
-
-SlugText = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=80)]
-
-
-BEIJING = timezone(timedelta(hours=8))
-
-
-class CoordinationCreate(BaseModel):
-    """协调中: the group coordinates the case until `until`, a moment with its offset or a date
-    (through the end of that day, Beijing time: the officials' day); escalation and reminders
-    wait until then."""
-
-    model_config = ConfigDict(extra="forbid")
-    until: AwareDatetime | date
-    comment: str = Field(default="", max_length=2000)
-
-    @field_validator("until")
-    @classmethod
-    def _not_at_the_end_of_time(cls, until: datetime | date) -> datetime | date:
-        # 9999-12-31 plus a day overflows (a 500 once, issue 35.4): no coordination lasts so long.
-        if until.year >= 9999 or until.year < 1900:
-            raise ValueError("must be a date within the next year")
-        return until
-
-    def until_moment(self) -> datetime:
-        if isinstance(self.until, datetime):
-            return self.until
-        day = datetime(self.until.year, self.until.month, self.until.day, tzinfo=BEIJING)
-        return (day + timedelta(days=1)).astimezone(UTC)
-
-
-class CommentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    comment: str = Field(min_length=1, max_length=2000)
-
-
-class SilenceMatchers(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    enterprise_id: SlugText | None = None
-    type: ProblemType | None = None
-    group_id: SlugText | None = None
-
-
-SILENCE_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-SILENCE_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
-
-
-class SilenceCreate(BaseModel):
-    """Hold back deliveries that match, from starts_at until ends_at (docs/contract.md §6)."""
-
-    model_config = ConfigDict(extra="forbid")
-    matchers: SilenceMatchers
-    starts_at: AwareDatetime | None = None  # default: now
-    ends_at: AwareDatetime
-    comment: str = Field(default="", max_length=2000)
-
-    @field_validator("starts_at", "ends_at")
-    @classmethod
-    def _in_range(cls, moment: datetime | None) -> datetime | None:
-        # Years 1 and 9999 with an offset do not fit the database's dates: bound them (a 422).
-        if moment is None:
-            return None
-        if not SILENCE_EARLIEST <= moment <= SILENCE_LATEST:
-            raise ValueError("must be between 2000-01-01 and 2100-01-01")
-        return moment.astimezone(UTC)
 
 
 def _alert_filters(principal: Principal, group_id: str | None, enterprise_id: str | None) -> dict[str, Any]:
@@ -430,78 +359,6 @@ async def digest(
     if format == "html":
         return HTMLResponse(digests.digest_html(result))
     return JSONResponse(result)
-
-
-silences_router = APIRouter(tags=["silences"])
-
-
-@silences_router.post("/v1/silences", status_code=201, responses=answers(400, 401, 403, 429, 503))
-async def create_silence(
-    principal: CurrentPrincipal, body: SilenceCreate, request: Request
-) -> dict[str, Any]:
-    """A group silences its own deliveries (group_id is itself); the admin any."""
-    matchers = body.matchers.model_dump(exclude_none=True)
-    if not principal.is_admin:
-        if principal.subject_type not in access.GROUP_SUBJECTS:
-            raise Forbidden("only a group (for its own deliveries) or the admin may silence")
-        if matchers.setdefault("group_id", principal.subject_id) != principal.subject_id:
-            raise Forbidden(
-                f"a token of '{principal.subject_id}' may silence only its own deliveries (matchers.group_id)"
-            )
-    if not matchers:
-        raise UnprocessableError([field_error(["body", "matchers"], "name at least one matcher")])
-    starts_at = body.starts_at or datetime.now(UTC)
-    if body.ends_at <= starts_at:
-        raise UnprocessableError([field_error(["body", "ends_at"], "ends_at must be after starts_at")])
-    by = "admin" if principal.is_admin else principal.subject_id
-    cap = cast(Settings, request.app.state.settings).max_silences_per_creator
-    active = await to_thread.run_sync(silences.active)
-    if sum(1 for s in active if s.get("created_by") == by) >= cap:
-        raise TooMany(f"'{by}' has {cap} active silences, the most it may have; expire one first")
-    return await to_thread.run_sync(
-        lambda: silences.create(
-            matchers=matchers,
-            starts_at=starts_at,
-            ends_at=body.ends_at,
-            comment=body.comment,
-            created_by=by,
-        )
-    )
-
-
-@silences_router.get("/v1/silences", responses=answers(401, 503))
-async def list_silences(
-    principal: CurrentPrincipal,
-    request: Request,
-    limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0, le=1_000_000),
-) -> list[dict[str, Any]]:
-    """The silences the caller may see: a group its own, the admin all; newest first."""
-
-    def query() -> list[dict[str, Any]]:
-        found = Silence.objects.order_by("-created_at")
-        if not principal.is_admin:
-            found = found.filter(matchers__group_id=principal.subject_id)
-        return [silences.silence_dict(s) for s in found.skip(offset).limit(limit)]
-
-    return await to_thread.run_sync(query)
-
-
-@silences_router.delete("/v1/silences/{silence_id}", responses=answers(401, 403, 404, 503))
-async def expire_silence(principal: CurrentPrincipal, silence_id: str, request: Request) -> dict[str, Any]:
-    """Expire the silence now (it stays listed, with its new end)."""
-
-    def expire() -> dict[str, Any]:
-        found = Silence.objects(silence_id=silence_id).first()
-        if found is None:
-            raise NotFound(f"no silence with id '{silence_id}'")
-        if not principal.is_admin and (found.matchers or {}).get("group_id") != principal.subject_id:
-            raise Forbidden(f"silence '{silence_id}' is not '{principal.subject_id}''s")
-        expired = silences.expire(silence_id)
-        assert expired is not None
-        return expired
-
-    return await to_thread.run_sync(expire)
 
 
 def install_routes(app: FastAPI) -> None:

@@ -2,7 +2,7 @@
 
 from typing import TYPE_CHECKING, Any
 
-from liaison_common.events import AlertEvent, ProblemEvent
+from liaison_common.alert_contract import AlertEvent, ProblemEvent
 from liaison_common.registry_view import RegistryView
 from liaison_common.routing import DEFAULT_ROUTE_RULES, Route, RouteRule, Subject, resolve_routes
 from services.rules.domain.measures import (

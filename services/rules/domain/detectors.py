@@ -8,9 +8,7 @@ stated_problems.py, the history in history.py."""
 from statistics import fmean
 from typing import Any
 
-from liaison_common.events import (
-    EnterpriseReport,
-)
+from liaison_common.events import EnterpriseReport
 from services.rules.domain.problems import (
     CATEGORY_TYPES,
     INDICATORS_READ,

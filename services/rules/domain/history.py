@@ -3,11 +3,7 @@ snapshots, which report holds a period, and which types a report lets the detect
 
 from datetime import date, datetime
 
-from liaison_common.events import (
-    INDICATOR_NAMES,
-    EnterpriseReport,
-    WorkgroupReport,
-)
+from liaison_common.events import INDICATOR_NAMES, EnterpriseReport, WorkgroupReport
 from services.rules.domain.problems import INDICATORS_READ, Snapshot
 
 

@@ -5,10 +5,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from liaison_common.events import (
-    SEVERITIES,
-    EnterpriseReport,
-)
+from liaison_common.alert_contract import SEVERITIES
+from liaison_common.events import EnterpriseReport
 from services.rules.domain.thresholds import Thresholds
 
 # A problem a report states in `problems` raises an alert of the matching type.

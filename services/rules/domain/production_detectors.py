@@ -4,9 +4,7 @@ layoffs and wage arrears. Pure functions, like detectors.py."""
 from statistics import fmean
 from typing import Any
 
-from liaison_common.events import (
-    EnterpriseReport,
-)
+from liaison_common.events import EnterpriseReport
 from services.rules.domain.problems import (
     EnterpriseFacts,
     Problem,

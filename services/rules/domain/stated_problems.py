@@ -5,11 +5,7 @@ report is judged against (docs/contract.md §7). Pure functions."""
 from datetime import date
 from typing import Any
 
-from liaison_common.events import (
-    Incident,
-    OpenProblem,
-    WorkgroupReport,
-)
+from liaison_common.events import Incident, OpenProblem, WorkgroupReport
 from services.rules.domain.problems import CATEGORY_TYPES, EnterpriseFacts, Problem, evidence_of, grade, worst
 from services.rules.domain.thresholds import Thresholds
 

@@ -228,7 +228,7 @@ def test_every_evidence_field_the_detectors_write_has_a_chinese_label():
 
     from services.console.views import EVIDENCE_LABELS, evidence_label
 
-    rules = Path(views.__file__).parents[1] / "rules"
+    rules = Path(views.__file__).parents[1] / "rules" / "domain"
     source = "".join(
         (rules / name).read_text(encoding="utf-8")
         for name in ("detectors.py", "production_detectors.py", "stated_problems.py")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from services.ingest.service import GroupRecorder
+from services.ingest.claims import GroupRecorder
 
 
 class SlowStore:

@@ -6,7 +6,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from liaison_common.events import SCHEMA_FILES, render_schema, schema_model
+from liaison_common.schema_files import SCHEMA_FILES, render_schema, schema_model
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
 

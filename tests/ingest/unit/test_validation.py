@@ -8,7 +8,7 @@ from liaison_common.deadletter import RawMessage
 from liaison_common.events import SUBMISSION_KINDS
 from liaison_common.registry_view import RegistryView
 from liaison_common.tokens import Principal
-from services.ingest.service import (
+from services.ingest.checks import (
     Outcome,
     authorise,
     check_registry,

@@ -214,7 +214,7 @@ def test_every_incident_is_a_major_incident():
 def test_every_problem_a_detector_builds_is_a_valid_problem_event():
     # One report that trips most detectors at once: each problem is checked against the problems
     # topic's contract (liaison_common.events.ProblemEvent), as rules does before publishing.
-    from liaison_common.events import ProblemEvent
+    from liaison_common.alert_contract import ProblemEvent
 
     past = history(*[{"sales_t": 100, "production_t": 100, "employees": 1000}] * 4)
     current = report(4, inventory_t=5000, sales_t=10, production_t=10, working_capital_need=100,
