@@ -20,7 +20,9 @@ class AcceptedSubmission(me.Document):
     topic = me.StringField()
     partition = me.IntField()
     offset = me.IntField()
-    published = me.BooleanField(default=True)  # False while claimed and not yet taken by Kafka
+    # False from the claim on; Kafka's acknowledgement is a PublishedSubmission of the same _id
+    # (True in claims from before those marks, and in a claim made again after a late one).
+    published = me.BooleanField(default=True)
 
 
 class ReportPeriod(me.Document):
@@ -32,3 +34,15 @@ class ReportPeriod(me.Document):
     key = me.StringField(primary_key=True)
     report_id = me.StringField(required=True)
     submitted_at = me.DateTimeField(required=True)
+
+
+class PublishedSubmission(me.Document):
+    """Kafka acknowledged the claim of the same _id (AcceptedSubmission): written once, in one
+    insert per batch; a claim without its mark after STALE_CLAIM_SECONDS was never published."""
+
+    meta = {"collection": "ingest_published"}
+
+    key = me.StringField(primary_key=True)
+    partition = me.IntField()
+    offset = me.IntField()
+    at = me.DateTimeField()

@@ -163,15 +163,16 @@ class Pipeline:
                 )
             else:
                 claimed.append(item)
-        keep = []
+        keep = [item for item in claimed if item.period is None or item.submitted_at is None]
+        with_period = [
+            (item, (item.period, item.id, item.submitted_at.astimezone(UTC)))
+            for item in claimed
+            if item.period is not None and item.submitted_at is not None
+        ]
+        # The batch's periods in one call (one insert, one read), in the batch's order.
+        periods = await to_thread.run_sync(self.store.claim_periods, [wanted for _, wanted in with_period])
         released = []
-        for item in claimed:
-            if item.period is None or item.submitted_at is None:
-                keep.append(item)
-                continue
-            period = await to_thread.run_sync(
-                self.store.claim_period, item.period, item.id, item.submitted_at.astimezone(UTC)
-            )
+        for (item, _), period in zip(with_period, periods, strict=True):
             if period.change == "stale":
                 outcomes[item.index] = stale_correction(kind, item.id, period)
                 released.append(item.key)
@@ -180,7 +181,7 @@ class Pipeline:
             keep.append(item)
         if released:
             await to_thread.run_sync(self.store.release, released)
-        return keep
+        return sorted(keep, key=lambda item: item.index)  # published in the order submitted
 
     async def _undo_claims(self, items: list[Prepared]) -> None:
         """Kafka did not take these: their ids and periods are free again (503: not published)."""
@@ -204,7 +205,7 @@ class Pipeline:
             item = ready[index]
             doc = {"_id": item.key, "subject_id": item.subject_id, "partition": partition, "offset": offset}
             log.info("%s was acknowledged after its 503; recorded", item.key)
-            task = loop.create_task(to_thread.run_sync(self.store.published, [doc]))
+            task = loop.create_task(to_thread.run_sync(self.store.published_late, doc))
             self._late.add(task)
             task.add_done_callback(self._late.discard)
 

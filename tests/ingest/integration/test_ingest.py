@@ -365,6 +365,48 @@ def test_a_409_is_never_published_even_when_two_replicas_race_for_one_id(ingest,
     assert sorted(raced) == [f"race-{n}" for n in range(4)]  # each id once: the 409s went nowhere
 
 
+def test_corrections_in_one_batch_are_judged_in_order_as_one_at_a_time_would_be(
+    ingest, kafka_bootstrap, topics
+):
+    """A batch's periods are claimed together (one insert, one read): each item still sees what
+    the items before it did. In one batch: a report, its correction, one submitted earlier than
+    the correction (409), and a correction of a period an earlier request holds."""
+    w48 = {"period_start": "2011-11-28", "period_end": "2011-12-04"}
+    w49 = {"period_start": "2011-12-05", "period_end": "2011-12-11"}
+    with ingest() as client:
+        chalco = token("enterprise", "chalco-qinghai")
+        held = report("held-w49", **w49, submitted_at="2011-12-12T09:00:00+08:00")
+        assert client.post("/v1/reports", json=held, headers=chalco).status_code == 202
+        batch = [
+            report("first-w48", **w48, submitted_at="2011-12-05T09:00:00+08:00"),
+            report("second-w48", **w48, submitted_at="2011-12-05T15:00:00+08:00"),
+            report("between-w48", **w48, submitted_at="2011-12-05T12:00:00+08:00"),
+            report("fixed-w49", **w49, submitted_at="2011-12-12T15:00:00+08:00"),
+            report("batch-marker"),
+        ]
+        answer = client.post("/v1/reports", json=batch, headers=chalco)
+        assert answer.status_code == 207
+        assert [(a["status"], a.get("replaces")) for a in answer.json()] == [
+            ("accepted", None),
+            ("correction", "first-w48"),
+            ("rejected", None),
+            ("correction", "held-w49"),
+            ("accepted", None),
+        ]
+        assert answer.json()[2]["detail"][0]["loc"] == ["body", "submitted_at"]
+        assert "second-w48" in answer.json()[2]["detail"][0]["msg"]
+    events = wait_for_events(
+        kafka_bootstrap, topics["reports_topic"], lambda e: any(x["report_id"] == "batch-marker" for x in e)
+    )
+    assert [e["report_id"] for e in events] == [
+        "held-w49",
+        "first-w48",
+        "second-w48",
+        "fixed-w49",
+        "batch-marker",
+    ]
+
+
 def test_a_later_report_for_the_same_period_is_a_correction(ingest, kafka_bootstrap, topics):
     """docs/contract.md §7: the same submitter, subject and period under another report_id replaces
     the earlier report (202, "correction", naming what it replaces); one submitted earlier than
