@@ -8,7 +8,8 @@ from fastapi.responses import JSONResponse
 
 from liaison_common.events import SUBMISSION_KINDS, SubmissionKind
 from liaison_common.tokens import Principal
-from liaison_common.web import CurrentPrincipal, ErrorRead, answers, field_error
+from liaison_common.validation import field_error
+from liaison_common.web import CurrentPrincipal, ErrorRead, answers
 from services.ingest.config import Settings
 from services.ingest.service import Pipeline
 

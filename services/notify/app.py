@@ -25,7 +25,7 @@ from services.notify import (
     alert_changes,
     alert_index,
     archive,
-    delivery,
+    channels,
     digests,
     documents,
     escalation,
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         secret = (view.get("subscription", subscription_id) or {}).get("secret")
         return str(secret) if secret else None
 
-    delivery.subscription_secret = secret_of
+    channels.subscription_secret = secret_of
 
     def on_alert(alert: Alert, outcome: str) -> None:
         if not broadcaster.listening:  # nobody streams: no need to put the alert into words

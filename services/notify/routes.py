@@ -16,7 +16,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from liaison_common import tokens
 from liaison_common.routing import PROBLEM_TYPES
 from liaison_common.tokens import Principal
-from liaison_common.web import CurrentPrincipal, UnprocessableError, answers, bearer_token, field_error
+from liaison_common.validation import field_error
+from liaison_common.web import CurrentPrincipal, UnprocessableError, answers, bearer_token
 from services.notify import (
     access,
     alert_changes,
@@ -59,7 +60,8 @@ def _alert_filters(principal: Principal, group_id: str | None, enterprise_id: st
 
 
 def _check_week(week: str, name: str = "week") -> None:
-    from liaison_common.web import UnprocessableError, field_error
+    from liaison_common.validation import field_error
+    from liaison_common.web import UnprocessableError
 
     year, number = week.split("-W")
     try:

@@ -6,7 +6,8 @@ from typing import Any, cast
 from anyio import to_thread
 from fastapi import APIRouter, Query, Request
 
-from liaison_common.web import CurrentPrincipal, UnprocessableError, answers, field_error
+from liaison_common.validation import field_error
+from liaison_common.web import CurrentPrincipal, UnprocessableError, answers
 from services.notify import (
     access,
     silences,

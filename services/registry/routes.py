@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse
 from liaison_common.events import INCIDENT_CATEGORIES
 from liaison_common.routing import PROBLEM_TYPES
 from liaison_common.tokens import ApiToken, Principal
-from liaison_common.web import AdminPrincipal, CurrentPrincipal, UnprocessableError, answers, field_error
+from liaison_common.validation import field_error
+from liaison_common.web import AdminPrincipal, CurrentPrincipal, UnprocessableError, answers
 from liaison_common.webhooks import webhook_target_problem
 from services.registry import schemas, service
 from services.registry.exceptions import Forbidden

@@ -9,7 +9,7 @@ from mongoengine.errors import NotUniqueError, SaveConditionError
 
 from liaison_common import routing
 from liaison_common import tokens as token_store
-from liaison_common.web import field_error
+from liaison_common.validation import field_error
 from services.registry import documents as d
 from services.registry.exceptions import Conflict, InvalidLinks, NotFound
 from services.registry.kinds import BY_NAME, KINDS, Kind
