@@ -163,26 +163,18 @@ def resolution_alert(
     """The message that closes a case whose problem was absent from two reports in a row (the
     subject's reports: an enterprise's, or a work group's for its province-wide figures), or a
     data query whose figures the next report confirmed (`summary` says which)."""
-    subject_field = SUBJECT_FIELDS[subject_kind]
-    problem = {"type": case.problem_type, subject_field: facts.id}
-    routes = resolve_routes(route_rule(view, case.problem_type), subject_of(view, problem))
-    alert = {
-        "alert_id": case.case_id,
-        "type": case.problem_type,
-        "severity": "low",
-        subject_field: facts.id,
-        "period_end": case.first_period_end,
-        "last_period_end": case.last_period_end,
-        "occurrences": case.occurrences,
-        "detected_at": detected_at,
-        "summary": f"{facts.name}：{summary}",
-        "evidence": {"rule": "连续两期报告未再出现该问题", "source": "平台规则：连续两期未再出现即办结"},
-        "routes": [{"group_id": r.group_id, "role": r.role, "reason": r.reason} for r in routes],
-        "source_ids": [report_id],
-        "state": "resolved",
-        "resolved_by": "data",
-    }
-    return AlertEvent.model_validate(alert).model_dump(mode="json", exclude_none=True)
+    return _case_change_alert(
+        facts,
+        case,
+        view,
+        subject_kind=subject_kind,
+        detected_at=detected_at,
+        summary=f"{facts.name}：{summary}",
+        evidence={"rule": "连续两期报告未再出现该问题", "source": "平台规则：连续两期未再出现即办结"},
+        source_ids=[report_id],
+        state="resolved",
+        resolved_by="data",
+    )
 
 
 def withdrawal_alert(
@@ -196,11 +188,49 @@ def withdrawal_alert(
 ) -> dict[str, Any]:
     """A correction no longer shows the case's problem in its period (docs/contract.md §7): the case
     is withdrawn whole (resolved by correction) when that was its only period, else recounted."""
+    whole = case.change == "withdrawn"
+    period = correction["period_end"]
+    # docs/contract.md §7: a correction resolves a data query "by data"; any other case it
+    # withdraws is resolved by correction.
+    resolved_by = ("data" if case.problem_type == "data_query" else "correction") if whole else None
+    return _case_change_alert(
+        facts,
+        case,
+        view,
+        subject_kind=subject_kind,
+        detected_at=detected_at,
+        summary=f"{facts.name}更正了截至{period}的报告，该期不再显示此问题"
+        + ("，预警撤回" if whole else f"，计为{case.occurrences}期"),
+        evidence={
+            "rule": "更正报告替换原报告的数据，按更正后的数据重新判断",
+            "source": "docs/contract.md §7：更正",
+            "replaced_report_id": correction["replaces"],
+        },
+        source_ids=[correction["report_id"]],
+        state="resolved" if whole else "open",
+        correction={**correction, "withdrawn": True},
+        resolved_by=resolved_by,
+    )
+
+
+def _case_change_alert(
+    facts: "EnterpriseFacts",
+    case: "CaseUpdate",
+    view: RegistryView,
+    *,
+    subject_kind: str,
+    detected_at: str,
+    summary: str,
+    evidence: dict[str, Any],
+    source_ids: list[str],
+    state: str,
+    **fields: Any,
+) -> dict[str, Any]:
+    """A case's message when data, not a detection, changes it (resolved, withdrawn, recounted):
+    routed afresh like a detection, severity low, the case's span and count as they are now."""
     subject_field = SUBJECT_FIELDS[subject_kind]
     problem = {"type": case.problem_type, subject_field: facts.id}
     routes = resolve_routes(route_rule(view, case.problem_type), subject_of(view, problem))
-    whole = case.change == "withdrawn"
-    period = correction["period_end"]
     alert = {
         "alert_id": case.case_id,
         "type": case.problem_type,
@@ -210,20 +240,11 @@ def withdrawal_alert(
         "last_period_end": case.last_period_end,
         "occurrences": case.occurrences,
         "detected_at": detected_at,
-        "summary": f"{facts.name}更正了截至{period}的报告，该期不再显示此问题"
-        + ("，预警撤回" if whole else f"，计为{case.occurrences}期"),
-        "evidence": {
-            "rule": "更正报告替换原报告的数据，按更正后的数据重新判断",
-            "source": "docs/contract.md §7：更正",
-            "replaced_report_id": correction["replaces"],
-        },
+        "summary": summary,
+        "evidence": evidence,
         "routes": [{"group_id": r.group_id, "role": r.role, "reason": r.reason} for r in routes],
-        "source_ids": [correction["report_id"]],
-        "state": "resolved" if whole else "open",
-        "correction": {**correction, "withdrawn": True},
+        "source_ids": source_ids,
+        "state": state,
+        **{name: value for name, value in fields.items() if value is not None},
     }
-    if whole:
-        # docs/contract.md §7: a correction resolves a data query "by data"; any other case it
-        # withdraws is resolved by correction.
-        alert["resolved_by"] = "data" if case.problem_type == "data_query" else "correction"
     return AlertEvent.model_validate(alert).model_dump(mode="json", exclude_none=True)

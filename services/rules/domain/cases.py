@@ -194,14 +194,7 @@ class CaseBook:
                     "id": old_id, "first": first, "last": last, "occurrences": occurrences,
                     "periods": [last], "absent": [], "resolved_on": last, "earlier": case["earlier"][:-1],
                 }  # fmt: skip
-            return CaseUpdate(
-                case_id=case["id"],
-                problem_type=problem_type,
-                first_period_end=case["first"],
-                last_period_end=case["last"],
-                occurrences=case["occurrences"],
-                change="withdrawn",
-            )
+            return self._update(case, problem_type, "withdrawn")
         case["periods"] = periods
         case["occurrences"] -= 1
         case["last"] = max(periods)
