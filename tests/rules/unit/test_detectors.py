@@ -1,7 +1,5 @@
 """Each detector of docs/contract.md §3 at its boundaries."""
 
-from datetime import date, timedelta
-
 import pytest
 
 from liaison_common.events import EnterpriseReport, Incident
@@ -10,29 +8,18 @@ from services.rules.domain.history import remember
 from services.rules.domain.problems import EnterpriseFacts, Snapshot
 from services.rules.domain.stated_problems import incident_problem
 from services.rules.domain.thresholds import Thresholds
+from tests.rules.unit.weeks import weekly_history, weekly_report
 
 T = Thresholds.load()
 CHALCO = EnterpriseFacts("chalco-qinghai", "中国铝业股份有限公司青海分公司", "电解铝", None)
-START = date(2011, 12, 12)
 
 
 def report(week: int, **indicators: float) -> EnterpriseReport:
-    start = START + timedelta(weeks=week)
-    return EnterpriseReport(
-        report_id=f"r{week}",
-        enterprise_id="chalco-qinghai",
-        period_start=start,
-        period_end=start + timedelta(days=6),
-        submitted_at=f"{(start + timedelta(days=7)).isoformat()}T09:00:00+08:00",
-        indicators=indicators,
-    )
+    return weekly_report("chalco-qinghai", week, **indicators)
 
 
 def history(*weeks: dict) -> list[Snapshot]:
-    out: list[Snapshot] = []
-    for week, indicators in enumerate(weeks):
-        out = remember(out, report(week, **indicators), keep=8)
-    return out
+    return weekly_history("chalco-qinghai", *weeks)
 
 
 def types(problems) -> list[str]:

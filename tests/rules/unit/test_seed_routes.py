@@ -1,7 +1,7 @@
 """docs/contract.md §7, "routes the seed implies": goods awaiting rail, regional growth, a work group's
 overdue report, incidents by category; and "resolved by data means the data says so"."""
 
-from datetime import date, timedelta
+from datetime import date
 
 from liaison_common.events import EnterpriseReport
 from liaison_common.registry_view import RegistryView
@@ -10,32 +10,21 @@ from services.rules.domain import regional
 from services.rules.domain.alerts import build_alert
 from services.rules.domain.cases import CaseBook
 from services.rules.domain.detectors import detect
-from services.rules.domain.history import judged_types, remember
+from services.rules.domain.history import judged_types
 from services.rules.domain.problems import EnterpriseFacts, Snapshot
 from services.rules.domain.thresholds import Thresholds
+from tests.rules.unit.weeks import weekly_history, weekly_report
 
 T = Thresholds.load()
 SALT_LAKE = EnterpriseFacts("qinghai-salt-lake", "青海盐湖工业集团公司", "钾肥", "海西")
-START = date(2011, 12, 12)
 
 
 def report(week: int, **indicators: float) -> EnterpriseReport:
-    start = START + timedelta(weeks=week)
-    return EnterpriseReport(
-        report_id=f"r{week}",
-        enterprise_id="qinghai-salt-lake",
-        period_start=start,
-        period_end=start + timedelta(days=6),
-        submitted_at=f"{(start + timedelta(days=7)).isoformat()}T09:00:00+08:00",
-        indicators=indicators,
-    )
+    return weekly_report("qinghai-salt-lake", week, **indicators)
 
 
 def history(*weeks: dict) -> list[Snapshot]:
-    out: list[Snapshot] = []
-    for week, indicators in enumerate(weeks):
-        out = remember(out, report(week, **indicators), keep=8)
-    return out
+    return weekly_history("qinghai-salt-lake", *weeks)
 
 
 def types(current: EnterpriseReport, past: list[Snapshot]) -> set[str]:
