@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from liaison_common.matchmaking import proposed_pairs
 from liaison_common.validation import field_errors
 from liaison_common.web import answers
-from services.console import calculator_forms, charts, incentives, pages, service, timeline, views
+from services.console import calculator_forms, charts, incentive_calculators, pages, service, timeline, views
 from services.console.exceptions import UpstreamUnavailable
 
 router = APIRouter(include_in_schema=False)
@@ -129,7 +129,7 @@ async def incentives_compute(request: Request) -> HTMLResponse:
     result, error = None, None
     try:
         payload = calculator_forms.calculator_payload(name, {k: str(v) for k, v in form.items()})
-        result = incentives.calculate(name, payload)
+        result = incentive_calculators.calculate(name, payload)
     except KeyError:
         error = "请选择一个计算器"
     except ValueError as problem:  # pydantic's ValidationError is a ValueError
@@ -283,9 +283,9 @@ def list_calculators(_: pages.GroupPrincipal) -> list[dict[str, Any]]:
 
 @api_router.post("/{name}", responses=answers(401, 403, 404))
 def compute(_: pages.GroupPrincipal, name: str, payload: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
-    if name not in incentives.CALCULATORS:
+    if name not in incentive_calculators.CALCULATORS:
         raise HTTPException(404, f"no calculator named {name!r}; GET /v1/incentives lists them")
     try:
-        return incentives.calculate(name, payload)
+        return incentive_calculators.calculate(name, payload)
     except ValidationError as error:
         raise HTTPException(422, field_errors(error)) from None

@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from services.console import incentives
+from services.console import incentive_calculators
 
 
 def _fields(inputs: type[BaseModel]) -> list[dict[str, str]]:
@@ -25,7 +25,7 @@ def calculator_forms() -> list[dict[str, Any]]:
             "fields": _fields(c.inputs),
             "doc": (c.compute.__doc__ or "").strip(),
         }
-        for c in incentives.CALCULATORS.values()
+        for c in incentive_calculators.CALCULATORS.values()
     ]
 
 
@@ -33,14 +33,14 @@ def calculator_catalogue() -> list[dict[str, Any]]:
     """GET /v1/incentives: each calculator with the JSON Schema of its inputs."""
     return [
         {"name": c.name, "title": c.title, "inputs": c.inputs.model_json_schema()}
-        for c in incentives.CALCULATORS.values()
+        for c in incentive_calculators.CALCULATORS.values()
     ]
 
 
 def calculator_payload(name: str, form: dict[str, str]) -> dict[str, Any]:
     """The JSON a calculator takes, from the page's form (fields named `calculator.field`).
     Institutions are one per line: 名称, 本期万元[, 去年同期万元]. ValueError names what is wrong."""
-    calculator = incentives.CALCULATORS[name]
+    calculator = incentive_calculators.CALCULATORS[name]
     payload: dict[str, Any] = {}
     for spec in _fields(calculator.inputs):
         raw = form.get(f"{name}.{spec['name']}", "").strip()

@@ -51,6 +51,46 @@ async def settle_heap_once_loaded(settings: Settings) -> None:
         settle_after_startup()
 
 
+async def run_dispatcher(settings: Settings) -> None:
+    """Deliver what is due and escalate what is overdue, forever."""
+    resync_at_next_pass()
+    loop = asyncio.get_running_loop()
+    last_gauge, last_resync = 0.0, -1e9
+    # The first archiving a minute after start (or sooner, if it runs more often than that).
+    every = settings.archive_every_seconds
+    last_archive = loop.time() - every + min(60.0, every)
+    async with httpx.AsyncClient() as client:
+        while True:
+            try:
+                await dispatch_due(client, settings)
+                # Due escalations are commands for each alert's writer (alert_changes.py).
+                resync = loop.time() - last_resync > timers.ESCALATION_RESYNC_SECONDS
+                if resync:
+                    last_resync = loop.time()
+                find_due = partial(escalation.escalations_due, settings, resync=resync)
+                due = await to_thread.run_sync(find_due)
+                for command in due:
+                    alert_changes.enqueue(command)
+                    ESCALATIONS.inc()
+                # Counted in memory (milliseconds); not counted until the index has loaded.
+                if loop.time() - last_gauge > settings.open_alerts_count_seconds and _count_open_alerts():
+                    last_gauge = loop.time()
+                if loop.time() - last_archive > every:
+                    last_archive = loop.time()
+                    moved = await to_thread.run_sync(archive.archive_resolved, settings)
+                    if moved:
+                        log.info(
+                            "archived %d alerts resolved over %s days ago",
+                            moved,
+                            settings.archive_after_days,
+                        )
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the database or a receiver may be away: try again shortly
+                log.warning("dispatcher: %r", error)
+            await asyncio.sleep(settings.poll_seconds)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()  # read from the environment
     view = RegistryView()
@@ -68,45 +108,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         broadcaster.publish(
             {"event": "new" if outcome == "new" else "changed", "alert": documents.alert_dict(alert)}
         )
-
-    async def run_dispatcher() -> None:
-        """Deliver what is due and escalate what is overdue, forever."""
-        resync_at_next_pass()
-        loop = asyncio.get_running_loop()
-        last_gauge, last_resync = 0.0, -1e9
-        # The first archiving a minute after start (or sooner, if it runs more often than that).
-        every = settings.archive_every_seconds
-        last_archive = loop.time() - every + min(60.0, every)
-        async with httpx.AsyncClient() as client:
-            while True:
-                try:
-                    await dispatch_due(client, settings)
-                    # Due escalations are commands for each alert's writer (alert_changes.py).
-                    resync = loop.time() - last_resync > timers.ESCALATION_RESYNC_SECONDS
-                    if resync:
-                        last_resync = loop.time()
-                    find_due = partial(escalation.escalations_due, settings, resync=resync)
-                    due = await to_thread.run_sync(find_due)
-                    for command in due:
-                        alert_changes.enqueue(command)
-                        ESCALATIONS.inc()
-                    # Counted in memory (milliseconds); not counted until the index has loaded.
-                    if loop.time() - last_gauge > settings.open_alerts_count_seconds and _count_open_alerts():
-                        last_gauge = loop.time()
-                    if loop.time() - last_archive > every:
-                        last_archive = loop.time()
-                        moved = await to_thread.run_sync(archive.archive_resolved, settings)
-                        if moved:
-                            log.info(
-                                "archived %d alerts resolved over %s days ago",
-                                moved,
-                                settings.archive_after_days,
-                            )
-                except asyncio.CancelledError:
-                    raise
-                except Exception as error:  # the database or a receiver may be away: try again shortly
-                    log.warning("dispatcher: %r", error)
-                await asyncio.sleep(settings.poll_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -126,7 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tasks = [
             asyncio.create_task(follower),
             asyncio.create_task(consume(settings, view, app.state.registry_ready, on_alert)),
-            asyncio.create_task(run_dispatcher()),
+            asyncio.create_task(run_dispatcher(settings)),
             asyncio.create_task(
                 alert_changes.publish_forever(settings.kafka_bootstrap_servers, settings.alert_events_topic)
             ),

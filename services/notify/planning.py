@@ -71,26 +71,7 @@ def plan_notifications(
     for group_id in group_ids:
         held_back = silences.reasons_not_to_deliver(alert, group_id, moment)
         if held_back:
-            entry = HistoryEntry(
-                at=moment,
-                event="silenced",
-                by="notify",
-                detail=f"{group_id}: " + "; ".join(h["reason"] for h in held_back),
-            )
-            if changes is None:
-                Alert.objects(alert_id=alert.alert_id).update_one(
-                    push_all__suppressions=held_back, push__history=entry
-                )
-            # Mirrored on the object, which the writer keeps as the store has it (case_cache.py).
-            alert.suppressions = [*(alert.suppressions or []), *held_back]
-            alert.history.append(entry)
-            _record(
-                changes,
-                alert.alert_id,
-                "silenced",
-                at=moment,
-                detail={"group_id": group_id, "by": [{"kind": h["kind"], "id": h["id"]} for h in held_back]},
-            )
+            _silenced(alert, group_id, held_back, moment, changes)
             continue
         channels = []
         for subscription in subscriptions_of(view, group_id, leader=leader):
@@ -127,6 +108,36 @@ def plan_notifications(
             detail={"group_id": group_id, "kind": kind, "channels": channels or ["inbox"]},
         )
     return keys
+
+
+def _silenced(
+    alert: Alert,
+    group_id: str,
+    held_back: list[dict[str, Any]],
+    moment: datetime,
+    changes: list[dict[str, Any]] | None,
+) -> None:
+    """A silence holds the group's delivery back: the case's history says so, and why."""
+    entry = HistoryEntry(
+        at=moment,
+        event="silenced",
+        by="notify",
+        detail=f"{group_id}: " + "; ".join(h["reason"] for h in held_back),
+    )
+    if changes is None:
+        Alert.objects(alert_id=alert.alert_id).update_one(
+            push_all__suppressions=held_back, push__history=entry
+        )
+    # Mirrored on the object, which the writer keeps as the store has it (case_cache.py).
+    alert.suppressions = [*(alert.suppressions or []), *held_back]
+    alert.history.append(entry)
+    _record(
+        changes,
+        alert.alert_id,
+        "silenced",
+        at=moment,
+        detail={"group_id": group_id, "by": [{"kind": h["kind"], "id": h["id"]} for h in held_back]},
+    )
 
 
 def _record(changes: list[dict[str, Any]] | None, alert_id: str, event: str, **fields: Any) -> None:

@@ -95,28 +95,7 @@ class CaseBook:
                     change="repeat",
                 )
         if case is not None and _days(case["first"], period_end) > REOPEN_WITHIN_DAYS + 7:
-            # A report from long before the case began (a back-filled year) leaves the current
-            # case alone. It joins the back-filled case whose span it adjoins (within the
-            # reopening window), else opens one by its period: one case for a stretch of old
-            # weeks, never one a week (issue 37.13).
-            window = REOPEN_WITHIN_DAYS + 7
-            for index, (old_id, first, last, occurrences) in enumerate(earlier_cases):
-                if _days(first, period_end) <= window and _days(period_end, last) <= window:
-                    joined = [old_id, min(first, period_end), max(last, period_end), occurrences + 1]
-                    # A new list, not the stored one changed in place: the caller compares the
-                    # book with what the table holds to know whether to write it.
-                    case["earlier"] = [*earlier_cases[:index], joined, *earlier_cases[index + 1 :]]
-                    return CaseUpdate(old_id, problem_type, joined[1], joined[2], joined[3], "updated")
-            own_id = case_id(problem_type, subject_id, period_end)
-            case["earlier"] = [*earlier_cases, [own_id, period_end, period_end, 1]][-EARLIER_CASES:]
-            return CaseUpdate(
-                case_id=own_id,
-                problem_type=problem_type,
-                first_period_end=period_end,
-                last_period_end=period_end,
-                occurrences=1,
-                change="historical",
-            )
+            return self._back_filled(case, problem_type, subject_id, period_end)
         if (
             case is None
             or (case.get("resolved_on") and _days(period_end, case["resolved_on"]) > REOPEN_WITHIN_DAYS)
@@ -152,6 +131,32 @@ class CaseBook:
         case["absent"] = [p for p in case["absent"] if p > case["last"]]
         case["resolved_on"] = None
         return self._update(case, problem_type, change)
+
+    @staticmethod
+    def _back_filled(case: dict[str, Any], problem_type: str, subject_id: str, period_end: str) -> CaseUpdate:
+        """A report from long before the case began (a back-filled year) leaves the current case
+        alone. It joins the back-filled case whose span it adjoins (within the reopening window),
+        else opens one by its period: one case for a stretch of old weeks, never one a week
+        (issue 37.13)."""
+        earlier_cases = case.get("earlier", [])
+        window = REOPEN_WITHIN_DAYS + 7
+        for index, (old_id, first, last, occurrences) in enumerate(earlier_cases):
+            if _days(first, period_end) <= window and _days(period_end, last) <= window:
+                joined = [old_id, min(first, period_end), max(last, period_end), occurrences + 1]
+                # A new list, not the stored one changed in place: the caller compares the book
+                # with what the table holds to know whether to write it.
+                case["earlier"] = [*earlier_cases[:index], joined, *earlier_cases[index + 1 :]]
+                return CaseUpdate(old_id, problem_type, joined[1], joined[2], joined[3], "updated")
+        own_id = case_id(problem_type, subject_id, period_end)
+        case["earlier"] = [*earlier_cases, [own_id, period_end, period_end, 1]][-EARLIER_CASES:]
+        return CaseUpdate(
+            case_id=own_id,
+            problem_type=problem_type,
+            first_period_end=period_end,
+            last_period_end=period_end,
+            occurrences=1,
+            change="historical",
+        )
 
     def absent(self, detected_types: set[str], period_end: str) -> list[CaseUpdate]:
         """The report did not show these open cases' problems: the second such report in a row

@@ -3,13 +3,12 @@
 import pytest
 from pydantic import ValidationError
 
-from services.console import incentives
-from services.console.incentives import calculate
+from services.console.incentive_calculators import CLAUSES, calculate
 
 
 def test_every_clause_is_quoted_verbatim_from_the_seed(seed_text):
     flat = seed_text.replace("\u3000", "")
-    for clause in incentives.CLAUSES:
+    for clause in CLAUSES:
         assert clause.quote in flat, clause.ref
     assert "关于金融支持工业经济平稳发展实施意见" in seed_text
 
