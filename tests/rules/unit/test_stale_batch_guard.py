@@ -214,3 +214,21 @@ def test_processed_and_undecodable_events_are_acknowledged():
     assert not skipped_unprocessed(
         Delivered(tracked=False, generation_id=3), flow_active=True, generation_id=3
     )
+
+
+def test_a_seek_to_the_commits_starts_uncommitted_stream_partitions_from_the_beginning():
+    """aiokafka's seek_to_committed leaves a partition without a commit where its fetches got
+    to: the messages the guard dropped there were never read again (a full make test lost a
+    fresh partition's first 16 reports). Those partitions go back to the beginning; committed
+    ones, unassigned ones and the tables' changelogs are left alone."""
+    from faust.types import TP
+
+    from services.rules.consumer import from_the_beginning
+
+    reports = [TP("reports", n) for n in range(4)]
+    changelog = TP("app-enterprise-cases-changelog", 0)
+    read_offsets = {reports[0]: None, reports[1]: 0, reports[2]: 17, reports[3]: None, changelog: None}
+    chosen = from_the_beginning(
+        read_offsets, lambda tp: not tp.topic.endswith("-changelog"), assigned=[*reports[:3], changelog]
+    )
+    assert chosen == [reports[0], reports[1]]
